@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/utf8.h"
+
+namespace promptops {
+namespace {
+
+TEST(ErrorCode, EveryCodeHasANameStatusAndExitCodeThatRoundTrip) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kTimeout); ++i) {
+    auto code = static_cast<ErrorCode>(i);
+    auto name = ErrorCodeName(code);
+    ASSERT_FALSE(name.empty());
+    ASSERT_EQ(ErrorCodeFromName(name), code) << name;
+    EXPECT_GE(HttpStatusFor(code), 400);
+    EXPECT_GE(ExitCodeFor(code), 2);
+  }
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kNotFound), 404);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kConflict), 409);
+  EXPECT_EQ(ErrorCodeForHttpStatus(404), ErrorCode::kNotFound);
+  EXPECT_FALSE(ErrorCodeFromName("nope").has_value());
+}
+
+Result<int> Half(int x) {
+  if (x % 2) return Error::InvalidArgument("odd");
+  return x / 2;
+}
+Result<int> Quarter(int x) {
+  PO_ASSIGN_OR_RETURN(int h, Half(x));
+  return Half(h);
+}
+
+TEST(Result, PropagatesErrorsAndValues) {
+  EXPECT_EQ(*Quarter(8), 2);
+  auto r = Quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().ToString(), "invalid_argument: odd");
+}
+
+TEST(Sha256, MatchesKnownVectors) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(RandomToken, HasRequestedLengthAndAlphabetAndDiffers) {
+  auto a = RandomToken(40), b = RandomToken(40);
+  EXPECT_EQ(a.size(), 40u);
+  EXPECT_NE(a, b);
+  for (char c : a) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+}
+
+TEST(Utf8, AcceptsKoreanAndRejectsMalformedSequences) {
+  struct Case {
+    std::string s;
+    bool valid;
+  } cases[] = {
+      {"hello", true},
+      {"\xEC\x95\x88\xEB\x85\x95\xED\x95\x98\xEC\x84\xB8\xEC\x9A\x94", true},  // 안녕하세요
+      {"\xF0\x9F\x98\x80", true},                                              // emoji
+      {"\xC0\xAF", false},                                                     // overlong '/'
+      {"\xED\xA0\x80", false},                                                 // surrogate
+      {"\xEC\x95", false},                                                     // truncated
+      {"\xFF", false},
+      {"\xF4\x90\x80\x80", false},  // > U+10FFFF
+  };
+  for (const auto& c : cases) EXPECT_EQ(utf8::IsValid(c.s), c.valid) << c.s;
+  EXPECT_EQ(utf8::CodePointCount("\xEC\x95\x88\xEB\x85\x95"), 2u);
+}
+
+TEST(Json, ParseRejectsMalformedDeepAndInvalidUtf8) {
+  EXPECT_TRUE(json::Parse("{\"a\":[1,2]}").ok());
+  EXPECT_FALSE(json::Parse("{\"a\":").ok());
+  EXPECT_FALSE(json::Parse("\"\xFF\"").ok());
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  auto r = json::Parse(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("deeper"), std::string::npos);
+  EXPECT_FALSE(json::ParseObject("[1]").ok());
+}
+
+TEST(Json, TypedAccessorsNameTheField) {
+  auto o = *json::ParseObject(R"({"s":"x","i":3,"d":1.5,"b":true,"n":null})");
+  EXPECT_EQ(**json::OptString(o, "s"), "x");
+  EXPECT_FALSE(json::OptString(o, "n")->has_value());
+  EXPECT_EQ(**json::OptInt(o, "i"), 3);
+  EXPECT_DOUBLE_EQ(**json::OptDouble(o, "i"), 3.0);
+  auto bad = json::OptInt(o, "s");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "field 's' must be an integer");
+  EXPECT_FALSE(json::RequireString(o, "missing").ok());
+  EXPECT_EQ(json::ErrorBody(Error::NotFound("x")),
+            R"({"error":{"code":"not_found","message":"x"}})");
+}
+
+TEST(Rfc3339, FormatsAndParsesUtc) {
+  auto t = FromUnixMillis(1'700'000'000'123);
+  EXPECT_EQ(FormatRfc3339(t), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(ParseRfc3339("2023-11-14T22:13:20.123Z"), t);
+  EXPECT_EQ(ParseRfc3339("2023-11-15T00:13:20.123+02:00"), t);
+  EXPECT_FALSE(ParseRfc3339("2023-13-14T22:13:20Z").has_value());
+  EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
+}
+
+}  // namespace
+}  // namespace promptops

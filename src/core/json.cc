@@ -1,0 +1,108 @@
+#include "core/json.h"
+
+#include "core/utf8.h"
+
+namespace promptops::json {
+
+Result<bj::value> Parse(std::string_view text) {
+  if (!utf8::IsValid(text)) {
+    return Error::InvalidArgument("request body is not valid UTF-8");
+  }
+  bj::parse_options opts;
+  opts.max_depth = kMaxDepth;
+  opts.allow_invalid_utf8 = false;
+  boost::system::error_code ec;
+  bj::value v = bj::parse(text, ec, {}, opts);
+  if (ec) {
+    std::string msg = "malformed JSON: " + ec.message();
+    if (ec == bj::error::too_deep) msg = "JSON nested deeper than 64 levels";
+    return Error::InvalidArgument(std::move(msg));
+  }
+  return v;
+}
+
+Result<bj::object> ParseObject(std::string_view text) {
+  PO_ASSIGN_OR_RETURN(bj::value v, Parse(text));
+  if (!v.is_object()) return Error::InvalidArgument("JSON body must be an object");
+  return std::move(v.as_object());
+}
+
+std::string Serialize(const bj::value& v) { return bj::serialize(v); }
+
+namespace {
+Error WrongType(std::string_view key, std::string_view type) {
+  return Error::InvalidArgument("field '" + std::string(key) + "' must be " + std::string(type));
+}
+}  // namespace
+
+Result<std::optional<std::string>> OptString(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::string>();
+  if (!it->value().is_string()) return WrongType(key, "a string");
+  return std::optional<std::string>(std::string(it->value().as_string()));
+}
+
+Result<std::optional<std::int64_t>> OptInt(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<std::int64_t>();
+  const auto& v = it->value();
+  if (v.is_int64()) return std::optional<std::int64_t>(v.as_int64());
+  if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v.as_uint64()));
+  }
+  if (v.is_double()) {
+    double d = v.as_double();
+    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d < 9.2e18 && d > -9.2e18) {
+      return std::optional<std::int64_t>(static_cast<std::int64_t>(d));
+    }
+  }
+  return WrongType(key, "an integer");
+}
+
+Result<std::optional<double>> OptDouble(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<double>();
+  const auto& v = it->value();
+  if (v.is_double()) return std::optional<double>(v.as_double());
+  if (v.is_int64()) return std::optional<double>(static_cast<double>(v.as_int64()));
+  if (v.is_uint64()) return std::optional<double>(static_cast<double>(v.as_uint64()));
+  return WrongType(key, "a number");
+}
+
+Result<std::optional<bool>> OptBool(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::optional<bool>();
+  if (!it->value().is_bool()) return WrongType(key, "a boolean");
+  return std::optional<bool>(it->value().as_bool());
+}
+
+Result<const bj::object*> OptObject(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return static_cast<const bj::object*>(nullptr);
+  if (!it->value().is_object()) return WrongType(key, "an object");
+  return &it->value().as_object();
+}
+
+Result<const bj::array*> OptArray(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return static_cast<const bj::array*>(nullptr);
+  if (!it->value().is_array()) return WrongType(key, "an array");
+  return &it->value().as_array();
+}
+
+Result<std::string> RequireString(const bj::object& o, std::string_view key) {
+  PO_ASSIGN_OR_RETURN(auto s, OptString(o, key));
+  if (!s) return Error::InvalidArgument("field '" + std::string(key) + "' is required");
+  return std::move(*s);
+}
+
+std::string ErrorBody(const Error& e) {
+  bj::object inner;
+  inner["code"] = ErrorCodeName(e.code);
+  inner["message"] = e.message;
+  bj::object outer;
+  outer["error"] = std::move(inner);
+  return bj::serialize(outer);
+}
+
+}  // namespace promptops::json

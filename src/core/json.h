@@ -1,0 +1,45 @@
+// JSON helpers on top of Boost.JSON: parsing untrusted input with limits, and typed field access
+// that reports wrong types as InvalidArgument errors naming the field.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace promptops::json {
+
+namespace bj = boost::json;
+
+// Maximum nesting depth accepted from clients.
+inline constexpr std::size_t kMaxDepth = 64;
+
+// Parses untrusted JSON text. Errors (InvalidArgument) say what is wrong and where; depth is
+// limited to kMaxDepth; invalid UTF-8 inside strings is rejected.
+Result<bj::value> Parse(std::string_view text);
+// Parse() that also requires an object at the top level.
+Result<bj::object> ParseObject(std::string_view text);
+
+// Serializes compactly.
+std::string Serialize(const bj::value& v);
+
+// Typed access to optional fields: absent or null -> nullopt; present with another type ->
+// InvalidArgument("field 'name' must be a string").
+Result<std::optional<std::string>> OptString(const bj::object& o, std::string_view key);
+Result<std::optional<std::int64_t>> OptInt(const bj::object& o, std::string_view key);
+Result<std::optional<double>> OptDouble(const bj::object& o, std::string_view key);
+Result<std::optional<bool>> OptBool(const bj::object& o, std::string_view key);
+// Returns a pointer to the object/array field or nullptr if absent/null; wrong type -> error.
+Result<const bj::object*> OptObject(const bj::object& o, std::string_view key);
+Result<const bj::array*> OptArray(const bj::object& o, std::string_view key);
+// Required variants: absent -> InvalidArgument("field 'name' is required").
+Result<std::string> RequireString(const bj::object& o, std::string_view key);
+
+// The error body every API returns: {"error":{"code":"...","message":"..."}}.
+std::string ErrorBody(const Error& e);
+
+}  // namespace promptops::json

@@ -1,0 +1,28 @@
+// Test helper: a fresh temporary directory, removed with everything in it on destruction.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace promptops::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Reads a whole file; empty string if missing.
+std::string ReadFile(const std::filesystem::path& p);
+void WriteFile(const std::filesystem::path& p, const std::string& content);
+// The repository root (PROMPTOPS_SOURCE_DIR, set by ctest; falls back to the working dir).
+std::filesystem::path SourceDir();
+
+}  // namespace promptops::testing

@@ -1,0 +1,140 @@
+#include "http/message.h"
+
+#include "core/json.h"
+
+namespace promptops::http {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+// Calls fn(decoded_value) for each query pair whose decoded key equals `name`; stops when fn
+// returns false.
+template <typename Fn>
+void ForEachQueryValue(std::string_view query, std::string_view name, Fn fn) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string_view raw_key = pair.substr(0, eq);
+    std::string_view raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    auto key = UrlDecode(raw_key, true);
+    if (!key || *key != name) continue;
+    auto value = UrlDecode(raw_value, true);
+    if (!value) continue;
+    if (!fn(std::move(*value))) return;
+  }
+}
+
+}  // namespace
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  return FindHeader(headers, name);
+}
+
+std::optional<std::string> Request::Query(std::string_view name) const {
+  std::optional<std::string> out;
+  ForEachQueryValue(query, name, [&](std::string v) {
+    out = std::move(v);
+    return false;
+  });
+  return out;
+}
+
+std::vector<std::string> Request::QueryAll(std::string_view name) const {
+  std::vector<std::string> out;
+  ForEachQueryValue(query, name, [&](std::string v) {
+    out.push_back(std::move(v));
+    return true;
+  });
+  return out;
+}
+
+std::string_view Request::Param(std::string_view name) const {
+  for (const auto& [k, v] : path_params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+Response Response::Json(int status, std::string body) {
+  return Response{status, {{"content-type", "application/json"}}, std::move(body)};
+}
+
+Response Response::Text(int status, std::string body, std::string content_type) {
+  return Response{status, {{"content-type", std::move(content_type)}}, std::move(body)};
+}
+
+Response Response::FromError(const Error& e) {
+  return Json(HttpStatusFor(e.code), json::ErrorBody(e));
+}
+
+Response Response::NoContent() { return Response{204, {}, {}}; }
+
+std::optional<std::string_view> Response::Header(std::string_view name) const {
+  return FindHeader(headers, name);
+}
+
+std::optional<std::string> UrlDecode(std::string_view s, bool plus_as_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = HexValue(s[i + 1]);
+      int lo = HexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string UrlEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace promptops::http

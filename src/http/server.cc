@@ -1,0 +1,497 @@
+#include "http/server.h"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <condition_variable>
+#include <csignal>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/log.h"
+
+namespace promptops::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Expected network outcomes (EOF, reset, timeout, cancellation) come back as values.
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// The server whose handler (or network thread) the current thread is running, so that Stop()
+// called from inside the server does not wait for itself.
+thread_local const Server::Impl* t_current_server = nullptr;
+
+// A connection as Stop() sees it. Fields other than `strand` are only touched on the strand.
+struct Connection {
+  explicit Connection(asio::any_io_executor s) : strand(std::move(s)) {}
+  asio::any_io_executor strand;  // the session's strand
+  beast::tcp_stream* stream = nullptr;
+  bool idle = true;  // waiting for the first byte of the next request
+};
+
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string EndpointString(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// Splits a target into raw path and query. Absolute-form targets ("http://h/p") are reduced
+// to their path, as RFC 9112 asks servers to accept them.
+void SplitTarget(std::string_view target, std::string* path, std::string* query) {
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    std::size_t authority = target.find("://") + 3;
+    std::size_t slash = target.find_first_of("/?", authority);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  std::size_t q = target.find('?');
+  *path = std::string(target.substr(0, q));
+  if (path->empty()) *path = "/";
+  *query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+}
+
+// The response for a request that could not be read, or nullopt to just close (the peer went
+// away or timed out: nobody to answer).
+std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size_t max_body) {
+  if (ec == bhttp::error::header_limit) {
+    Response r = Response::Json(
+        431, json::ErrorBody(Error::InvalidArgument("request header fields too large")));
+    return r;
+  }
+  if (ec == bhttp::error::body_limit) {
+    return Response::FromError({ErrorCode::kPayloadTooLarge,
+                                "request body exceeds " + std::to_string(max_body) + " bytes"});
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return Response::FromError(Error::InvalidArgument("malformed request: " + ec.message()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions o, std::shared_ptr<const Router> router)
+      : opts_(std::move(o)),
+        router_(std::move(router)),
+        blocking_pool_(static_cast<std::size_t>(std::max(1, opts_.blocking_threads))),
+        ioc_(NetworkThreads()) {}
+
+  ~Impl() { Stop(); }
+
+  Status Start();
+  uint16_t port() const { return port_.load(); }
+  void Stop();
+  void WaitForSignal();
+  void OnShutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
+
+ private:
+  int NetworkThreads() const {
+    if (opts_.threads > 0) return opts_.threads;
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
+  asio::awaitable<void> Listen();
+  asio::awaitable<void> Session(tcp::socket socket);
+  // Routes and runs the handler; never throws. This is where coroutine handlers would be
+  // awaited (see the note in server.h).
+  asio::awaitable<Response> Dispatch(Request& req);
+  asio::awaitable<Response> RunBlocking(const Handler* h, Request& req);
+  Response CallHandler(const Handler& h, Request& req);
+  // Writes `res`; false if the connection failed. HEAD responses get headers only.
+  asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, std::string_view method,
+                                      const std::string& request_id, Response res,
+                                      bool keep_alive);
+  // Half-closes and discards what the peer still sends for a moment, so that an error response
+  // written before the request was fully read is not destroyed by a TCP reset.
+  asio::awaitable<void> LingeringClose(beast::tcp_stream& stream);
+  void BeginShutdown();
+  void FinishShutdown();
+  void LogAccess(const Request& req, int status, std::size_t bytes,
+                 std::chrono::steady_clock::time_point start);
+
+  const ServerOptions opts_;
+  const std::shared_ptr<const Router> router_;
+  std::vector<std::function<void()>> hooks_;
+
+  // Declared before the io_context: coroutine frames destroyed with it touch these.
+  std::mutex mu_;
+  std::condition_variable sessions_done_;
+  std::list<std::shared_ptr<Connection>> conns_;  // guarded by mu_
+  int active_sessions_ = 0;                       // guarded by mu_
+
+  std::mutex join_mu_;     // serializes FinishShutdown
+  bool started_ = false;   // set by Start, before the threads exist
+  bool joined_ = false;    // guarded by join_mu_
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint16_t> port_{0};
+
+  asio::io_context signal_ioc_;
+  asio::thread_pool blocking_pool_;
+  asio::io_context ioc_;
+  std::optional<tcp::acceptor> acceptor_;  // used on its strand only, after Start
+  std::vector<std::thread> threads_;
+};
+
+Status Server::Impl::Start() {
+  if (started_) return Error::FailedPrecondition("server already started");
+  std::string where = opts_.host + ":" + std::to_string(opts_.port);
+  beast::error_code ec;
+  tcp::endpoint endpoint;
+  asio::ip::address addr = asio::ip::make_address(opts_.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(addr, opts_.port);
+  } else {
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(opts_.host, std::to_string(opts_.port),
+                                    tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+      return Error::Unavailable("cannot listen on " + where + ": " +
+                                (ec ? ec.message() : "host not found"));
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  acceptor_.emplace(asio::make_strand(ioc_));
+  auto fail = [&](const beast::error_code& e) {
+    acceptor_.reset();
+    return Error::Unavailable("cannot listen on " + where + ": " + e.message());
+  };
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ec);
+  port_ = acceptor_->local_endpoint(ec).port();
+  started_ = true;
+
+  asio::co_spawn(acceptor_->get_executor(), Listen(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::Error("http listener failed", {{"error", ex.what()}});
+    }
+  });
+  int n = NetworkThreads();
+  threads_.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      t_current_server = this;
+      ioc_.run();
+    });
+  }
+  log::Info("http server listening", {{"address", EndpointString(acceptor_->local_endpoint(ec))}});
+  return OkStatus();
+}
+
+asio::awaitable<void> Server::Impl::Listen() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_ || !acceptor_->is_open()) co_return;
+      // E.g. out of file descriptors: back off a little instead of spinning.
+      log::Warn("http accept failed", {{"error", ec.message()}});
+      asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await timer.async_wait(kTuple);
+      continue;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Session(std::move(socket)), [](std::exception_ptr e) {
+      // Session catches everything itself; this is a last resort (e.g. bad_alloc in a catch).
+      if (e) log::Error("http session ended with an exception");
+    });
+  }
+}
+
+asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
+  auto conn = std::make_shared<Connection>(socket.get_executor());
+  std::list<std::shared_ptr<Connection>>::iterator self;
+  {
+    std::lock_guard lock(mu_);
+    ++active_sessions_;
+    self = conns_.insert(conns_.end(), conn);
+  }
+  // Unregisters on every exit path, also when the io_context destroys this frame unfinished.
+  struct Unregister {
+    Impl* impl;
+    std::list<std::shared_ptr<Connection>>::iterator it;
+    ~Unregister() {
+      (*it)->stream = nullptr;
+      std::lock_guard lock(impl->mu_);
+      impl->conns_.erase(it);
+      if (--impl->active_sessions_ == 0) impl->sessions_done_.notify_all();
+    }
+  } unregister{this, self};
+
+  beast::error_code ec;
+  std::string remote = EndpointString(socket.remote_endpoint(ec));
+  beast::tcp_stream stream(std::move(socket));
+  conn->stream = &stream;
+  beast::flat_buffer buffer;
+  try {
+    for (;;) {
+      // Idle: between requests on a keep-alive connection. Stop() closes connections here.
+      conn->idle = true;
+      if (stopping_) break;
+      if (buffer.size() == 0) {
+        stream.expires_after(opts_.idle_timeout);
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+        if (read_ec) break;
+        buffer.commit(n);
+      }
+      conn->idle = false;
+      auto start = std::chrono::steady_clock::now();
+
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
+      parser.body_limit(opts_.max_body_bytes);
+      stream.expires_after(opts_.request_timeout);
+      auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      beast::error_code body_ec = header_ec;
+      if (!header_ec && !parser.is_done()) {
+        if (EqualsIgnoreCase(parser.get()[bhttp::field::expect], "100-continue")) {
+          bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+          auto [cont_ec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
+          if (cont_ec) break;
+        }
+        auto [read_ec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+        body_ec = read_ec;
+      }
+      if (body_ec) {
+        std::optional<Response> error = ReadErrorResponse(body_ec, opts_.max_body_bytes);
+        if (error) {
+          std::string id = RandomToken(16);
+          Request unread;
+          unread.method = std::string(parser.get().method_string());
+          SplitTarget(parser.get().target(), &unread.path, &unread.query);
+          unread.request_id = id;
+          int status = error->status;
+          std::size_t bytes = error->body.size();
+          if (co_await WriteResponse(stream, unread.method, id, std::move(*error), false)) {
+            co_await LingeringClose(stream);
+          }
+          LogAccess(unread, status, bytes, start);
+        }
+        break;
+      }
+
+      auto& msg = parser.get();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      SplitTarget(req.target, &req.path, &req.query);
+      req.headers.reserve(std::distance(msg.begin(), msg.end()));
+      for (const auto& field : msg) {
+        req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      req.body = std::move(msg.body());
+      req.remote_addr = remote;
+      auto incoming_id = req.Header("x-request-id");
+      req.request_id = incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id)
+                                                                   : RandomToken(16);
+      bool keep_alive = msg.keep_alive();
+
+      stream.expires_never();  // a handler may take long; the client waits, not us
+      Response res = co_await Dispatch(req);
+      keep_alive = keep_alive && !stopping_;
+      int status = res.status;
+      std::size_t bytes = res.body.size();
+      stream.expires_after(opts_.request_timeout);
+      bool written = co_await WriteResponse(stream, req.method, req.request_id, std::move(res),
+                                            keep_alive);
+      LogAccess(req, status, bytes, start);
+      if (!written) break;
+      if (!keep_alive) {
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    log::Error("http session failed", {{"remote", remote}, {"error", e.what()}});
+  }
+  conn->stream = nullptr;
+  stream.socket().close(ec);
+}
+
+asio::awaitable<Response> Server::Impl::Dispatch(Request& req) {
+  std::string allow;
+  auto match = router_->Find(req, &allow);
+  if (!match.ok()) {
+    Response r = Response::FromError(match.error());
+    if (match.error().code == ErrorCode::kMethodNotAllowed) r.headers.emplace_back("allow", allow);
+    co_return r;
+  }
+  if (!match->options.blocking) co_return CallHandler(*match->handler, req);
+  // Run on the blocking pool; co_spawn resumes this coroutine on the session's strand.
+  co_return co_await asio::co_spawn(blocking_pool_.get_executor(),
+                                    RunBlocking(match->handler, req), asio::use_awaitable);
+}
+
+asio::awaitable<Response> Server::Impl::RunBlocking(const Handler* h, Request& req) {
+  const Impl* previous = t_current_server;
+  t_current_server = this;
+  Response r = CallHandler(*h, req);
+  t_current_server = previous;
+  co_return r;
+}
+
+Response Server::Impl::CallHandler(const Handler& h, Request& req) {
+  try {
+    return h(req);
+  } catch (const std::exception& e) {
+    log::Error("http handler threw",
+               {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    log::Error("http handler threw", {{"request_id", req.request_id}, {"path", req.path}});
+  }
+  return Response::FromError(Error::Internal("internal error (request " + req.request_id + ")"));
+}
+
+asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
+                                                  std::string_view method,
+                                                  const std::string& request_id, Response res,
+                                                  bool keep_alive) {
+  bhttp::response<bhttp::string_body> out;
+  out.version(11);
+  out.result(static_cast<unsigned>(res.status));
+  for (auto& [name, value] : res.headers) {
+    if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+        EqualsIgnoreCase(name, "connection")) {
+      continue;
+    }
+    out.insert(name, value);
+  }
+  out.set(bhttp::field::server, "promptops");
+  out.set("x-request-id", request_id);
+  out.keep_alive(keep_alive);
+  bool bodiless_status = res.status < 200 || res.status == 204 || res.status == 304;
+  if (!bodiless_status) {
+    out.content_length(res.body.size());
+    if (method != "HEAD") out.body() = std::move(res.body);
+  }
+  auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
+  co_return !ec;
+}
+
+asio::awaitable<void> Server::Impl::LingeringClose(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::milliseconds(500));
+  char sink[4096];
+  std::size_t total = 0;
+  while (total < 1024 * 1024) {
+    auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (read_ec) break;
+    total += n;
+  }
+}
+
+void Server::Impl::LogAccess(const Request& req, int status, std::size_t bytes,
+                             std::chrono::steady_clock::time_point start) {
+  if (!opts_.access_log) return;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  log::Info("http request", {{"method", req.method},
+                             {"path", req.path},
+                             {"status", std::to_string(status)},
+                             {"bytes", std::to_string(bytes)},
+                             {"duration_us", std::to_string(us)},
+                             {"request_id", req.request_id}});
+}
+
+void Server::Impl::Stop() {
+  if (!stopping_.exchange(true)) BeginShutdown();
+  if (t_current_server == this) return;  // inside the server: cannot wait for ourselves
+  FinishShutdown();
+}
+
+void Server::Impl::BeginShutdown() {
+  signal_ioc_.stop();
+  if (!started_) return;
+  asio::post(acceptor_->get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_->close(ec);
+  });
+  for (auto& hook : hooks_) hook();
+  std::lock_guard lock(mu_);
+  for (const auto& conn : conns_) {
+    asio::post(conn->strand, [conn] {
+      if (conn->idle && conn->stream) conn->stream->cancel();
+    });
+  }
+}
+
+void Server::Impl::FinishShutdown() {
+  std::lock_guard join_lock(join_mu_);
+  if (joined_ || !started_) return;
+  {
+    std::unique_lock lock(mu_);
+    sessions_done_.wait_for(lock, opts_.shutdown_grace, [&] { return active_sessions_ == 0; });
+    if (active_sessions_ > 0) {
+      log::Warn("http server stopping with requests in flight",
+                {{"sessions", std::to_string(active_sessions_)}});
+    }
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  blocking_pool_.join();
+  joined_ = true;
+  log::Info("http server stopped", {{"port", std::to_string(port_.load())}});
+}
+
+void Server::Impl::WaitForSignal() {
+  asio::signal_set signals(signal_ioc_, SIGINT, SIGTERM);
+  signals.async_wait([](const beast::error_code&, int signal) {
+    if (signal) log::Info("received signal, stopping", {{"signal", std::to_string(signal)}});
+  });
+  signal_ioc_.run();  // returns at once if Stop() already ran
+  Stop();
+}
+
+Server::Server(ServerOptions o, std::shared_ptr<const Router> router)
+    : impl_(std::make_unique<Impl>(std::move(o), std::move(router))) {}
+Server::~Server() = default;
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Stop() { impl_->Stop(); }
+void Server::WaitForSignal() { impl_->WaitForSignal(); }
+void Server::OnShutdown(std::function<void()> hook) { impl_->OnShutdown(std::move(hook)); }
+
+}  // namespace promptops::http

@@ -1,0 +1,92 @@
+// Server: the HTTP/1.1 front door (Boost.Beast + C++20 coroutines behind a pimpl, so this
+// header stays free of Asio/Beast).
+//
+// Life of a request: a listener coroutine accepts connections; each connection runs one
+// session coroutine on its own strand: read the header (limits: header size -> 431, declared
+// body size -> 413), read the body (-> 413 if it grows past the limit, chunked included),
+// assign the request id, route (404 / 405 with Allow), run the handler (inline on the network
+// thread, or on the blocking pool for RouteOptions::blocking), write the response, keep the
+// connection alive unless the client or the server asked to close.
+//
+// Threads: `threads` network threads run all sessions; `blocking_threads` run blocking
+// handlers. Handlers never run on the thread that calls Start/Stop.
+//
+// Extension point for the next milestone (coroutine handlers and server-sent events): the
+// session loop produces a Response from a Handler in one place (`Impl::Dispatch` in
+// server.cc), and writes it in another (`Impl::WriteResponse`). A coroutine handler type would
+// be an alternative in Router's route entry (e.g. `AsyncHandler` returning an awaitable
+// Response, declared in a private *_impl.h header because it names asio::awaitable), awaited
+// by Dispatch on the session's strand. Streaming would add a body kind to Response — e.g. a
+// `std::shared_ptr<ResponseStream>` that the session drains with chunked transfer-encoding
+// (a Beast serializer with `buffer_body`, header written first, then one chunk per event) —
+// while the plain `std::string body` stays the common case. Neither changes this header's
+// public API for existing callers.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "http/router.h"
+
+namespace promptops::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = pick a free port (see Server::port())
+  int threads = 0;       // network threads; 0 = std::thread::hardware_concurrency()
+  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds request_timeout{30000};  // to read a whole request (and to write)
+  std::chrono::milliseconds idle_timeout{60000};     // keep-alive idle between requests
+  std::chrono::milliseconds shutdown_grace{10000};   // Stop() waits this long for in-flight work
+  // One structured log line per request (core/log.h): method, path without query string,
+  // status, bytes, duration_us, request_id. Headers are never logged.
+  bool access_log = false;
+};
+
+class Server {
+ public:
+  // The router is shared and must not change after Start (it is read without locks).
+  Server(ServerOptions o, std::shared_ptr<const Router> router);
+  // Stops if running (see Stop).
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the threads, then returns. Error Unavailable
+  // "cannot listen on host:port: reason" if the address cannot be bound; FailedPrecondition
+  // if called twice.
+  Status Start();
+  // The bound port (useful with port 0); valid after a successful Start.
+  uint16_t port() const;
+
+  // Graceful stop: stop accepting, close idle keep-alive connections, let in-flight requests
+  // finish (their responses carry "Connection: close") for up to shutdown_grace, then close
+  // whatever is left and join all threads. Idempotent and thread-safe.
+  // Called from a handler (a server thread), it only begins the shutdown and returns without
+  // waiting (a thread cannot join itself); a later Stop() from another thread, or the
+  // destructor, completes it. Blocking handlers still running after the grace period are
+  // waited for: they must return eventually.
+  void Stop();
+
+  // Blocks until SIGINT or SIGTERM arrives (or Stop() is called from elsewhere), then Stop().
+  // Call after Start, from the main thread.
+  void WaitForSignal();
+
+  // Registers a function run once by Stop() after the listener is closed and before waiting
+  // for in-flight requests (e.g. to flip readiness). Call before Start.
+  void OnShutdown(std::function<void()> hook);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace promptops::http

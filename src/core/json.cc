@@ -1,5 +1,8 @@
 #include "core/json.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/utf8.h"
 
 namespace promptops::json {
@@ -28,6 +31,43 @@ Result<bj::object> ParseObject(std::string_view text) {
 }
 
 std::string Serialize(const bj::value& v) { return bj::serialize(v); }
+
+namespace {
+void AppendCanonical(const bj::value& v, std::string& out) {
+  if (v.is_object()) {
+    const auto& o = v.as_object();
+    std::vector<const bj::key_value_pair*> kv;
+    kv.reserve(o.size());
+    for (const auto& p : o) kv.push_back(&p);
+    std::sort(kv.begin(), kv.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+    out += '{';
+    for (std::size_t i = 0; i < kv.size(); ++i) {
+      if (i) out += ',';
+      out += bj::serialize(bj::string(kv[i]->key()));
+      out += ':';
+      AppendCanonical(kv[i]->value(), out);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    bool first = true;
+    for (const auto& e : v.as_array()) {
+      if (!first) out += ',';
+      first = false;
+      AppendCanonical(e, out);
+    }
+    out += ']';
+  } else {
+    out += bj::serialize(v);
+  }
+}
+}  // namespace
+
+std::string CanonicalSerialize(const bj::value& v) {
+  std::string out;
+  AppendCanonical(v, out);
+  return out;
+}
 
 namespace {
 Error WrongType(std::string_view key, std::string_view type) {

@@ -26,6 +26,9 @@ Result<bj::object> ParseObject(std::string_view text);
 
 // Serializes compactly.
 std::string Serialize(const bj::value& v);
+// Serializes with object keys sorted (recursively): equal values give equal text, whatever the
+// key order they arrived in. Used for content hashes and equality of config/metadata.
+std::string CanonicalSerialize(const bj::value& v);
 
 // Typed access to optional fields: absent or null -> nullopt; present with another type ->
 // InvalidArgument("field 'name' must be a string").

@@ -1,0 +1,118 @@
+#include "store/sqlite.h"
+
+namespace promptops::store::sqlite {
+
+Error ErrorFromSqlite(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xFF) {
+    case SQLITE_CONSTRAINT: return Error::Conflict(std::move(msg));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Error::Unavailable(std::move(msg));
+    default: return Error::Internal(std::move(msg));
+  }
+}
+
+Statement& Statement::Bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::Bind(int i, std::string_view v) {
+  sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+Statement& Statement::Bind(int i, std::optional<std::int64_t> v) {
+  return v ? Bind(i, *v) : BindNull(i);
+}
+Statement& Statement::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return ErrorFromSqlite(db_, rc, "database statement failed");
+}
+
+Status Statement::Run() {
+  for (;;) {
+    PO_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return OkStatus();
+  }
+}
+
+std::optional<std::int64_t> Statement::OptInt(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Int(col);
+}
+
+std::string Statement::Text(int col) const {
+  const auto* p = sqlite3_column_text(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+           : std::string();
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool read_only) {
+  sqlite3* db = nullptr;
+  int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  flags |= SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = ErrorFromSqlite(db, rc, "cannot open database " + path);
+    sqlite3_close_v2(db);
+    e.code = ErrorCode::kUnavailable;
+    return e;
+  }
+  std::unique_ptr<Connection> c(new Connection(db));
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL: readers never block the writer. synchronous=FULL: a committed transaction survives a
+  // process kill and a power loss. Foreign keys are enforced.
+  std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
+  if (!read_only) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
+  PO_RETURN_IF_ERROR(c->Exec(pragmas));
+  return c;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Connection::Exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string s(sql);
+  int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    Error e = ErrorFromSqlite(nullptr, rc, "database exec failed");
+    e.message = "database exec failed: " + msg;
+    return e;
+  }
+  return OkStatus();
+}
+
+Result<Statement> Connection::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    sqlite3_reset(it->second);
+    sqlite3_clear_bindings(it->second);
+    return Statement(db_, it->second);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return ErrorFromSqlite(db_, rc, "cannot prepare statement");
+  cache_.emplace(sql, stmt);
+  return Statement(db_, stmt);
+}
+
+}  // namespace promptops::store::sqlite

@@ -1,0 +1,71 @@
+// A thin RAII layer over the SQLite C API: Connection and Statement. Internal to store/; the rest
+// of the program sees only the repository interfaces in store/repositories.h.
+//
+// Thread safety: a Connection is used by one thread at a time (callers hold a mutex).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace promptops::store::sqlite {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // Binds by 1-based index.
+  Statement& Bind(int i, std::int64_t v);
+  Statement& Bind(int i, std::string_view v);
+  Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
+  Statement& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Statement& Bind(int i, std::optional<std::int64_t> v);
+  Statement& BindNull(int i);
+  // Steps once: true if a row is available, false when done. Errors map to store errors.
+  Result<bool> Step();
+  // Runs to completion (for INSERT/UPDATE/DELETE).
+  Status Run();
+  std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<std::int64_t> OptInt(int col) const;
+  std::string Text(int col) const;
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  // Resets bindings and state so a cached statement can be reused.
+  void Reset();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  // Opens (creating) the database file with WAL, foreign keys, busy timeout and synchronous=FULL.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool read_only = false);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Executes one or more statements without results.
+  Status Exec(std::string_view sql);
+  // Returns a reset, cached prepared statement for `sql` (owned by the connection).
+  Result<Statement> Prepare(const std::string& sql);
+  std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  int Changes() const { return sqlite3_changes(db_); }
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+// Maps an SQLite result code to an Error (constraint violations -> Conflict, busy -> Unavailable).
+Error ErrorFromSqlite(sqlite3* db, int rc, std::string_view what);
+
+}  // namespace promptops::store::sqlite

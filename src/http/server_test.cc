@@ -1,0 +1,569 @@
+// The server and the client against each other on port 0, plus raw sockets where the wire
+// format itself is under test (HEAD, keep-alive, malformed input, limits).
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <latch>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "http/client.h"
+
+namespace promptops::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string ThreadIdString() {
+  std::ostringstream s;
+  s << std::this_thread::get_id();
+  return s.str();
+}
+
+// A one-shot gate: Wait() blocks until Open(). Both thread-safe.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool Wait(std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// A blocking TCP connection for writing raw HTTP and reading responses one at a time.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  struct Reply {
+    int status = 0;
+    std::string head;  // status line and header lines, lower-cased
+    std::string body;
+    bool Has(std::string_view header_line) const {
+      return head.find(std::string(header_line)) != std::string::npos;
+    }
+  };
+
+  // Reads one response with a Content-Length body (none for HEAD); nullopt on EOF or error.
+  std::optional<Reply> Read(bool head_request = false) {
+    std::size_t end;
+    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    Reply r;
+    r.head = pending_.substr(0, end + 2);
+    for (char& c : r.head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    pending_.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    std::size_t length = 0;
+    if (auto p = r.head.find("content-length: "); p != std::string::npos && !head_request) {
+      length = std::stoul(r.head.substr(p + 16));
+    }
+    while (pending_.size() < length) {
+      if (!Fill()) return std::nullopt;
+    }
+    r.body = pending_.substr(0, length);
+    pending_.erase(0, length);
+    return r;
+  }
+
+  // True if the peer closed the connection (after anything already buffered).
+  bool AtEof() {
+    if (!pending_.empty()) return false;
+    return !Fill();
+  }
+
+ private:
+  bool Fill() {
+    char buf[8192];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string pending_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto router = std::make_shared<Router>();
+    router->Add("GET", "/hello", [](Request&) { return Response::Text(200, "hello"); });
+    router->Add("GET", "/prompts/{name}",
+                [](Request& r) { return Response::Text(200, std::string(r.Param("name"))); });
+    router->Add("GET", "/query", [](Request& r) {
+      return Response::Text(200, r.Query("q").value_or("<none>"));
+    });
+    router->Add("POST", "/echo", [](Request& r) {
+      return Response::Text(200, r.body, std::string(r.Header("content-type").value_or("")));
+    });
+    router->Add("GET", "/request-id", [](Request& r) { return Response::Text(200, r.request_id); });
+    router->Add("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
+    router->Add("GET", "/thread", [](Request&) { return Response::Text(200, ThreadIdString()); });
+    router->Add(
+        "GET", "/blocking/thread", [](Request&) { return Response::Text(200, ThreadIdString()); },
+        {.blocking = true});
+    router->Add(
+        "GET", "/blocking/wait",
+        [this](Request&) {
+          entered_.Open();
+          release_.Wait();
+          return Response::Text(200, "finished");
+        },
+        {.blocking = true});
+    router_ = router;
+  }
+
+  void TearDown() override {
+    release_.Open();
+    if (server_) server_->Stop();
+  }
+
+  // Starts a server on port 0; options can be adjusted by the test first.
+  void StartServer() {
+    options_.port = 0;
+    server_ = std::make_unique<Server>(options_, router_);
+    for (auto& hook : hooks_) server_->OnShutdown(hook);
+    Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + std::string(path);
+  }
+
+  ServerOptions options_{.threads = 2, .max_body_bytes = 1024, .max_header_bytes = 2048};
+  std::shared_ptr<Router> router_;
+  std::vector<std::function<void()>> hooks_;
+  std::unique_ptr<Server> server_;
+  Gate entered_;  // a blocking /blocking/wait handler has started
+  Gate release_;  // lets /blocking/wait handlers return
+};
+
+TEST_F(ServerTest, ServesRouteWithStandardHeaders) {
+  StartServer();
+  auto r = Fetch("GET", Url("/hello"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_EQ(r->Header("Server"), "promptops");
+  EXPECT_EQ(r->Header("content-type"), "text/plain; charset=utf-8");
+  ASSERT_TRUE(r->Header("x-request-id"));
+  EXPECT_EQ(r->Header("x-request-id")->size(), 16u);
+}
+
+TEST_F(ServerTest, EncodedSlashStaysInPathSegmentAndIsDecoded) {
+  StartServer();
+  auto r = Fetch("GET", Url("/prompts/team%2Fgreeting"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "team/greeting");
+  auto bad = Fetch("GET", Url("/prompts/bad%zz"));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("\"invalid_argument\""), std::string::npos);
+}
+
+TEST_F(ServerTest, QueryIsDecoded) {
+  StartServer();
+  auto r = Fetch("GET", Url("/query?x=1&q=a+b%21&q=second"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "a b!");
+}
+
+TEST_F(ServerTest, PostBodyAndHeadersReachHandler) {
+  StartServer();
+  auto r = Fetch("POST", Url("/echo"), {{"Content-Type", "application/json"}}, R"({"a":1})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"a":1})");
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+}
+
+TEST_F(ServerTest, UnknownRouteIs404Json) {
+  StartServer();
+  auto r = Fetch("GET", Url("/nope"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  EXPECT_EQ(r->body, R"({"error":{"code":"not_found","message":"no route for /nope"}})");
+  EXPECT_TRUE(r->Header("x-request-id"));
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  StartServer();
+  auto r = Fetch("DELETE", Url("/hello"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->Header("allow"), "GET, HEAD");
+  EXPECT_NE(r->body.find("\"method_not_allowed\""), std::string::npos);
+}
+
+TEST_F(ServerTest, HeadResponseHasHeadersButNoBody) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = c.Read(/*head_request=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->Has("content-length: 5\r\n"));
+  // Had a body been sent, it would appear in front of the next response.
+  auto get = c.Read();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "hello");
+}
+
+TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = c.Read();
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->Has("connection: close"));
+  ASSERT_TRUE(c.Send("GET /prompts/two HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto second = c.Read();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "two");
+}
+
+TEST_F(ServerTest, ConnectionCloseIsHonored) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->Has("connection: close\r\n"));
+  EXPECT_TRUE(c.AtEof());
+}
+
+TEST_F(ServerTest, BodyOverLimitByContentLengthIs413) {
+  StartServer();
+  auto r = Fetch("POST", Url("/echo"), {}, std::string(2000, 'x'));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("\"payload_too_large\""), std::string::npos);
+  EXPECT_TRUE(r->Header("x-request-id"));
+  // A body at the limit is fine.
+  auto ok = Fetch("POST", Url("/echo"), {}, std::string(1024, 'x'));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(ServerTest, Oversized413IsSentBeforeTheBodyIsRead) {
+  StartServer();
+  RawConnection c(server_->port());
+  // Only the header: the server must answer from Content-Length alone.
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_TRUE(r->Has("connection: close"));
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
+  StartServer();
+  RawConnection c(server_->port());
+  std::string chunk(600, 'y');
+  std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) req += "258\r\n" + chunk + "\r\n";  // 0x258 = 600
+  req += "0\r\n\r\n";
+  ASSERT_TRUE(c.Send(req));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("\"payload_too_large\""), std::string::npos);
+}
+
+TEST_F(ServerTest, ChunkedBodyWithinLimitIsAccepted) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello world");
+}
+
+TEST_F(ServerTest, HeaderOverLimitIs431) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') +
+                     "\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_TRUE(r->Has("x-request-id: "));
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500AndConnectionSurvives) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("\"internal\""), std::string::npos);
+  EXPECT_EQ(r->body.find("boom"), std::string::npos);  // no internals leak to the client
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto next = c.Read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, MalformedRequestLineIs400AndServerKeepsServing) {
+  StartServer();
+  {
+    RawConnection c(server_->port());
+    ASSERT_TRUE(c.Send("THIS IS NOT HTTP\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("\"invalid_argument\""), std::string::npos);
+    EXPECT_TRUE(c.AtEof());
+  }
+  auto r = Fetch("GET", Url("/hello"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, RequestIdIsTakenFromValidHeaderOrAssigned) {
+  StartServer();
+  auto given = Fetch("GET", Url("/request-id"), {{"X-Request-Id", "trace-42.a_b:c"}});
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ(given->body, "trace-42.a_b:c");
+  EXPECT_EQ(given->Header("x-request-id"), "trace-42.a_b:c");
+  auto invalid = Fetch("GET", Url("/request-id"), {{"X-Request-Id", "has space<script>"}});
+  ASSERT_TRUE(invalid.ok());
+  EXPECT_EQ(invalid->body.size(), 16u);
+  EXPECT_EQ(invalid->Header("x-request-id"), invalid->body);
+  auto other = Fetch("GET", Url("/request-id"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->body, invalid->body);
+}
+
+TEST_F(ServerTest, BlockingRouteRunsOffTheNetworkThread) {
+  options_.threads = 1;
+  StartServer();
+  auto network = Fetch("GET", Url("/thread"));
+  auto blocking = Fetch("GET", Url("/blocking/thread"));
+  ASSERT_TRUE(network.ok());
+  ASSERT_TRUE(blocking.ok());
+  EXPECT_EQ(blocking->status, 200);
+  EXPECT_NE(network->body, blocking->body);
+  EXPECT_NE(network->body, ThreadIdString());
+}
+
+TEST_F(ServerTest, NetworkThreadKeepsServingWhileBlockingHandlerWaits) {
+  options_.threads = 1;
+  StartServer();
+  std::thread slow([&] {
+    auto r = Fetch("GET", Url("/blocking/wait"));
+    EXPECT_TRUE(r.ok() && r->status == 200);
+  });
+  ASSERT_TRUE(entered_.Wait());
+  auto r = Fetch("GET", Url("/hello"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  release_.Open();
+  slow.join();
+}
+
+TEST_F(ServerTest, StopLetsInFlightRequestFinish) {
+  // The handler is released only once Stop() is under way (the shutdown hook runs after the
+  // listener closed), so the response is written during a graceful stop.
+  hooks_.push_back([this] { release_.Open(); });
+  StartServer();
+  std::optional<Result<ClientResponse>> in_flight;
+  std::thread client([&] { in_flight = Fetch("GET", Url("/blocking/wait")); });
+  ASSERT_TRUE(entered_.Wait());
+  server_->Stop();
+  client.join();
+  ASSERT_TRUE(in_flight && in_flight->ok()) << in_flight->error().ToString();
+  EXPECT_EQ((*in_flight)->status, 200);
+  EXPECT_EQ((*in_flight)->body, "finished");
+  EXPECT_EQ((*in_flight)->Header("connection"), "close");
+  auto after = Fetch("GET", Url("/hello"), {}, {}, {.timeout = 2s});
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(ServerTest, StopClosesIdleKeepAliveConnectionsWithoutWaiting) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.Read());
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // well under the 10 s grace
+  EXPECT_TRUE(c.AtEof());
+  server_->Stop();  // idempotent
+}
+
+TEST_F(ServerTest, StopWithoutStartAndDestructorAreSafe) {
+  Server never_started(options_, router_);
+  never_started.Stop();
+  StartServer();
+  server_.reset();  // the destructor stops a running server
+}
+
+TEST_F(ServerTest, StartFailsWhenPortIsTaken) {
+  StartServer();
+  ServerOptions o = options_;
+  o.port = server_->port();
+  Server second(o, router_);
+  Status s = second.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(s.error().message.find("cannot listen on 127.0.0.1:" + std::to_string(o.port)),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                     "Expect: 100-continue\r\n\r\n"));
+  auto interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send("ok"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok");
+}
+
+TEST_F(ServerTest, AccessLogDoesNotDisturbServing) {
+  options_.access_log = true;
+  StartServer();
+  auto r = Fetch("GET", Url("/query?q=secret"), {{"Authorization", "Bearer sk-secret"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, ConcurrentClientsAllSucceed) {
+  StartServer();
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 200;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kRequests; ++i) {
+        std::string name = "p" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = Fetch("GET", Url("/prompts/" + name));
+        if (r.ok() && r->status == 200 && r->body == name) ++ok;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), kThreads * kRequests);
+}
+
+// --- client ---
+
+TEST(Client, ConnectionRefusedIsUnavailable) {
+  // Bind a port, then close it, so nothing listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  std::string where = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto r = Fetch("GET", "http://" + where + "/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find("cannot connect to " + where), std::string::npos)
+      << r.error().message;
+}
+
+TEST(Client, RejectsHttpsAndMalformedUrls) {
+  struct {
+    std::string url;
+    std::string message_part;
+  } cases[] = {
+      {"https://example.com/", "https is not supported yet"},
+      {"ftp://example.com/", "unsupported URL"},
+      {"example.com/x", "unsupported URL"},
+      {"http:///x", "no host"},
+      {"http://h:99999/", "port"},
+      {"http://h:12ab/", "port"},
+      {"http://[::1/", "host"},
+  };
+  for (const auto& c : cases) {
+    auto r = Fetch("GET", c.url);
+    ASSERT_FALSE(r.ok()) << c.url;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << c.url;
+    EXPECT_NE(r.error().message.find(c.message_part), std::string::npos) << r.error().message;
+  }
+}
+
+TEST_F(ServerTest, ClientTimesOut) {
+  StartServer();
+  auto r = Fetch("GET", Url("/blocking/wait"), {}, {}, {.timeout = 200ms});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kTimeout);
+  release_.Open();
+}
+
+TEST_F(ServerTest, ClientSendsUserAgentAndHost) {
+  router_->Add("GET", "/whoami", [](Request& r) {
+    return Response::Text(200, std::string(r.Header("user-agent").value_or("")) + "|" +
+                                   std::string(r.Header("host").value_or("")));
+  });
+  StartServer();
+  auto r = Fetch("GET", Url("/whoami"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "promptops-cli|127.0.0.1:" + std::to_string(server_->port()));
+}
+
+}  // namespace
+}  // namespace promptops::http

@@ -1,0 +1,172 @@
+#include "governance/api_keys.h"
+
+#include "core/hash.h"
+
+namespace promptops::governance {
+
+Status ValidatePublicId(std::string_view id) {
+  bool ok = id.size() >= 3 && id.size() <= 64;
+  for (char c : id) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  }
+  if (!ok) {
+    return Error::InvalidArgument("public id must be 3..64 characters of [A-Za-z0-9_.-]");
+  }
+  return OkStatus();
+}
+
+ApiKeys::ApiKeys(store::Store& store, Clock& clock) : store_(store), clock_(clock) {
+  index_.store(std::make_shared<const Index>());
+}
+
+Status ApiKeys::Load() { return Reload(); }
+
+Status ApiKeys::Reload() {
+  std::lock_guard lock(reload_mu_);
+  auto index = std::make_shared<Index>();
+  PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto keys, tx.keys().List());
+    for (const auto& k : keys) {
+      if (k.revoked_at) continue;
+      auto role = ParseRole(k.role);
+      if (!role) continue;
+      (*index)[k.secret_hash] = Entry{k.public_id, k.secret_hash, k.project_id, *role};
+    }
+    return OkStatus();
+  }));
+  index_.store(std::move(index));
+  return OkStatus();
+}
+
+Result<Actor> ApiKeys::Authenticate(std::string_view secret) const {
+  if (secret.empty()) return Error::Unauthenticated("missing API key");
+  auto index = index_.load();
+  auto it = index->find(Sha256Hex(secret));
+  if (it == index->end()) return Error::Unauthenticated("invalid or revoked API key");
+  return Actor{it->second.project_id, it->second.public_id, it->second.role};
+}
+
+Result<Actor> ApiKeys::AuthenticatePair(std::string_view public_id, std::string_view secret) const {
+  auto actor = Authenticate(secret);
+  if (!actor.ok()) return actor;
+  if (!ConstantTimeEquals(actor->id, public_id)) {
+    return Error::Unauthenticated("invalid or revoked API key");
+  }
+  return actor;
+}
+
+Result<CreatedKey> ApiKeys::Create(const Actor& actor, const KeyRequest& req) {
+  PO_RETURN_IF_ERROR(actor.Require(Role::kAdmin, "create API keys"));
+  CreatedKey out;
+  out.secret = req.secret.value_or("po-" + RandomToken(40));
+  if (out.secret.size() < 20) return Error::InvalidArgument("a key secret needs at least 20 characters");
+  out.key.public_id = req.public_id.value_or("pk-" + RandomToken(16));
+  PO_RETURN_IF_ERROR(ValidatePublicId(out.key.public_id));
+  if (req.name.size() > 200) return Error::InvalidArgument("key name is longer than 200 bytes");
+  out.key.project_id = actor.project_id;
+  out.key.secret_hash = Sha256Hex(out.secret);
+  out.key.role = std::string(RoleName(req.role));
+  out.key.name = req.name;
+  out.key.created_by = actor.id;
+  out.key.created_at = ToUnixMillis(clock_.Now());
+  PO_RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+    auto inserted = tx.keys().Insert(out.key);
+    if (!inserted.ok()) {
+      // The secret hash is unique too; do not reveal which constraint failed beyond the id.
+      if (inserted.error().code == ErrorCode::kAlreadyExists) return std::move(inserted).error();
+      if (inserted.error().code == ErrorCode::kConflict) {
+        return Error::AlreadyExists("a key with this public id or secret exists");
+      }
+      return std::move(inserted).error();
+    }
+    out.key = std::move(inserted).value();
+    return OkStatus();
+  }));
+  PO_RETURN_IF_ERROR(Reload());
+  return out;
+}
+
+Result<std::vector<store::ApiKeyRow>> ApiKeys::List(const Actor& actor) {
+  PO_RETURN_IF_ERROR(actor.Require(Role::kAdmin, "list API keys"));
+  std::vector<store::ApiKeyRow> out;
+  PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto keys, tx.keys().List());
+    for (auto& k : keys) {
+      if (k.project_id == actor.project_id) out.push_back(std::move(k));
+    }
+    return OkStatus();
+  }));
+  return out;
+}
+
+Status ApiKeys::Revoke(const Actor& actor, std::string_view public_id) {
+  PO_RETURN_IF_ERROR(actor.Require(Role::kAdmin, "revoke API keys"));
+  PO_RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto key, tx.keys().FindByPublicId(public_id));
+    if (!key || key->project_id != actor.project_id) {
+      return Error::NotFound("API key '" + std::string(public_id) + "' not found");
+    }
+    if (key->revoked_at) return Error::FailedPrecondition("API key '" + std::string(public_id) + "' is already revoked");
+    if (key->role == "admin") {
+      PO_ASSIGN_OR_RETURN(auto all, tx.keys().List());
+      int active_admins = 0;
+      for (const auto& k : all) {
+        active_admins += k.project_id == actor.project_id && k.role == "admin" && !k.revoked_at;
+      }
+      if (active_admins <= 1) {
+        return Error::FailedPrecondition("cannot revoke the project's last active admin key");
+      }
+    }
+    PO_ASSIGN_OR_RETURN(bool revoked, tx.keys().Revoke(public_id, ToUnixMillis(clock_.Now())));
+    (void)revoked;
+    return OkStatus();
+  }));
+  return Reload();
+}
+
+Result<std::optional<CreatedKey>> ApiKeys::Bootstrap(std::string_view project,
+                                                     std::optional<std::string> secret,
+                                                     std::optional<std::string> public_id) {
+  std::optional<CreatedKey> created;
+  PO_RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto p, tx.projects().FindByName(project));
+    std::int64_t now = ToUnixMillis(clock_.Now());
+    if (!p) {
+      PO_ASSIGN_OR_RETURN(auto made, tx.projects().Create(project, now));
+      p = made;
+    }
+    PO_ASSIGN_OR_RETURN(auto count, tx.keys().Count());
+    if (count > 0) return OkStatus();
+    CreatedKey k;
+    k.secret = secret.value_or("po-" + RandomToken(40));
+    if (k.secret.size() < 20) {
+      return Error::InvalidArgument("PROMPTOPS_ADMIN_KEY needs at least 20 characters");
+    }
+    k.key.public_id = public_id.value_or("pk-admin");
+    PO_RETURN_IF_ERROR(ValidatePublicId(k.key.public_id));
+    k.key.project_id = p->id;
+    k.key.secret_hash = Sha256Hex(k.secret);
+    k.key.role = "admin";
+    k.key.name = "bootstrap admin";
+    k.key.created_by = "system";
+    k.key.created_at = now;
+    PO_ASSIGN_OR_RETURN(k.key, tx.keys().Insert(k.key));
+    created = std::move(k);
+    return OkStatus();
+  }));
+  PO_RETURN_IF_ERROR(Reload());
+  return created;
+}
+
+Result<std::int64_t> ApiKeys::ProjectId(std::string_view project) {
+  std::int64_t id = 0;
+  PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto p, tx.projects().FindByName(project));
+    if (!p) return Error::NotFound("project '" + std::string(project) + "' not found");
+    id = p->id;
+    return OkStatus();
+  }));
+  return id;
+}
+
+}  // namespace promptops::governance

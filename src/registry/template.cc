@@ -146,8 +146,9 @@ class Parser {
           const std::string_view spec = Trim(content);
           const std::size_t gap = spec.find_first_of(" \t\r\n");
           if (gap == std::string_view::npos) {
-            return ErrorAt(start, "invalid delimiter tag: expected two delimiters separated by "
-                                  "whitespace");
+            return ErrorAt(start,
+                           "invalid delimiter tag: expected two delimiters separated by "
+                           "whitespace");
           }
           const std::string_view open = spec.substr(0, gap);
           const std::string_view close = Trim(spec.substr(gap));
@@ -163,8 +164,8 @@ class Parser {
           const std::string_view name = Trim(content);
           PO_RETURN_IF_ERROR(CheckName(start, name));
           if (open_.size() >= kMaxSectionDepth) {
-            return ErrorAt(start, "sections nested deeper than " +
-                                      std::to_string(kMaxSectionDepth));
+            return ErrorAt(start,
+                           "sections nested deeper than " + std::to_string(kMaxSectionDepth));
           }
           Node node;
           node.kind = type == '#' ? Node::Kind::kSection : Node::Kind::kInverted;
@@ -177,14 +178,13 @@ class Parser {
           const std::string_view name = Trim(content);
           PO_RETURN_IF_ERROR(CheckName(start, name));
           if (open_.empty()) {
-            return ErrorAt(start, "closing tag '" + std::string(name) +
-                                      "' without an open section");
+            return ErrorAt(start,
+                           "closing tag '" + std::string(name) + "' without an open section");
           }
           if (open_.back().node.text != name) {
             return ErrorAt(start, "closing tag '" + std::string(name) +
-                                      "' does not match open section '" +
-                                      open_.back().node.text + "' (opened at " +
-                                      Location(open_.back().offset) + ")");
+                                      "' does not match open section '" + open_.back().node.text +
+                                      "' (opened at " + Location(open_.back().offset) + ")");
           }
           Node node = std::move(open_.back().node);
           open_.pop_back();
@@ -292,8 +292,7 @@ void CollectNames(const std::vector<Node>& nodes, bool in_section,
       case Node::Kind::kSection:
       case Node::Kind::kInverted:
         if (!in_section && !n.path.empty()) variables.push_back(n.path.front());
-        CollectNames(n.children, in_section || n.kind == Node::Kind::kSection, variables,
-                     partials);
+        CollectNames(n.children, in_section || n.kind == Node::Kind::kSection, variables, partials);
         break;
     }
   }
@@ -336,12 +335,23 @@ void AppendEscaped(std::string_view s, bool escape, std::string& out) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char* rep = nullptr;
     switch (s[i]) {
-      case '&': rep = "&amp;"; break;
-      case '<': rep = "&lt;"; break;
-      case '>': rep = "&gt;"; break;
-      case '"': rep = "&quot;"; break;
-      case '\'': rep = "&#39;"; break;
-      default: continue;
+      case '&':
+        rep = "&amp;";
+        break;
+      case '<':
+        rep = "&lt;";
+        break;
+      case '>':
+        rep = "&gt;";
+        break;
+      case '"':
+        rep = "&quot;";
+        break;
+      case '\'':
+        rep = "&#39;";
+        break;
+      default:
+        continue;
     }
     out.append(s.substr(run, i - run));
     out.append(rep);

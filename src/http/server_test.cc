@@ -505,6 +505,51 @@ TEST_F(ServerTest, ConcurrentClientsAllSucceed) {
   EXPECT_EQ(ok.load(), kThreads * kRequests);
 }
 
+TEST_F(ServerTest, IncompleteRequestIsClosedAtRequestTimeout) {
+  options_.request_timeout = 200ms;
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n"));  // header never ends
+  EXPECT_TRUE(c.AtEof());
+  auto r = Fetch("GET", Url("/hello"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAtIdleTimeout) {
+  options_.idle_timeout = 200ms;
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.Read());
+  EXPECT_TRUE(c.AtEof());
+}
+
+TEST_F(ServerTest, StopFromAHandlerBeginsShutdownWithoutDeadlock) {
+  router_->Add(
+      "POST", "/shutdown",
+      [this](Request&) {
+        server_->Stop();  // returns at once on a server thread
+        return Response::Text(200, "stopping");
+      },
+      {.blocking = true});
+  StartServer();
+  auto r = Fetch("POST", Url("/shutdown"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "stopping");
+  EXPECT_EQ(r->Header("connection"), "close");
+  server_->Stop();  // completes the shutdown: joins the threads
+  auto after = Fetch("GET", Url("/hello"), {}, {}, {.timeout = 2s});
+  EXPECT_FALSE(after.ok());
+}
+
+TEST_F(ServerTest, WaitForSignalReturnsWhenStoppedElsewhere) {
+  StartServer();
+  std::thread waiter([&] { server_->WaitForSignal(); });
+  server_->Stop();
+  waiter.join();
+}
+
 // --- client ---
 
 TEST(Client, ConnectionRefusedIsUnavailable) {

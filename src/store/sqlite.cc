@@ -55,6 +55,7 @@ std::string Statement::Text(int col) const {
 }
 
 void Statement::Reset() {
+  if (!stmt_) return;
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }

@@ -17,9 +17,15 @@
 
 namespace promptops::store::sqlite {
 
+// A cached prepared statement in use. Move-only; on destruction it is reset, which ends any
+// read it left open (an un-reset statement would pin the connection's read snapshot).
 class Statement {
  public:
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  ~Statement() { Reset(); }
   // Binds by 1-based index.
   Statement& Bind(int i, std::int64_t v);
   Statement& Bind(int i, std::string_view v);

@@ -1,0 +1,44 @@
+// Server configuration: defaults, then a YAML file, then PROMPTOPS_* environment variables, then
+// command-line flags (each later source overrides the earlier). docs/configuration.md and
+// `promptops serve --help` document every option; promptops.example.yaml shows the file.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+
+namespace promptops::app {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
+  std::string data_dir = "./promptops-data";
+  int threads = 0;                          // network threads; 0 = one per core
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::int64_t request_timeout_ms = 30000;
+  bool access_log = false;
+  std::string log_level = "info";           // debug | info | warn | error
+  std::string log_format = "text";          // text | json
+  bool demo = false;                        // load demo prompts on start
+  std::string project = "default";          // the bootstrap project's name
+};
+
+// Applies a YAML config file. Unknown keys and wrong types are errors (naming the key), so a
+// typo never silently falls back to a default.
+Status ApplyConfigFile(const std::string& path, ServeConfig& c);
+// Applies PROMPTOPS_LISTEN, PROMPTOPS_DATA, PROMPTOPS_THREADS, PROMPTOPS_MAX_BODY,
+// PROMPTOPS_REQUEST_TIMEOUT_MS, PROMPTOPS_ACCESS_LOG, PROMPTOPS_LOG_LEVEL, PROMPTOPS_LOG_FORMAT,
+// PROMPTOPS_DEMO, PROMPTOPS_PROJECT.
+Status ApplyEnvironment(ServeConfig& c);
+// Checks values and cross-field rules.
+Status Validate(const ServeConfig& c);
+
+// "10MiB", "512KiB", "1MB", "2048" -> bytes.
+Result<std::size_t> ParseByteSize(std::string_view s);
+// "127.0.0.1:8080", "[::1]:0", ":8080" -> host and port.
+Result<std::pair<std::string, std::uint16_t>> ParseListen(std::string_view s);
+
+}  // namespace promptops::app

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the @langfuse/client compatibility test against a promptops binary.
+# Usage: run.sh /path/to/promptops   (ctest passes $<TARGET_FILE:promptops>)
+# Installs the locked dependencies (npm ci) when node_modules is missing or older than the lock.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+export PROMPTOPS_BINARY="${1:-${PROMPTOPS_BINARY:-}}"
+if [[ -z "$PROMPTOPS_BINARY" ]]; then
+  echo "usage: $0 /path/to/promptops" >&2
+  exit 2
+fi
+cd "$here"
+# The SDK logs every failed fetch at ERROR; the test provokes some on purpose.
+export LANGFUSE_LOG_LEVEL="${LANGFUSE_LOG_LEVEL:-NONE}"
+# npm ci writes node_modules/.package-lock.json; when it is missing or older than
+# package-lock.json, the installed tree is stale.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+exec node --test --test-reporter=spec langfuse.test.mjs

@@ -150,24 +150,28 @@ Result<std::shared_ptr<const PromptView>> Registry::LoadPrompt(store::Tx& tx,
   auto parsed_type = ParsePromptType(row.type);
   p->type = parsed_type.ok() ? *parsed_type : PromptType::kText;
 
-  PO_ASSIGN_OR_RETURN(auto versions, tx.prompts().ListVersions(row.id));
+  // Versions are immutable: reuse the parsed views of the previous snapshot and read only the
+  // versions created since.
+  std::int64_t known = 0;
+  if (previous && previous->id == row.id) {
+    p->versions = previous->versions;
+    known = static_cast<std::int64_t>(p->versions.size());
+  }
+  PO_ASSIGN_OR_RETURN(auto versions, tx.prompts().ListVersions(row.id, known));
   for (const auto& vr : versions) {
     if (vr.number != static_cast<std::int64_t>(p->versions.size()) + 1) {
       return Error::Internal("prompt '" + row.name + "' has a gap in version numbers at " +
                              std::to_string(vr.number));
     }
-    // Versions are immutable: reuse the parsed view from the previous snapshot.
-    if (previous && previous->id == row.id && previous->ByNumber(vr.number)) {
-      p->versions.push_back(previous->versions[static_cast<std::size_t>(vr.number - 1)]);
-    } else {
-      PO_ASSIGN_OR_RETURN(auto view, ViewFromRow(vr));
-      p->versions.push_back(std::move(view));
-    }
-    const auto& v = *p->versions.back();
+    PO_ASSIGN_OR_RETURN(auto view, ViewFromRow(vr));
+    p->versions.push_back(std::move(view));
+  }
+  for (const auto& vp : p->versions) {
+    const auto& v = *vp;
     p->updated_at = std::max(p->updated_at, v.created_at);
     auto& b = p->branches[v.branch];
     b.head = v.number;
-    if (v.branch == "main") b.created_at = b.created_at ? b.created_at : v.created_at;
+    if (v.branch == "main" && b.created_at == 0) b.created_at = v.created_at;
   }
   PO_ASSIGN_OR_RETURN(auto branches, tx.prompts().ListBranches(row.id));
   for (const auto& br : branches) {
@@ -290,7 +294,7 @@ Result<PushResult> Registry::Push(const Actor& actor, PushRequest req) {
   const std::string author = req.author.empty() ? actor.id : req.author;
   const std::int64_t now = ToUnixMillis(clock_.Now());
 
-  bool created = false, prompt_created = false;
+  bool created = false, prompt_created = false, changed = false;
   std::int64_t number = 0;
   PO_RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
     auto& repo = tx.prompts();
@@ -316,6 +320,7 @@ Result<PushResult> Registry::Push(const Actor& actor, PushRequest req) {
       std::string tags = req.tags ? json::Serialize(ToJsonArray(*req.tags)) : prompt->tags_json;
       if (desc != prompt->description || tags != prompt->tags_json) {
         PO_RETURN_IF_ERROR(repo.UpdateInfo(prompt->id, desc, tags));
+        changed = true;
       }
     }
     const std::int64_t pid = prompt->id;
@@ -414,10 +419,15 @@ Result<PushResult> Registry::Push(const Actor& actor, PushRequest req) {
       e.reason = created ? "push" : "push (no new version)";
       e.created_at = now;
       PO_RETURN_IF_ERROR(repo.InsertLabelEvent(pid, e));
+      changed = true;
     }
+    changed = changed || created || prompt_created;
     return OkStatus();
   }));
-  PO_RETURN_IF_ERROR(Publish(actor.project_id, req.name));
+  // An identical push that moved nothing leaves the snapshot as it is.
+  if (changed || !snapshot()->Find(actor.project_id, req.name)) {
+    PO_RETURN_IF_ERROR(Publish(actor.project_id, req.name));
+  }
   auto snap = snapshot();
   const PromptView* p = snap->Find(actor.project_id, req.name);
   if (!p) return Error::Internal("pushed prompt vanished from the snapshot");

@@ -244,10 +244,12 @@ class SqlitePrompts : public PromptRepository {
     out.id = c_.LastInsertId();
     return out;
   }
-  Result<std::vector<VersionRow>> ListVersions(std::int64_t prompt_id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kVersionCols +
-                                            " FROM prompt_versions WHERE prompt_id = ? ORDER BY number"));
-    st.Bind(1, prompt_id);
+  Result<std::vector<VersionRow>> ListVersions(std::int64_t prompt_id,
+                                               std::int64_t after) override {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
+        std::string("SELECT ") + kVersionCols +
+        " FROM prompt_versions WHERE prompt_id = ? AND number > ? ORDER BY number"));
+    st.Bind(1, prompt_id).Bind(2, after);
     std::vector<VersionRow> out;
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -65,8 +65,9 @@ class PromptRepository {
   virtual Result<std::int64_t> MaxVersionNumber(std::int64_t prompt_id) = 0;
   // Conflict if (prompt, number) exists: two writers can never both create the same number.
   virtual Result<VersionRow> InsertVersion(const VersionRow& v) = 0;
-  // All versions, ascending by number.
-  virtual Result<std::vector<VersionRow>> ListVersions(std::int64_t prompt_id) = 0;
+  // Versions numbered above `after` (0: all), ascending by number.
+  virtual Result<std::vector<VersionRow>> ListVersions(std::int64_t prompt_id,
+                                                       std::int64_t after = 0) = 0;
 
   virtual Result<std::vector<LabelRow>> ListLabels(std::int64_t prompt_id) = 0;
   virtual Result<std::optional<LabelRow>> FindLabel(std::int64_t prompt_id,

@@ -32,18 +32,28 @@ struct LangfuseErrorKind {
 
 LangfuseErrorKind KindOf(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return {400, "InvalidRequestError"};
-    case ErrorCode::kUnauthenticated: return {401, "UnauthorizedError"};
-    case ErrorCode::kPermissionDenied: return {403, "ForbiddenError"};
-    case ErrorCode::kNotFound: return {404, "LangfuseNotFoundError"};
-    case ErrorCode::kMethodNotAllowed: return {405, "MethodNotAllowedError"};
+    case ErrorCode::kInvalidArgument:
+      return {400, "InvalidRequestError"};
+    case ErrorCode::kUnauthenticated:
+      return {401, "UnauthorizedError"};
+    case ErrorCode::kPermissionDenied:
+      return {403, "ForbiddenError"};
+    case ErrorCode::kNotFound:
+      return {404, "LangfuseNotFoundError"};
+    case ErrorCode::kMethodNotAllowed:
+      return {405, "MethodNotAllowedError"};
     case ErrorCode::kConflict:
     case ErrorCode::kAlreadyExists:
-    case ErrorCode::kFailedPrecondition: return {409, "LangfuseConflictError"};
-    case ErrorCode::kRateLimited: return {429, "TooManyRequestsError"};
-    case ErrorCode::kInternal: return {500, "InternalServerError"};
-    case ErrorCode::kUnavailable: return {503, "ServiceUnavailableError"};
-    default: return {HttpStatusFor(code), "ApiError"};
+    case ErrorCode::kFailedPrecondition:
+      return {409, "LangfuseConflictError"};
+    case ErrorCode::kRateLimited:
+      return {429, "TooManyRequestsError"};
+    case ErrorCode::kInternal:
+      return {500, "InternalServerError"};
+    case ErrorCode::kUnavailable:
+      return {503, "ServiceUnavailableError"};
+    default:
+      return {HttpStatusFor(code), "ApiError"};
   }
 }
 
@@ -92,11 +102,13 @@ Error PromptNotFound(std::string_view name, const registry::Selector& s) {
 
 // A required array of strings (`what` names the field in errors).
 Result<std::vector<std::string>> StringList(const bj::value& v, std::string_view what) {
-  if (!v.is_array()) return Error::InvalidArgument("field '" + std::string(what) + "' must be an array of strings");
+  if (!v.is_array())
+    return Error::InvalidArgument("field '" + std::string(what) + "' must be an array of strings");
   std::vector<std::string> out;
   for (const auto& e : v.as_array()) {
     if (!e.is_string()) {
-      return Error::InvalidArgument("field '" + std::string(what) + "' must be an array of strings");
+      return Error::InvalidArgument("field '" + std::string(what) +
+                                    "' must be an array of strings");
     }
     out.emplace_back(e.as_string());
   }
@@ -104,7 +116,7 @@ Result<std::vector<std::string>> StringList(const bj::value& v, std::string_view
 }
 
 Result<std::optional<std::vector<std::string>>> OptStringList(const bj::object& o,
-                                                             std::string_view key) {
+                                                              std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::optional<std::vector<std::string>>();
   PO_ASSIGN_OR_RETURN(auto list, StringList(it->value(), key));
@@ -116,7 +128,8 @@ Result<std::optional<std::vector<std::string>>> OptStringList(const bj::object& 
 // {role, content} and {type:"placeholder", name}.
 Result<bj::value> ChatContentFromLangfuse(const bj::value& prompt) {
   if (!prompt.is_array()) {
-    return Error::InvalidArgument("field 'prompt' must be an array of chat messages for type 'chat'");
+    return Error::InvalidArgument(
+        "field 'prompt' must be an array of chat messages for type 'chat'");
   }
   bj::array out;
   std::size_t i = 0;
@@ -335,7 +348,8 @@ Result<http::Response> UpdateLabels(ApiContext& ctx, http::Request& req) {
     auto p = ctx.registry.Get(actor, name);
     if (!p.ok() && p.error().code != ErrorCode::kNotFound) return std::move(p).error();
     if (!p.ok() || !(*p)->ByNumber(number)) {
-      return Error::NotFound("Prompt not found: '" + name + "' with version " + std::to_string(number));
+      return Error::NotFound("Prompt not found: '" + name + "' with version " +
+                             std::to_string(number));
     }
   }
   for (const auto& l : labels) {
@@ -344,7 +358,9 @@ Result<http::Response> UpdateLabels(ApiContext& ctx, http::Request& req) {
   }
   PO_ASSIGN_OR_RETURN(auto p, ctx.registry.Get(actor, name));
   const VersionView* v = p->ByNumber(number);
-  if (!v) return Error::NotFound("Prompt not found: '" + name + "' with version " + std::to_string(number));
+  if (!v)
+    return Error::NotFound("Prompt not found: '" + name + "' with version " +
+                           std::to_string(number));
   return JsonResponse(200, LangfusePromptJson(*p, *v));
 }
 
@@ -358,7 +374,8 @@ Result<http::Response> DeletePrompt(ApiContext& ctx, http::Request& req) {
   auto label = req.Query("label");
   auto p = ctx.registry.Get(actor, name);
   if (!p.ok()) {
-    if (p.error().code == ErrorCode::kNotFound) return Error::NotFound("Prompt not found: '" + name + "'");
+    if (p.error().code == ErrorCode::kNotFound)
+      return Error::NotFound("Prompt not found: '" + name + "'");
     return std::move(p).error();
   }
   if (version || label) {

@@ -113,7 +113,8 @@ class LangfuseApiTest : public ::testing::Test {
 };
 
 TEST_F(LangfuseApiTest, CreateTextPromptReturns201WithLangfusePromptShape) {
-  bj::object p = Create(R"({"name":"greeting","prompt":"Hello {{name}}!","config":{"model":"gpt-4o"},
+  bj::object p =
+      Create(R"({"name":"greeting","prompt":"Hello {{name}}!","config":{"model":"gpt-4o"},
                            "labels":["production"],"tags":["onboarding"],"commitMessage":"first"})");
   EXPECT_EQ(p.at("name"), "greeting");
   EXPECT_EQ(p.at("version"), 1);
@@ -174,16 +175,11 @@ TEST_F(LangfuseApiTest, GetByLabelAndByVersion) {
     std::int64_t want_version;
   };
   const Case cases[] = {
-      {"?label=staging", 200, 2},
-      {"?label=latest", 200, 2},
-      {"?label=production", 200, 1},
-      {"?version=1", 200, 1},
-      {"?version=2", 200, 2},
-      {"?version=3", 404, 0},
-      {"?label=nope", 404, 0},
-      {"?version=abc", 400, 0},
-      {"?version=0", 400, 0},
-      {"?version=1&label=staging", 400, 0},
+      {"?label=staging", 200, 2},    {"?label=latest", 200, 2},
+      {"?label=production", 200, 1}, {"?version=1", 200, 1},
+      {"?version=2", 200, 2},        {"?version=3", 404, 0},
+      {"?label=nope", 404, 0},       {"?version=abc", 400, 0},
+      {"?version=0", 400, 0},        {"?version=1&label=staging", 400, 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.query);
@@ -272,7 +268,8 @@ TEST_F(LangfuseApiTest, ViewerKeyCannotCreate403) {
   EXPECT_EQ(r.status, 403) << r.raw.body;
   EXPECT_EQ(r.json.at("error"), "ForbiddenError");
   // Reads are fine.
-  EXPECT_EQ(Call("GET", "/api/public/v2/prompts", "", BasicAuth("pk-viewer", *kr.secret)).status, 200);
+  EXPECT_EQ(Call("GET", "/api/public/v2/prompts", "", BasicAuth("pk-viewer", *kr.secret)).status,
+            200);
 }
 
 TEST_F(LangfuseApiTest, CreateRejectsBadInputWith400) {
@@ -287,10 +284,12 @@ TEST_F(LangfuseApiTest, CreateRejectsBadInputWith400) {
       {"name not a string", R"({"name":5,"prompt":"x"})"},
       {"missing prompt", R"({"name":"x"})"},
       {"text prompt not a string", R"({"name":"x","prompt":["a"]})"},
-      {"chat prompt without type chat", R"({"name":"x","prompt":[{"role":"user","content":"hi"}]})"},
+      {"chat prompt without type chat",
+       R"({"name":"x","prompt":[{"role":"user","content":"hi"}]})"},
       {"chat prompt not an array", R"({"name":"x","type":"chat","prompt":"hi"})"},
       {"chat message without content", R"({"name":"x","type":"chat","prompt":[{"role":"user"}]})"},
-      {"unknown message type", R"({"name":"x","type":"chat","prompt":[{"type":"image","name":"a"}]})"},
+      {"unknown message type",
+       R"({"name":"x","type":"chat","prompt":[{"type":"image","name":"a"}]})"},
       {"unknown type", R"({"name":"x","type":"audio","prompt":"x"})"},
       {"labels not strings", R"({"name":"x","prompt":"x","labels":[1]})"},
       {"invalid label", R"({"name":"x","prompt":"x","labels":["Prod uction"]})"},
@@ -345,10 +344,12 @@ TEST_F(LangfuseApiTest, PatchErrors) {
   const Case cases[] = {
       {"unknown prompt", "/api/public/v2/prompts/nope/versions/1", R"({"newLabels":["a"]})", 404},
       {"unknown version", "/api/public/v2/prompts/g/versions/9", R"({"newLabels":["a"]})", 404},
-      {"version not a number", "/api/public/v2/prompts/g/versions/x", R"({"newLabels":["a"]})", 400},
+      {"version not a number", "/api/public/v2/prompts/g/versions/x", R"({"newLabels":["a"]})",
+       400},
       {"missing newLabels", "/api/public/v2/prompts/g/versions/1", R"({})", 400},
       {"newLabels not strings", "/api/public/v2/prompts/g/versions/1", R"({"newLabels":[1]})", 400},
-      {"latest is reserved", "/api/public/v2/prompts/g/versions/1", R"({"newLabels":["latest"]})", 400},
+      {"latest is reserved", "/api/public/v2/prompts/g/versions/1", R"({"newLabels":["latest"]})",
+       400},
       {"malformed JSON", "/api/public/v2/prompts/g/versions/1", R"({"newLabels":)", 400},
   };
   for (const auto& c : cases) {
@@ -426,7 +427,8 @@ TEST_F(LangfuseApiTest, ListFiltersMatchVersionsLikeLangfuse) {
       {"tag=y", R"([["b",[1],["latest"]]])"},
       {"version=1", R"([["a",[1],[]],["b",[1],["latest"]]])"},
       {"name=zzz", R"([])"},
-      {"fromUpdatedAt=2000-01-01T00:00:00Z", R"([["a",[1,2],["latest","production"]],["b",[1],["latest"]]])"},
+      {"fromUpdatedAt=2000-01-01T00:00:00Z",
+       R"([["a",[1,2],["latest","production"]],["b",[1],["latest"]]])"},
       {"toUpdatedAt=2000-01-01T00:00:00Z", R"([])"},
   };
   for (const auto& c : cases) {

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# make bench: measures the registry's hot read path over HTTP with wrk, side by side with nginx
+# serving the same bytes as a static file (the baseline, measured in the same run), then runs the
+# in-process benchmarks (handler latency, render and push throughput).
+#
+#   bench/run.sh [BUILD_DIR] [SECONDS]
+#
+# Writes the report to bench/results/latest.md and prints it. Needs wrk and nginx (scripts/setup).
+set -euo pipefail
+BUILD=${1:-build}
+SECONDS_PER_RUN=${2:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/$BUILD/promptops"
+WORK=$(mktemp -d /tmp/promptops-bench-XXXXXX)
+KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup)"; exit 1; }
+done
+
+# 1. promptops with demo data on a free port.
+PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" --demo \
+  --log-level warn >"$WORK/serve.out" 2>"$WORK/serve.err" &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break
+  sleep 0.1
+done
+PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
+[ -n "$PORT" ] || { echo "bench: server did not start"; cat "$WORK/serve.err"; exit 1; }
+URL="http://127.0.0.1:$PORT/api/v1/prompts/support%2Frefund-bot?label=production"
+
+# 2. nginx serving the identical response body as a static file (baseline).
+mkdir -p "$WORK/www" "$WORK/nginx"
+curl -sf -H "Authorization: Bearer $KEY" "$URL" >"$WORK/www/prompt.json"
+NGINX_PORT=$((PORT + 1))
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/www;
+  }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
+PIDS+=($!)
+sleep 0.5
+BASE_URL="http://127.0.0.1:$NGINX_PORT/prompt.json"
+
+# wrk -> "rps p50_us p99_us"
+measure() {  # threads connections url [header]
+  local out
+  if [ -n "${4:-}" ]; then
+    out=$(wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -H "$4" "$3")
+  else
+    out=$(wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency "$3")
+  fi
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  echo "$rps $(to_us "$p50") $(to_us "$p99")"
+}
+to_us() {  # wrk prints 24.00us / 1.16ms / 1.02s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
+}
+
+AUTH="Authorization: Bearer $KEY"
+read -r P1_RPS P1_P50 P1_P99 <<<"$(measure 1 1 "$URL" "$AUTH")"
+read -r N1_RPS N1_P50 N1_P99 <<<"$(measure 1 1 "$BASE_URL")"
+read -r P64_RPS P64_P50 P64_P99 <<<"$(measure 2 64 "$URL" "$AUTH")"
+read -r N64_RPS N64_P50 N64_P99 <<<"$(measure 2 64 "$BASE_URL")"
+RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/${PIDS[0]}/status")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+mkdir -p "$ROOT/bench/results"
+REPORT="$ROOT/bench/results/latest.md"
+{
+  echo "# promptops benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk and the servers share it."
+  echo "Request: GET /api/v1/prompts/support%2Frefund-bot?label=production ($(wc -c <"$WORK/www/prompt.json") bytes JSON), ${SECONDS_PER_RUN}s per run."
+  echo "Baseline: nginx $(nginx -v 2>&1 | sed 's/.*\///') (2 workers) serving the same bytes as a static file."
+  echo
+  echo "| concurrency | server | requests/s | p50 us | p99 us | rps vs nginx |"
+  echo "|---|---|---|---|---|---|"
+  echo "| 1 | promptops | $P1_RPS | $P1_P50 | $P1_P99 | $(ratio "$P1_RPS" "$N1_RPS") |"
+  echo "| 1 | nginx static | $N1_RPS | $N1_P50 | $N1_P99 | 1.00 |"
+  echo "| 64 | promptops | $P64_RPS | $P64_P50 | $P64_P99 | $(ratio "$P64_RPS" "$N64_RPS") |"
+  echo "| 64 | nginx static | $N64_RPS | $N64_P50 | $N64_P99 | 1.00 |"
+  echo
+  echo "promptops RSS after the runs: $((RSS_KB / 1024)) MiB"
+  echo
+  echo "## In-process (server-side work without the socket)"
+  echo
+  "$ROOT/$BUILD/registry_bench" --seconds 3
+} | tee "$REPORT"

@@ -22,11 +22,9 @@ configure: setup $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Starts the server on an embedded SQLite file with demo data. The admin key is printed on the
-# first start of a fresh data directory; set PROMPTOPS_ADMIN_KEY to choose it yourself.
+# Starts the server on an embedded SQLite file with demo data and prints the URL and admin key.
 run: build
-	@echo "Starting promptops on http://$(LISTEN) with demo data in $(DATA) (Ctrl-C stops it)"
-	$(BUILD)/promptops serve --listen $(LISTEN) --data $(DATA) --demo
+	@scripts/run-demo $(BUILD)/promptops $(DATA) $(LISTEN)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300

@@ -44,6 +44,10 @@ function startServer(dataDir) {
     proc.stderr.on("data", (chunk) => {
       err += chunk;
     });
+    proc.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${binary}: ${e.message}`));
+    });
     proc.on("exit", (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`server exited early (${code ?? signal})\nstdout: ${out}\nstderr: ${err}`));

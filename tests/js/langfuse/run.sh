@@ -9,6 +9,12 @@ if [[ -z "$PROMPTOPS_BINARY" ]]; then
   echo "usage: $0 /path/to/promptops" >&2
   exit 2
 fi
+if [[ ! -x "$PROMPTOPS_BINARY" ]]; then
+  echo "$PROMPTOPS_BINARY is not an executable (build the promptops target first)" >&2
+  exit 1
+fi
+# Absolute, because the test runs from this directory.
+PROMPTOPS_BINARY="$(cd "$(dirname "$PROMPTOPS_BINARY")" && pwd)/$(basename "$PROMPTOPS_BINARY")"
 cd "$here"
 # The SDK logs every failed fetch at ERROR; the test provokes some on purpose.
 export LANGFUSE_LOG_LEVEL="${LANGFUSE_LOG_LEVEL:-NONE}"

@@ -69,7 +69,7 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
   std::string where = std::string(source) + " " + std::string(key);
   std::int64_t n = 0;
   if (key == "listen") {
-    if (auto l = ParseListen(v); !l.ok()) return l.error();
+    if (auto l = ParseListen(v); !l.ok()) return Error::InvalidArgument(where + ": " + l.error().message);
     c.listen = v;
   } else if (key == "data") {
     c.data_dir = v;
@@ -77,7 +77,9 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
     PO_RETURN_IF_ERROR(ParseInt(where, v, n));
     c.threads = static_cast<int>(n);
   } else if (key == "max_body") {
-    PO_ASSIGN_OR_RETURN(c.max_body_bytes, ParseByteSize(v));
+    auto size = ParseByteSize(v);
+    if (!size.ok()) return Error::InvalidArgument(where + ": " + size.error().message);
+    c.max_body_bytes = *size;
   } else if (key == "request_timeout_ms") {
     PO_RETURN_IF_ERROR(ParseInt(where, v, n));
     c.request_timeout_ms = n;

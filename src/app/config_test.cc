@@ -1,0 +1,71 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/temp_dir.h"
+
+namespace promptops::app {
+namespace {
+
+TEST(Config, ParsesByteSizes) {
+  struct Case { const char* in; std::size_t out; } ok[] = {
+      {"2048", 2048}, {"10MiB", 10u << 20}, {"512KiB", 512u << 10}, {"1MB", 1000000}, {"1G", 1u << 30}};
+  for (const auto& c : ok) EXPECT_EQ(*ParseByteSize(c.in), c.out) << c.in;
+  for (const char* bad : {"", "ten", "10XB", "-1", "99999999999GiB"}) EXPECT_FALSE(ParseByteSize(bad).ok()) << bad;
+}
+
+TEST(Config, ParsesListenAddresses) {
+  EXPECT_EQ(ParseListen("127.0.0.1:8080")->second, 8080);
+  EXPECT_EQ(ParseListen("[::1]:0")->first, "::1");
+  EXPECT_EQ(ParseListen(":9000")->first, "0.0.0.0");
+  for (const char* bad : {"localhost", "host:99999", "host:", "host:12ab"}) EXPECT_FALSE(ParseListen(bad).ok()) << bad;
+}
+
+TEST(Config, FileThenEnvironmentOverrideDefaults) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "c.yaml", "listen: 0.0.0.0:9000\nthreads: 3\nmax_body: 1MiB\naccess_log: true\n");
+  ServeConfig c;
+  ASSERT_TRUE(ApplyConfigFile(dir.File("c.yaml"), c).ok());
+  EXPECT_EQ(c.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.max_body_bytes, 1u << 20);
+  EXPECT_TRUE(c.access_log);
+  setenv("PROMPTOPS_THREADS", "5", 1);
+  setenv("PROMPTOPS_LOG_FORMAT", "json", 1);
+  ASSERT_TRUE(ApplyEnvironment(c).ok());
+  unsetenv("PROMPTOPS_THREADS");
+  unsetenv("PROMPTOPS_LOG_FORMAT");
+  EXPECT_EQ(c.threads, 5);
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_TRUE(Validate(c).ok());
+}
+
+TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
+  testing::TempDir dir;
+  struct Case { const char* yaml; const char* mentions; } cases[] = {
+      {"lisen: 1.2.3.4:5\n", "lisen"},
+      {"threads: many\n", "threads"},
+      {"access_log: maybe\n", "access_log"},
+      {"listen: [1, 2]\n", "listen"},
+      {"- a\n- b\n", "mapping"},
+      {"listen: [unclosed\n", "c.yaml"},
+      {"listen: nohost\n", "listen"},
+      {"max_body: 10XB\n", "max_body"},
+  };
+  for (const auto& c : cases) {
+    testing::WriteFile(dir.path() / "c.yaml", c.yaml);
+    ServeConfig cfg;
+    auto s = ApplyConfigFile(dir.File("c.yaml"), cfg);
+    ASSERT_FALSE(s.ok()) << c.yaml;
+    EXPECT_NE(s.error().message.find(c.mentions), std::string::npos) << s.error().message;
+  }
+  ServeConfig cfg;
+  EXPECT_FALSE(ApplyConfigFile(dir.File("missing.yaml"), cfg).ok());
+  cfg.log_level = "loud";
+  EXPECT_FALSE(Validate(cfg).ok());
+}
+
+}  // namespace
+}  // namespace promptops::app

@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+#include "support/temp_dir.h"
+
+namespace promptops::store {
+namespace {
+
+TEST(SqliteStore, MigratesOnOpenAndReopensIdempotently) {
+  testing::TempDir dir;
+  auto path = dir.path() / "nested" / "db.sqlite";
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    EXPECT_NE((*s)->Describe().find("schema 1"), std::string::npos);
+    ASSERT_TRUE((*s)->Write([](Tx& tx) -> Status {
+      auto p = tx.projects().Create("default", 1);
+      return p.ok() ? OkStatus() : p.error();
+    }).ok());
+  }
+  auto again = OpenSqliteStore(path);
+  ASSERT_TRUE(again.ok());
+  Status s = (*again)->Read([](Tx& tx) -> Status {
+    auto p = tx.projects().FindByName("default");
+    EXPECT_TRUE(p.ok() && p->has_value());
+    return OkStatus();
+  });
+  EXPECT_TRUE(s.ok());
+}
+
+TEST(SqliteStore, RefusesADatabaseFromANewerVersion) {
+  testing::TempDir dir;
+  auto path = dir.path() / "db.sqlite";
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Exec("INSERT INTO schema_migrations VALUES (999, 'future', 0)").ok());
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.error().message.find("newer"), std::string::npos);
+}
+
+TEST(SqliteStore, FailedTransactionsRollBackEverything) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() / "db.sqlite")).value();
+  Status s = store->Write([](Tx& tx) -> Status {
+    auto p = tx.projects().Create("a", 1);
+    if (!p.ok()) return p.error();
+    return Error::InvalidArgument("abort");
+  });
+  EXPECT_FALSE(s.ok());
+  ASSERT_TRUE(store->Read([](Tx& tx) -> Status {
+    EXPECT_FALSE(tx.projects().FindByName("a")->has_value());
+    return OkStatus();
+  }).ok());
+}
+
+TEST(SqliteStore, DuplicateVersionNumbersAreAConflict) {
+  testing::TempDir dir;
+  auto store = std::move(OpenSqliteStore(dir.path() / "db.sqlite")).value();
+  Status s = store->Write([](Tx& tx) -> Status {
+    PO_ASSIGN_OR_RETURN(auto project, tx.projects().Create("p", 1));
+    PromptRow row;
+    row.project_id = project.id;
+    row.name = "x";
+    row.type = "text";
+    PO_ASSIGN_OR_RETURN(auto prompt, tx.prompts().Insert(row));
+    VersionRow v;
+    v.prompt_id = prompt.id;
+    v.number = 1;
+    v.semver = "1.0.0";
+    v.content_json = "\"a\"";
+    PO_RETURN_IF_ERROR(tx.prompts().InsertVersion(v).ok() ? OkStatus() : Error::Internal("first"));
+    auto dup = tx.prompts().InsertVersion(v);
+    EXPECT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+    auto dup_prompt = tx.prompts().Insert(row);
+    EXPECT_EQ(dup_prompt.error().code, ErrorCode::kAlreadyExists);
+    return OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s.error().ToString();
+}
+
+TEST(SqliteStore, UnwritableLocationIsUnavailable) {
+  auto s = OpenSqliteStore("/proc/promptops-cannot-exist/db.sqlite");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace promptops::store

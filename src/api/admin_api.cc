@@ -217,8 +217,19 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
     return Handle([&]() -> Result<Response> {
       PO_ASSIGN_OR_RETURN(auto p, reg_.Get(a, req.Param("name")));
       PO_ASSIGN_OR_RETURN(auto sel, SelectorFromQuery(req));
-      bj::object o = registry::PromptToJson(*p);
       PO_ASSIGN_OR_RETURN(const VersionView* v, reg_.Resolve(*p, sel));
+      // The hot path (fetch by label): splice JSON serialized when the snapshot was built.
+      auto cached = p->labelled_version_json.find(v->number);
+      if (cached != p->labelled_version_json.end() && p->summary_json.size() > 2) {
+        std::string body;
+        body.reserve(p->summary_json.size() + cached->second.size() + 16);
+        body.append(p->summary_json, 0, p->summary_json.size() - 1);
+        body += ",\"version\":";
+        body += cached->second;
+        body += '}';
+        return Response::Json(200, std::move(body));
+      }
+      bj::object o = registry::PromptToJson(*p);
       o["version"] = registry::VersionToJson(*p, *v);
       return JsonResponse(200, o);
     });

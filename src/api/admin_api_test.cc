@@ -203,6 +203,21 @@ TEST_F(AdminApiTest, AuthenticationAndRolesAreEnforced) {
   EXPECT_EQ(Call("DELETE", "/api/v1/keys/pk-admin").status, 409);
 }
 
+TEST_F(AdminApiTest, FetchByLabelServesTheSameJsonAsBuiltFreshFromTheSnapshot) {
+  ASSERT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"p","prompt":"v1 {{a}}","labels":["production"]})").status, 201);
+  ASSERT_EQ(Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v2 {{a}}"})").status, 201);
+  ASSERT_EQ(Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v3 {{a}}"})").status, 201);
+  Actor actor{1, "pk-admin", Role::kAdmin};
+  auto p = *registry_->Get(actor, "p");
+  for (int n : {1, 2, 3}) {  // 1: production (cached), 2: no label (built per request), 3: latest
+    bj::object expected = registry::PromptToJson(*p);
+    expected["version"] = registry::VersionToJson(*p, *p->ByNumber(n));
+    auto got = Call("GET", "/api/v1/prompts/p?version=" + std::to_string(n));
+    ASSERT_EQ(got.status, 200);
+    EXPECT_EQ(Json(got), bj::value(expected)) << n;
+  }
+}
+
 TEST_F(AdminApiTest, BranchesAndMergeOverHttp) {
   ASSERT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"p","prompt":"v1 {{a}}"})").status, 201);
   EXPECT_EQ(Call("POST", "/api/v1/prompts/p/branches", R"({"name":"exp"})").status, 201);

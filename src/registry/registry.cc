@@ -187,6 +187,15 @@ Result<std::shared_ptr<const PromptView>> Registry::LoadPrompt(store::Tx& tx,
     p->updated_at = std::max(p->updated_at, l.updated_at);
   }
   if (const VersionView* latest = p->Latest()) p->type = latest->content.type;
+  p->summary_json = bj::serialize(PromptToJson(*p));
+  std::vector<std::int64_t> targets;
+  for (const auto& [name, l] : p->labels) targets.push_back(l.version);
+  if (const VersionView* latest = p->Latest()) targets.push_back(latest->number);
+  for (std::int64_t n : targets) {
+    if (const VersionView* v = p->ByNumber(n)) {
+      p->labelled_version_json.try_emplace(n, bj::serialize(VersionToJson(*p, *v)));
+    }
+  }
   return std::shared_ptr<const PromptView>(std::move(p));
 }
 

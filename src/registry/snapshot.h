@@ -65,6 +65,11 @@ struct PromptView {
   std::map<std::string, LabelView> labels;      // stored labels ("latest" is virtual)
   std::map<std::string, BranchView> branches;   // includes "main" when it has versions
 
+  // Serialized JSON, computed once when the snapshot is built, for the hot read path:
+  // PromptToJson(*this), and VersionToJson(*this, v) for every version a label points to.
+  std::string summary_json;
+  std::map<std::int64_t, std::string> labelled_version_json;
+
   // The version a label points to; "latest" is the newest version on main.
   const VersionView* ByLabel(std::string_view label) const;
   const VersionView* ByNumber(std::int64_t number) const;

@@ -27,11 +27,11 @@ void Session::Err(std::string_view text) const {
 CLI::App* CommandTable::Add(CLI::App& parent, std::string name, std::string description,
                             Action action) {
   CLI::App* sub = parent.add_subcommand(std::move(name), std::move(description));
-  sub->add_option("--server", globals_.server, "Server URL (env PROMPTOPS_URL)")
+  sub->add_option("--server", globals_.server, "Server URL")
       ->envname("PROMPTOPS_URL")
       ->capture_default_str();
   sub->add_option("--key", globals_.key,
-                  "API key secret, sent as 'Authorization: Bearer' (env PROMPTOPS_KEY)")
+                  "API key secret, sent as 'Authorization: Bearer'; never printed")
       ->envname("PROMPTOPS_KEY");
   sub->add_option("-o,--output", globals_.output, "Output format: table (for people) or json (the API's JSON)")
       ->check(CLI::IsMember({"table", "json"}))
@@ -75,6 +75,7 @@ namespace {
 void AddKeyCommands(CLI::App& app, CommandTable& table) {
   CLI::App* key = app.add_subcommand("key", "Manage API keys (admin only).");
   key->require_subcommand(1);
+  key->footer("Example:\n  promptops key create --role viewer --name dashboards && promptops key list");
 
   struct CreateOpts {
     std::string role, name;

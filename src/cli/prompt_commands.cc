@@ -178,7 +178,7 @@ bool StopsPush(ErrorCode code) {
 
 void AddPush(CLI::App& prompt, CommandTable& table) {
   struct Opts {
-    std::string dir, message;
+    std::string dir, message, branch;
     bool dry_run = false;
   };
   auto o = std::make_shared<Opts>();
@@ -192,11 +192,12 @@ void AddPush(CLI::App& prompt, CommandTable& table) {
     Table t({"STATUS", "PROMPT", "VERSION", "DETAIL"});
     for (const auto& f : files) {
       bj::object body = PushBody(f, fallback);
+      if (!o->branch.empty()) body["branch"] = o->branch;
       bj::object res{{"name", f.name}};
       if (o->dry_run) {
-        // Compare with the head of main: same content, config and metadata => unchanged.
+        // Compare with the branch head: same content, config and metadata => unchanged.
         std::string path = PromptPath(f.name);
-        AddQuery(path, "branch", "main");
+        AddQuery(path, "branch", o->branch.empty() ? "main" : o->branch);
         auto cur = s.api().Call("GET", path);
         std::string status = "create";
         if (cur.ok()) {
@@ -261,9 +262,10 @@ void AddPush(CLI::App& prompt, CommandTable& table) {
   });
   cmd->add_option("DIR", o->dir, "Directory of *.prompt files (names from their paths)")->required();
   cmd->add_option("-m,--message", o->message, "Commit message for files without 'message:' (default 'push from DIR')");
+  cmd->add_option("--branch", o->branch, "Push to this branch (created with 'prompt branch') instead of main");
   cmd->add_flag("--dry-run", o->dry_run, "Only show what would be pushed");
   cmd->footer(
-      "Each file becomes a version on main unless its content, config and metadata equal the\n"
+      "Each file becomes a version on main (or --branch) unless its content, config and metadata equal the\n"
       "current head (then nothing is created). Failures are reported per file; the exit code is\n"
       "that of the first failure.\n"
       "Example:\n  promptops prompt push prompts/ -m 'sync from git'");
@@ -706,7 +708,7 @@ void AddBranch(CLI::App& prompt, CommandTable& table) {
   cmd->add_option("NAME", o->name, "Prompt name")->required();
   cmd->add_option("BRANCH", o->branch, "New branch name (omit to list branches)");
   cmd->add_option("--from", o->from, "Version to branch from (default: head of main)")->check(CLI::PositiveNumber);
-  cmd->footer("Push to a branch with POST .../versions {\"branch\": ...}; merge it with 'prompt merge'.\n"
+  cmd->footer("Push to a branch with 'prompt push DIR --branch BRANCH'; merge it with 'prompt merge'.\n"
               "Examples:\n  promptops prompt branch support/refund-bot shorter --from 3\n"
               "  promptops prompt branch support/refund-bot");
 }
@@ -816,6 +818,12 @@ void AddHistory(CLI::App& prompt, CommandTable& table) {
 void AddPromptCommands(CLI::App& app, CommandTable& table) {
   CLI::App* prompt = app.add_subcommand("prompt", "Manage prompts: versions, labels, branches, files.");
   prompt->require_subcommand(1);
+  prompt->footer(
+      "Versions are referred to by number (3), label (production, latest) or branch:NAME.\n"
+      "Every command takes --server, --key and -o table|json; see 'promptops prompt CMD --help'.\n"
+      "Examples:\n"
+      "  promptops prompt push prompts/ && promptops prompt label support/refund-bot production 4\n"
+      "  promptops prompt render support/refund-bot --var company=Acme --var question='Refund?'");
   AddCreate(*prompt, table);
   AddPush(*prompt, table);
   AddExport(*prompt, table);

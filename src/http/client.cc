@@ -48,7 +48,8 @@ Result<Url> ParseUrl(std::string_view url) {
   std::string_view port;
   if (authority.starts_with("[")) {
     std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Error::InvalidArgument("malformed URL host: " + std::string(url));
+    if (close == std::string_view::npos)
+      return Error::InvalidArgument("malformed URL host: " + std::string(url));
     u.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
@@ -103,10 +104,12 @@ asio::awaitable<void> Exchange(const Url& u, bhttp::request<bhttp::string_body>&
   if (req.method() == bhttp::verb::head) parser.skip(true);
   auto [read_ec, rn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
   if (read_ec) {
-    bool protocol = read_ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
-                    read_ec != bhttp::error::end_of_stream && read_ec != bhttp::error::partial_message;
+    bool protocol =
+        read_ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+        read_ec != bhttp::error::end_of_stream && read_ec != bhttp::error::partial_message;
     if (protocol) {
-      out = Error{ErrorCode::kUpstreamError, "bad response from " + where + ": " + read_ec.message()};
+      out =
+          Error{ErrorCode::kUpstreamError, "bad response from " + where + ": " + read_ec.message()};
     } else {
       out = Error::Unavailable("connection to " + where + " failed: " + read_ec.message());
     }

@@ -32,7 +32,8 @@ void ForEachQueryValue(std::string_view query, std::string_view name, Fn fn) {
     if (pair.empty()) continue;
     std::size_t eq = pair.find('=');
     std::string_view raw_key = pair.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     auto key = UrlDecode(raw_key, true);
     if (!key || *key != name) continue;
     auto value = UrlDecode(raw_value, true);

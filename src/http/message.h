@@ -21,10 +21,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // a handler may modify it (the router fills path_params) but must not keep references to it
 // after returning.
 struct Request {
-  std::string method;       // "GET", upper case as received (methods are case-sensitive)
-  std::string target;       // raw target as received: "/api/v1/prompts/a%2Fb?x=1"
-  std::string path;         // raw (still percent-encoded) path part of target
-  std::string query;        // raw query string without '?'
+  std::string method;  // "GET", upper case as received (methods are case-sensitive)
+  std::string target;  // raw target as received: "/api/v1/prompts/a%2Fb?x=1"
+  std::string path;    // raw (still percent-encoded) path part of target
+  std::string query;   // raw query string without '?'
   Headers headers;
   std::string body;
   std::string remote_addr;  // "127.0.0.1:5555"

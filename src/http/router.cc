@@ -136,7 +136,8 @@ const Router::Node::Route* Search(const Router::Node& node, std::string_view pat
   std::string_view after = path.substr(1);
   std::size_t slash = after.find('/');
   std::string_view seg = after.substr(0, slash);
-  std::string_view remaining = slash == std::string_view::npos ? std::string_view() : after.substr(slash);
+  std::string_view remaining =
+      slash == std::string_view::npos ? std::string_view() : after.substr(slash);
   bool last = slash == std::string_view::npos;
 
   if (auto it = node.literals.find(seg); it != node.literals.end()) {

@@ -50,7 +50,11 @@ TEST(Router, RoutingTable) {
       {"GET", "/api/v1/prompts/p/versions/3", "version", {}, {{"name", "p"}, {"version", "3"}}},
       // %2F stays inside its segment and is decoded in the parameter.
       {"GET", "/api/v1/prompts/a%2Fb", "get", {}, {{"name", "a/b"}}},
-      {"GET", "/api/v1/prompts/a%2Fb/versions/2", "version", {}, {{"name", "a/b"}, {"version", "2"}}},
+      {"GET",
+       "/api/v1/prompts/a%2Fb/versions/2",
+       "version",
+       {},
+       {{"name", "a/b"}, {"version", "2"}}},
       {"GET", "/api/v1/prompts/caf%C3%A9", "get", {}, {{"name", "caf\xC3\xA9"}}},
       // '+' is not a space in paths.
       {"GET", "/api/v1/prompts/a+b", "get", {}, {{"name", "a+b"}}},
@@ -144,10 +148,17 @@ TEST(Message, UrlDecode) {
     bool plus;
     std::optional<std::string> want;
   } cases[] = {
-      {"abc", false, "abc"},     {"a%2Fb", false, "a/b"},  {"a%2fb", false, "a/b"},
-      {"a+b", false, "a+b"},     {"a+b", true, "a b"},     {"%41%42", false, "AB"},
-      {"%", false, std::nullopt}, {"%4", false, std::nullopt}, {"%zz", false, std::nullopt},
-      {"", false, ""},           {"%00", false, std::string(1, '\0')},
+      {"abc", false, "abc"},
+      {"a%2Fb", false, "a/b"},
+      {"a%2fb", false, "a/b"},
+      {"a+b", false, "a+b"},
+      {"a+b", true, "a b"},
+      {"%41%42", false, "AB"},
+      {"%", false, std::nullopt},
+      {"%4", false, std::nullopt},
+      {"%zz", false, std::nullopt},
+      {"", false, ""},
+      {"%00", false, std::string(1, '\0')},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(UrlDecode(c.in, c.plus), c.want) << c.in;

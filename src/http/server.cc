@@ -65,7 +65,8 @@ bool ValidRequestId(std::string_view id) {
 }
 
 std::string EndpointString(const tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  if (ep.address().is_v6())
+    return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -135,8 +136,7 @@ class Server::Impl {
   Response CallHandler(const Handler& h, Request& req);
   // Writes `res`; false if the connection failed. HEAD responses get headers only.
   asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, std::string_view method,
-                                      const std::string& request_id, Response res,
-                                      bool keep_alive);
+                                      const std::string& request_id, Response res, bool keep_alive);
   // Half-closes and discards what the peer still sends for a moment, so that an error response
   // written before the request was fully read is not destroyed by a TCP reset.
   asio::awaitable<void> LingeringClose(beast::tcp_stream& stream);
@@ -155,9 +155,9 @@ class Server::Impl {
   std::list<std::shared_ptr<Connection>> conns_;  // guarded by mu_
   int active_sessions_ = 0;                       // guarded by mu_
 
-  std::mutex join_mu_;     // serializes FinishShutdown
-  bool started_ = false;   // set by Start, before the threads exist
-  bool joined_ = false;    // guarded by join_mu_
+  std::mutex join_mu_;    // serializes FinishShutdown
+  bool started_ = false;  // set by Start, before the threads exist
+  bool joined_ = false;   // guarded by join_mu_
   std::atomic<bool> stopping_{false};
   std::atomic<uint16_t> port_{0};
 
@@ -178,8 +178,8 @@ Status Server::Impl::Start() {
     endpoint = tcp::endpoint(addr, opts_.port);
   } else {
     tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(opts_.host, std::to_string(opts_.port),
-                                    tcp::resolver::passive, ec);
+    auto results =
+        resolver.resolve(opts_.host, std::to_string(opts_.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
       return Error::Unavailable("cannot listen on " + where + ": " +
                                 (ec ? ec.message() : "host not found"));
@@ -322,8 +322,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       req.body = std::move(msg.body());
       req.remote_addr = remote;
       auto incoming_id = req.Header("x-request-id");
-      req.request_id = incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id)
-                                                                   : RandomToken(16);
+      req.request_id =
+          incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : RandomToken(16);
       bool keep_alive = msg.keep_alive();
 
       stream.expires_never();  // a handler may take long; the client waits, not us
@@ -332,8 +332,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       int status = res.status;
       std::size_t bytes = res.body.size();
       stream.expires_after(opts_.request_timeout);
-      bool written = co_await WriteResponse(stream, req.method, req.request_id, std::move(res),
-                                            keep_alive);
+      bool written =
+          co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
       LogAccess(req, status, bytes, start);
       if (!written) break;
       if (!keep_alive) {
@@ -358,8 +358,8 @@ asio::awaitable<Response> Server::Impl::Dispatch(Request& req) {
   }
   if (!match->options.blocking) co_return CallHandler(*match->handler, req);
   // Run on the blocking pool; co_spawn resumes this coroutine on the session's strand.
-  co_return co_await asio::co_spawn(blocking_pool_.get_executor(),
-                                    RunBlocking(match->handler, req), asio::use_awaitable);
+  co_return co_await asio::co_spawn(blocking_pool_.get_executor(), RunBlocking(match->handler, req),
+                                    asio::use_awaitable);
 }
 
 asio::awaitable<Response> Server::Impl::RunBlocking(const Handler* h, Request& req) {
@@ -424,8 +424,8 @@ asio::awaitable<void> Server::Impl::LingeringClose(beast::tcp_stream& stream) {
 void Server::Impl::LogAccess(const Request& req, int status, std::size_t bytes,
                              std::chrono::steady_clock::time_point start) {
   if (!opts_.access_log) return;
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - start)
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
                 .count();
   log::Info("http request", {{"method", req.method},
                              {"path", req.path},

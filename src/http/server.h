@@ -37,8 +37,8 @@ namespace promptops::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0 = pick a free port (see Server::port())
-  int threads = 0;       // network threads; 0 = std::thread::hardware_concurrency()
+  uint16_t port = 8080;      // 0 = pick a free port (see Server::port())
+  int threads = 0;           // network threads; 0 = std::thread::hardware_concurrency()
   int blocking_threads = 2;  // pool for RouteOptions::blocking handlers
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;

@@ -132,26 +132,23 @@ class ServerTest : public ::testing::Test {
     router->Add("GET", "/hello", [](Request&) { return Response::Text(200, "hello"); });
     router->Add("GET", "/prompts/{name}",
                 [](Request& r) { return Response::Text(200, std::string(r.Param("name"))); });
-    router->Add("GET", "/query", [](Request& r) {
-      return Response::Text(200, r.Query("q").value_or("<none>"));
-    });
+    router->Add("GET", "/query",
+                [](Request& r) { return Response::Text(200, r.Query("q").value_or("<none>")); });
     router->Add("POST", "/echo", [](Request& r) {
       return Response::Text(200, r.body, std::string(r.Header("content-type").value_or("")));
     });
     router->Add("GET", "/request-id", [](Request& r) { return Response::Text(200, r.request_id); });
     router->Add("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
     router->Add("GET", "/thread", [](Request&) { return Response::Text(200, ThreadIdString()); });
-    router->Add(
-        "GET", "/blocking/thread", [](Request&) { return Response::Text(200, ThreadIdString()); },
-        {.blocking = true});
-    router->Add(
-        "GET", "/blocking/wait",
-        [this](Request&) {
-          entered_.Open();
-          release_.Wait();
-          return Response::Text(200, "finished");
-        },
-        {.blocking = true});
+    router->Add("GET", "/blocking/thread",
+                [](Request&) { return Response::Text(200, ThreadIdString()); }, {.blocking = true});
+    router->Add("GET", "/blocking/wait",
+                [this](Request&) {
+                  entered_.Open();
+                  release_.Wait();
+                  return Response::Text(200, "finished");
+                },
+                {.blocking = true});
     router_ = router;
   }
 
@@ -244,7 +241,8 @@ TEST_F(ServerTest, WrongMethodIs405WithAllow) {
 TEST_F(ServerTest, HeadResponseHasHeadersButNoBody) {
   StartServer();
   RawConnection c(server_->port());
-  ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto head = c.Read(/*head_request=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200);
@@ -321,8 +319,9 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
 TEST_F(ServerTest, ChunkedBodyWithinLimitIsAccepted) {
   StartServer();
   RawConnection c(server_->port());
-  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -332,8 +331,8 @@ TEST_F(ServerTest, ChunkedBodyWithinLimitIsAccepted) {
 TEST_F(ServerTest, HeaderOverLimitIs431) {
   StartServer();
   RawConnection c(server_->port());
-  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') +
-                     "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') + "\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 431);
@@ -466,8 +465,9 @@ TEST_F(ServerTest, StartFailsWhenPortIsTaken) {
 TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
   StartServer();
   RawConnection c(server_->port());
-  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   auto interim = c.Read();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -526,13 +526,12 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAtIdleTimeout) {
 }
 
 TEST_F(ServerTest, StopFromAHandlerBeginsShutdownWithoutDeadlock) {
-  router_->Add(
-      "POST", "/shutdown",
-      [this](Request&) {
-        server_->Stop();  // returns at once on a server thread
-        return Response::Text(200, "stopping");
-      },
-      {.blocking = true});
+  router_->Add("POST", "/shutdown",
+               [this](Request&) {
+                 server_->Stop();  // returns at once on a server thread
+                 return Response::Text(200, "stopping");
+               },
+               {.blocking = true});
   StartServer();
   auto r = Fetch("POST", Url("/shutdown"));
   ASSERT_TRUE(r.ok());
@@ -548,6 +547,21 @@ TEST_F(ServerTest, WaitForSignalReturnsWhenStoppedElsewhere) {
   std::thread waiter([&] { server_->WaitForSignal(); });
   server_->Stop();
   waiter.join();
+}
+
+TEST_F(ServerTest, ClientHandlesHeadAndNoContent) {
+  router_->Add("DELETE", "/thing", [](Request&) { return Response::NoContent(); });
+  StartServer();
+  auto head = Fetch("HEAD", Url("/hello"));
+  ASSERT_TRUE(head.ok()) << head.error().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-length"), "5");
+  EXPECT_EQ(head->body, "");
+  auto deleted = Fetch("DELETE", Url("/thing"));
+  ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  EXPECT_EQ(deleted->status, 204);
+  EXPECT_EQ(deleted->body, "");
+  EXPECT_FALSE(deleted->Header("content-length"));
 }
 
 // --- client ---

@@ -170,7 +170,7 @@ Result<ClientResponse> Fetch(std::string_view method, std::string_view url, cons
   // Declared before the io_context: coroutine frames destroyed with it refer to these.
   std::optional<Result<ClientResponse>> out;
   asio::io_context ioc(1);
-  asio::co_spawn(ioc, Exchange(u, req, o.max_body_bytes, out), [&out](std::exception_ptr e) {
+  asio::co_spawn(ioc, Exchange(u, req, o.max_body_bytes, out), [&out](const std::exception_ptr& e) {
     if (!e || out) return;
     try {
       std::rethrow_exception(e);

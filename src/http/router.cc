@@ -80,7 +80,9 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
-void Router::Add(std::string method, std::string pattern, Handler h, RouteOptions o) {
+void Router::Add(std::string method,
+                 std::string pattern,  // NOLINT(performance-unnecessary-value-param)
+                 Handler h, RouteOptions o) {
   std::vector<PatternSegment> segments = ParsePattern(pattern);
   Node* node = root_.get();
   std::vector<std::string> names;
@@ -104,7 +106,8 @@ void Router::Add(std::string method, std::string pattern, Handler h, RouteOption
   }
   for (const auto& r : node->routes) {
     if (r.method == method) {
-      throw std::invalid_argument("duplicate route: " + method + " " + pattern);
+      throw std::invalid_argument(
+          std::string("duplicate route: ").append(method).append(" ").append(pattern));
     }
   }
   node->routes.push_back({std::move(method), std::move(h), o, std::move(names)});

@@ -116,7 +116,7 @@ class Server::Impl {
   ~Impl() { Stop(); }
 
   Status Start();
-  uint16_t port() const { return port_.load(); }
+  uint16_t BoundPort() const { return port_.load(); }
   void Stop();
   void WaitForSignal();
   void OnShutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
@@ -145,8 +145,8 @@ class Server::Impl {
   void LogAccess(const Request& req, int status, std::size_t bytes,
                  std::chrono::steady_clock::time_point start);
 
-  const ServerOptions opts_;
-  const std::shared_ptr<const Router> router_;
+  ServerOptions opts_;
+  std::shared_ptr<const Router> router_;
   std::vector<std::function<void()>> hooks_;
 
   // Declared before the io_context: coroutine frames destroyed with it touch these.
@@ -199,7 +199,7 @@ Status Server::Impl::Start() {
   port_ = acceptor_->local_endpoint(ec).port();
   started_ = true;
 
-  asio::co_spawn(acceptor_->get_executor(), Listen(), [](std::exception_ptr e) {
+  asio::co_spawn(acceptor_->get_executor(), Listen(), [](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -231,7 +231,7 @@ asio::awaitable<void> Server::Impl::Listen() {
       continue;
     }
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, Session(std::move(socket)), [](std::exception_ptr e) {
+    asio::co_spawn(executor, Session(std::move(socket)), [](const std::exception_ptr& e) {
       // Session catches everything itself; this is a last resort (e.g. bad_alloc in a catch).
       if (e) log::Error("http session ended with an exception");
     });
@@ -414,7 +414,7 @@ asio::awaitable<void> Server::Impl::LingeringClose(beast::tcp_stream& stream) {
   stream.expires_after(std::chrono::milliseconds(500));
   char sink[4096];
   std::size_t total = 0;
-  while (total < 1024 * 1024) {
+  while (total < (std::size_t{1} << 20)) {
     auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
     if (read_ec) break;
     total += n;
@@ -489,7 +489,7 @@ Server::Server(ServerOptions o, std::shared_ptr<const Router> router)
     : impl_(std::make_unique<Impl>(std::move(o), std::move(router))) {}
 Server::~Server() = default;
 Status Server::Start() { return impl_->Start(); }
-uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::port() const { return impl_->BoundPort(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::WaitForSignal() { impl_->WaitForSignal(); }
 void Server::OnShutdown(std::function<void()> hook) { impl_->OnShutdown(std::move(hook)); }

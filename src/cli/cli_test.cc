@@ -361,6 +361,15 @@ TEST_F(CliTest, BranchMergeAndLog) {
             "* v3 1.0.1 (main) [latest] merge of v2 ship it — pk-admin TIME\n"
             "| * v2 1.0.1-exp.1 (exp) parent v1 try — pk-admin TIME\n"
             "* v1 1.0.0 (main) start — pk-admin TIME\n");
+  // A merge after main moved needs --force (conflict: exit 6).
+  Ok({"prompt", "branch", "b", "exp2"});
+  WriteFile(dir / "b.prompt", "---\ntype: text\n---\nv4 {{x}}");
+  Ok({"prompt", "push", dir.string(), "--branch", "exp2"});
+  WriteFile(dir / "b.prompt", "---\ntype: text\n---\nv5 {{x}}");
+  Ok({"prompt", "push", dir.string()});
+  ProcessResult conflict = Cli({"prompt", "merge", "b", "exp2"});
+  EXPECT_EQ(conflict.exit_code, 6) << conflict.err;
+  EXPECT_THAT(Ok({"prompt", "merge", "b", "exp2", "--force"}), HasSubstr("merged exp2 into main"));
   EXPECT_THAT(Ok({"prompt", "changelog", "b"}), HasSubstr("# Changelog: b"));
   EXPECT_GE(OkJson({"prompt", "changelog", "b"}).at("data").as_array().size(), 2u);
 }

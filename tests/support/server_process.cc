@@ -249,9 +249,9 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options o) {
   return std::unique_ptr<ServerProcess>(new ServerProcess(std::move(impl)));
 }
 
-int ServerProcess::Stop() {
+int ServerProcess::Kill(int signal) {
   if (impl_->exit_code) return *impl_->exit_code;
-  ::kill(impl_->pid, SIGTERM);
+  ::kill(impl_->pid, signal);
   impl_->exit_code = WaitFor(impl_->pid);
   impl_->reader.join();
   ::close(impl_->out_fd);

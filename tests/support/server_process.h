@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "core/error.h"
@@ -65,7 +66,11 @@ class ServerProcess {
   // "http://127.0.0.1:PORT".
   const std::string& url() const { return url_; }
   // Sends SIGTERM and waits; returns the exit code (128 + signal if killed). Idempotent.
-  int Stop();
+  int Stop() { return Kill(SIGTERM); }
+  // Sends `signal` (e.g. SIGKILL to simulate a crash) and waits for the process to end; returns
+  // its exit code (128 + signal if the signal killed it). Once it has ended, returns the same
+  // code again without sending anything.
+  int Kill(int signal);
   // The server log so far.
   std::string Log() const;
 

@@ -417,6 +417,9 @@ TEST_F(CliTest, ErrorsMapToExitCodes) {
   EXPECT_EQ(Cli({"prompt", "list", "-o", "yaml"}).exit_code, 2);
   EXPECT_EQ(Cli({"prompt", "get", "dup", "--label", "x", "--version", "1"}).exit_code, 2);
   EXPECT_EQ(Cli({"prompt", "create", "bad name", "--text", "x"}).exit_code, 2);
+  ProcessResult no_template = Cli({"prompt", "create", "x"});
+  EXPECT_EQ(no_template.exit_code, 2);
+  EXPECT_THAT(no_template.err, HasSubstr("--file FILE or --text TEXT"));
   EXPECT_EQ(Cli({"prompt", "create", "x", "--text", "x", "--config", "[1]"}).exit_code, 2);
   ProcessResult no_yes = Cli({"prompt", "delete", "dup"});
   EXPECT_EQ(no_yes.exit_code, 2);

@@ -110,11 +110,15 @@ void AddCreate(CLI::App& prompt, CommandTable& table) {
   struct Opts {
     std::string name, type, file, text, config, metadata, message, description;
     std::vector<std::string> labels, tags;
+    std::size_t text_given = 0;  // --text "" is a valid (empty) template
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = table.Add(prompt, "create", "Create a prompt with its first version.",
                             [o](Session& s) -> Result<int> {
     PromptFile f;
+    if (o->file.empty() && o->text_given == 0) {
+      return Error::InvalidArgument("give the template with --file FILE or --text TEXT");
+    }
     if (!o->file.empty()) {
       PO_ASSIGN_OR_RETURN(f, ReadCreateFile(o->file, o->type));
       if (!f.name.empty() && f.name != o->name) {
@@ -158,6 +162,7 @@ void AddCreate(CLI::App& prompt, CommandTable& table) {
                                "Prompt file (front matter + body) or a body alone; see docs/prompt-files.md");
   auto* text = cmd->add_option("--text", o->text, "Template text (chat: '@role' sections)");
   file->excludes(text);
+  cmd->final_callback([o, text] { o->text_given = text->count(); });
   cmd->add_option("--config", o->config, "Model config as a JSON object");
   cmd->add_option("--metadata", o->metadata, "Metadata as a JSON object");
   cmd->add_option("-m,--message", o->message, "Commit message");

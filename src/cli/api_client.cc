@@ -23,7 +23,8 @@ Result<ApiClient::Raw> ApiClient::Send(std::string_view method, std::string_view
   if (!r.ok()) {
     Error e = r.error();
     if (e.code == ErrorCode::kUnavailable) {
-      e.message += " (is the server running? set --server or PROMPTOPS_URL; using " + base_url_ + ")";
+      e.message +=
+          " (is the server running? set --server or PROMPTOPS_URL; using " + base_url_ + ")";
     }
     return e;
   }

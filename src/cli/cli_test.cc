@@ -20,13 +20,13 @@ namespace {
 
 namespace bj = boost::json;
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using promptops::testing::ProcessResult;
 using promptops::testing::ReadFile;
 using promptops::testing::ServerProcess;
 using promptops::testing::TempDir;
 using promptops::testing::WriteFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kAdminKey[] = "po-testadminkey0123456789abcdefghijklmnopq";
 
@@ -61,7 +61,8 @@ class CliTest : public ::testing::Test {
   ProcessResult Cli(std::vector<std::string> args, std::string key = kAdminKey) {
     return CliAt(server_->url(), std::move(args), std::move(key));
   }
-  ProcessResult CliAt(const std::string& url, std::vector<std::string> args, std::string key = kAdminKey) {
+  ProcessResult CliAt(const std::string& url, std::vector<std::string> args,
+                      std::string key = kAdminKey) {
     args.insert(args.begin(), promptops::testing::PromptopsBinary());
     promptops::testing::ProcessOptions o;
     o.set_env = {{"PROMPTOPS_URL", url}, {"PROMPTOPS_KEY", key}, {"NO_COLOR", "1"}};
@@ -91,10 +92,11 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, CreateGetAndListInTableAndJson) {
-  EXPECT_EQ(Ok({"prompt", "create", "support/refund-bot", "--type", "text", "--text",
-                "Hello {{name}}", "--label", "staging", "--tag", "support", "--tag", "refunds",
-                "--description", "Refund helper", "--config", R"({"model":"gpt-4o-mini"})", "-m", "first"}),
-            "created support/refund-bot v1 (1.0.0)\n");
+  EXPECT_EQ(
+      Ok({"prompt", "create", "support/refund-bot", "--type", "text", "--text", "Hello {{name}}",
+          "--label", "staging", "--tag", "support", "--tag", "refunds", "--description",
+          "Refund helper", "--config", R"({"model":"gpt-4o-mini"})", "-m", "first"}),
+      "created support/refund-bot v1 (1.0.0)\n");
 
   std::string get = Ok({"prompt", "get", "support/refund-bot"});
   EXPECT_THAT(get, HasSubstr("name:        support/refund-bot\n"));
@@ -108,7 +110,8 @@ TEST_F(CliTest, CreateGetAndListInTableAndJson) {
   EXPECT_EQ(j.at("version").at("prompt"), bj::value("Hello {{name}}"));
   EXPECT_EQ(j.at("description"), bj::value("Refund helper"));
 
-  Ok({"prompt", "create", "greeting", "--type", "chat", "--text", "@system\nBe brief.\n@user\n{{q}}"});
+  Ok({"prompt", "create", "greeting", "--type", "chat", "--text",
+      "@system\nBe brief.\n@user\n{{q}}"});
   EXPECT_EQ(WithoutTimes(Ok({"prompt", "list"})),
             "NAME                TYPE  LATEST      VERSIONS  LABELS      TAGS             UPDATED\n"
             "greeting            chat  v1 (1.0.0)  1         -           -                TIME\n"
@@ -157,7 +160,9 @@ TEST_F(CliTest, PushingADirectoryTwiceCreatesNothingTheSecondTime) {
             "unchanged  team/b  v1 (1.0.0)\n"
             "2 prompt files: 0 created, 2 unchanged, 0 failed\n");
   EXPECT_EQ(OkJson({"prompt", "get", "a"}).at("version").at("message"), bj::value("initial"));
-  EXPECT_EQ(OkJson({"prompt", "get", "team/b", "--label", "production"}).at("version").at("version"), bj::value(1));
+  EXPECT_EQ(
+      OkJson({"prompt", "get", "team/b", "--label", "production"}).at("version").at("version"),
+      bj::value(1));
 
   // A change creates exactly one version; --dry-run reports it without pushing.
   WriteFile(dir / "a.prompt", "---\ntype: text\n---\nA {{x}} {{y}}\n");
@@ -192,14 +197,17 @@ TEST_F(CliTest, PushExportPushIsLosslessAndCreatesNoVersions) {
   // byte for byte, minus the message.
   std::map<std::string, std::string> files = {
       {"support/refund-bot.prompt",
-       "---\nname: support/refund-bot\ntype: text\ndescription: Drafts a reply\ntags:\n  - support\n"
+       "---\nname: support/refund-bot\ntype: text\ndescription: Drafts a reply\ntags:\n  - "
+       "support\n"
        "  - refunds\nlabels:\n  - production\n  - staging\nconfig:\n  model: gpt-4o-mini\n"
-       "  temperature: 0.2\n  max_tokens: 400\n  top_p: 1.0\n  stream: false\n  stop:\n    - \"\\n\\n\"\n"
+       "  temperature: 0.2\n  max_tokens: 400\n  top_p: 1.0\n  stream: false\n  stop:\n    - "
+       "\"\\n\\n\"\n"
        "metadata:\n  owner: payments\n  reviewed: \"yes\"\n  nested:\n    a: 1\n---\n"
        "You are a support agent for {{company}}.\nA customer asks: {{question}}\n\n\n"},
       {"고객지원/환불-봇.prompt",
        "---\nname: 고객지원/환불-봇\ntype: chat\ndescription: 환불 문의 응대\nconfig:\n"
-       "  model: claude-3-5-sonnet\n  temperature: 0.7\n---\n@system\n당신은 {{회사}}의 친절한 상담원입니다.\n\n"
+       "  model: claude-3-5-sonnet\n  temperature: 0.7\n---\n@system\n당신은 {{회사}}의 친절한 "
+       "상담원입니다.\n\n"
        "@@멘션 은 무시하세요.\n@placeholder history\n@user\n{{질문}}\n"},
       {"plain.prompt", "---\nname: plain\ntype: text\n---\nno trailing newline"},
   };
@@ -211,10 +219,12 @@ TEST_F(CliTest, PushExportPushIsLosslessAndCreatesNoVersions) {
     ASSERT_EQ(registry::FormatPromptFile(*parsed), content) << path;
   }
   // With a message in a file: export leaves it out.
-  WriteFile(src / "plain.prompt", "---\nname: plain\ntype: text\nmessage: first import\n---\nno trailing newline");
+  WriteFile(src / "plain.prompt",
+            "---\nname: plain\ntype: text\nmessage: first import\n---\nno trailing newline");
 
   Ok({"prompt", "push", src.string()});
-  const std::int64_t versions = VersionCount("support/refund-bot") + VersionCount("고객지원/환불-봇") + VersionCount("plain");
+  const std::int64_t versions =
+      VersionCount("support/refund-bot") + VersionCount("고객지원/환불-봇") + VersionCount("plain");
   EXPECT_EQ(versions, 3);
 
   fs::path out1 = data_.path() / "out1";
@@ -231,14 +241,17 @@ TEST_F(CliTest, PushExportPushIsLosslessAndCreatesNoVersions) {
   // stores metadata canonically; config keeps its order).
   EXPECT_EQ(exported["plain.prompt"], files["plain.prompt"]);
   EXPECT_EQ(exported["고객지원/환불-봇.prompt"], files["고객지원/환불-봇.prompt"]);
-  EXPECT_THAT(exported["support/refund-bot.prompt"],
-              HasSubstr("metadata:\n  nested:\n    a: 1\n  owner: payments\n  reviewed: \"yes\"\n---\n"));
+  EXPECT_THAT(
+      exported["support/refund-bot.prompt"],
+      HasSubstr("metadata:\n  nested:\n    a: 1\n  owner: payments\n  reviewed: \"yes\"\n---\n"));
 
   // Re-pushing the export creates nothing; exporting again is byte-identical.
   bj::value again = OkJson({"prompt", "push", out1.string()});
   EXPECT_EQ(again.at("created"), bj::value(0));
   EXPECT_EQ(again.at("unchanged"), bj::value(3));
-  EXPECT_EQ(VersionCount("support/refund-bot") + VersionCount("고객지원/환불-봇") + VersionCount("plain"), versions);
+  EXPECT_EQ(
+      VersionCount("support/refund-bot") + VersionCount("고객지원/환불-봇") + VersionCount("plain"),
+      versions);
   fs::path out2 = data_.path() / "out2";
   Ok({"prompt", "export", out2.string()});
   EXPECT_EQ(Snapshot(out2), exported);
@@ -270,17 +283,20 @@ TEST_F(CliTest, LabelRollbackAndHistory) {
   ProcessResult push2 = Cli({"prompt", "push", data_.path().string()});
   ASSERT_EQ(push2.exit_code, 0) << push2.err;
 
-  EXPECT_EQ(Ok({"prompt", "label", "p", "production", "1", "--reason", "initial"}), "production: set to v1\n");
+  EXPECT_EQ(Ok({"prompt", "label", "p", "production", "1", "--reason", "initial"}),
+            "production: set to v1\n");
   EXPECT_EQ(Ok({"prompt", "label", "p", "production", "2"}), "production: v1 -> v2\n");
   EXPECT_EQ(Ok({"prompt", "rollback", "p", "production", "--reason", "bad answers"}),
             "rolled back production: v2 -> v1\n");
-  EXPECT_EQ(OkJson({"prompt", "get", "p", "--label", "production"}).at("version").at("version"), bj::value(1));
+  EXPECT_EQ(OkJson({"prompt", "get", "p", "--label", "production"}).at("version").at("version"),
+            bj::value(1));
 
   std::string history = Ok({"prompt", "history", "p", "--label", "production"});
   EXPECT_THAT(history, HasSubstr("production  v2    v1  pk-admin  rollback: bad answers\n"));
   EXPECT_THAT(history, HasSubstr("production  -     v1  pk-admin  initial\n"));
 
-  EXPECT_EQ(Ok({"prompt", "label", "p", "production", "--protect"}), "production: v1 -> v1 (protected)\n");
+  EXPECT_EQ(Ok({"prompt", "label", "p", "production", "--protect"}),
+            "production: v1 -> v1 (protected)\n");
   EXPECT_THAT(Ok({"prompt", "label", "p"}), HasSubstr("production  v1 (1.0.0)  yes"));
   EXPECT_EQ(Ok({"prompt", "label", "p", "staging", "2"}), "staging: set to v2\n");
   EXPECT_EQ(Ok({"prompt", "label", "p", "staging", "--delete"}), "deleted label staging of p\n");
@@ -289,7 +305,8 @@ TEST_F(CliTest, LabelRollbackAndHistory) {
 
 TEST_F(CliTest, DiffPrintsUnifiedDiff) {
   Ok({"prompt", "create", "d", "--text", "line one\nline two\n"});
-  WriteFile(data_.path() / "d.prompt", "---\ntype: text\nconfig: {model: gpt-4o}\n---\nline one\nline 2\n");
+  WriteFile(data_.path() / "d.prompt",
+            "---\ntype: text\nconfig: {model: gpt-4o}\n---\nline one\nline 2\n");
   Ok({"prompt", "push", data_.path().string()});
   EXPECT_EQ(Ok({"prompt", "diff", "d", "1", "2"}),
             "--- d#1\n+++ d#2\n@@ -1,2 +1,2 @@\n line one\n-line two\n+line 2\n"
@@ -311,12 +328,15 @@ TEST_F(CliTest, CompatExitsZeroUnlessDropInIsRequired) {
 
   ProcessResult drop_in = Cli({"prompt", "compat", "c", "1", "2", "--require-drop-in"});
   EXPECT_EQ(drop_in.exit_code, 0);
-  EXPECT_EQ(drop_in.out, "c: v1 (1.0.0) -> v2 (1.0.1)\nno variable, type or config changes\nbump: patch\ndrop-in: yes\n");
+  EXPECT_EQ(drop_in.out,
+            "c: v1 (1.0.0) -> v2 (1.0.1)\nno variable, type or config changes\nbump: "
+            "patch\ndrop-in: yes\n");
 
   ProcessResult breaking = Cli({"prompt", "compat", "c", "2", "3"});
   EXPECT_EQ(breaking.exit_code, 0);
   EXPECT_EQ(breaking.out,
-            "c: v2 (1.0.1) -> v3 (1.1.0)\nCHANGE           DETAIL\nvariables added  city\nbump: minor\ndrop-in: no\n");
+            "c: v2 (1.0.1) -> v3 (1.1.0)\nCHANGE           DETAIL\nvariables added  city\nbump: "
+            "minor\ndrop-in: no\n");
   EXPECT_EQ(Cli({"prompt", "compat", "c", "2", "3", "--require-drop-in"}).exit_code, 1);
   ProcessResult json = Cli({"prompt", "compat", "c", "2", "3", "--require-drop-in", "-o", "json"});
   EXPECT_EQ(json.exit_code, 1);
@@ -325,9 +345,11 @@ TEST_F(CliTest, CompatExitsZeroUnlessDropInIsRequired) {
 
 TEST_F(CliTest, RenderWithVariables) {
   Ok({"prompt", "create", "r", "--text", "Dear {{name}}, re: {{topic}}"});
-  EXPECT_EQ(Ok({"prompt", "render", "r", "--var", "name=Ada", "--var", "topic=a=b"}), "Dear Ada, re: a=b");
+  EXPECT_EQ(Ok({"prompt", "render", "r", "--var", "name=Ada", "--var", "topic=a=b"}),
+            "Dear Ada, re: a=b");
   WriteFile(data_.path() / "vars.json", R"({"name":"Bob","topic":"refunds"})");
-  EXPECT_EQ(Ok({"prompt", "render", "r", "--vars-file", (data_.path() / "vars.json").string(), "--var", "name=Cy"}),
+  EXPECT_EQ(Ok({"prompt", "render", "r", "--vars-file", (data_.path() / "vars.json").string(),
+                "--var", "name=Cy"}),
             "Dear Cy, re: refunds");
   ProcessResult missing = Cli({"prompt", "render", "r", "--var", "name=Ada"});
   EXPECT_EQ(missing.exit_code, 2);
@@ -335,12 +357,15 @@ TEST_F(CliTest, RenderWithVariables) {
   EXPECT_EQ(Ok({"prompt", "render", "r", "--var", "name=Ada", "--lenient"}), "Dear Ada, re: ");
   EXPECT_EQ(Cli({"prompt", "render", "r", "--var", "novalue"}).exit_code, 2);
 
-  Ok({"prompt", "create", "chat", "--type", "chat", "--text", "@system\nYou are {{role}}.\n@placeholder history\n@user\n{{q}}"});
-  WriteFile(data_.path() / "chat.json",
-            R"({"role":"kind","q":"why?","history":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]})");
+  Ok({"prompt", "create", "chat", "--type", "chat", "--text",
+      "@system\nYou are {{role}}.\n@placeholder history\n@user\n{{q}}"});
+  WriteFile(
+      data_.path() / "chat.json",
+      R"({"role":"kind","q":"why?","history":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]})");
   EXPECT_EQ(Ok({"prompt", "render", "chat", "--vars-file", (data_.path() / "chat.json").string()}),
             "@system\nYou are kind.\n@user\nhi\n@assistant\nhello\n@user\nwhy?\n");
-  bj::value j = OkJson({"prompt", "render", "chat", "--vars-file", (data_.path() / "chat.json").string()});
+  bj::value j =
+      OkJson({"prompt", "render", "chat", "--vars-file", (data_.path() / "chat.json").string()});
   EXPECT_EQ(j.at("messages").as_array().size(), 4u);
 }
 
@@ -353,9 +378,11 @@ TEST_F(CliTest, BranchMergeAndLog) {
   EXPECT_THAT(Ok({"prompt", "push", dir.string(), "--branch", "exp", "-m", "try"}),
               HasSubstr("created  b       v2 (1.0.1-exp.1)"));
   EXPECT_EQ(OkJson({"prompt", "get", "b"}).at("version").at("version"), bj::value(1));
-  EXPECT_EQ(OkJson({"prompt", "get", "b", "--branch", "exp"}).at("version").at("version"), bj::value(2));
+  EXPECT_EQ(OkJson({"prompt", "get", "b", "--branch", "exp"}).at("version").at("version"),
+            bj::value(2));
   EXPECT_EQ(Cli({"prompt", "merge", "b", "nope"}).exit_code, 5);
-  EXPECT_EQ(Ok({"prompt", "merge", "b", "exp", "-m", "ship it"}), "merged exp into main: v3 (1.0.1)\n");
+  EXPECT_EQ(Ok({"prompt", "merge", "b", "exp", "-m", "ship it"}),
+            "merged exp into main: v3 (1.0.1)\n");
   std::string log = Ok({"prompt", "log", "b"});
   EXPECT_EQ(WithoutTimes(log),
             "* v3 1.0.1 (main) [latest] merge of v2 ship it — pk-admin TIME\n"
@@ -439,8 +466,9 @@ TEST_F(CliTest, ErrorsMapToExitCodes) {
 TEST_F(CliTest, HelpListsCommandsAndExamples) {
   ProcessResult help = Cli({"prompt", "--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* cmd : {"create", "push", "export", "get", "list", "log", "diff", "compat", "label",
-                          "rollback", "render", "branch", "merge", "changelog", "delete", "history"}) {
+  for (const char* cmd :
+       {"create", "push", "export", "get", "list", "log", "diff", "compat", "label", "rollback",
+        "render", "branch", "merge", "changelog", "delete", "history"}) {
     EXPECT_THAT(help.out, HasSubstr(cmd));
   }
   ProcessResult push = Cli({"prompt", "push", "--help"});

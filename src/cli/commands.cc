@@ -16,13 +16,9 @@ namespace promptops::cli {
 
 namespace bj = boost::json;
 
-void Session::Out(std::string_view text) const {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-}
+void Session::Out(std::string_view text) const { std::fwrite(text.data(), 1, text.size(), stdout); }
 
-void Session::Err(std::string_view text) const {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-}
+void Session::Err(std::string_view text) const { std::fwrite(text.data(), 1, text.size(), stderr); }
 
 CLI::App* CommandTable::Add(CLI::App& parent, std::string name, std::string description,
                             Action action) {
@@ -33,7 +29,8 @@ CLI::App* CommandTable::Add(CLI::App& parent, std::string name, std::string desc
   sub->add_option("--key", globals_.key,
                   "API key secret, sent as 'Authorization: Bearer'; never printed")
       ->envname("PROMPTOPS_KEY");
-  sub->add_option("-o,--output", globals_.output, "Output format: table (for people) or json (the API's JSON)")
+  sub->add_option("-o,--output", globals_.output,
+                  "Output format: table (for people) or json (the API's JSON)")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   commands_.emplace_back(sub, std::move(action));
@@ -56,7 +53,8 @@ std::optional<int> CommandTable::RunSelected() {
 Result<bj::object> ParseObjectArg(std::string_view text, std::string_view what) {
   auto parsed = json::ParseObject(text);
   if (!parsed.ok()) {
-    return Error::InvalidArgument(std::string(what) + " must be a JSON object: " + parsed.error().message);
+    return Error::InvalidArgument(std::string(what) +
+                                  " must be a JSON object: " + parsed.error().message);
   }
   return std::move(parsed).value();
 }
@@ -75,85 +73,95 @@ namespace {
 void AddKeyCommands(CLI::App& app, CommandTable& table) {
   CLI::App* key = app.add_subcommand("key", "Manage API keys (admin only).");
   key->require_subcommand(1);
-  key->footer("Example:\n  promptops key create --role viewer --name dashboards && promptops key list");
+  key->footer(
+      "Example:\n  promptops key create --role viewer --name dashboards && promptops key list");
 
   struct CreateOpts {
     std::string role, name;
   };
   auto create = std::make_shared<CreateOpts>();
-  CLI::App* c = table.Add(*key, "create", "Create an API key; prints its secret once.",
-                          [create](Session& s) -> Result<int> {
-    bj::object body{{"role", create->role}};
-    if (!create->name.empty()) body["name"] = create->name;
-    PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("POST", "/api/v1/keys", body));
-    if (s.json()) {
-      s.Out(PrettyJson(r));
-      return 0;
-    }
-    const auto& o = r.as_object();
-    s.Out(KeyValues({{"id", ScalarText(o.if_contains("id"))},
-                     {"role", ScalarText(o.if_contains("role"))},
-                     {"name", ScalarText(o.if_contains("name"))},
-                     {"secret", ScalarText(o.if_contains("secret"))}}));
-    s.Err("Store the secret now: it is shown only once.\n");
-    return 0;
-  });
+  CLI::App* c =
+      table.Add(*key, "create", "Create an API key; prints its secret once.",
+                [create](Session& s) -> Result<int> {
+                  bj::object body{{"role", create->role}};
+                  if (!create->name.empty()) body["name"] = create->name;
+                  PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("POST", "/api/v1/keys", body));
+                  if (s.json()) {
+                    s.Out(PrettyJson(r));
+                    return 0;
+                  }
+                  const auto& o = r.as_object();
+                  s.Out(KeyValues({{"id", ScalarText(o.if_contains("id"))},
+                                   {"role", ScalarText(o.if_contains("role"))},
+                                   {"name", ScalarText(o.if_contains("name"))},
+                                   {"secret", ScalarText(o.if_contains("secret"))}}));
+                  s.Err("Store the secret now: it is shown only once.\n");
+                  return 0;
+                });
   c->add_option("--role", create->role, "admin, editor or viewer")
       ->required()
       ->check(CLI::IsMember({"admin", "editor", "viewer"}));
   c->add_option("--name", create->name, "A name to recognise the key by");
   c->footer("Example:\n  promptops key create --role editor --name ci");
 
-  table.Add(*key, "list", "List API keys of the project.", [](Session& s) -> Result<int> {
-    PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", "/api/v1/keys"));
-    if (s.json()) {
-      s.Out(PrettyJson(r));
-      return 0;
-    }
-    Table t({"ID", "ROLE", "NAME", "CREATED BY", "CREATED", "STATUS"});
-    for (const auto& k : r.as_object().at("data").as_array()) {
-      const auto& o = k.as_object();
-      bool revoked = o.if_contains("revoked") && o.at("revoked").is_bool() && o.at("revoked").as_bool();
-      t.AddRow({ScalarText(o.if_contains("id")), ScalarText(o.if_contains("role")),
-                ScalarText(o.if_contains("name")), ScalarText(o.if_contains("created_by")),
-                ScalarText(o.if_contains("created_at")),
-                revoked ? "revoked " + ScalarText(o.if_contains("revoked_at")) : "active"});
-    }
-    s.Out(t.Render());
-    return 0;
-  })->footer("Example:\n  promptops key list -o json");
+  table
+      .Add(
+          *key, "list", "List API keys of the project.",
+          [](Session& s) -> Result<int> {
+            PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", "/api/v1/keys"));
+            if (s.json()) {
+              s.Out(PrettyJson(r));
+              return 0;
+            }
+            Table t({"ID", "ROLE", "NAME", "CREATED BY", "CREATED", "STATUS"});
+            for (const auto& k : r.as_object().at("data").as_array()) {
+              const auto& o = k.as_object();
+              bool revoked = o.if_contains("revoked") && o.at("revoked").is_bool() &&
+                             o.at("revoked").as_bool();
+              t.AddRow({ScalarText(o.if_contains("id")), ScalarText(o.if_contains("role")),
+                        ScalarText(o.if_contains("name")), ScalarText(o.if_contains("created_by")),
+                        ScalarText(o.if_contains("created_at")),
+                        revoked ? "revoked " + ScalarText(o.if_contains("revoked_at")) : "active"});
+            }
+            s.Out(t.Render());
+            return 0;
+          })
+      ->footer("Example:\n  promptops key list -o json");
 
   auto revoke_id = std::make_shared<std::string>();
-  CLI::App* rv = table.Add(*key, "revoke", "Revoke an API key by its public id.",
-                           [revoke_id](Session& s) -> Result<int> {
-    PO_ASSIGN_OR_RETURN(bj::value r,
-                        s.api().Call("DELETE", "/api/v1/keys/" + http::UrlEncode(*revoke_id)));
-    if (s.json()) {
-      s.Out(PrettyJson(bj::object{{"revoked", *revoke_id}}));
-    } else {
-      s.Out("revoked key " + *revoke_id + "\n");
-    }
-    return 0;
-  });
+  CLI::App* rv = table.Add(
+      *key, "revoke", "Revoke an API key by its public id.",
+      [revoke_id](Session& s) -> Result<int> {
+        PO_ASSIGN_OR_RETURN(bj::value r,
+                            s.api().Call("DELETE", "/api/v1/keys/" + http::UrlEncode(*revoke_id)));
+        if (s.json()) {
+          s.Out(PrettyJson(bj::object{{"revoked", *revoke_id}}));
+        } else {
+          s.Out("revoked key " + *revoke_id + "\n");
+        }
+        return 0;
+      });
   rv->add_option("ID", *revoke_id, "Public key id (pk-...)")->required();
   rv->footer("Example:\n  promptops key revoke pk-3f9a0c2e5b7d1a4c");
 }
 
 void AddWhoAmI(CLI::App& app, CommandTable& table) {
-  table.Add(app, "whoami", "Show the key, role and project the server sees for your key.",
-            [](Session& s) -> Result<int> {
-    PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", "/api/v1/whoami"));
-    if (s.json()) {
-      s.Out(PrettyJson(r));
-      return 0;
-    }
-    const auto& o = r.as_object();
-    s.Out(KeyValues({{"server", s.api().base_url()},
-                     {"key", ScalarText(o.if_contains("key"))},
-                     {"role", ScalarText(o.if_contains("role"))},
-                     {"project", ScalarText(o.if_contains("project_id"))}}));
-    return 0;
-  })->footer("Example:\n  PROMPTOPS_KEY=po-... promptops whoami --server http://localhost:8080");
+  table
+      .Add(app, "whoami", "Show the key, role and project the server sees for your key.",
+           [](Session& s) -> Result<int> {
+             PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", "/api/v1/whoami"));
+             if (s.json()) {
+               s.Out(PrettyJson(r));
+               return 0;
+             }
+             const auto& o = r.as_object();
+             s.Out(KeyValues({{"server", s.api().base_url()},
+                              {"key", ScalarText(o.if_contains("key"))},
+                              {"role", ScalarText(o.if_contains("role"))},
+                              {"project", ScalarText(o.if_contains("project_id"))}}));
+             return 0;
+           })
+      ->footer("Example:\n  PROMPTOPS_KEY=po-... promptops whoami --server http://localhost:8080");
 }
 
 class Commands : public ClientCommands {

@@ -11,7 +11,9 @@ namespace bj = boost::json;
 
 namespace {
 
-void AppendIndent(std::string& out, int depth) { out.append(static_cast<std::size_t>(depth) * 2, ' '); }
+void AppendIndent(std::string& out, int depth) {
+  out.append(static_cast<std::size_t>(depth) * 2, ' ');
+}
 
 void PrettyInto(std::string& out, const bj::value& v, int depth) {
   if (v.is_object()) {
@@ -118,7 +120,8 @@ std::string Table::Render() const {
   std::vector<std::size_t> widths;
   for (const auto& row : rows_) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
+    for (std::size_t c = 0; c < row.size(); ++c)
+      widths[c] = std::max(widths[c], DisplayWidth(row[c]));
   }
   std::string out;
   for (const auto& row : rows_) {
@@ -156,12 +159,17 @@ std::string ColorizeDiff(std::string_view diff) {
   while (pos < diff.size()) {
     std::size_t end = diff.find('\n', pos);
     std::size_t next = end == std::string_view::npos ? diff.size() : end + 1;
-    std::string_view line = diff.substr(pos, (end == std::string_view::npos ? diff.size() : end) - pos);
+    std::string_view line =
+        diff.substr(pos, (end == std::string_view::npos ? diff.size() : end) - pos);
     const char* color = nullptr;
-    if (line.rfind("---", 0) == 0 || line.rfind("+++", 0) == 0) color = "\x1b[1m";
-    else if (line.rfind("@@", 0) == 0) color = "\x1b[36m";
-    else if (!line.empty() && line[0] == '-') color = "\x1b[31m";
-    else if (!line.empty() && line[0] == '+') color = "\x1b[32m";
+    if (line.rfind("---", 0) == 0 || line.rfind("+++", 0) == 0)
+      color = "\x1b[1m";
+    else if (line.rfind("@@", 0) == 0)
+      color = "\x1b[36m";
+    else if (!line.empty() && line[0] == '-')
+      color = "\x1b[31m";
+    else if (!line.empty() && line[0] == '+')
+      color = "\x1b[32m";
     if (color) {
       out += color;
       out += line;

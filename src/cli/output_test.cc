@@ -12,8 +12,8 @@ TEST(DisplayWidth, CountsWideCharactersAsTwoColumns) {
     const char* text;
     std::size_t width;
   } cases[] = {
-      {"", 0},          {"abc", 3},       {"고객지원", 8},    {"a/환불-봇", 9},
-      {"日本語", 6},    {"ｆｕｌｌ", 8}, {"e\u0301", 1},     {"\xff", 1},
+      {"", 0},       {"abc", 3},      {"고객지원", 8}, {"a/환불-봇", 9},
+      {"日本語", 6}, {"ｆｕｌｌ", 8}, {"e\u0301", 1},  {"\xff", 1},
   };
   for (const auto& c : cases) EXPECT_EQ(DisplayWidth(c.text), c.width) << c.text;
 }
@@ -36,7 +36,8 @@ TEST(KeyValues, PadsKeysToTheLongest) {
 TEST(PrettyJson, IndentsAndKeepsUtf8) {
   bj::value v = bj::parse(R"({"a":[1,{"b":"환불"}],"e":{},"l":[]})");
   EXPECT_EQ(PrettyJson(v),
-            "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"환불\"\n    }\n  ],\n  \"e\": {},\n  \"l\": []\n}\n");
+            "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"환불\"\n    }\n  ],\n  \"e\": {},\n  "
+            "\"l\": []\n}\n");
 }
 
 TEST(ColorizeDiff, ColoursEachKindOfLine) {

@@ -53,13 +53,15 @@ Status SetContent(PromptFile& f, std::string_view type, const bj::value& content
     f.text = std::string(content.as_string());
     return OkStatus();
   }
-  if (type != "chat") return Error::InvalidArgument("unknown prompt type '" + std::string(type) + "'");
+  if (type != "chat")
+    return Error::InvalidArgument("unknown prompt type '" + std::string(type) + "'");
   if (!content.is_array()) return Error::InvalidArgument("chat content is not an array");
   for (const auto& item : content.as_array()) {
     if (!item.is_object()) return Error::InvalidArgument("chat message is not an object");
     const auto& o = item.as_object();
     ChatMessage m;
-    if (const auto* t = o.if_contains("type"); t && t->is_string() && t->as_string() == "placeholder") {
+    if (const auto* t = o.if_contains("type");
+        t && t->is_string() && t->as_string() == "placeholder") {
       m.placeholder = ScalarText(o.if_contains("name"));
       if (m.placeholder.empty()) return Error::InvalidArgument("placeholder without a name");
     } else {

@@ -36,7 +36,8 @@ boost::json::object PushBody(const registry::PromptFile& f, std::string_view fal
 Result<registry::PromptFile> ExportedFile(const boost::json::object& prompt);
 
 // Fills f.type and f.text or f.messages from an API content value ("prompt" of a version).
-Status SetContent(registry::PromptFile& f, std::string_view type, const boost::json::value& content);
+Status SetContent(registry::PromptFile& f, std::string_view type,
+                  const boost::json::value& content);
 
 // The content as a prompt file body: text verbatim; chat as "@role" sections (see
 // docs/prompt-files.md). Used to show versions and rendered messages.

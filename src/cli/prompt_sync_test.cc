@@ -20,9 +20,10 @@ PromptFile ChatFile() {
 TEST(PushBody, CarriesEveryFieldOfTheFile) {
   bj::object body = PushBody(ChatFile(), "fallback");
   EXPECT_EQ(body.at("type"), bj::value("chat"));
-  EXPECT_EQ(body.at("prompt"), bj::parse(R"([{"role":"system","content":"Hi {{name}}\n\n@mention"},)"
-                                         R"({"type":"placeholder","name":"history"},)"
-                                         R"({"role":"user","content":"{{q}}"}])"));
+  EXPECT_EQ(body.at("prompt"),
+            bj::parse(R"([{"role":"system","content":"Hi {{name}}\n\n@mention"},)"
+                      R"({"type":"placeholder","name":"history"},)"
+                      R"({"role":"user","content":"{{q}}"}])"));
   EXPECT_EQ(body.at("config"), bj::parse(R"({"model":"m","temperature":0.5})"));
   EXPECT_EQ(body.at("metadata"), bj::parse(R"({"owner":"x"})"));
   EXPECT_EQ(body.at("labels"), bj::parse(R"(["production"])"));
@@ -44,13 +45,14 @@ TEST(ExportedFile, IsThePushedFileWithoutMessageAndLatest) {
   PromptFile f = ChatFile();
   bj::object push = PushBody(f, "");
   // What GET /api/v1/prompts/{name} answers for the pushed version.
-  bj::object version{{"type", "chat"},          {"prompt", push.at("prompt")},
-                     {"config", push.at("config")}, {"metadata", push.at("metadata")},
-                     {"labels", bj::array{"latest", "production"}}, {"message", "why"}};
-  bj::object prompt{{"name", f.name},
-                    {"description", "d"},
-                    {"tags", bj::array{"a", "b"}},
-                    {"version", version}};
+  bj::object version{{"type", "chat"},
+                     {"prompt", push.at("prompt")},
+                     {"config", push.at("config")},
+                     {"metadata", push.at("metadata")},
+                     {"labels", bj::array{"latest", "production"}},
+                     {"message", "why"}};
+  bj::object prompt{
+      {"name", f.name}, {"description", "d"}, {"tags", bj::array{"a", "b"}}, {"version", version}};
   auto exported = ExportedFile(prompt);
   ASSERT_TRUE(exported.ok()) << exported.error().message;
   f.message.clear();
@@ -66,7 +68,8 @@ TEST(ExportedFile, RejectsContentOfTheWrongShape) {
 }
 
 TEST(BodyText, WritesChatAsEscapedSections) {
-  EXPECT_EQ(BodyText(ChatFile()), "@system\nHi {{name}}\n\n@@mention\n@placeholder history\n@user\n{{q}}\n");
+  EXPECT_EQ(BodyText(ChatFile()),
+            "@system\nHi {{name}}\n\n@@mention\n@placeholder history\n@user\n{{q}}\n");
   PromptFile text;
   text.text = "verbatim\n\n";
   EXPECT_EQ(BodyText(text), "verbatim\n\n");

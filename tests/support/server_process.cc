@@ -29,8 +29,10 @@ std::vector<std::string> BuildEnv(const std::vector<std::pair<std::string, std::
                                   const std::vector<std::string>& unset) {
   auto removed = [&](std::string_view entry) {
     std::string_view key = entry.substr(0, entry.find('='));
-    for (const auto& u : unset) if (key == u) return true;
-    for (const auto& [k, v] : set) if (key == k) return true;
+    for (const auto& u : unset)
+      if (key == u) return true;
+    for (const auto& [k, v] : set)
+      if (key == k) return true;
     return false;
   };
   std::vector<std::string> env;
@@ -119,7 +121,8 @@ ProcessResult RunProcess(const std::vector<std::string>& argv_in, const ProcessO
       if (fd >= 0) pfds.push_back({fd, POLLIN, 0});
     }
     if (in_fd >= 0) pfds.push_back({in_fd, POLLOUT, 0});
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       if (!killed) ::kill(pid, SIGKILL);
       killed = true;
@@ -130,7 +133,8 @@ ProcessResult RunProcess(const std::vector<std::string>& argv_in, const ProcessO
     for (const auto& p : pfds) {
       if (p.revents == 0) continue;
       if (p.fd == in_fd) {
-        ssize_t w = ::write(in_fd, options.stdin_data.data() + written, options.stdin_data.size() - written);
+        ssize_t w = ::write(in_fd, options.stdin_data.data() + written,
+                            options.stdin_data.size() - written);
         if (w > 0) written += static_cast<std::size_t>(w);
         if (w < 0 || written == options.stdin_data.size()) {
           ::close(in_fd);
@@ -211,12 +215,15 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options o) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, impl->log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<std::string> argv = {binary, "serve", "--listen", "127.0.0.1:0", "--data", o.data_dir.string()};
+  posix_spawn_file_actions_addopen(&actions, 2, impl->log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<std::string> argv = {binary,        "serve",  "--listen",
+                                   "127.0.0.1:0", "--data", o.data_dir.string()};
   argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
   auto set_env = o.set_env;
   if (!o.admin_key.empty()) set_env.emplace_back("PROMPTOPS_ADMIN_KEY", o.admin_key);
-  std::vector<std::string> env = BuildEnv(set_env, {"PROMPTOPS_CONFIG", "PROMPTOPS_LISTEN", "PROMPTOPS_DATA"});
+  std::vector<std::string> env =
+      BuildEnv(set_env, {"PROMPTOPS_CONFIG", "PROMPTOPS_LISTEN", "PROMPTOPS_DATA"});
   auto cargv = CStrings(argv);
   auto cenv = CStrings(env);
   int rc = ::posix_spawn(&impl->pid, binary.c_str(), &actions, nullptr, cargv.data(), cenv.data());
@@ -233,8 +240,9 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options o) {
   bool ready;
   {
     std::unique_lock<std::mutex> lock(impl->mu);
-    ready = impl->cv.wait_for(lock, o.start_timeout, [&] { return impl->url.has_value() || impl->eof; }) &&
-            impl->url.has_value();
+    ready = impl->cv.wait_for(lock, o.start_timeout, [&] {
+      return impl->url.has_value() || impl->eof;
+    }) && impl->url.has_value();
   }
   if (!ready) {
     ::kill(impl->pid, SIGKILL);
@@ -244,7 +252,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options o) {
     std::ifstream in(impl->log_path);
     std::stringstream log;
     log << in.rdbuf();
-    return Error::Unavailable("server did not get ready (exit code " + std::to_string(code) + "); log:\n" + log.str());
+    return Error::Unavailable("server did not get ready (exit code " + std::to_string(code) +
+                              "); log:\n" + log.str());
   }
   return std::unique_ptr<ServerProcess>(new ServerProcess(std::move(impl)));
 }

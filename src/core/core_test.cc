@@ -97,6 +97,14 @@ TEST(Json, TypedAccessorsNameTheField) {
             R"({"error":{"code":"not_found","message":"x"}})");
 }
 
+TEST(Json, CanonicalSerializeSortsKeysAndPrintsNumbersReadably) {
+  auto a = *json::Parse(R"({"b":[1,{"z":0.2,"a":true}],"a":null,"c":2.0,"d":1e300})");
+  EXPECT_EQ(json::CanonicalSerialize(a),
+            R"({"a":null,"b":[1,{"a":true,"z":0.2}],"c":2.0,"d":1e+300})");
+  auto b = *json::Parse(R"({"a":null,"c":2.0,"b":[1,{"a":true,"z":0.2}],"d":1e300})");
+  EXPECT_EQ(json::CanonicalSerialize(a), json::CanonicalSerialize(b));
+}
+
 TEST(Rfc3339, FormatsAndParsesUtc) {
   auto t = FromUnixMillis(1'700'000'000'123);
   EXPECT_EQ(FormatRfc3339(t), "2023-11-14T22:13:20.123Z");

@@ -1,6 +1,8 @@
 #include "core/json.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <vector>
 
 #include "core/utf8.h"
@@ -57,6 +59,19 @@ void AppendCanonical(const bj::value& v, std::string& out) {
       AppendCanonical(e, out);
     }
     out += ']';
+  } else if (v.is_double()) {
+    // Shortest round-trip form ("0.2", not Boost.JSON's "2E-1"); integral doubles keep a ".0"
+    // so that they stay doubles when parsed back.
+    char buf[64];
+    double d = v.as_double();
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    std::string_view s(buf, static_cast<std::size_t>(end - buf));
+    if (ec != std::errc() || !std::isfinite(d)) {
+      out += bj::serialize(v);
+    } else {
+      out += s;
+      if (s.find_first_of(".eEn") == std::string_view::npos) out += ".0";
+    }
   } else {
     out += bj::serialize(v);
   }

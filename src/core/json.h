@@ -28,6 +28,7 @@ Result<bj::object> ParseObject(std::string_view text);
 std::string Serialize(const bj::value& v);
 // Serializes with object keys sorted (recursively): equal values give equal text, whatever the
 // key order they arrived in. Used for content hashes and equality of config/metadata.
+// The output format is part of every stored content hash: never change it.
 std::string CanonicalSerialize(const bj::value& v);
 
 // Typed access to optional fields: absent or null -> nullopt; present with another type ->

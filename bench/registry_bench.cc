@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   http::Router router;
   api::AddAdminRoutes(router, ctx);
 
-  std::printf("| %-44s | %12s | %9s | %9s |\n", "operation (one thread)", "ops/s", "p50 us", "p99 us");
+  std::printf("| %-44s | %12s | %9s | %9s |\n", "operation (one thread)", "ops/s", "p50 us",
+              "p99 us");
   std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(14, '-').c_str(),
               std::string(11, '-').c_str(), std::string(11, '-').c_str());
 
@@ -96,8 +97,10 @@ int main(int argc, char** argv) {
       }));
 
   // 2. Rendering a chat prompt with a partial, strict mode.
-  boost::json::object vars{{"company", "Acme"},     {"order_id", "A-1"},
-                           {"question", "환불 가능한가요?"}, {"refund_days", 30},
+  boost::json::object vars{{"company", "Acme"},
+                           {"order_id", "A-1"},
+                           {"question", "환불 가능한가요?"},
+                           {"refund_days", 30},
                            {"language", "Korean"}};
   Row("render chat prompt (2 messages, 1 partial)", Measure(seconds, [&] {
         auto r = reg.Render(admin, "support/refund-bot", {}, vars, true);

@@ -52,7 +52,8 @@ Result<registry::Selector> SelectorFromQuery(const Request& req) {
 Result<const VersionView*> VersionRef(const registry::Registry& reg, const PromptView& p,
                                       std::string_view ref) {
   registry::Selector s;
-  if (!ref.empty() && std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (!ref.empty() &&
+      std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     PO_ASSIGN_OR_RETURN(s.number, ParseVersionNumber(ref));
   } else if (ref.rfind("branch:", 0) == 0) {
     s.branch = std::string(ref.substr(7));
@@ -112,7 +113,8 @@ Result<registry::PushRequest> PushFromBody(const bj::object& body, std::string n
   PO_ASSIGN_OR_RETURN(req.type, json::OptString(body, "type"));
   auto it = body.find("prompt");
   if (it == body.end() || it->value().is_null()) {
-    return Error::InvalidArgument("field 'prompt' (the template: a string, or an array of chat messages) is required");
+    return Error::InvalidArgument(
+        "field 'prompt' (the template: a string, or an array of chat messages) is required");
   }
   req.content = it->value();
   PO_ASSIGN_OR_RETURN(req.config, OptObjectCopy(body, "config"));
@@ -157,13 +159,17 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
     r.Add("GET", "/api/v1/prompts/{name}/labels", bind(&AdminApi::ListLabels));
     r.Add("GET", "/api/v1/prompts/{name}/labels/{label}", bind(&AdminApi::GetLabel));
     r.Add("PUT", "/api/v1/prompts/{name}/labels/{label}", bind(&AdminApi::SetLabel), blocking);
-    r.Add("DELETE", "/api/v1/prompts/{name}/labels/{label}", bind(&AdminApi::RemoveLabel), blocking);
-    r.Add("GET", "/api/v1/prompts/{name}/labels/{label}/history", bind(&AdminApi::LabelHistory), blocking);
-    r.Add("POST", "/api/v1/prompts/{name}/labels/{label}/rollback", bind(&AdminApi::Rollback), blocking);
+    r.Add("DELETE", "/api/v1/prompts/{name}/labels/{label}", bind(&AdminApi::RemoveLabel),
+          blocking);
+    r.Add("GET", "/api/v1/prompts/{name}/labels/{label}/history", bind(&AdminApi::LabelHistory),
+          blocking);
+    r.Add("POST", "/api/v1/prompts/{name}/labels/{label}/rollback", bind(&AdminApi::Rollback),
+          blocking);
     r.Add("GET", "/api/v1/prompts/{name}/label-history", bind(&AdminApi::LabelHistory), blocking);
     r.Add("GET", "/api/v1/prompts/{name}/branches", bind(&AdminApi::ListBranches));
     r.Add("POST", "/api/v1/prompts/{name}/branches", bind(&AdminApi::CreateBranch), blocking);
-    r.Add("POST", "/api/v1/prompts/{name}/branches/{branch}/merge", bind(&AdminApi::Merge), blocking);
+    r.Add("POST", "/api/v1/prompts/{name}/branches/{branch}/merge", bind(&AdminApi::Merge),
+          blocking);
     r.Add("GET", "/api/v1/prompts/{name}/log", bind(&AdminApi::Log));
     r.Add("GET", "/api/v1/prompts/{name}/diff", bind(&AdminApi::Diff));
     r.Add("GET", "/api/v1/prompts/{name}/compat", bind(&AdminApi::Compat));
@@ -206,7 +212,9 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
       PO_ASSIGN_OR_RETURN(std::string name, json::RequireString(body, "name"));
       PO_ASSIGN_OR_RETURN(auto push, PushFromBody(body, name));
       if (reg_.Get(a, name).ok()) {
-        return Error::AlreadyExists("prompt '" + name + "' already exists; push a new version with POST /api/v1/prompts/{name}/versions");
+        return Error::AlreadyExists(
+            "prompt '" + name +
+            "' already exists; push a new version with POST /api/v1/prompts/{name}/versions");
       }
       PO_ASSIGN_OR_RETURN(auto result, reg_.Push(a, std::move(push)));
       return JsonResponse(201, PushResultJson(result));
@@ -347,7 +355,8 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
   }
 
   Response RemoveLabel(Request& req, const Actor& a) {
-    auto s = reg_.RemoveLabel(a, req.Param("name"), req.Param("label"), req.Query("reason").value_or(""));
+    auto s = reg_.RemoveLabel(a, req.Param("name"), req.Param("label"),
+                              req.Query("reason").value_or(""));
     if (!s.ok()) return Response::FromError(s.error());
     return Response::NoContent();
   }
@@ -355,11 +364,14 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
   Response LabelHistory(Request& req, const Actor& a) {
     return Handle([&]() -> Result<Response> {
       std::optional<std::string> label;
-      if (!req.Param("label").empty()) label = std::string(req.Param("label"));
-      else label = req.Query("label");
+      if (!req.Param("label").empty())
+        label = std::string(req.Param("label"));
+      else
+        label = req.Query("label");
       PO_ASSIGN_OR_RETURN(auto events, reg_.LabelHistory(a, req.Param("name"), label));
       bj::array data;
-      for (auto it = events.rbegin(); it != events.rend(); ++it) data.push_back(LabelEventJson(*it));
+      for (auto it = events.rbegin(); it != events.rend(); ++it)
+        data.push_back(LabelEventJson(*it));
       return JsonResponse(200, bj::object{{"data", std::move(data)}});
     });
   }
@@ -440,7 +452,7 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
   // Resolves ?from= and ?to= (numbers, labels or branch:NAME); defaults: to = latest,
   // from = to's parent.
   Result<std::pair<const VersionView*, const VersionView*>> Pair(const Request& req,
-                                                                  const PromptView& p) {
+                                                                 const PromptView& p) {
     const VersionView* to = nullptr;
     if (auto t = req.Query("to")) {
       PO_ASSIGN_OR_RETURN(to, VersionRef(reg_, p, *t));
@@ -452,7 +464,9 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
     if (auto f = req.Query("from")) {
       PO_ASSIGN_OR_RETURN(from, VersionRef(reg_, p, *f));
     } else {
-      if (!to->parent) return Error::InvalidArgument("version " + std::to_string(to->number) + " has no parent; give ?from=");
+      if (!to->parent)
+        return Error::InvalidArgument("version " + std::to_string(to->number) +
+                                      " has no parent; give ?from=");
       from = p.ByNumber(*to->parent);
     }
     return std::make_pair(from, to);
@@ -471,7 +485,8 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
       // Config as one key per line, sorted, so that diffs are readable.
       auto config_lines = [](const bj::object& c) {
         std::vector<std::string> lines;
-        for (const auto& kv : c) lines.push_back(std::string(kv.key()) + ": " + json::CanonicalSerialize(kv.value()));
+        for (const auto& kv : c)
+          lines.push_back(std::string(kv.key()) + ": " + json::CanonicalSerialize(kv.value()));
         std::sort(lines.begin(), lines.end());
         std::string out;
         for (auto& l : lines) out += l + "\n";
@@ -480,8 +495,10 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
       std::string a_c = config_lines(from->config), b_c = config_lines(to->config);
       std::string from_label = p->name + "#" + std::to_string(from->number);
       std::string to_label = p->name + "#" + std::to_string(to->number);
-      std::string content_diff = registry::UnifiedDiff(a_text, b_text, from_label, to_label, ctx_lines);
-      std::string config_diff = registry::UnifiedDiff(a_c, b_c, from_label + " config", to_label + " config", ctx_lines);
+      std::string content_diff =
+          registry::UnifiedDiff(a_text, b_text, from_label, to_label, ctx_lines);
+      std::string config_diff =
+          registry::UnifiedDiff(a_c, b_c, from_label + " config", to_label + " config", ctx_lines);
       if (req.Query("format").value_or("json") == "text") {
         return Response::Text(200, content_diff + config_diff, "text/x-diff; charset=utf-8");
       }
@@ -491,10 +508,12 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
       o["from_semver"] = from->semver;
       o["to_semver"] = to->semver;
       o["identical"] = content_diff.empty() && config_diff.empty();
-      o["content"] = bj::object{{"unified", content_diff},
-                                {"hunks", registry::HunksToJson(registry::LineDiff(a_text, b_text, ctx_lines))}};
-      o["config"] = bj::object{{"unified", config_diff},
-                               {"hunks", registry::HunksToJson(registry::LineDiff(a_c, b_c, ctx_lines))}};
+      o["content"] = bj::object{
+          {"unified", content_diff},
+          {"hunks", registry::HunksToJson(registry::LineDiff(a_text, b_text, ctx_lines))}};
+      o["config"] =
+          bj::object{{"unified", config_diff},
+                     {"hunks", registry::HunksToJson(registry::LineDiff(a_c, b_c, ctx_lines))}};
       return JsonResponse(200, o);
     });
   }
@@ -525,15 +544,18 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
         return Error::InvalidArgument("give at most one of label, version, branch");
       }
       PO_ASSIGN_OR_RETURN(auto strict, json::OptBool(body, "strict"));
-      PO_ASSIGN_OR_RETURN(auto r, reg_.Render(a, req.Param("name"), s, vars, strict.value_or(true)));
+      PO_ASSIGN_OR_RETURN(auto r,
+                          reg_.Render(a, req.Param("name"), s, vars, strict.value_or(true)));
       bj::object o;
       o["name"] = r.prompt->name;
       o["version"] = r.version->number;
       o["semver"] = r.version->semver;
       o["type"] = registry::PromptTypeName(r.version->content.type);
       o["config"] = r.version->config;
-      if (r.rendered.is_string()) o["text"] = r.rendered;
-      else o["messages"] = r.rendered;
+      if (r.rendered.is_string())
+        o["text"] = r.rendered;
+      else
+        o["messages"] = r.rendered;
       return JsonResponse(200, o);
     });
   }
@@ -546,7 +568,8 @@ class AdminApi : public std::enable_shared_from_this<AdminApi> {
         for (const auto& e : entries) {
           md += "- " + FormatRfc3339(FromUnixMillis(e.at)) + " ";
           if (e.kind == "version") {
-            md += "**v" + std::to_string(e.version) + " (" + e.semver + ")** " + e.text + " — " + e.actor + "\n";
+            md += "**v" + std::to_string(e.version) + " (" + e.semver + ")** " + e.text + " — " +
+                  e.actor + "\n";
           } else {
             md += "label " + e.text + " — " + e.actor + "\n";
           }

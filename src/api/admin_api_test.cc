@@ -86,7 +86,8 @@ TEST_F(AdminApiTest, CreateGetPushLabelRenderRoundTripWithFolderNames) {
                 R"("labels":["production"],"tags":["support"],"message":"first"})");
   ASSERT_EQ(c.status, 201) << c.body;
   EXPECT_EQ(Json(c).at("version").at("version").as_int64(), 1);
-  EXPECT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"support/refund-bot","prompt":"x"})").status, 409);
+  EXPECT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"support/refund-bot","prompt":"x"})").status,
+            409);
 
   auto p2 = Call("POST", "/api/v1/prompts/support%2Frefund-bot/versions",
                  R"({"prompt":"Hello {{name}} from {{city}}","config":{"model":"m"}})");
@@ -100,9 +101,14 @@ TEST_F(AdminApiTest, CreateGetPushLabelRenderRoundTripWithFolderNames) {
   auto get = Call("GET", "/api/v1/prompts/support%2Frefund-bot");
   ASSERT_EQ(get.status, 200);
   EXPECT_EQ(Json(get).at("version").at("version").as_int64(), 1);  // production
-  EXPECT_EQ(Json(Call("GET", "/api/v1/prompts/support%2Frefund-bot?label=latest")).at("version").at("version").as_int64(), 2);
-  EXPECT_EQ(Json(Call("GET", "/api/v1/prompts/support%2Frefund-bot/versions/2")).at("prompt").as_string(),
-            "Hello {{name}} from {{city}}");
+  EXPECT_EQ(Json(Call("GET", "/api/v1/prompts/support%2Frefund-bot?label=latest"))
+                .at("version")
+                .at("version")
+                .as_int64(),
+            2);
+  EXPECT_EQ(
+      Json(Call("GET", "/api/v1/prompts/support%2Frefund-bot/versions/2")).at("prompt").as_string(),
+      "Hello {{name}} from {{city}}");
 
   auto label = Call("PUT", "/api/v1/prompts/support%2Frefund-bot/labels/production",
                     R"({"version":2,"reason":"ship"})");
@@ -150,10 +156,14 @@ TEST_F(AdminApiTest, BadInputGetsClearErrorsAndChangesNothing) {
       {"POST", "/api/v1/prompts", R"({"name":"ok"})", 400, "invalid_argument"},
       {"POST", "/api/v1/prompts", R"({"name":"bad name!","prompt":"x"})", 400, "invalid_argument"},
       {"POST", "/api/v1/prompts", R"({"name":"ok","prompt":"{{#a}}"})", 400, "invalid_argument"},
-      {"POST", "/api/v1/prompts", R"({"name":"ok","prompt":"x","config":"nope"})", 400, "invalid_argument"},
-      {"POST", "/api/v1/prompts", R"({"name":"ok","prompt":"x","labels":"production"})", 400, "invalid_argument"},
-      {"POST", "/api/v1/prompts", "{\"name\":\"ok\",\"prompt\":\"\xC3\x28\"}", 400, "invalid_argument"},
-      {"POST", "/api/v1/prompts", std::string(200, '[') + std::string(200, ']'), 400, "invalid_argument"},
+      {"POST", "/api/v1/prompts", R"({"name":"ok","prompt":"x","config":"nope"})", 400,
+       "invalid_argument"},
+      {"POST", "/api/v1/prompts", R"({"name":"ok","prompt":"x","labels":"production"})", 400,
+       "invalid_argument"},
+      {"POST", "/api/v1/prompts", "{\"name\":\"ok\",\"prompt\":\"\xC3\x28\"}", 400,
+       "invalid_argument"},
+      {"POST", "/api/v1/prompts", std::string(200, '[') + std::string(200, ']'), 400,
+       "invalid_argument"},
       {"GET", "/api/v1/prompts/none", "", 404, "not_found"},
       {"GET", "/api/v1/prompts/none/versions/abc", "", 404, "not_found"},
       {"GET", "/api/v1/prompts?limit=0", "", 400, "invalid_argument"},
@@ -168,7 +178,8 @@ TEST_F(AdminApiTest, BadInputGetsClearErrorsAndChangesNothing) {
     EXPECT_EQ(ErrorCodeOf(r), c.code) << r.body;
   }
   EXPECT_EQ(Json(Call("GET", "/api/v1/prompts")).at("total").as_int64(), 0);
-  auto form = Call("POST", "/api/v1/prompts", "name=x", kSecret, "application/x-www-form-urlencoded");
+  auto form =
+      Call("POST", "/api/v1/prompts", "name=x", kSecret, "application/x-www-form-urlencoded");
   EXPECT_EQ(form.status, 415);
   auto big = Call("POST", "/api/v1/prompts",
                   R"({"name":"big","prompt":")" + std::string(100 * 1024, 'x') + R"("})");
@@ -189,8 +200,13 @@ TEST_F(AdminApiTest, AuthenticationAndRolesAreEnforced) {
   EXPECT_EQ(Call("POST", "/api/v1/keys", R"({"role":"admin"})", editor).status, 403);
   EXPECT_EQ(Call("DELETE", "/api/v1/prompts/a", "", editor).status, 403);
   // Protected labels: only admin moves them.
-  EXPECT_EQ(Call("PUT", "/api/v1/prompts/a/labels/production", R"({"version":1,"protected":true})").status, 200);
-  EXPECT_EQ(Call("PUT", "/api/v1/prompts/a/labels/production", R"({"version":1,"protected":false})", editor).status, 403);
+  EXPECT_EQ(Call("PUT", "/api/v1/prompts/a/labels/production", R"({"version":1,"protected":true})")
+                .status,
+            200);
+  EXPECT_EQ(Call("PUT", "/api/v1/prompts/a/labels/production", R"({"version":1,"protected":false})",
+                 editor)
+                .status,
+            403);
   // Revoked keys stop working at once; the last admin key cannot be revoked.
   auto keys = Json(Call("GET", "/api/v1/keys"));
   std::string viewer_id;
@@ -204,7 +220,10 @@ TEST_F(AdminApiTest, AuthenticationAndRolesAreEnforced) {
 }
 
 TEST_F(AdminApiTest, FetchByLabelServesTheSameJsonAsBuiltFreshFromTheSnapshot) {
-  ASSERT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"p","prompt":"v1 {{a}}","labels":["production"]})").status, 201);
+  ASSERT_EQ(
+      Call("POST", "/api/v1/prompts", R"({"name":"p","prompt":"v1 {{a}}","labels":["production"]})")
+          .status,
+      201);
   ASSERT_EQ(Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v2 {{a}}"})").status, 201);
   ASSERT_EQ(Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v3 {{a}}"})").status, 201);
   Actor actor{1, "pk-admin", Role::kAdmin};
@@ -222,7 +241,9 @@ TEST_F(AdminApiTest, BranchesAndMergeOverHttp) {
   ASSERT_EQ(Call("POST", "/api/v1/prompts", R"({"name":"p","prompt":"v1 {{a}}"})").status, 201);
   EXPECT_EQ(Call("POST", "/api/v1/prompts/p/branches", R"({"name":"exp"})").status, 201);
   EXPECT_EQ(Call("POST", "/api/v1/prompts/p/branches", R"({"name":"exp"})").status, 409);
-  EXPECT_EQ(Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v2 {{a}}","branch":"exp"})").status, 201);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/prompts/p/versions", R"({"prompt":"v2 {{a}}","branch":"exp"})").status,
+      201);
   auto branches = Json(Call("GET", "/api/v1/prompts/p/branches"));
   EXPECT_EQ(branches.at("data").as_array().size(), 2u);
   auto merged = Call("POST", "/api/v1/prompts/p/branches/exp/merge", "");

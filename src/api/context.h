@@ -13,7 +13,7 @@ namespace promptops::api {
 struct ApiContext {
   registry::Registry& registry;
   governance::ApiKeys& keys;
-  std::string version = "0.1.0";    // promptops version, reported by /healthz
+  std::string version = "0.1.0";       // promptops version, reported by /healthz
   std::atomic<bool>* ready = nullptr;  // /readyz answers 200 only when set and true
 };
 

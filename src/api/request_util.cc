@@ -81,7 +81,8 @@ Result<std::int64_t> ParseVersionNumber(std::string_view s) {
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size() || v < 1) {
-    return Error::InvalidArgument("version must be a positive integer, not '" + std::string(s) + "'");
+    return Error::InvalidArgument("version must be a positive integer, not '" + std::string(s) +
+                                  "'");
   }
   return v;
 }
@@ -93,8 +94,9 @@ Result<std::optional<std::int64_t>> QueryInt(const http::Request& req, std::stri
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(q->data(), q->data() + q->size(), v);
   if (ec != std::errc() || ptr != q->data() + q->size() || v < min || v > max) {
-    return Error::InvalidArgument("query parameter '" + std::string(name) + "' must be an integer in [" +
-                                  std::to_string(min) + ", " + std::to_string(max) + "]");
+    return Error::InvalidArgument("query parameter '" + std::string(name) +
+                                  "' must be an integer in [" + std::to_string(min) + ", " +
+                                  std::to_string(max) + "]");
   }
   return std::optional<std::int64_t>(v);
 }

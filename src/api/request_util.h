@@ -25,8 +25,7 @@ Result<boost::json::object> JsonBody(const http::Request& req, bool allow_empty 
 
 // Query parameter as a positive integer (>= min), or nullopt if absent.
 Result<std::optional<std::int64_t>> QueryInt(const http::Request& req, std::string_view name,
-                                             std::int64_t min = 1,
-                                             std::int64_t max = INT64_MAX);
+                                             std::int64_t min = 1, std::int64_t max = INT64_MAX);
 // A path parameter that must be a positive version number.
 Result<std::int64_t> ParseVersionNumber(std::string_view s);
 

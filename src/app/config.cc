@@ -11,18 +11,28 @@ Result<std::size_t> ParseByteSize(std::string_view s) {
   std::uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || ptr == s.data()) {
-    return Error::InvalidArgument("invalid size '" + std::string(s) + "' (e.g. 10MiB, 512KiB, 1048576)");
+    return Error::InvalidArgument("invalid size '" + std::string(s) +
+                                  "' (e.g. 10MiB, 512KiB, 1048576)");
   }
   std::string_view unit = s.substr(static_cast<std::size_t>(ptr - s.data()));
   std::uint64_t mult = 1;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KiB" || unit == "K") mult = 1024;
-  else if (unit == "MiB" || unit == "M") mult = 1024 * 1024;
-  else if (unit == "GiB" || unit == "G") mult = 1024ull * 1024 * 1024;
-  else if (unit == "KB") mult = 1000;
-  else if (unit == "MB") mult = 1000 * 1000;
-  else return Error::InvalidArgument("invalid size unit in '" + std::string(s) + "' (use B, KiB, MiB, GiB, KB, MB)");
-  if (n > (1ull << 40) / mult) return Error::InvalidArgument("size '" + std::string(s) + "' is too large");
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB" || unit == "K")
+    mult = 1024;
+  else if (unit == "MiB" || unit == "M")
+    mult = 1024 * 1024;
+  else if (unit == "GiB" || unit == "G")
+    mult = 1024ull * 1024 * 1024;
+  else if (unit == "KB")
+    mult = 1000;
+  else if (unit == "MB")
+    mult = 1000 * 1000;
+  else
+    return Error::InvalidArgument("invalid size unit in '" + std::string(s) +
+                                  "' (use B, KiB, MiB, GiB, KB, MB)");
+  if (n > (1ull << 40) / mult)
+    return Error::InvalidArgument("size '" + std::string(s) + "' is too large");
   return static_cast<std::size_t>(n * mult);
 }
 
@@ -33,7 +43,8 @@ Result<std::pair<std::string, std::uint16_t>> ParseListen(std::string_view s) {
   }
   std::string host(s.substr(0, colon));
   std::string_view port_s = s.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   unsigned int port = 0;
   auto [ptr, ec] = std::from_chars(port_s.data(), port_s.data() + port_s.size(), port);
@@ -51,7 +62,8 @@ Status ParseBool(std::string_view key, std::string_view v, bool& out) {
   } else if (v == "0" || v == "false" || v == "no" || v == "off") {
     out = false;
   } else {
-    return Error::InvalidArgument(std::string(key) + ": expected true/false, got '" + std::string(v) + "'");
+    return Error::InvalidArgument(std::string(key) + ": expected true/false, got '" +
+                                  std::string(v) + "'");
   }
   return OkStatus();
 }
@@ -59,7 +71,8 @@ Status ParseBool(std::string_view key, std::string_view v, bool& out) {
 Status ParseInt(std::string_view key, std::string_view v, std::int64_t& out) {
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || ptr != v.data() + v.size()) {
-    return Error::InvalidArgument(std::string(key) + ": expected an integer, got '" + std::string(v) + "'");
+    return Error::InvalidArgument(std::string(key) + ": expected an integer, got '" +
+                                  std::string(v) + "'");
   }
   return OkStatus();
 }
@@ -69,7 +82,8 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
   std::string where = std::string(source) + " " + std::string(key);
   std::int64_t n = 0;
   if (key == "listen") {
-    if (auto l = ParseListen(v); !l.ok()) return Error::InvalidArgument(where + ": " + l.error().message);
+    if (auto l = ParseListen(v); !l.ok())
+      return Error::InvalidArgument(where + ": " + l.error().message);
     c.listen = v;
   } else if (key == "data") {
     c.data_dir = v;
@@ -94,7 +108,8 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
   } else if (key == "project") {
     c.project = v;
   } else {
-    return Error::InvalidArgument(std::string(source) + ": unknown option '" + std::string(key) + "'");
+    return Error::InvalidArgument(std::string(source) + ": unknown option '" + std::string(key) +
+                                  "'");
   }
   return OkStatus();
 }
@@ -115,7 +130,8 @@ Status ApplyConfigFile(const std::string& path, ServeConfig& c) {
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) {
-      return Error::InvalidArgument("config file '" + path + "': option '" + key + "' must be a scalar");
+      return Error::InvalidArgument("config file '" + path + "': option '" + key +
+                                    "' must be a scalar");
     }
     PO_RETURN_IF_ERROR(Set(c, key, kv.second.as<std::string>(), "config file '" + path + "':"));
   }
@@ -124,11 +140,15 @@ Status ApplyConfigFile(const std::string& path, ServeConfig& c) {
 
 Status ApplyEnvironment(ServeConfig& c) {
   static constexpr std::pair<const char*, const char*> kVars[] = {
-      {"PROMPTOPS_LISTEN", "listen"},         {"PROMPTOPS_DATA", "data"},
-      {"PROMPTOPS_THREADS", "threads"},       {"PROMPTOPS_MAX_BODY", "max_body"},
+      {"PROMPTOPS_LISTEN", "listen"},
+      {"PROMPTOPS_DATA", "data"},
+      {"PROMPTOPS_THREADS", "threads"},
+      {"PROMPTOPS_MAX_BODY", "max_body"},
       {"PROMPTOPS_REQUEST_TIMEOUT_MS", "request_timeout_ms"},
-      {"PROMPTOPS_ACCESS_LOG", "access_log"}, {"PROMPTOPS_LOG_LEVEL", "log_level"},
-      {"PROMPTOPS_LOG_FORMAT", "log_format"}, {"PROMPTOPS_DEMO", "demo"},
+      {"PROMPTOPS_ACCESS_LOG", "access_log"},
+      {"PROMPTOPS_LOG_LEVEL", "log_level"},
+      {"PROMPTOPS_LOG_FORMAT", "log_format"},
+      {"PROMPTOPS_DEMO", "demo"},
       {"PROMPTOPS_PROJECT", "project"},
   };
   for (const auto& [var, key] : kVars) {
@@ -143,8 +163,10 @@ Status Validate(const ServeConfig& c) {
   if (auto l = ParseListen(c.listen); !l.ok()) return l.error();
   if (c.threads < 0 || c.threads > 256) return Error::InvalidArgument("threads must be in 0..256");
   if (c.max_body_bytes < 1024) return Error::InvalidArgument("max_body must be at least 1KiB");
-  if (c.request_timeout_ms < 100) return Error::InvalidArgument("request_timeout_ms must be at least 100");
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
+  if (c.request_timeout_ms < 100)
+    return Error::InvalidArgument("request_timeout_ms must be at least 100");
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
     return Error::InvalidArgument("log_level must be debug, info, warn or error");
   }
   if (c.log_format != "text" && c.log_format != "json") {

@@ -16,14 +16,14 @@ namespace promptops::app {
 struct ServeConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string data_dir = "./promptops-data";
-  int threads = 0;                          // network threads; 0 = one per core
+  int threads = 0;  // network threads; 0 = one per core
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::int64_t request_timeout_ms = 30000;
   bool access_log = false;
-  std::string log_level = "info";           // debug | info | warn | error
-  std::string log_format = "text";          // text | json
-  bool demo = false;                        // load demo prompts on start
-  std::string project = "default";          // the bootstrap project's name
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text | json
+  bool demo = false;                // load demo prompts on start
+  std::string project = "default";  // the bootstrap project's name
 };
 
 // Applies a YAML config file. Unknown keys and wrong types are errors (naming the key), so a

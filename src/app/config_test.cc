@@ -10,22 +10,31 @@ namespace promptops::app {
 namespace {
 
 TEST(Config, ParsesByteSizes) {
-  struct Case { const char* in; std::size_t out; } ok[] = {
-      {"2048", 2048}, {"10MiB", 10u << 20}, {"512KiB", 512u << 10}, {"1MB", 1000000}, {"1G", 1u << 30}};
+  struct Case {
+    const char* in;
+    std::size_t out;
+  } ok[] = {{"2048", 2048},
+            {"10MiB", 10u << 20},
+            {"512KiB", 512u << 10},
+            {"1MB", 1000000},
+            {"1G", 1u << 30}};
   for (const auto& c : ok) EXPECT_EQ(*ParseByteSize(c.in), c.out) << c.in;
-  for (const char* bad : {"", "ten", "10XB", "-1", "99999999999GiB"}) EXPECT_FALSE(ParseByteSize(bad).ok()) << bad;
+  for (const char* bad : {"", "ten", "10XB", "-1", "99999999999GiB"})
+    EXPECT_FALSE(ParseByteSize(bad).ok()) << bad;
 }
 
 TEST(Config, ParsesListenAddresses) {
   EXPECT_EQ(ParseListen("127.0.0.1:8080")->second, 8080);
   EXPECT_EQ(ParseListen("[::1]:0")->first, "::1");
   EXPECT_EQ(ParseListen(":9000")->first, "0.0.0.0");
-  for (const char* bad : {"localhost", "host:99999", "host:", "host:12ab"}) EXPECT_FALSE(ParseListen(bad).ok()) << bad;
+  for (const char* bad : {"localhost", "host:99999", "host:", "host:12ab"})
+    EXPECT_FALSE(ParseListen(bad).ok()) << bad;
 }
 
 TEST(Config, FileThenEnvironmentOverrideDefaults) {
   testing::TempDir dir;
-  testing::WriteFile(dir.path() / "c.yaml", "listen: 0.0.0.0:9000\nthreads: 3\nmax_body: 1MiB\naccess_log: true\n");
+  testing::WriteFile(dir.path() / "c.yaml",
+                     "listen: 0.0.0.0:9000\nthreads: 3\nmax_body: 1MiB\naccess_log: true\n");
   ServeConfig c;
   ASSERT_TRUE(ApplyConfigFile(dir.File("c.yaml"), c).ok());
   EXPECT_EQ(c.listen, "0.0.0.0:9000");
@@ -44,7 +53,10 @@ TEST(Config, FileThenEnvironmentOverrideDefaults) {
 
 TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
   testing::TempDir dir;
-  struct Case { const char* yaml; const char* mentions; } cases[] = {
+  struct Case {
+    const char* yaml;
+    const char* mentions;
+  } cases[] = {
       {"lisen: 1.2.3.4:5\n", "lisen"},
       {"threads: many\n", "threads"},
       {"access_log: maybe\n", "access_log"},

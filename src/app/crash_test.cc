@@ -50,7 +50,8 @@ TEST(Durability, SigkillDuringConcurrentPushesLosesNoAcknowledgedVersion) {
       for (int i = 0; !stop; ++i) {
         // Two threads share one prompt (racing for version numbers), two have their own.
         std::string name = t < 2 ? "crash/shared" : "crash/own-" + std::to_string(t);
-        std::string content = "thread " + std::to_string(t) + " push " + std::to_string(i) + " {{x}}";
+        std::string content =
+            "thread " + std::to_string(t) + " push " + std::to_string(i) + " {{x}}";
         bj::object body{{"prompt", content}, {"message", "burst"}};
         auto r = http::Fetch("POST", url + "/api/v1/prompts/" + http::UrlEncode(name) + "/versions",
                              Auth(), bj::serialize(body), {.timeout = std::chrono::seconds(5)});
@@ -65,7 +66,8 @@ TEST(Durability, SigkillDuringConcurrentPushesLosesNoAcknowledgedVersion) {
     });
   }
   // Kill once a good number of pushes were acknowledged, while the clients keep pushing.
-  for (int i = 0; i < 3000 && acked < 60; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 3000 && acked < 60; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ((*server)->Kill(SIGKILL), 128 + SIGKILL);
   stop = true;
   for (auto& c : clients) c.join();
@@ -87,8 +89,10 @@ TEST(Durability, SigkillDuringConcurrentPushesLosesNoAcknowledgedVersion) {
   const std::string url2 = (*restarted)->url();
   std::map<std::string, std::int64_t> max_acked;
   for (const auto& a : acks) {
-    auto r = http::Fetch("GET", url2 + "/api/v1/prompts/" + http::UrlEncode(a.name) + "/versions/" +
-                                    std::to_string(a.number), Auth());
+    auto r = http::Fetch("GET",
+                         url2 + "/api/v1/prompts/" + http::UrlEncode(a.name) + "/versions/" +
+                             std::to_string(a.number),
+                         Auth());
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, 200) << a.name << "#" << a.number << " lost: " << r->body;
     EXPECT_EQ(json::Parse(r->body)->at("prompt").as_string(), a.content);

@@ -29,7 +29,8 @@ Status Push(registry::Registry& reg, const Actor& actor, std::string name, bj::v
 
 bj::array Chat(std::initializer_list<std::pair<const char*, const char*>> msgs) {
   bj::array a;
-  for (const auto& [role, content] : msgs) a.push_back(bj::object{{"role", role}, {"content", content}});
+  for (const auto& [role, content] : msgs)
+    a.push_back(bj::object{{"role", role}, {"content", content}});
   return a;
 }
 
@@ -44,31 +45,30 @@ Status LoadDemoData(registry::Registry& reg, const Actor& actor) {
 
   PO_RETURN_IF_ERROR(Push(reg, actor, "shared/tone",
                           "Be concise, friendly and precise. Never invent policy details.", {},
-                          "Shared tone of voice", {"production"}, {}, "Tone guideline included by other prompts",
-                          {"shared"}));
+                          "Shared tone of voice", {"production"}, {},
+                          "Tone guideline included by other prompts", {"shared"}));
 
-  PO_RETURN_IF_ERROR(Push(
-      reg, actor, "support/refund-bot",
-      Chat({{"system", "You are the refund assistant of {{company}}. {{> shared/tone}}"},
-            {"user", "Order {{order_id}}: {{question}}"}}),
-      model, "First refund assistant", {}, bj::object{{"ticket", "SUP-101"}},
-      "Answers refund questions for support", {"support", "customer-facing"}));
-  PO_RETURN_IF_ERROR(Push(
-      reg, actor, "support/refund-bot",
-      Chat({{"system",
-             "You are the refund assistant of {{company}}. {{> shared/tone}}\n"
-             "Refunds are possible within {{refund_days}} days."},
-            {"user", "Order {{order_id}}: {{question}}"}}),
-      model, "State the refund window", {"production"},
-      bj::object{{"ticket", "SUP-114"}, {"reviewer", "mina"}}));
-  PO_RETURN_IF_ERROR(Push(
-      reg, actor, "support/refund-bot",
-      Chat({{"system",
-             "You are the refund assistant of {{company}}. {{> shared/tone}}\n"
-             "Refunds are possible within {{refund_days}} days. Answer in {{language}}."},
-            {"user", "Order {{order_id}}: {{question}}"}}),
-      model, "Answer in the customer's language", {"staging"},
-      bj::object{{"ticket", "SUP-120"}, {"rollback_plan", "move staging back to v2"}}));
+  PO_RETURN_IF_ERROR(
+      Push(reg, actor, "support/refund-bot",
+           Chat({{"system", "You are the refund assistant of {{company}}. {{> shared/tone}}"},
+                 {"user", "Order {{order_id}}: {{question}}"}}),
+           model, "First refund assistant", {}, bj::object{{"ticket", "SUP-101"}},
+           "Answers refund questions for support", {"support", "customer-facing"}));
+  PO_RETURN_IF_ERROR(Push(reg, actor, "support/refund-bot",
+                          Chat({{"system",
+                                 "You are the refund assistant of {{company}}. {{> shared/tone}}\n"
+                                 "Refunds are possible within {{refund_days}} days."},
+                                {"user", "Order {{order_id}}: {{question}}"}}),
+                          model, "State the refund window", {"production"},
+                          bj::object{{"ticket", "SUP-114"}, {"reviewer", "mina"}}));
+  PO_RETURN_IF_ERROR(
+      Push(reg, actor, "support/refund-bot",
+           Chat({{"system",
+                  "You are the refund assistant of {{company}}. {{> shared/tone}}\n"
+                  "Refunds are possible within {{refund_days}} days. Answer in {{language}}."},
+                 {"user", "Order {{order_id}}: {{question}}"}}),
+           model, "Answer in the customer's language", {"staging"},
+           bj::object{{"ticket", "SUP-120"}, {"rollback_plan", "move staging back to v2"}}));
 
   PO_RETURN_IF_ERROR(Push(reg, actor, "marketing/tagline",
                           "Write a tagline for {{product}} aimed at {{audience}}.", warm,
@@ -78,15 +78,15 @@ Status LoadDemoData(registry::Registry& reg, const Actor& actor) {
                           "{{#korean}}한국어로 작성하세요.{{/korean}}",
                           warm, "Optional Korean output", {"production"}));
 
-  PO_RETURN_IF_ERROR(Push(reg, actor, "고객지원/인사말",
-                          "{{name}}님, 안녕하세요! {{company}} 고객지원팀입니다. 무엇을 도와드릴까요?",
-                          model, "한국어 인사말 첫 버전", {"production"}, {}, "Korean greeting",
-                          {"support", "ko"}));
+  PO_RETURN_IF_ERROR(
+      Push(reg, actor, "고객지원/인사말",
+           "{{name}}님, 안녕하세요! {{company}} 고객지원팀입니다. 무엇을 도와드릴까요?", model,
+           "한국어 인사말 첫 버전", {"production"}, {}, "Korean greeting", {"support", "ko"}));
 
-  PO_RETURN_IF_ERROR(Push(reg, actor, "summarize",
-                          "Summarize the following text in {{max_sentences}} sentences:\n\n{{text}}",
-                          model, "Initial summarizer", {"production"}, {}, "Generic summarizer",
-                          {"utility"}));
+  PO_RETURN_IF_ERROR(
+      Push(reg, actor, "summarize",
+           "Summarize the following text in {{max_sentences}} sentences:\n\n{{text}}", model,
+           "Initial summarizer", {"production"}, {}, "Generic summarizer", {"utility"}));
   auto branch = reg.CreateBranch(actor, "summarize", "bullets", std::nullopt);
   if (!branch.ok() && branch.error().code != ErrorCode::kAlreadyExists) return branch.error();
   registry::PushRequest b;

@@ -12,8 +12,9 @@
 namespace promptops::app {
 
 int Run(int argc, char** argv) {
-  CLI::App app{"promptops: prompt registry, LLM gateway and release manager in one binary.\n"
-               "Run 'promptops serve' to start the server; the other commands are its clients."};
+  CLI::App app{
+      "promptops: prompt registry, LLM gateway and release manager in one binary.\n"
+      "Run 'promptops serve' to start the server; the other commands are its clients."};
   app.name("promptops");
   app.set_version_flag("--version", PROMPTOPS_VERSION);
   app.require_subcommand(1);
@@ -44,12 +45,12 @@ int Run(int argc, char** argv) {
                     "text|json (env PROMPTOPS_LOG_FORMAT; default text)");
   serve->add_flag("--access-log", access_log,
                   "Log one line per request (env PROMPTOPS_ACCESS_LOG; default off)");
-  serve->add_flag("--demo", demo,
-                  "Load demo prompts into an empty project (env PROMPTOPS_DEMO)");
+  serve->add_flag("--demo", demo, "Load demo prompts into an empty project (env PROMPTOPS_DEMO)");
   serve->footer(
       "Environment: PROMPTOPS_ADMIN_KEY (secret) and PROMPTOPS_ADMIN_PUBLIC_KEY (default "
       "pk-admin) set the bootstrap admin key of a fresh data directory; otherwise one is "
-      "generated and printed once.\nSignals: SIGINT/SIGTERM finish in-flight requests, then exit 0.");
+      "generated and printed once.\nSignals: SIGINT/SIGTERM finish in-flight requests, then exit "
+      "0.");
 
   auto client = cli::ClientCommands::Register(app);
 
@@ -84,7 +85,10 @@ int Run(int argc, char** argv) {
       if (demo) cfg.demo = true;
       if (!max_body.empty()) {
         auto b = ParseByteSize(max_body);
-        if (b.ok()) cfg.max_body_bytes = *b; else s = b.error();
+        if (b.ok())
+          cfg.max_body_bytes = *b;
+        else
+          s = b.error();
       }
     }
     if (s.ok()) s = Validate(cfg);

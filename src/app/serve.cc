@@ -72,7 +72,8 @@ int Serve(const ServeConfig& cfg) {
   auto project_id = keys.ProjectId(cfg.project);
   if (!project_id.ok()) return Fail(project_id.error());
   if (cfg.demo) {
-    if (auto s = LoadDemoData(registry, Actor::System(*project_id)); !s.ok()) return Fail(s.error());
+    if (auto s = LoadDemoData(registry, Actor::System(*project_id)); !s.ok())
+      return Fail(s.error());
     log::Info("demo data loaded");
   }
 

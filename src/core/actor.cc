@@ -4,9 +4,12 @@ namespace promptops {
 
 std::string_view RoleName(Role r) {
   switch (r) {
-    case Role::kAdmin: return "admin";
-    case Role::kEditor: return "editor";
-    default: return "viewer";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kEditor:
+      return "editor";
+    default:
+      return "viewer";
   }
 }
 

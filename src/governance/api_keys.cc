@@ -59,7 +59,8 @@ Result<CreatedKey> ApiKeys::Create(const Actor& actor, const KeyRequest& req) {
   PO_RETURN_IF_ERROR(actor.Require(Role::kAdmin, "create API keys"));
   CreatedKey out;
   out.secret = req.secret.value_or("po-" + RandomToken(40));
-  if (out.secret.size() < 20) return Error::InvalidArgument("a key secret needs at least 20 characters");
+  if (out.secret.size() < 20)
+    return Error::InvalidArgument("a key secret needs at least 20 characters");
   out.key.public_id = req.public_id.value_or("pk-" + RandomToken(16));
   PO_RETURN_IF_ERROR(ValidatePublicId(out.key.public_id));
   if (req.name.size() > 200) return Error::InvalidArgument("key name is longer than 200 bytes");
@@ -106,7 +107,9 @@ Status ApiKeys::Revoke(const Actor& actor, std::string_view public_id) {
     if (!key || key->project_id != actor.project_id) {
       return Error::NotFound("API key '" + std::string(public_id) + "' not found");
     }
-    if (key->revoked_at) return Error::FailedPrecondition("API key '" + std::string(public_id) + "' is already revoked");
+    if (key->revoked_at)
+      return Error::FailedPrecondition("API key '" + std::string(public_id) +
+                                       "' is already revoked");
     if (key->role == "admin") {
       PO_ASSIGN_OR_RETURN(auto all, tx.keys().List());
       int active_admins = 0;

@@ -40,7 +40,8 @@ class ApiKeys {
   // Loads active keys into the index. Call once before serving.
   Status Load();
 
-  // Authenticates a bearer secret. Unauthenticated (without echoing the secret) if unknown or revoked.
+  // Authenticates a bearer secret. Unauthenticated (without echoing the secret) if unknown or
+  // revoked.
   Result<Actor> Authenticate(std::string_view secret) const;
   // Authenticates "public id : secret" (HTTP Basic, as Langfuse clients send).
   Result<Actor> AuthenticatePair(std::string_view public_id, std::string_view secret) const;

@@ -82,16 +82,15 @@ Result<Content> ParseContent(PromptType type, const bj::value& value) {
       }
       auto role = m.find("role");
       auto content = m.find("content");
-      if (role == m.end() || !role->value().is_string() ||
-          !ValidRole(role->value().as_string())) {
-        return Error::InvalidArgument(where +
-                                      ".role must be one of 'system', 'user', 'assistant'");
+      if (role == m.end() || !role->value().is_string() || !ValidRole(role->value().as_string())) {
+        return Error::InvalidArgument(where + ".role must be one of 'system', 'user', 'assistant'");
       }
       if (content == m.end() || !content->value().is_string()) {
         return Error::InvalidArgument(where + ".content must be a string");
       }
       std::string_view text = content->value().as_string();
-      if (!utf8::IsValid(text)) return Error::InvalidArgument(where + ".content is not valid UTF-8");
+      if (!utf8::IsValid(text))
+        return Error::InvalidArgument(where + ".content is not valid UTF-8");
       PO_RETURN_IF_ERROR(ParseOne(where + ".content", text, c));
       out.push_back(bj::object{{"role", role->value()}, {"content", text}});
     }

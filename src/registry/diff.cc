@@ -60,8 +60,12 @@ std::vector<Edit> EditScript(const std::vector<std::string>& a, const std::vecto
     d.compose();
     for (const auto& [elem, info] : d.getSes().getSequence()) {
       switch (info.type) {
-        case dtl::SES_DELETE: dels.push_back({Op::kDelete, &a[ia++]}); break;
-        case dtl::SES_ADD: adds.push_back({Op::kAdd, &b[ib++]}); break;
+        case dtl::SES_DELETE:
+          dels.push_back({Op::kDelete, &a[ia++]});
+          break;
+        case dtl::SES_ADD:
+          adds.push_back({Op::kAdd, &b[ib++]});
+          break;
         default:
           flush();
           out.push_back({Op::kCommon, &a[ia++]});

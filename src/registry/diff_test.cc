@@ -28,7 +28,8 @@ TEST(UnifiedDiff, TableOfCases) {
       {"context 0", "a\nb\nc\n", "a\nB\nc\n", 0, "@@ -2 +2 @@\n-b\n+B\n"},
       {"insert at start, context 0", "a\n", "z\na\n", 0, "@@ -0,0 +1 @@\n+z\n"},
       {"delete in middle, context 0", "a\nb\nc\n", "a\nc\n", 0, "@@ -2 +1,0 @@\n-b\n"},
-      {"korean", "안녕하세요\n고객님\n환불 도와드릴게요\n", "안녕하세요\n회원님\n환불 도와드릴게요\n", 1,
+      {"korean", "안녕하세요\n고객님\n환불 도와드릴게요\n",
+       "안녕하세요\n회원님\n환불 도와드릴게요\n", 1,
        "@@ -1,3 +1,3 @@\n 안녕하세요\n-고객님\n+회원님\n 환불 도와드릴게요\n"},
       {"newline added at end", "a\nb", "a\nb\n", 3,
        "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n"},
@@ -138,7 +139,9 @@ TEST(UnifiedDiff, MatchesGnuDiff) {
   for (int context : {0, 1, 3}) {
     for (const auto& c : cases) {
       EXPECT_EQ(OurBody(c.a, c.b, context), GnuDiffBody(dir, c.a, c.b, context))
-          << "context " << context << "\n--- a:\n" << c.a << "\n--- b:\n" << c.b;
+          << "context " << context << "\n--- a:\n"
+          << c.a << "\n--- b:\n"
+          << c.b;
     }
   }
 }

@@ -12,19 +12,14 @@ using ::testing::HasSubstr;
 
 TEST(ValidatePromptName, AcceptsValidNames) {
   const char* cases[] = {
-      "a",
-      "refund-bot",
-      "support/refund-bot",
-      "support/billing/refund_bot.v2",
-      "A.B-C_D",
-      "고객지원/환불-봇",
-      "日本語/プロンプト",
-      "émoji-😀",
+      "a",       "refund-bot",       "support/refund-bot", "support/billing/refund_bot.v2",
+      "A.B-C_D", "고객지원/환불-봇", "日本語/プロンプト",  "émoji-😀",
       "..a/b..",  // dots inside a segment are fine; only "." and ".." segments are not
       "...",
   };
   for (const char* name : cases) {
-    EXPECT_TRUE(ValidatePromptName(name).ok()) << name << ": " << ValidatePromptName(name).error().message;
+    EXPECT_TRUE(ValidatePromptName(name).ok())
+        << name << ": " << ValidatePromptName(name).error().message;
   }
   EXPECT_TRUE(ValidatePromptName(std::string(255, 'x')).ok());
 }
@@ -53,19 +48,41 @@ TEST(ValidatePromptName, RejectsWithPreciseMessages) {
       {"a+b", "contains '+'"},
       {"a\tb", "control character U+0009"},
       {std::string("a\0b", 3), "control character U+0000"},
-      {"a\x7f" "b", "control character U+007F"},
-      {"a\xc2\x85" "b", "U+0085"},          // NEL
-      {"a\xc2\xa0" "b", "U+00A0"},          // no-break space
-      {"a\xe1\x9a\x80" "b", "U+1680"},      // ogham space mark
-      {"a\xe2\x80\x8b" "b", "U+200B"},      // zero-width space
-      {"a\xe2\x80\x8f" "b", "U+200F"},      // RTL mark
-      {"a\xe2\x80\xa8" "b", "U+2028"},      // line separator
-      {"a\xe2\x80\xaf" "b", "U+202F"},      // narrow no-break space
-      {"a\xe2\x81\xa0" "b", "U+2060"},      // word joiner
-      {"a\xe3\x80\x80" "b", "U+3000"},      // ideographic space
-      {"\xef\xbb\xbf" "a", "U+FEFF"},       // BOM
+      {"a\x7f"
+       "b",
+       "control character U+007F"},
+      {"a\xc2\x85"
+       "b",
+       "U+0085"},  // NEL
+      {"a\xc2\xa0"
+       "b",
+       "U+00A0"},  // no-break space
+      {"a\xe1\x9a\x80"
+       "b",
+       "U+1680"},  // ogham space mark
+      {"a\xe2\x80\x8b"
+       "b",
+       "U+200B"},  // zero-width space
+      {"a\xe2\x80\x8f"
+       "b",
+       "U+200F"},  // RTL mark
+      {"a\xe2\x80\xa8"
+       "b",
+       "U+2028"},  // line separator
+      {"a\xe2\x80\xaf"
+       "b",
+       "U+202F"},  // narrow no-break space
+      {"a\xe2\x81\xa0"
+       "b",
+       "U+2060"},  // word joiner
+      {"a\xe3\x80\x80"
+       "b",
+       "U+3000"},  // ideographic space
+      {"\xef\xbb\xbf"
+       "a",
+       "U+FEFF"},  // BOM
       {"a\xff", "not valid UTF-8"},
-      {"a\xc0\xaf", "not valid UTF-8"},     // overlong '/'
+      {"a\xc0\xaf", "not valid UTF-8"},  // overlong '/'
       {std::string(256, 'x'), "is 256 bytes long; the maximum is 255"},
   };
   for (const auto& c : cases) {
@@ -90,9 +107,9 @@ TEST(ValidateLabel, FollowsRule) {
     EXPECT_TRUE(ValidateLabel(ok).ok()) << ok;
   }
   EXPECT_TRUE(ValidateLabel(std::string(36, 'a')).ok());
-  for (std::string bad : {std::string(""), std::string(37, 'a'), std::string("Prod"),
-                          std::string("a b"), std::string("a/b"), std::string("a@b"),
-                          std::string("라벨")}) {
+  for (std::string bad :
+       {std::string(""), std::string(37, 'a'), std::string("Prod"), std::string("a b"),
+        std::string("a/b"), std::string("a@b"), std::string("라벨")}) {
     Status s = ValidateLabel(bad);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_THAT(s.error().message, HasSubstr("^[a-z0-9_.-]{1,36}$"));
@@ -104,9 +121,9 @@ TEST(ValidateBranchName, FollowsRule) {
     EXPECT_TRUE(ValidateBranchName(ok).ok()) << ok;
   }
   EXPECT_TRUE(ValidateBranchName(std::string(63, 'b')).ok());
-  for (std::string bad : {std::string(""), std::string(64, 'b'), std::string("-x"),
-                          std::string(".x"), std::string("_x"), std::string("Main"),
-                          std::string("a/b"), std::string("a b")}) {
+  for (std::string bad :
+       {std::string(""), std::string(64, 'b'), std::string("-x"), std::string(".x"),
+        std::string("_x"), std::string("Main"), std::string("a/b"), std::string("a b")}) {
     Status s = ValidateBranchName(bad);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_THAT(s.error().message, HasSubstr("^[a-z0-9][a-z0-9_.-]{0,62}$"));

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -11,7 +12,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 #include "core/utf8.h"
 #include "registry/names.h"
@@ -160,7 +160,8 @@ Result<boost::json::value> YamlToJson(const YAML::Node& n, int depth, std::size_
     case YAML::NodeType::Map: {
       boost::json::object obj;
       for (const auto& kv : n) {
-        if (!kv.first.IsScalar()) return LineError(FileLine(kv.first), "mapping keys must be strings");
+        if (!kv.first.IsScalar())
+          return LineError(FileLine(kv.first), "mapping keys must be strings");
         const std::string& key = kv.first.Scalar();
         if (obj.contains(key)) return LineError(FileLine(kv.first), "duplicate key '" + key + "'");
         PO_ASSIGN_OR_RETURN(auto v, YamlToJson(kv.second, depth + 1, nodes));
@@ -241,7 +242,8 @@ Status ParseFrontMatter(const std::string& yaml, PromptFile& f) {
       } else if (key == "labels") {
         PO_ASSIGN_OR_RETURN(f.labels, StringListField(v, key));
         for (const auto& l : f.labels) {
-          if (Status s = ValidateLabel(l); !s.ok()) return LineError(FileLine(v), s.error().message);
+          if (Status s = ValidateLabel(l); !s.ok())
+            return LineError(FileLine(v), s.error().message);
         }
       } else if (key == "config") {
         PO_ASSIGN_OR_RETURN(f.config, MappingField(v, key));
@@ -264,8 +266,8 @@ Status ParseFrontMatter(const std::string& yaml, PromptFile& f) {
 
 bool IsPlaceholderName(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -283,13 +285,15 @@ Result<std::vector<ChatMessage>> ParseChatBody(std::string_view body, int first_
     if (!content.empty() && content.back() == '\n') content.pop_back();
     if (!in_section) {
       if (!IsBlank(content)) {
-        return LineError(first_line, "text before the first message marker; start the body with "
-                                     "@system, @user, @assistant or @placeholder NAME");
+        return LineError(first_line,
+                         "text before the first message marker; start the body with "
+                         "@system, @user, @assistant or @placeholder NAME");
       }
     } else if (!out.back().placeholder.empty()) {
       if (!IsBlank(content)) {
-        return LineError(section_line, "a placeholder has no content; write the next marker "
-                                       "or escape a literal '@' as '@@'");
+        return LineError(section_line,
+                         "a placeholder has no content; write the next marker "
+                         "or escape a literal '@' as '@@'");
       }
     } else {
       out.back().content = std::move(content);
@@ -385,12 +389,24 @@ std::string DoubleText(double d) {
 
 void EmitJson(YAML::Emitter& out, const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: out << YAML::Null; break;
-    case boost::json::kind::bool_: out << v.get_bool(); break;
-    case boost::json::kind::int64: out << static_cast<long long>(v.get_int64()); break;
-    case boost::json::kind::uint64: out << static_cast<unsigned long long>(v.get_uint64()); break;
-    case boost::json::kind::double_: out << DoubleText(v.get_double()); break;
-    case boost::json::kind::string: EmitString(out, std::string(v.get_string())); break;
+    case boost::json::kind::null:
+      out << YAML::Null;
+      break;
+    case boost::json::kind::bool_:
+      out << v.get_bool();
+      break;
+    case boost::json::kind::int64:
+      out << static_cast<long long>(v.get_int64());
+      break;
+    case boost::json::kind::uint64:
+      out << static_cast<unsigned long long>(v.get_uint64());
+      break;
+    case boost::json::kind::double_:
+      out << DoubleText(v.get_double());
+      break;
+    case boost::json::kind::string:
+      EmitString(out, std::string(v.get_string()));
+      break;
     case boost::json::kind::array:
       out << YAML::BeginSeq;
       for (const auto& item : v.get_array()) EmitJson(out, item);

@@ -79,7 +79,7 @@ struct ChatMessage {
 // The parsed contents of a prompt file.
 struct PromptFile {
   std::string name;  // from "name:"; the directory reader derives it from the path when absent
-  std::string type = "text";          // "text" | "chat"
+  std::string type = "text";  // "text" | "chat"
   std::string description;
   std::vector<std::string> tags;
   std::vector<std::string> labels;    // labels to point at this version on push

@@ -65,9 +65,10 @@ std::vector<PromptFile> RoundTripCases() {
     PromptFile f = TextFile("quoting", "x");
     f.description = "true";
     f.message = "123";
-    f.tags = {"null", "~", "1.5", "yes", "no", "- dash", "a: b", "#hash", "'quote'", "\"dq\"",
-              " lead", "trail ", "multi\nline", "---", "@at", "tab\there", "{x}", "[y]", "*star",
-              "&amp", "!bang", "%pct", "|pipe", ">gt", "0x1F", ".inf", "1e5", "+1"};
+    f.tags = {"null",  "~",         "1.5",    "yes",   "no",     "- dash",      "a: b",
+              "#hash", "'quote'",   "\"dq\"", " lead", "trail ", "multi\nline", "---",
+              "@at",   "tab\there", "{x}",    "[y]",   "*star",  "&amp",        "!bang",
+              "%pct",  "|pipe",     ">gt",    "0x1F",  ".inf",   "1e5",         "+1"};
     f.metadata = Obj(R"({"str_true":"true","str_num":"42","str_float":"0.5","str_null":"null",
         "str_empty":"","key with: colon":"v","true":"key looks like bool"})");
     f.config = Obj(R"({"model":"m","neg_zero":-0.0,"int_like_double":3.0,"ten":1e1})");
@@ -78,15 +79,15 @@ std::vector<PromptFile> RoundTripCases() {
     f.description = "Line one\nLine two\n---\nLine four\n";
     cases.push_back(f);
   }
-  cases.push_back(ChatFile("chat/basic", {{"system", "You are helpful.", ""},
-                                          {"user", "{{question}}", ""}}));
-  cases.push_back(ChatFile(
-      "chat/multi-line", {{"system", "Line 1\nLine 2\n\nLine 4", ""},
-                          {"", "", "history"},
-                          {"user", "Q: {{q}}\n", ""},
-                          {"assistant", "\n\nleading and trailing blank lines\n\n", ""},
-                          {"user", "", ""},
-                          {"assistant", "", ""}}));
+  cases.push_back(
+      ChatFile("chat/basic", {{"system", "You are helpful.", ""}, {"user", "{{question}}", ""}}));
+  cases.push_back(
+      ChatFile("chat/multi-line", {{"system", "Line 1\nLine 2\n\nLine 4", ""},
+                                   {"", "", "history"},
+                                   {"user", "Q: {{q}}\n", ""},
+                                   {"assistant", "\n\nleading and trailing blank lines\n\n", ""},
+                                   {"user", "", ""},
+                                   {"assistant", "", ""}}));
   cases.push_back(ChatFile("chat/at-escaping",
                            {{"user", "@user is not a marker\n@@double\n@\nplain @ inside", ""},
                             {"assistant", "@system", ""},
@@ -94,8 +95,8 @@ std::vector<PromptFile> RoundTripCases() {
   cases.push_back(ChatFile("chat/placeholder-last", {{"system", "s", ""}, {"", "", "history"}}));
   cases.push_back(ChatFile("chat/empty", {}));
   {
-    PromptFile f = ChatFile("고객지원/채팅", {{"system", "당신은 친절한 상담원입니다.", ""},
-                                             {"user", "{{질문}}", ""}});
+    PromptFile f = ChatFile(
+        "고객지원/채팅", {{"system", "당신은 친절한 상담원입니다.", ""}, {"user", "{{질문}}", ""}});
     f.config = Obj(R"({"model":"claude-3-5-sonnet","temperature":0.7})");
     cases.push_back(f);
   }
@@ -107,7 +108,8 @@ TEST(PromptFile, RoundTripsExactly) {
     std::string text = FormatPromptFile(f);
     auto parsed = ParsePromptFile(text);
     ASSERT_TRUE(parsed.ok()) << f.name << ": " << parsed.error().message << "\n" << text;
-    EXPECT_EQ(*parsed, f) << f.name << "\n" << text << "\nconfig: " << json::Serialize(parsed->config)
+    EXPECT_EQ(*parsed, f) << f.name << "\n"
+                          << text << "\nconfig: " << json::Serialize(parsed->config)
                           << "\nmetadata: " << json::Serialize(parsed->metadata);
     // Canonical: formatting the parsed file gives the same text.
     EXPECT_EQ(FormatPromptFile(*parsed), text) << f.name;
@@ -150,9 +152,8 @@ TEST(PromptFile, FormatsKoreanAsUtf8AndKeysInFixedOrder) {
 }
 
 TEST(PromptFile, FormatsChatBody) {
-  PromptFile f = ChatFile("c", {{"system", "Be brief.\n@mention", ""},
-                                {"", "", "history"},
-                                {"user", "{{q}}", ""}});
+  PromptFile f = ChatFile(
+      "c", {{"system", "Be brief.\n@mention", ""}, {"", "", "history"}, {"user", "{{q}}", ""}});
   EXPECT_EQ(FormatPromptFile(f),
             "---\nname: c\ntype: chat\n---\n"
             "@system\nBe brief.\n@@mention\n"
@@ -187,8 +188,9 @@ TEST(PromptFile, ParsesHandWrittenFile) {
   ASSERT_TRUE(f.ok()) << f.error().message;
   EXPECT_EQ(f->name, "support/refund-bot");
   EXPECT_EQ(f->tags, (std::vector<std::string>{"support", "refunds"}));
-  EXPECT_EQ(json::Serialize(f->config),
-            R"({"model":"gpt-4o-mini","temperature":2E-1,"max_tokens":256,"stop":null,"json":"yes"})");
+  EXPECT_EQ(
+      json::Serialize(f->config),
+      R"({"model":"gpt-4o-mini","temperature":2E-1,"max_tokens":256,"stop":null,"json":"yes"})");
   ASSERT_EQ(f->messages.size(), 3u);
   EXPECT_EQ(f->messages[0], (ChatMessage{"system", "You are a refund assistant.\n", ""}));
   EXPECT_EQ(f->messages[1], (ChatMessage{"", "", "history"}));
@@ -214,10 +216,13 @@ TEST(PromptFile, RejectsMalformed) {
   } cases[] = {
       {"no front matter", "hello\n", "line 1: a prompt file must start with a '---' line"},
       {"empty file", "", "line 1: a prompt file must start"},
-      {"missing closing", "---\nname: a\nbody\n", "line 1: front matter opened here has no closing"},
-      {"bad yaml", "---\nname: a\nconfig: {model: [x\n---\n", "line 4, column 1: invalid YAML in front matter"},
+      {"missing closing", "---\nname: a\nbody\n",
+       "line 1: front matter opened here has no closing"},
+      {"bad yaml", "---\nname: a\nconfig: {model: [x\n---\n",
+       "line 4, column 1: invalid YAML in front matter"},
       {"bad yaml indentation", "---\nname: a\n  type: text\n---\n", "line 3"},
-      {"unknown type", "---\nname: a\ntype: completion\n---\n", "line 3: unknown type 'completion'"},
+      {"unknown type", "---\nname: a\ntype: completion\n---\n",
+       "line 3: unknown type 'completion'"},
       {"config not a mapping", "---\nconfig: 5\n---\n", "line 2: 'config' must be a mapping"},
       {"config a list", "---\nconfig:\n  - a\n---\n", "'config' must be a mapping"},
       {"metadata not a mapping", "---\nmetadata: x\n---\n", "'metadata' must be a mapping"},
@@ -230,8 +235,7 @@ TEST(PromptFile, RejectsMalformed) {
       {"tags not a list", "---\ntags: x\n---\n", "'tags' must be a list of strings"},
       {"tags nested", "---\ntags: [[x]]\n---\n", "'tags' must be a list of strings"},
       {"name not a string", "---\nname: [a]\n---\n", "'name' must be a string"},
-      {"integer out of range", "---\nconfig: {n: 99999999999999999999999}\n---\n",
-       "out of range"},
+      {"integer out of range", "---\nconfig: {n: 99999999999999999999999}\n---\n", "out of range"},
       {"invalid utf8", "---\nname: a\n---\n\xff", "not valid UTF-8"},
       {"chat text before marker", "---\ntype: chat\n---\nhello\n@user\nx\n",
        "line 4: text before the first message marker"},
@@ -241,7 +245,8 @@ TEST(PromptFile, RejectsMalformed) {
        "line 5: unknown marker '@someone said'"},
       {"chat marker with trailing space", "---\ntype: chat\n---\n@user \n", "unknown marker"},
       {"placeholder without name", "---\ntype: chat\n---\n@placeholder\n", "needs a name"},
-      {"placeholder bad name", "---\ntype: chat\n---\n@placeholder a b\n", "placeholder name 'a b'"},
+      {"placeholder bad name", "---\ntype: chat\n---\n@placeholder a b\n",
+       "placeholder name 'a b'"},
       {"placeholder with content", "---\ntype: chat\n---\n@placeholder h\ntext\n@user\nx\n",
        "line 4: a placeholder has no content"},
   };
@@ -295,7 +300,8 @@ TEST(PromptDir, ErrorsNameTheFile) {
   testing::WriteFile(dir.path() / "x" / "bad.prompt", "---\ntype: nope\n---\n");
   auto read = ReadPromptDir(dir.path());
   ASSERT_FALSE(read.ok());
-  EXPECT_EQ(read.error().message, "x/bad.prompt: line 2: unknown type 'nope'; expected 'text' or 'chat'");
+  EXPECT_EQ(read.error().message,
+            "x/bad.prompt: line 2: unknown type 'nope'; expected 'text' or 'chat'");
 
   testing::TempDir bad_name;
   testing::WriteFile(bad_name.path() / "a b.prompt", "---\n---\n");

@@ -30,7 +30,8 @@ bj::array ToJsonArray(const std::vector<std::string>& v) {
 
 Result<bj::value> ParseStored(const std::string& text, std::string_view what) {
   auto r = json::Parse(text);
-  if (!r.ok()) return Error::Internal("stored " + std::string(what) + " is corrupt: " + r.error().message);
+  if (!r.ok())
+    return Error::Internal("stored " + std::string(what) + " is corrupt: " + r.error().message);
   return std::move(r).value();
 }
 
@@ -112,20 +113,26 @@ Result<const VersionView*> ResolvePartial(const Snapshot& snap, std::int64_t pro
                                           std::string_view ref, const PromptView** prompt_out) {
   PO_ASSIGN_OR_RETURN(PromptRef r, ParsePromptRef(ref));
   const PromptView* p = snap.Find(project_id, r.name);
-  if (!p) return Error::NotFound("partial '" + std::string(ref) + "': prompt '" + r.name + "' not found");
+  if (!p)
+    return Error::NotFound("partial '" + std::string(ref) + "': prompt '" + r.name + "' not found");
   const VersionView* v = nullptr;
   if (r.label) {
     v = p->ByLabel(*r.label);
-    if (!v) return Error::NotFound("partial '" + std::string(ref) + "': label '" + *r.label + "' not found");
+    if (!v)
+      return Error::NotFound("partial '" + std::string(ref) + "': label '" + *r.label +
+                             "' not found");
   } else if (r.version) {
     v = p->ByNumber(*r.version);
-    if (!v) return Error::NotFound("partial '" + std::string(ref) + "': version " + std::to_string(*r.version) + " not found");
+    if (!v)
+      return Error::NotFound("partial '" + std::string(ref) + "': version " +
+                             std::to_string(*r.version) + " not found");
   } else {
     v = DefaultVersion(*p);
     if (!v) return Error::NotFound("partial '" + std::string(ref) + "' has no version");
   }
   if (v->content.type != PromptType::kText) {
-    return Error::InvalidArgument("partial '" + std::string(ref) + "' is a chat prompt; only text prompts can be included");
+    return Error::InvalidArgument("partial '" + std::string(ref) +
+                                  "' is a chat prompt; only text prompts can be included");
   }
   if (prompt_out) *prompt_out = p;
   return v;
@@ -251,7 +258,8 @@ Status Registry::CheckComposition(const Snapshot& snap, std::int64_t project_id,
       }
       if (static_cast<int>(path.size()) > kMaxPartialDepth) {
         return Error::InvalidArgument("partials nested deeper than " +
-                                      std::to_string(kMaxPartialDepth) + " levels at '" + ref + "'");
+                                      std::to_string(kMaxPartialDepth) + " levels at '" + ref +
+                                      "'");
       }
       PO_ASSIGN_OR_RETURN(const VersionView* v, ResolvePartial(snap, project_id, ref));
       path.push_back(r.name);
@@ -269,7 +277,8 @@ Result<PushResult> Registry::Push(const Actor& actor, PushRequest req) {
   PO_RETURN_IF_ERROR(ValidateBranchName(req.branch));
   for (const auto& l : req.labels) {
     PO_RETURN_IF_ERROR(ValidateLabel(l));
-    if (l == "latest") return Error::InvalidArgument("label 'latest' is automatic and cannot be set");
+    if (l == "latest")
+      return Error::InvalidArgument("label 'latest' is automatic and cannot be set");
   }
   PromptType type = TypeOfContent(req.content);
   if (req.type) {
@@ -282,7 +291,8 @@ Result<PushResult> Registry::Push(const Actor& actor, PushRequest req) {
     }
     type = declared;
   }
-  if (req.content.is_null()) return Error::InvalidArgument("field 'prompt' (the content) is required");
+  if (req.content.is_null())
+    return Error::InvalidArgument("field 'prompt' (the content) is required");
   PO_ASSIGN_OR_RETURN(Content content, ParseContent(type, req.content));
   std::optional<SemVer> explicit_semver;
   if (req.semver) {
@@ -509,8 +519,8 @@ Result<LabelChange> Registry::SetLabel(const Actor& actor, std::string_view name
     if (existing && existing->version == version && existing->is_protected == prot) {
       return OkStatus();  // nothing changes; nothing recorded
     }
-    PO_RETURN_IF_ERROR(repo.UpsertLabel(
-        p->id, store::LabelRow{std::string(label), version, prot, actor.id, now}));
+    PO_RETURN_IF_ERROR(
+        repo.UpsertLabel(p->id, store::LabelRow{std::string(label), version, prot, actor.id, now}));
     if (!existing || existing->version != version) {
       store::LabelEventRow e;
       e.label = label;
@@ -624,7 +634,8 @@ Result<PushResult> Registry::Merge(const Actor& actor, std::string_view name,
   }
   const VersionView* head = p->Head(branch);
   if (!head) {
-    return Error::FailedPrecondition("branch '" + std::string(branch) + "' has no versions to merge");
+    return Error::FailedPrecondition("branch '" + std::string(branch) +
+                                     "' has no versions to merge");
   }
   const VersionView* main_head = p->Latest();
   if (!force && main_head && main_head->number != bit->second.base_version) {
@@ -670,7 +681,9 @@ Result<const VersionView*> Registry::Resolve(const PromptView& p, const Selector
     }
   } else if (s.branch) {
     v = p.Head(*s.branch);
-    if (!v) return Error::NotFound("prompt '" + p.name + "' has no versions on branch '" + *s.branch + "'");
+    if (!v)
+      return Error::NotFound("prompt '" + p.name + "' has no versions on branch '" + *s.branch +
+                             "'");
   } else {
     v = DefaultVersion(p);
     if (!v) return Error::NotFound("prompt '" + p.name + "' has no versions");
@@ -701,8 +714,8 @@ Result<bj::value> Registry::RenderVersion(const Snapshot& snap, std::int64_t pro
   RenderOptions opts;
   opts.strict = strict;
   opts.max_partial_depth = kMaxPartialDepth;
-  opts.partials = [&snap, project_id](std::string_view ref)
-      -> Result<std::shared_ptr<const Template>> {
+  opts.partials = [&snap,
+                   project_id](std::string_view ref) -> Result<std::shared_ptr<const Template>> {
     PO_ASSIGN_OR_RETURN(const VersionView* pv, ResolvePartial(snap, project_id, ref));
     return pv->content.templates.at(0);
   };
@@ -714,7 +727,8 @@ Result<RenderResult> Registry::Render(const Actor& actor, std::string_view name,
   auto snap = snapshot();
   PO_ASSIGN_OR_RETURN(auto p, Get(actor, name));
   PO_ASSIGN_OR_RETURN(const VersionView* v, Resolve(*p, s));
-  PO_ASSIGN_OR_RETURN(bj::value rendered, RenderVersion(*snap, actor.project_id, *v, variables, strict));
+  PO_ASSIGN_OR_RETURN(bj::value rendered,
+                      RenderVersion(*snap, actor.project_id, *v, variables, strict));
   return RenderResult{v, p, std::move(rendered)};
 }
 

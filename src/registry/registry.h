@@ -36,12 +36,12 @@ struct Selector {
 
 struct PushRequest {
   std::string name;
-  std::optional<std::string> type;         // required when the prompt does not exist yet
-  boost::json::value content;              // see content.h
+  std::optional<std::string> type;  // required when the prompt does not exist yet
+  boost::json::value content;       // see content.h
   boost::json::object config;
   boost::json::object metadata;
   std::string message;
-  std::string author;                      // defaults to the actor id
+  std::string author;  // defaults to the actor id
   std::string branch = "main";
   std::optional<std::string> semver;       // explicit; must be greater than the parent's
   std::vector<std::string> labels;         // labels to point at the resulting version
@@ -90,7 +90,7 @@ struct ChangelogEntry {
   std::int64_t version = 0;  // the version created, or the label's new target
   std::string semver;
   std::string actor;
-  std::string text;          // commit message, or "production: 3 -> 4 (reason)"
+  std::string text;  // commit message, or "production: 3 -> 4 (reason)"
 };
 
 class Registry {
@@ -107,9 +107,9 @@ class Registry {
   // content, config and metadata to the branch head is a no-op returning the head. Needs editor.
   Result<PushResult> Push(const Actor& actor, PushRequest req);
   // Updates description/tags. Needs editor.
-  Result<std::shared_ptr<const PromptView>> UpdateInfo(const Actor& actor, std::string_view name,
-                                                       std::optional<std::string> description,
-                                                       std::optional<std::vector<std::string>> tags);
+  Result<std::shared_ptr<const PromptView>> UpdateInfo(
+      const Actor& actor, std::string_view name, std::optional<std::string> description,
+      std::optional<std::vector<std::string>> tags);
   // Deletes a prompt with all its versions. Needs admin.
   Status Delete(const Actor& actor, std::string_view name);
   // Points `label` at `version` (recorded with reason). Protected labels need admin; others
@@ -181,6 +181,7 @@ Result<const VersionView*> ResolvePartial(const Snapshot& snap, std::int64_t pro
 
 // JSON views used by the REST API and the CLI.
 boost::json::object PromptToJson(const PromptView& p);
-boost::json::object VersionToJson(const PromptView& p, const VersionView& v, bool with_content = true);
+boost::json::object VersionToJson(const PromptView& p, const VersionView& v,
+                                  bool with_content = true);
 
 }  // namespace promptops::registry

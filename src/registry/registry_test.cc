@@ -58,10 +58,12 @@ class Reg : public RegistryTest {
  protected:
   void SetUp() override {
     RegistryTest::SetUp();
-    ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
-      auto p = tx.projects().Create("default", 0);
-      return p.ok() ? OkStatus() : p.error();
-    }).ok());
+    ASSERT_TRUE(store_
+                    ->Write([](store::Tx& tx) -> Status {
+                      auto p = tx.projects().Create("default", 0);
+                      return p.ok() ? OkStatus() : p.error();
+                    })
+                    .ok());
   }
 };
 
@@ -96,11 +98,11 @@ TEST_F(Reg, SemverFollowsWhatChanged) {
     const char* semver;
   } cases[] = {
       {"Hello {{name}}", {{"model", "a"}}, "1.0.0"},
-      {"Hello there {{name}}", {{"model", "a"}}, "1.0.1"},                  // text only: patch
+      {"Hello there {{name}}", {{"model", "a"}}, "1.0.1"},                      // text only: patch
       {"Hello there {{name}}", {{"model", "a"}, {"temperature", 1}}, "1.0.2"},  // config: patch
       {"Hello {{name}} from {{city}}", {{"model", "a"}, {"temperature", 1}}, "1.1.0"},  // +var
       {"Hello {{name}} from {{city}}", {{"model", "b"}, {"temperature", 1}}, "1.2.0"},  // model
-      {"Hello {{city}}", {{"model", "b"}, {"temperature", 1}}, "2.0.0"},   // -var: major
+      {"Hello {{city}}", {{"model", "b"}, {"temperature", 1}}, "2.0.0"},  // -var: major
   };
   for (const auto& c : cases) {
     auto r = MustPush("p", c.content, c.config);
@@ -137,7 +139,8 @@ TEST_F(Reg, InvalidInputIsRejectedAndChangesNothing) {
       {"a//b", "x", ErrorCode::kInvalidArgument},
       {"ok", "{{#open}}never closed", ErrorCode::kInvalidArgument},
       {"ok", 42, ErrorCode::kInvalidArgument},
-      {"ok", bj::array{bj::object{{"role", "wizard"}, {"content", "x"}}}, ErrorCode::kInvalidArgument},
+      {"ok", bj::array{bj::object{{"role", "wizard"}, {"content", "x"}}},
+       ErrorCode::kInvalidArgument},
       {"ok", bj::array{}, ErrorCode::kInvalidArgument},
       {"ok", "{{> missing-partial}}", ErrorCode::kNotFound},
   };
@@ -186,9 +189,12 @@ TEST_F(Reg, LabelsMoveWithHistoryAndRollbackReturnsToThePreviousTarget) {
   // Rollback to a named version; unknown versions and 'latest' are refused.
   EXPECT_EQ(reg_->Rollback(editor_, "p", "production", 2, "")->to, 2);
   EXPECT_EQ(reg_->SetLabel(editor_, "p", "production", 9, "").error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(reg_->SetLabel(editor_, "p", "latest", 1, "").error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(reg_->SetLabel(editor_, "p", "Bad Label", 1, "").error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(reg_->Rollback(editor_, "p", "staging", std::nullopt, "").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(reg_->SetLabel(editor_, "p", "latest", 1, "").error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(reg_->SetLabel(editor_, "p", "Bad Label", 1, "").error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(reg_->Rollback(editor_, "p", "staging", std::nullopt, "").error().code,
+            ErrorCode::kNotFound);
 }
 
 TEST_F(Reg, RollbackWithoutEarlierTargetFails) {

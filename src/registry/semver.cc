@@ -33,7 +33,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::size_t start = 0;
   for (;;) {
     std::size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    out.push_back(
+        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
     if (p == std::string_view::npos) break;
     start = p + 1;
   }
@@ -115,8 +116,8 @@ Result<SemVer> SemVer::Parse(std::string_view s) {
                                       "': prerelease has an empty identifier");
       }
       for (char c : id) {
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  c == '-';
+        bool ok =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
         if (!ok) {
           return Error::InvalidArgument("version '" + std::string(whole) +
                                         "': prerelease identifier '" + std::string(id) +
@@ -154,20 +155,28 @@ bool operator==(const SemVer& a, const SemVer& b) {
 
 std::string_view BumpName(Bump b) {
   switch (b) {
-    case Bump::kNone: return "none";
-    case Bump::kPatch: return "patch";
-    case Bump::kMinor: return "minor";
-    case Bump::kMajor: return "major";
+    case Bump::kNone:
+      return "none";
+    case Bump::kPatch:
+      return "patch";
+    case Bump::kMinor:
+      return "minor";
+    case Bump::kMajor:
+      return "major";
   }
   return "none";
 }
 
 SemVer Apply(const SemVer& v, Bump b) {
   switch (b) {
-    case Bump::kNone: return v;
-    case Bump::kPatch: return {v.major, v.minor, v.patch + 1, ""};
-    case Bump::kMinor: return {v.major, v.minor + 1, 0, ""};
-    case Bump::kMajor: return {v.major + 1, 0, 0, ""};
+    case Bump::kNone:
+      return v;
+    case Bump::kPatch:
+      return {v.major, v.minor, v.patch + 1, ""};
+    case Bump::kMinor:
+      return {v.major, v.minor + 1, 0, ""};
+    case Bump::kMajor:
+      return {v.major + 1, 0, 0, ""};
   }
   return v;
 }

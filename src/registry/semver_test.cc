@@ -72,10 +72,11 @@ TEST(SemVer, RejectsMalformed) {
 TEST(SemVer, OrdersBySemVer2Precedence) {
   // The example chain from semver.org section 11, plus numeric-vs-lexical checks.
   const char* ascending[] = {
-      "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",  "1.0.0-beta.2",
-      "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",          "1.0.1",        "1.2.0",
-      "1.10.0",      "2.0.0-0",      "2.0.0-9",        "2.0.0-10",     "2.0.0-a",
-      "2.0.0",       "10.0.0",
+      "1.0.0-alpha",  "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
+      "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1",       "1.0.0",
+      "1.0.1",        "1.2.0",         "1.10.0",           "2.0.0-0",
+      "2.0.0-9",      "2.0.0-10",      "2.0.0-a",          "2.0.0",
+      "10.0.0",
   };
   for (std::size_t i = 0; i < std::size(ascending); ++i) {
     for (std::size_t j = 0; j < std::size(ascending); ++j) {
@@ -123,20 +124,20 @@ TEST(Compare, BumpRuleTable) {
        Shape("text", {"x"}, R"({"model":"m1"})"), true, Bump::kPatch, true},
       {"temperature changed", Shape("text", {"x"}, R"({"model":"m1","temperature":0.2})"),
        Shape("text", {"x"}, R"({"model":"m1","temperature":0.7})"), false, Bump::kPatch, true},
-      {"config key added", Shape("text", {}, R"({})"),
-       Shape("text", {}, R"({"max_tokens":100})"), false, Bump::kPatch, true},
+      {"config key added", Shape("text", {}, R"({})"), Shape("text", {}, R"({"max_tokens":100})"),
+       false, Bump::kPatch, true},
       {"model changed", Shape("text", {"x"}, R"({"model":"m1"})"),
        Shape("text", {"x"}, R"({"model":"m2"})"), true, Bump::kMinor, true},
       {"model added", Shape("text", {}, R"({})"), Shape("text", {}, R"({"model":"m1"})"), false,
        Bump::kMinor, true},
       {"variable added", Shape("text", {"x"}, R"({})"), Shape("text", {"x", "y"}, R"({})"), true,
        Bump::kMinor, false},
-      {"variable removed", Shape("text", {"x", "y"}, R"({})"), Shape("text", {"x"}, R"({})"),
-       true, Bump::kMajor, false},
+      {"variable removed", Shape("text", {"x", "y"}, R"({})"), Shape("text", {"x"}, R"({})"), true,
+       Bump::kMajor, false},
       {"variable renamed", Shape("text", {"x"}, R"({})"), Shape("text", {"y"}, R"({})"), true,
        Bump::kMajor, false},
-      {"type changed", Shape("text", {}, R"({})"), Shape("chat", {}, R"({})"), true,
-       Bump::kMajor, false},
+      {"type changed", Shape("text", {}, R"({})"), Shape("chat", {}, R"({})"), true, Bump::kMajor,
+       false},
       {"removed wins over model", Shape("text", {"x"}, R"({"model":"m1"})"),
        Shape("text", {}, R"({"model":"m2"})"), false, Bump::kMajor, false},
   };
@@ -148,8 +149,8 @@ TEST(Compare, BumpRuleTable) {
 }
 
 TEST(Compare, ListsDifferencesSorted) {
-  auto a = Shape("text", {"b", "a", "c"},
-                 R"({"model":"m1","temperature":0.2,"stop":["x"],"top_p":1})");
+  auto a =
+      Shape("text", {"b", "a", "c"}, R"({"model":"m1","temperature":0.2,"stop":["x"],"top_p":1})");
   auto b = Shape("chat", {"d", "a"},
                  R"({"model":"m1","temperature":0.2,"stop":["y"],"max_tokens":5,"seed":1})");
   CompatReport r = Compare(a, b, false);

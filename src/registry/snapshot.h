@@ -62,8 +62,8 @@ struct PromptView {
   std::int64_t updated_at = 0;  // newest version or label move
   // versions[i] has number i + 1 (numbers are dense per prompt).
   std::vector<std::shared_ptr<const VersionView>> versions;
-  std::map<std::string, LabelView> labels;      // stored labels ("latest" is virtual)
-  std::map<std::string, BranchView> branches;   // includes "main" when it has versions
+  std::map<std::string, LabelView> labels;     // stored labels ("latest" is virtual)
+  std::map<std::string, BranchView> branches;  // includes "main" when it has versions
 
   // Serialized JSON, computed once when the snapshot is built, for the hot read path:
   // PromptToJson(*this), and VersionToJson(*this, v) for every version a label points to.
@@ -83,8 +83,8 @@ struct PromptView {
 struct Snapshot {
   std::uint64_t generation = 0;
   // project id -> prompt name -> prompt (ordered by name for listing).
-  std::unordered_map<std::int64_t, std::map<std::string, std::shared_ptr<const PromptView>,
-                                            std::less<>>>
+  std::unordered_map<std::int64_t,
+                     std::map<std::string, std::shared_ptr<const PromptView>, std::less<>>>
       projects;
 
   const PromptView* Find(std::int64_t project_id, std::string_view name) const;

@@ -30,7 +30,7 @@ struct PromptRow {
   std::int64_t id = 0;
   std::int64_t project_id = 0;
   std::string name;
-  std::string type;         // text | chat
+  std::string type;  // text | chat
   std::string description;
   std::string tags_json = "[]";
   std::string created_by;
@@ -40,12 +40,12 @@ struct PromptRow {
 struct VersionRow {
   std::int64_t id = 0;
   std::int64_t prompt_id = 0;
-  std::int64_t number = 0;           // 1, 2, ... unique per prompt across branches
+  std::int64_t number = 0;  // 1, 2, ... unique per prompt across branches
   std::string branch = "main";
-  std::optional<std::int64_t> parent;  // version number this one was derived from
+  std::optional<std::int64_t> parent;       // version number this one was derived from
   std::optional<std::int64_t> merged_from;  // for merge versions: the branch head merged
   std::string semver;
-  std::string content_json;          // text: JSON string; chat: JSON array of messages
+  std::string content_json;  // text: JSON string; chat: JSON array of messages
   std::string config_json = "{}";
   std::string variables_json = "[]";
   std::string metadata_json = "{}";

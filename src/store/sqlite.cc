@@ -5,10 +5,13 @@ namespace promptops::store::sqlite {
 Error ErrorFromSqlite(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xFF) {
-    case SQLITE_CONSTRAINT: return Error::Conflict(std::move(msg));
+    case SQLITE_CONSTRAINT:
+      return Error::Conflict(std::move(msg));
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Error::Unavailable(std::move(msg));
-    default: return Error::Internal(std::move(msg));
+    case SQLITE_LOCKED:
+      return Error::Unavailable(std::move(msg));
+    default:
+      return Error::Internal(std::move(msg));
   }
 }
 

@@ -18,23 +18,27 @@ class SqliteProjects : public ProjectRepository {
   explicit SqliteProjects(Connection& c) : c_(c) {}
 
   Result<std::optional<ProjectRow>> FindByName(std::string_view name) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT id, name, created_at FROM projects WHERE name = ?"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare("SELECT id, name, created_at FROM projects WHERE name = ?"));
     st.Bind(1, name);
     return One(st);
   }
   Result<std::optional<ProjectRow>> FindById(std::int64_t id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT id, name, created_at FROM projects WHERE id = ?"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare("SELECT id, name, created_at FROM projects WHERE id = ?"));
     st.Bind(1, id);
     return One(st);
   }
   Result<ProjectRow> Create(std::string_view name, std::int64_t now) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("INSERT INTO projects (name, created_at) VALUES (?, ?)"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare("INSERT INTO projects (name, created_at) VALUES (?, ?)"));
     st.Bind(1, name).Bind(2, now);
     PO_RETURN_IF_ERROR(st.Run());
     return ProjectRow{c_.LastInsertId(), std::string(name), now};
   }
   Result<std::vector<ProjectRow>> List() override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT id, name, created_at FROM projects ORDER BY id"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare("SELECT id, name, created_at FROM projects ORDER BY id"));
     std::vector<ProjectRow> out;
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -62,11 +66,18 @@ class SqliteKeys : public ApiKeyRepository {
   explicit SqliteKeys(Connection& c) : c_(c) {}
 
   Result<ApiKeyRow> Insert(const ApiKeyRow& k) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO api_keys (project_id, public_id, secret_hash, role, name, created_by, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    st.Bind(1, k.project_id).Bind(2, k.public_id).Bind(3, k.secret_hash).Bind(4, k.role)
-        .Bind(5, k.name).Bind(6, k.created_by).Bind(7, k.created_at);
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(
+            "INSERT INTO api_keys (project_id, public_id, secret_hash, role, name, created_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, k.project_id)
+        .Bind(2, k.public_id)
+        .Bind(3, k.secret_hash)
+        .Bind(4, k.role)
+        .Bind(5, k.name)
+        .Bind(6, k.created_by)
+        .Bind(7, k.created_at);
     auto s = st.Run();
     if (!s.ok()) {
       if (s.error().code == ErrorCode::kConflict) {
@@ -87,8 +98,8 @@ class SqliteKeys : public ApiKeyRepository {
     return std::optional<ApiKeyRow>(Read(st));
   }
   Result<std::vector<ApiKeyRow>> List() override {
-    PO_ASSIGN_OR_RETURN(auto st,
-                        c_.Prepare(std::string("SELECT ") + kKeyCols + " FROM api_keys ORDER BY id"));
+    PO_ASSIGN_OR_RETURN(
+        auto st, c_.Prepare(std::string("SELECT ") + kKeyCols + " FROM api_keys ORDER BY id"));
     std::vector<ApiKeyRow> out;
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -98,8 +109,10 @@ class SqliteKeys : public ApiKeyRepository {
     return out;
   }
   Result<bool> Revoke(std::string_view public_id, std::int64_t now) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "UPDATE api_keys SET revoked_at = ? WHERE public_id = ? AND revoked_at IS NULL"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(
+            "UPDATE api_keys SET revoked_at = ? WHERE public_id = ? AND revoked_at IS NULL"));
     st.Bind(1, now).Bind(2, public_id);
     PO_RETURN_IF_ERROR(st.Run());
     return c_.Changes() > 0;
@@ -144,17 +157,22 @@ class SqlitePrompts : public PromptRepository {
     return OnePrompt(st);
   }
   Result<std::optional<PromptRow>> FindById(std::int64_t id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kPromptCols +
-                                            " FROM prompts WHERE id = ?"));
+    PO_ASSIGN_OR_RETURN(
+        auto st, c_.Prepare(std::string("SELECT ") + kPromptCols + " FROM prompts WHERE id = ?"));
     st.Bind(1, id);
     return OnePrompt(st);
   }
   Result<PromptRow> Insert(const PromptRow& p) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO prompts (project_id, name, type, description, tags, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    st.Bind(1, p.project_id).Bind(2, p.name).Bind(3, p.type).Bind(4, p.description)
-        .Bind(5, p.tags_json).Bind(6, p.created_by).Bind(7, p.created_at);
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("INSERT INTO prompts (project_id, name, type, "
+                                            "description, tags, created_by, created_at) "
+                                            "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, p.project_id)
+        .Bind(2, p.name)
+        .Bind(3, p.type)
+        .Bind(4, p.description)
+        .Bind(5, p.tags_json)
+        .Bind(6, p.created_by)
+        .Bind(7, p.created_at);
     auto s = st.Run();
     if (!s.ok()) {
       if (s.error().code == ErrorCode::kConflict) {
@@ -203,35 +221,49 @@ class SqlitePrompts : public PromptRepository {
 
   Result<std::optional<VersionRow>> FindVersion(std::int64_t prompt_id,
                                                 std::int64_t number) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kVersionCols +
-                                            " FROM prompt_versions WHERE prompt_id = ? AND number = ?"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare(std::string("SELECT ") + kVersionCols +
+                                   " FROM prompt_versions WHERE prompt_id = ? AND number = ?"));
     st.Bind(1, prompt_id).Bind(2, number);
     return OneVersion(st);
   }
   Result<std::optional<VersionRow>> BranchHead(std::int64_t prompt_id,
                                                std::string_view branch) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        std::string("SELECT ") + kVersionCols +
-        " FROM prompt_versions WHERE prompt_id = ? AND branch = ? ORDER BY number DESC LIMIT 1"));
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kVersionCols +
+                                            " FROM prompt_versions WHERE prompt_id = ? AND branch "
+                                            "= ? ORDER BY number DESC LIMIT 1"));
     st.Bind(1, prompt_id).Bind(2, branch);
     return OneVersion(st);
   }
   Result<std::int64_t> MaxVersionNumber(std::int64_t prompt_id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "SELECT COALESCE(MAX(number), 0) FROM prompt_versions WHERE prompt_id = ?"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("SELECT COALESCE(MAX(number), 0) FROM prompt_versions WHERE prompt_id = ?"));
     st.Bind(1, prompt_id);
     PO_ASSIGN_OR_RETURN(bool row, st.Step());
     return row ? st.Int(0) : 0;
   }
   Result<VersionRow> InsertVersion(const VersionRow& v) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO prompt_versions (prompt_id, number, branch, parent, merged_from, semver, "
-        "content, config, variables, metadata, content_hash, author, message, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    st.Bind(1, v.prompt_id).Bind(2, v.number).Bind(3, v.branch).Bind(4, v.parent)
-        .Bind(5, v.merged_from).Bind(6, v.semver).Bind(7, v.content_json).Bind(8, v.config_json)
-        .Bind(9, v.variables_json).Bind(10, v.metadata_json).Bind(11, v.content_hash)
-        .Bind(12, v.author).Bind(13, v.message).Bind(14, v.created_at);
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(
+            "INSERT INTO prompt_versions (prompt_id, number, branch, parent, merged_from, semver, "
+            "content, config, variables, metadata, content_hash, author, message, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, v.prompt_id)
+        .Bind(2, v.number)
+        .Bind(3, v.branch)
+        .Bind(4, v.parent)
+        .Bind(5, v.merged_from)
+        .Bind(6, v.semver)
+        .Bind(7, v.content_json)
+        .Bind(8, v.config_json)
+        .Bind(9, v.variables_json)
+        .Bind(10, v.metadata_json)
+        .Bind(11, v.content_hash)
+        .Bind(12, v.author)
+        .Bind(13, v.message)
+        .Bind(14, v.created_at);
     auto s = st.Run();
     if (!s.ok()) {
       if (s.error().code == ErrorCode::kConflict) {
@@ -246,9 +278,10 @@ class SqlitePrompts : public PromptRepository {
   }
   Result<std::vector<VersionRow>> ListVersions(std::int64_t prompt_id,
                                                std::int64_t after) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        std::string("SELECT ") + kVersionCols +
-        " FROM prompt_versions WHERE prompt_id = ? AND number > ? ORDER BY number"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(std::string("SELECT ") + kVersionCols +
+                   " FROM prompt_versions WHERE prompt_id = ? AND number > ? ORDER BY number"));
     st.Bind(1, prompt_id).Bind(2, after);
     std::vector<VersionRow> out;
     for (;;) {
@@ -260,9 +293,10 @@ class SqlitePrompts : public PromptRepository {
   }
 
   Result<std::vector<LabelRow>> ListLabels(std::int64_t prompt_id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "SELECT label, version, protected, updated_by, updated_at FROM prompt_labels "
-        "WHERE prompt_id = ? ORDER BY label"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("SELECT label, version, protected, updated_by, updated_at FROM prompt_labels "
+                   "WHERE prompt_id = ? ORDER BY label"));
     st.Bind(1, prompt_id);
     std::vector<LabelRow> out;
     for (;;) {
@@ -274,22 +308,28 @@ class SqlitePrompts : public PromptRepository {
   }
   Result<std::optional<LabelRow>> FindLabel(std::int64_t prompt_id,
                                             std::string_view label) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "SELECT label, version, protected, updated_by, updated_at FROM prompt_labels "
-        "WHERE prompt_id = ? AND label = ?"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("SELECT label, version, protected, updated_by, updated_at FROM prompt_labels "
+                   "WHERE prompt_id = ? AND label = ?"));
     st.Bind(1, prompt_id).Bind(2, label);
     PO_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<LabelRow>();
     return std::optional<LabelRow>(ReadLabel(st));
   }
   Status UpsertLabel(std::int64_t prompt_id, const LabelRow& l) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO prompt_labels (prompt_id, label, version, protected, updated_by, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prompt_id, label) DO UPDATE SET "
-        "version = excluded.version, protected = excluded.protected, "
-        "updated_by = excluded.updated_by, updated_at = excluded.updated_at"));
-    st.Bind(1, prompt_id).Bind(2, l.label).Bind(3, l.version)
-        .Bind(4, static_cast<std::int64_t>(l.is_protected)).Bind(5, l.updated_by)
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("INSERT INTO prompt_labels (prompt_id, label, version, protected, updated_by, "
+                   "updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prompt_id, label) DO UPDATE SET "
+                   "version = excluded.version, protected = excluded.protected, "
+                   "updated_by = excluded.updated_by, updated_at = excluded.updated_at"));
+    st.Bind(1, prompt_id)
+        .Bind(2, l.label)
+        .Bind(3, l.version)
+        .Bind(4, static_cast<std::int64_t>(l.is_protected))
+        .Bind(5, l.updated_by)
         .Bind(6, l.updated_at);
     return st.Run();
   }
@@ -300,11 +340,18 @@ class SqlitePrompts : public PromptRepository {
     return st.Run();
   }
   Status InsertLabelEvent(std::int64_t prompt_id, const LabelEventRow& e) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO label_events (prompt_id, label, from_version, to_version, actor, reason, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    st.Bind(1, prompt_id).Bind(2, e.label).Bind(3, e.from_version).Bind(4, e.to_version)
-        .Bind(5, e.actor).Bind(6, e.reason).Bind(7, e.created_at);
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(
+            "INSERT INTO label_events (prompt_id, label, from_version, to_version, actor, reason, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, prompt_id)
+        .Bind(2, e.label)
+        .Bind(3, e.from_version)
+        .Bind(4, e.to_version)
+        .Bind(5, e.actor)
+        .Bind(6, e.reason)
+        .Bind(7, e.created_at);
     return st.Run();
   }
   Result<std::vector<LabelEventRow>> ListLabelEvents(
@@ -335,9 +382,10 @@ class SqlitePrompts : public PromptRepository {
   }
 
   Result<std::vector<BranchRow>> ListBranches(std::int64_t prompt_id) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "SELECT name, base_version, created_by, created_at FROM prompt_branches "
-        "WHERE prompt_id = ? ORDER BY name"));
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("SELECT name, base_version, created_by, created_at FROM prompt_branches "
+                   "WHERE prompt_id = ? ORDER BY name"));
     st.Bind(1, prompt_id);
     std::vector<BranchRow> out;
     for (;;) {
@@ -348,10 +396,15 @@ class SqlitePrompts : public PromptRepository {
     return out;
   }
   Status InsertBranch(std::int64_t prompt_id, const BranchRow& b) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(
-        "INSERT INTO prompt_branches (prompt_id, name, base_version, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?)"));
-    st.Bind(1, prompt_id).Bind(2, b.name).Bind(3, b.base_version).Bind(4, b.created_by)
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare(
+            "INSERT INTO prompt_branches (prompt_id, name, base_version, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?)"));
+    st.Bind(1, prompt_id)
+        .Bind(2, b.name)
+        .Bind(3, b.base_version)
+        .Bind(4, b.created_by)
         .Bind(5, b.created_at);
     auto s = st.Run();
     if (!s.ok() && s.error().code == ErrorCode::kConflict) {
@@ -471,12 +524,13 @@ class SqliteStore : public Store {
 };
 
 Result<int> Migrate(Connection& c) {
-  PO_RETURN_IF_ERROR(c.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+  PO_RETURN_IF_ERROR(
+      c.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+             "name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
   int current = 0;
   {
-    PO_ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     PO_ASSIGN_OR_RETURN(bool row, st.Step());
     if (row) current = static_cast<int>(st.Int(0));
   }
@@ -492,19 +546,21 @@ Result<int> Migrate(Connection& c) {
     PO_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
     auto s = c.Exec(m.sql);
     if (s.ok()) {
-      auto st = c.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+      auto st =
+          c.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
       if (!st.ok()) {
         s = st.error();
       } else {
-        st->Bind(1, static_cast<std::int64_t>(m.number)).Bind(2, m.name)
+        st->Bind(1, static_cast<std::int64_t>(m.number))
+            .Bind(2, m.name)
             .Bind(3, ToUnixMillis(Clock::Real().Now()));
         s = st->Run();
       }
     }
     if (!s.ok()) {
       (void)c.Exec("ROLLBACK");
-      return Error::Internal("migration " + std::to_string(m.number) + " (" +
-                             std::string(m.name) + ") failed: " + s.error().message);
+      return Error::Internal("migration " + std::to_string(m.number) + " (" + std::string(m.name) +
+                             ") failed: " + s.error().message);
     }
     PO_RETURN_IF_ERROR(c.Exec("COMMIT"));
     current = m.number;

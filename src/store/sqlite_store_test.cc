@@ -15,9 +15,10 @@ TEST(SqliteStore, MigratesOnOpenAndReopensIdempotently) {
     ASSERT_TRUE(s.ok()) << s.error().ToString();
     EXPECT_NE((*s)->Describe().find("schema 1"), std::string::npos);
     ASSERT_TRUE((*s)->Write([](Tx& tx) -> Status {
-      auto p = tx.projects().Create("default", 1);
-      return p.ok() ? OkStatus() : p.error();
-    }).ok());
+                      auto p = tx.projects().Create("default", 1);
+                      return p.ok() ? OkStatus() : p.error();
+                    })
+                    .ok());
   }
   auto again = OpenSqliteStore(path);
   ASSERT_TRUE(again.ok());
@@ -53,10 +54,12 @@ TEST(SqliteStore, FailedTransactionsRollBackEverything) {
     return Error::InvalidArgument("abort");
   });
   EXPECT_FALSE(s.ok());
-  ASSERT_TRUE(store->Read([](Tx& tx) -> Status {
-    EXPECT_FALSE(tx.projects().FindByName("a")->has_value());
-    return OkStatus();
-  }).ok());
+  ASSERT_TRUE(store
+                  ->Read([](Tx& tx) -> Status {
+                    EXPECT_FALSE(tx.projects().FindByName("a")->has_value());
+                    return OkStatus();
+                  })
+                  .ok());
 }
 
 TEST(SqliteStore, DuplicateVersionNumbersAreAConflict) {

@@ -105,8 +105,8 @@ class Store {
 };
 
 // Opens (creating if needed) the SQLite database at `file` and applies pending migrations.
-// Errors: Unavailable if the file cannot be opened; Internal if a migration fails; FailedPrecondition
-// if the database has a newer schema than this binary knows.
+// Errors: Unavailable if the file cannot be opened; Internal if a migration fails;
+// FailedPrecondition if the database has a newer schema than this binary knows.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& file);
 
 }  // namespace promptops::store

@@ -1,0 +1,106 @@
+// The gateway's internal, provider-neutral view of a chat completion: what the gateway asks an
+// upstream for (ChatRequest), what comes back whole (ChatResponse) or in pieces (StreamEvent),
+// and how upstream failures are classified (UpstreamFailure). Each provider adapter translates
+// between these and one upstream wire format; the gateway speaks OpenAI's format to clients.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace promptops::providers {
+
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  bool estimated = false;  // the upstream gave no usage; counted by the gateway's estimator
+};
+
+struct ChatRequest {
+  std::string model;               // the UPSTREAM model name (after alias resolution)
+  boost::json::array messages;     // OpenAI shape: [{"role","content",...}]
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<std::int64_t> max_tokens;
+  std::vector<std::string> stop;
+  std::optional<std::int64_t> seed;
+  std::string user;
+  bool stream = false;
+  bool include_usage = false;      // stream_options.include_usage
+  // Other OpenAI parameters (tools, response_format, n, ...) forwarded to OpenAI-compatible
+  // upstreams as they are. Never contains api_base/base_url (stripped by the gateway).
+  boost::json::object extra;
+};
+
+struct ChatResponse {
+  std::string id;                  // upstream id, if any
+  std::string model;               // as reported by the upstream
+  std::string content;             // assistant text
+  std::string finish_reason = "stop";  // stop | length | tool_calls | content_filter
+  boost::json::value tool_calls;   // null unless the upstream returned tool calls
+  std::optional<Usage> usage;
+};
+
+// One piece of a streamed answer, in arrival order.
+struct StreamEvent {
+  enum class Kind {
+    kDelta,   // text: a piece of the assistant message (may be empty with role set)
+    kFinish,  // finish_reason set
+    kUsage,   // usage set
+  };
+  Kind kind = Kind::kDelta;
+  std::string text;
+  std::optional<std::string> finish_reason;
+  std::optional<Usage> usage;
+  // kDelta only: `delta.tool_calls` exactly as an OpenAI-compatible upstream streamed it (an
+  // array of partial tool calls with their `index`), null otherwise. Passed through to clients.
+  boost::json::value tool_calls;
+};
+
+// How an upstream call failed. The class drives retries, fallbacks, circuit breaking, metrics
+// (label "error_class") and the status the client sees.
+enum class FailureClass {
+  kConnect,        // could not connect / TLS failed / reset before a response
+  kTimeout,        // connect, first-byte or total timeout
+  kRateLimited,    // 429
+  kServerError,    // 5xx
+  kClientError,    // 4xx other than 429: the request itself is bad; never retried
+  kMalformed,      // a response we cannot parse
+  kStreamError,    // an error reported inside a 200 stream
+  kCancelled,      // the client went away
+};
+
+// Stable snake_case name ("connect", "timeout", "rate_limited", "server_error", "client_error",
+// "malformed", "stream_error", "cancelled"): the metrics label and the trace field.
+std::string_view FailureClassName(FailureClass c);
+// Whether a failure of this class may be retried on the same upstream / tried on a fallback:
+// kConnect, kTimeout, kRateLimited, kServerError and kStreamError are (transient by nature);
+// kClientError (the same request fails again), kMalformed (an upstream that answers garbage
+// keeps doing so; retrying would double the cost) and kCancelled (nobody is waiting) are not.
+// The caller adds the one rule this function cannot know: once a byte of the answer has been
+// forwarded to the client, nothing is retried, whatever the class.
+bool IsRetryable(FailureClass c);
+
+struct UpstreamFailure {
+  FailureClass cls = FailureClass::kServerError;
+  int status = 0;                   // upstream HTTP status, 0 if none
+  std::string message;              // never contains provider keys
+  std::optional<std::chrono::milliseconds> retry_after;  // from Retry-After
+  // The error as the client should see it (OpenAI shape mapping is done by the gateway):
+  //   kRateLimited -> kRateLimited (429), kTimeout -> kTimeout (504),
+  //   kClientError -> kInvalidArgument (400) with the upstream's message ("upstream rejected
+  //     the request: ..."), except 401/403, which mean the PROVIDER's credentials are wrong (a
+  //     gateway configuration problem, not the client's): kUpstreamError with a fixed message,
+  //     since upstreams echo parts of the key in that message;
+  //   everything else -> kUpstreamError (502).
+  // Upstream headers are never copied into the message.
+  Error ToError() const;
+};
+
+}  // namespace promptops::providers

@@ -1,0 +1,305 @@
+#include "providers/simulated.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "providers/adapter.h"
+
+namespace promptops::providers {
+namespace {
+
+namespace bj = boost::json;
+
+// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same output everywhere.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t Next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, 1).
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  // Uniform in [0, n).
+  std::size_t Below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(Next() % n); }
+  // Standard normal (Box-Muller).
+  double Normal() {
+    double u1 = Uniform();
+    double u2 = Uniform();
+    if (u1 < 1e-300) u1 = 1e-300;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// FNV-1a 64, folding the inputs of the seed.
+class Fnv {
+ public:
+  void Add(std::string_view s) {
+    for (unsigned char c : s) {
+      h_ ^= c;
+      h_ *= 0x100000001B3ULL;
+    }
+    Add(std::uint64_t{0xFF});  // separator: ("ab","c") != ("a","bc")
+  }
+  void Add(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h_ ^= (v >> (8 * i)) & 0xFF;
+      h_ *= 0x100000001B3ULL;
+    }
+  }
+  std::uint64_t value() const { return h_; }
+
+ private:
+  std::uint64_t h_ = 0xCBF29CE484222325ULL;
+};
+
+constexpr double kZ99 = 2.3263478740408408;  // the standard normal's 99th percentile
+
+// A log-normal draw with the given median and 99th percentile, in microseconds.
+std::chrono::microseconds LogNormal(Rng& rng, std::chrono::microseconds median,
+                                    std::chrono::microseconds p99) {
+  double m = std::max<double>(1.0, static_cast<double>(median.count()));
+  double q = std::max<double>(m, static_cast<double>(p99.count()));
+  double sigma = (std::log(q) - std::log(m)) / kZ99;
+  double v = std::exp(std::log(m) + sigma * rng.Normal());
+  v = std::min(v, 3.6e9);  // an hour: a draw far in the tail stays a sane timer
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::llround(v)));
+}
+
+constexpr std::string_view kFiller[] = {
+    "lorem",   "ipsum",    "dolor",   "sit",     "amet",    "consectetur", "adipiscing", "elit",
+    "sed",     "do",       "eiusmod", "tempor",  "magna",   "aliqua",      "enim",       "minim",
+    "veniam",  "quis",     "nostrud", "ullamco", "laboris", "nisi",        "aliquip",    "commodo",
+    "duis",    "aute",     "irure",   "velit",   "esse",    "cillum",      "fugiat",     "nulla",
+};
+
+// Text of a message's content: a string, or the concatenated text parts of an array.
+std::string MessageText(const bj::value& content) {
+  if (content.is_string()) return std::string(content.get_string());
+  std::string out;
+  if (const bj::array* parts = content.if_array()) {
+    for (const bj::value& p : *parts) {
+      const bj::object* o = p.if_object();
+      if (!o) continue;
+      auto t = o->find("text");
+      if (t != o->end() && t->value().is_string()) out += t->value().get_string();
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitWords(std::string_view s) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (i < s.size()) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    std::size_t j = i;
+    while (j < s.size() && !is_space(s[j])) ++j;
+    if (j > i) words.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
+
+bool KnownErrorKind(std::string_view k) {
+  if (k == "timeout" || k == "connect" || k == "stream") return true;
+  if (k.size() != 3) return false;
+  for (char c : k) {
+    if (c < '0' || c > '9') return false;
+  }
+  int s = std::stoi(std::string(k));
+  return s >= 400 && s <= 599;
+}
+
+}  // namespace
+
+Status ValidateSimulatedConfig(const SimulatedConfig& cfg) {
+  if (cfg.latency_median.count() < 0 || cfg.latency_p99 < cfg.latency_median) {
+    return Error::InvalidArgument(
+        "simulated.latency_p99 must be >= simulated.latency_median >= 0");
+  }
+  if (cfg.ttft_median.count() < 0 || cfg.ttft_p99 < cfg.ttft_median) {
+    return Error::InvalidArgument("simulated.ttft_p99 must be >= simulated.ttft_median >= 0");
+  }
+  if (!(cfg.tokens_per_second > 0) || !std::isfinite(cfg.tokens_per_second)) {
+    return Error::InvalidArgument("simulated.tokens_per_second must be > 0");
+  }
+  if (!(cfg.error_rate >= 0 && cfg.error_rate <= 1)) {
+    return Error::InvalidArgument("simulated.error_rate must be in [0, 1]");
+  }
+  if (cfg.error_rate > 0 && cfg.error_kinds.empty()) {
+    return Error::InvalidArgument("simulated.error_kinds must not be empty when error_rate > 0");
+  }
+  for (const auto& k : cfg.error_kinds) {
+    if (!KnownErrorKind(k)) {
+      return Error::InvalidArgument("simulated.error_kinds: unknown kind '" + k +
+                                    "' (use an HTTP status 400..599, timeout, connect or stream)");
+    }
+  }
+  if (cfg.max_tokens_default < 1) {
+    return Error::InvalidArgument("simulated.max_tokens_default must be >= 1");
+  }
+  return OkStatus();
+}
+
+std::string SimulatedPlan::Content() const {
+  std::string s;
+  for (const auto& t : tokens) s += t;
+  return s;
+}
+
+SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) {
+  Fnv fnv;
+  fnv.Add(cfg.seed);
+  fnv.Add(static_cast<std::uint64_t>(req.seed.value_or(0)));
+  fnv.Add(std::uint64_t{req.seed.has_value()});
+  fnv.Add(req.model);
+  fnv.Add(static_cast<std::uint64_t>(req.max_tokens.value_or(-1)));
+  for (const auto& s : req.stop) fnv.Add(s);
+  fnv.Add(bj::serialize(req.messages));
+  fnv.Add(std::uint64_t{req.stream});
+  Rng rng(fnv.value());
+
+  SimulatedPlan plan;
+
+  // The answer.
+  std::string last_user;
+  bool found = false;
+  for (auto it = req.messages.rbegin(); it != req.messages.rend(); ++it) {
+    const bj::object* m = it->if_object();
+    if (!m) continue;
+    auto role = m->find("role");
+    if (role == m->end() || !role->value().is_string() || role->value().get_string() != "user") {
+      continue;
+    }
+    auto content = m->find("content");
+    if (content != m->end()) last_user = MessageText(content->value());
+    found = true;
+    break;
+  }
+  std::vector<std::string> words = SplitWords(last_user);
+  std::vector<std::string> answer = {"Simulated", "answer", "to:"};
+  if (!found || words.empty()) {
+    answer.emplace_back("(empty)");
+  } else {
+    for (std::size_t i = 0; i < words.size() && i < 12; ++i) answer.push_back(words[i]);
+    if (words.size() > 12) answer.emplace_back("...");
+  }
+  std::int64_t max_tokens = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(req.max_tokens.value_or(cfg.max_tokens_default), 1 << 20));
+  auto limit = static_cast<std::size_t>(max_tokens);
+  if (answer.size() > limit) {
+    answer.resize(limit);
+    plan.finish_reason = "length";
+  }
+  while (answer.size() < limit) {
+    answer.emplace_back(kFiller[rng.Below(std::size(kFiller))]);
+  }
+  plan.tokens.reserve(answer.size());
+  for (std::size_t i = 0; i < answer.size(); ++i) {
+    plan.tokens.push_back(i == 0 ? answer[i] : " " + answer[i]);
+  }
+
+  // Timing. Always drawn in the same order, so an error decision does not shift latencies.
+  plan.ttft = LogNormal(rng, cfg.ttft_median, cfg.ttft_p99);
+  double tps = cfg.tokens_per_second > 0 ? cfg.tokens_per_second : 50;
+  plan.inter_token = std::chrono::microseconds(static_cast<std::int64_t>(std::llround(1e6 / tps)));
+  std::chrono::microseconds whole = LogNormal(rng, cfg.latency_median, cfg.latency_p99);
+  if (req.stream) {
+    plan.total_latency =
+        plan.ttft + plan.inter_token * static_cast<std::int64_t>(plan.tokens.size() - 1);
+  } else {
+    plan.total_latency = whole;
+  }
+
+  // Failure injection.
+  double u = rng.Uniform();
+  std::size_t kind_index = rng.Below(cfg.error_kinds.size());
+  std::size_t after = rng.Below(plan.tokens.size());  // 0..n-1 tokens before the error event
+  if (u < cfg.error_rate && !cfg.error_kinds.empty()) {
+    const std::string& kind = cfg.error_kinds[kind_index];
+    if (kind == "timeout") {
+      plan.error = FailureClass::kTimeout;
+    } else if (kind == "connect") {
+      plan.error = FailureClass::kConnect;
+    } else if (kind == "stream" && req.stream) {
+      plan.error = FailureClass::kStreamError;
+      plan.error_status = 200;
+      plan.error_after_tokens = std::max<std::size_t>(1, after);
+      if (plan.error_after_tokens >= plan.tokens.size()) plan.error_after_tokens = plan.tokens.size() - 1;
+    } else {
+      int status = kind == "stream" ? 500 : std::atoi(kind.c_str());
+      if (status < 400 || status > 599) status = 500;
+      plan.error = ClassifyStatus(status);
+      plan.error_status = status;
+      if (status == 429) plan.retry_after = std::chrono::milliseconds(1000);
+    }
+  }
+
+  plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
+  plan.usage.completion_tokens = static_cast<std::int64_t>(plan.tokens.size());
+  plan.usage.estimated = true;
+  return plan;
+}
+
+std::int64_t EstimateTokens(std::string_view text) {
+  std::int64_t whole = 0;     // tokens counted one per character
+  std::int64_t quarters = 0;  // quarter tokens: ASCII byte = 1, other code point = 2
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++quarters;
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (i + len > text.size()) len = text.size() - i;
+    char32_t cp = 0;
+    if (len == 2) cp = ((c & 0x1F) << 6) | (text[i + 1] & 0x3F);
+    if (len == 3) {
+      cp = ((c & 0x0F) << 12) | ((text[i + 1] & 0x3F) << 6) | (text[i + 2] & 0x3F);
+    }
+    if (len == 4) {
+      cp = ((c & 0x07) << 18) | ((text[i + 1] & 0x3F) << 12) | ((text[i + 2] & 0x3F) << 6) |
+           (text[i + 3] & 0x3F);
+    }
+    bool dense = (cp >= 0xAC00 && cp <= 0xD7A3)     // Hangul syllables
+                 || (cp >= 0x1100 && cp <= 0x11FF)  // Hangul jamo
+                 || (cp >= 0x3130 && cp <= 0x318F)  // Hangul compatibility jamo
+                 || (cp >= 0x3040 && cp <= 0x30FF)  // Hiragana, Katakana
+                 || (cp >= 0x3400 && cp <= 0x4DBF)  // CJK extension A
+                 || (cp >= 0x4E00 && cp <= 0x9FFF)  // CJK unified ideographs
+                 || (cp >= 0xF900 && cp <= 0xFAFF)  // CJK compatibility ideographs
+                 || (cp >= 0xFF00 && cp <= 0xFFEF)  // half/fullwidth forms
+                 || (cp >= 0x20000 && cp <= 0x3FFFF);  // CJK extensions B..
+    if (dense) {
+      ++whole;
+    } else {
+      quarters += 2;
+    }
+    i += len;
+  }
+  return whole + (quarters + 3) / 4;
+}
+
+std::int64_t EstimatePromptTokens(const bj::array& messages) {
+  std::int64_t n = 0;
+  for (const bj::value& v : messages) {
+    const bj::object* m = v.if_object();
+    if (!m) continue;
+    n += 3;
+    auto c = m->find("content");
+    if (c != m->end()) n += EstimateTokens(MessageText(c->value()));
+  }
+  return n;
+}
+
+}  // namespace promptops::providers

@@ -1,0 +1,794 @@
+// The official OpenAI JS SDK (`openai`, pinned in package.json) against a real promptops gateway:
+// proves that an application can point its OpenAI baseURL at promptops and use models, aliases
+// and prompt references ("prompt:NAME@LABEL") unmodified, with OpenAI's error classes.
+//
+// The server runs with a config file naming three kinds of upstream: the built-in simulated
+// provider (deterministic answers, no network), a simulated provider that always fails, and an
+// OpenAI-compatible provider pointing at a fake upstream this test runs with node:http, which
+// records what the gateway sends it.
+//
+// Needs PROMPTOPS_BINARY (the promptops executable); run.sh sets it from ctest.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI, {
+  APIError,
+  AuthenticationError,
+  BadRequestError,
+  InternalServerError,
+  NotFoundError,
+  RateLimitError,
+} from "openai";
+
+const ADMIN_KEY = "sk-po-0123456789abcdefghijklmnopqrstuvwx"; // 40 characters
+const UPSTREAM_KEY = "sk-fake-upstream-key-do-not-leak-42";
+const STARTUP_TIMEOUT_MS = 15000;
+const TRACE_POLL_MS = 3000;
+
+// ---------------------------------------------------------------------------------------------
+// Fake OpenAI-compatible upstream. Answers by the last user message:
+//   "say hi"        -> a chat.completion
+//   "stream please" -> an SSE stream of chat.completion.chunk, a usage chunk, data: [DONE]
+//   "fail 503"      -> 503 with an OpenAI error body
+//   "fail 429"      -> 429 with Retry-After: 1
+// POST /v1/embeddings answers fixed vectors (base64 when asked, as OpenAI does).
+// ---------------------------------------------------------------------------------------------
+const FAKE_HI = "Hi from the fake upstream!";
+const FAKE_STREAM_PARTS = ["Streaming", " from", " the fake", " upstream."];
+const FAKE_USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+const FAKE_STREAM_USAGE = { prompt_tokens: 13, completion_tokens: 4, total_tokens: 17 };
+const FAKE_VECTORS = [
+  [0.25, -0.5, 1],
+  [0.125, 0.75, -2],
+];
+
+function lastUserText(body) {
+  const msgs = Array.isArray(body?.messages) ? body.messages : [];
+  for (let i = msgs.length - 1; i >= 0; --i) {
+    if (msgs[i].role === "user") return typeof msgs[i].content === "string" ? msgs[i].content : JSON.stringify(msgs[i].content);
+  }
+  return "";
+}
+
+function sendJson(res, status, obj, headers = {}) {
+  const text = JSON.stringify(obj);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function openAiError(message, type, code) {
+  return { error: { message, type, param: null, code } };
+}
+
+function float32Base64(vec) {
+  return Buffer.from(new Float32Array(vec).buffer).toString("base64");
+}
+
+function handleFake(req, body, res) {
+  const path = new URL(req.url, "http://x").pathname;
+  if (req.method === "POST" && path === "/v1/embeddings") {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    const b64 = body.encoding_format === "base64";
+    return sendJson(res, 200, {
+      object: "list",
+      data: inputs.map((_, i) => ({
+        object: "embedding",
+        index: i,
+        embedding: b64 ? float32Base64(FAKE_VECTORS[i % 2]) : FAKE_VECTORS[i % 2],
+      })),
+      model: body.model,
+      usage: { prompt_tokens: 5, total_tokens: 5 },
+    });
+  }
+  if (req.method !== "POST" || path !== "/v1/chat/completions") {
+    return sendJson(res, 404, openAiError(`no route ${req.method} ${path}`, "invalid_request_error", "not_found"));
+  }
+  const created = Math.floor(Date.now() / 1000);
+  const text = lastUserText(body);
+  if (text.includes("fail 503")) {
+    return sendJson(res, 503, openAiError("The server is overloaded", "server_error", "overloaded"));
+  }
+  if (text.includes("fail 429")) {
+    return sendJson(res, 429, openAiError("Rate limit reached", "rate_limit_error", "rate_limit_exceeded"), {
+      "retry-after": "1",
+    });
+  }
+  if (text.includes("stream please")) {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const base = { id: "chatcmpl-fake-stream", object: "chat.completion.chunk", created, model: body.model };
+    const events = [];
+    FAKE_STREAM_PARTS.forEach((part, i) => {
+      const delta = i === 0 ? { role: "assistant", content: part } : { content: part };
+      events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] });
+    });
+    events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] });
+    events.push({ ...base, choices: [], usage: FAKE_STREAM_USAGE });
+    for (const e of events) res.write(`data: ${JSON.stringify(e)}\n\n`);
+    res.end("data: [DONE]\n\n");
+    return;
+  }
+  // "say hi" and anything else: a plain completion.
+  return sendJson(res, 200, {
+    id: "chatcmpl-fake-1",
+    object: "chat.completion",
+    created,
+    model: body.model,
+    choices: [{ index: 0, message: { role: "assistant", content: FAKE_HI }, logprobs: null, finish_reason: "stop" }],
+    usage: FAKE_USAGE,
+  });
+}
+
+// Starts an HTTP server on 127.0.0.1:0 that records every request; resolves {server, url, requests}.
+function startRecorder(handler) {
+  const requests = [];
+  const server = createServer((req, res) => {
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (c) => (raw += c));
+    req.on("end", () => {
+      let body = null;
+      try {
+        body = raw ? JSON.parse(raw) : null;
+      } catch {
+        body = raw;
+      }
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, body, res);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      resolve({ server, url: `http://127.0.0.1:${server.address().port}`, requests });
+    });
+  });
+}
+
+function stopRecorder(r) {
+  if (!r) return Promise.resolve();
+  r.server.closeAllConnections?.();
+  return new Promise((resolve) => r.server.close(() => resolve()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The promptops server.
+// ---------------------------------------------------------------------------------------------
+function configYaml(fakeUrl) {
+  return `providers:
+  sim: {type: simulated, simulated: {seed: 7, latency_median_ms: 5, latency_p99_ms: 20, ttft_median_ms: 5, ttft_p99_ms: 20, tokens_per_second: 2000}}
+  sim-broken: {type: simulated, simulated: {error_rate: 1.0, error_kinds: ["500"], latency_median_ms: 1, latency_p99_ms: 2}}
+  fake: {type: openai, base_url: "${fakeUrl}/v1", api_key_env: FAKE_UPSTREAM_KEY}
+models:
+  demo-chat: {provider: sim}
+  broken: {provider: sim-broken}
+  upstream-model: {provider: fake, model: real-upstream-name}
+aliases:
+  chat-default: demo-chat
+gateway:
+  retries: {max: 0}
+  limits: {per_key: {requests_per_minute: 0}}
+`;
+}
+
+// Starts `promptops serve` on port 0 and resolves with {proc, baseUrl} once it prints its address.
+function startServer(dataDir, configPath) {
+  const binary = process.env.PROMPTOPS_BINARY;
+  if (!binary) throw new Error("PROMPTOPS_BINARY is not set (path to the promptops executable)");
+  const env = { ...process.env, PROMPTOPS_ADMIN_KEY: ADMIN_KEY, FAKE_UPSTREAM_KEY: UPSTREAM_KEY };
+  delete env.PROMPTOPS_CONFIG;
+  const proc = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--config", configPath], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`));
+    }, STARTUP_TIMEOUT_MS);
+    proc.stdout.on("data", (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, baseUrl: m[1], stderr: () => err });
+      }
+    });
+    proc.stderr.on("data", (chunk) => {
+      err += chunk;
+    });
+    proc.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${binary}: ${e.message}`));
+    });
+    proc.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited early (${code ?? signal})\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+}
+
+// Stops the server and waits for it to exit (SIGKILL if it does not stop within 5 s).
+function stopServer(proc) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => proc.kill("SIGKILL"), 5000);
+    proc.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    proc.kill("SIGTERM");
+  });
+}
+
+// Asserts that `promise` rejects with an instance of `cls` (an openai error class) and `status`;
+// returns the error for further checks.
+async function expectApiError(promise, cls, status) {
+  let caught;
+  try {
+    await promise;
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught, `expected ${cls.name} (${status}), but the call succeeded`);
+  assert.ok(caught instanceof cls, `expected ${cls.name}, got ${caught?.constructor?.name}: ${caught?.message}`);
+  if (status !== undefined) assert.equal(caught.status, status, caught.message);
+  return caught;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe("openai SDK against the promptops gateway", () => {
+  let server;
+  let dataDir;
+  let fake; // the fake OpenAI upstream
+  let trap; // a server only a client-supplied URL would reach
+  let client;
+  const traceIds = [];
+  // Also stop the server if the test process is interrupted.
+  const onExit = () => server?.proc.kill("SIGKILL");
+
+  // The admin API (/api/v1), authenticated with the same key.
+  async function admin(method, path, body) {
+    const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, json, text };
+  }
+
+  function fakeChatRequests() {
+    return fake.requests.filter((r) => r.url.endsWith("/chat/completions"));
+  }
+
+  before(async () => {
+    process.on("exit", onExit);
+    fake = await startRecorder(handleFake);
+    trap = await startRecorder((req, body, res) => sendJson(res, 200, { trapped: true }));
+    dataDir = mkdtempSync(join(tmpdir(), "promptops-openai-"));
+    const configPath = join(dataDir, "promptops.yaml");
+    writeFileSync(configPath, configYaml(fake.url));
+    server = await startServer(dataDir, configPath);
+    client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${server.baseUrl}/v1`, maxRetries: 0, timeout: 15000 });
+
+    const prompts = [
+      {
+        name: "support/refund-bot",
+        type: "chat",
+        prompt: [
+          { role: "system", content: "You help {{company}} customers." },
+          { role: "user", content: "{{question}}" },
+        ],
+        config: { model: "demo-chat", temperature: 0 },
+        labels: ["production"],
+      },
+      {
+        name: "support/upstream-bot",
+        type: "chat",
+        prompt: [
+          { role: "system", content: "You help {{company}} customers." },
+          { role: "user", content: "{{question}}" },
+        ],
+        config: { model: "upstream-model", temperature: 0.2 },
+        labels: ["production"],
+      },
+    ];
+    for (const p of prompts) {
+      const r = await admin("POST", "/prompts", p);
+      assert.equal(r.status, 201, `creating ${p.name}: ${r.text}`);
+    }
+  });
+
+  after(async () => {
+    await stopServer(server?.proc);
+    await stopRecorder(fake);
+    await stopRecorder(trap);
+    process.off("exit", onExit);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("models.list returns the configured models and aliases", async () => {
+    const ids = [];
+    for await (const m of client.models.list()) {
+      ids.push(m.id);
+      assert.equal(m.object, "model");
+      assert.equal(typeof m.created, "number");
+      assert.equal(typeof m.owned_by, "string");
+    }
+    for (const id of ["demo-chat", "broken", "upstream-model", "chat-default"]) {
+      assert.ok(ids.includes(id), `${id} missing from ${JSON.stringify(ids)}`);
+    }
+  });
+
+  test("chat completion on the simulated model, with promptops headers", async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: "demo-chat", messages: [{ role: "user", content: "What is a refund?" }] })
+      .withResponse();
+    assert.equal(data.object, "chat.completion");
+    assert.equal(typeof data.id, "string");
+    assert.equal(data.choices.length, 1);
+    const choice = data.choices[0];
+    assert.equal(choice.index, 0);
+    assert.equal(choice.message.role, "assistant");
+    assert.ok(choice.message.content.startsWith("Simulated answer"), choice.message.content);
+    assert.equal(typeof choice.finish_reason, "string");
+    assert.ok(data.usage.prompt_tokens > 0);
+    assert.ok(data.usage.completion_tokens > 0);
+    assert.equal(data.usage.total_tokens, data.usage.prompt_tokens + data.usage.completion_tokens);
+
+    const traceId = response.headers.get("x-promptops-trace-id");
+    assert.ok(traceId, "x-promptops-trace-id missing");
+    traceIds.push(traceId);
+    assert.equal(response.headers.get("x-promptops-model"), "demo-chat");
+    assert.match(response.headers.get("x-promptops-cache") ?? "", /^(hit|miss)$/);
+    assert.equal(response.headers.get("x-promptops-prompt"), null, "no prompt header without a prompt ref");
+  });
+
+  test("an alias resolves to its model", async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: "chat-default", messages: [{ role: "user", content: "Hello via alias" }] })
+      .withResponse();
+    assert.ok(data.choices[0].message.content.startsWith("Simulated answer"));
+    assert.equal(response.headers.get("x-promptops-model"), "demo-chat");
+  });
+
+  test("identical temperature-0 requests: miss, then a cache hit with the same answer", async () => {
+    const req = {
+      model: "demo-chat",
+      temperature: 0,
+      messages: [{ role: "user", content: `cache me ${process.pid}-${Date.now()}` }],
+    };
+    const first = await client.chat.completions.create(req).withResponse();
+    assert.equal(first.response.headers.get("x-promptops-cache"), "miss");
+    const second = await client.chat.completions.create(req).withResponse();
+    assert.equal(second.response.headers.get("x-promptops-cache"), "hit");
+    assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content);
+    assert.notEqual(
+      second.response.headers.get("x-promptops-trace-id"),
+      first.response.headers.get("x-promptops-trace-id"),
+      "every request gets its own trace id",
+    );
+  });
+
+  test("streaming assembles the same text as the non-streamed answer, usage last", async () => {
+    const req = {
+      model: "demo-chat",
+      seed: 1234,
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "Explain streaming in one paragraph." },
+      ],
+    };
+    const plain = await client.chat.completions.create(req);
+    const expected = plain.choices[0].message.content;
+    assert.ok(expected.startsWith("Simulated answer"));
+
+    const { data: stream, response } = await client.chat.completions
+      .create({ ...req, stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+    assert.ok(response.headers.get("x-promptops-trace-id"), "x-promptops-trace-id missing on a stream");
+    const chunks = [];
+    let text = "";
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      assert.equal(chunk.object, "chat.completion.chunk");
+      for (const c of chunk.choices) text += c.delta?.content ?? "";
+    }
+    assert.ok(chunks.length >= 3, `only ${chunks.length} chunks`);
+    assert.equal(text, expected);
+    assert.equal(chunks[0].choices[0]?.delta?.role, "assistant");
+    assert.ok(
+      chunks.some((c) => c.choices.some((x) => typeof x.finish_reason === "string")),
+      "no chunk carries a finish_reason",
+    );
+    const last = chunks.at(-1);
+    assert.deepEqual(last.choices, []);
+    assert.ok(last.usage, "last chunk has no usage");
+    assert.ok(last.usage.total_tokens > 0);
+    assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens);
+    assert.equal(last.usage.completion_tokens, plain.usage.completion_tokens);
+    const ids = new Set(chunks.map((c) => c.id));
+    assert.equal(ids.size, 1, "all chunks share one id");
+  });
+
+  test("streaming without include_usage sends no usage chunk", async () => {
+    const stream = await client.chat.completions.create({
+      model: "demo-chat",
+      stream: true,
+      messages: [{ role: "user", content: "No usage please." }],
+    });
+    let text = "";
+    for await (const chunk of stream) {
+      assert.ok(chunk.usage == null, `unexpected usage: ${JSON.stringify(chunk)}`);
+      assert.equal(chunk.choices.length, 1);
+      text += chunk.choices[0].delta?.content ?? "";
+    }
+    assert.ok(text.startsWith("Simulated answer"), text);
+  });
+
+  test("the chat stream helper (chat.completions.stream) works too", async () => {
+    const runner = client.chat.completions.stream({
+      model: "demo-chat",
+      messages: [{ role: "user", content: "Use the helper." }],
+      stream_options: { include_usage: true },
+    });
+    const final = await runner.finalChatCompletion();
+    assert.ok(final.choices[0].message.content.startsWith("Simulated answer"));
+    assert.ok(final.usage?.total_tokens > 0);
+  });
+
+  test("prompt:NAME renders the production version with variables", async () => {
+    const { data, response } = await client.chat.completions
+      .create({
+        model: "prompt:support/refund-bot",
+        messages: [],
+        variables: { company: "Acme", question: "Where is my refund?" },
+      })
+      .withResponse();
+    assert.ok(data.choices[0].message.content.startsWith("Simulated answer"));
+    assert.equal(response.headers.get("x-promptops-prompt"), "support/refund-bot@1");
+    assert.equal(response.headers.get("x-promptops-model"), "demo-chat");
+    traceIds.push(response.headers.get("x-promptops-trace-id"));
+  });
+
+  test("prompt:NAME@LABEL and prompt:NAME#VERSION pick the version", async () => {
+    const v2 = await admin("POST", "/prompts/support%2Frefund-bot/versions", {
+      type: "chat",
+      prompt: [
+        { role: "system", content: "You help {{company}} customers politely." },
+        { role: "user", content: "{{question}}" },
+      ],
+      config: { model: "demo-chat", temperature: 0 },
+      labels: ["staging"],
+    });
+    assert.equal(v2.status, 201, v2.text);
+    const vars = { company: "Acme", question: "Refund status?" };
+    const cases = [
+      ["prompt:support/refund-bot", "support/refund-bot@1"],
+      ["prompt:support/refund-bot@production", "support/refund-bot@1"],
+      ["prompt:support/refund-bot@staging", "support/refund-bot@2"],
+      ["prompt:support/refund-bot@latest", "support/refund-bot@2"],
+      ["prompt:support/refund-bot#1", "support/refund-bot@1"],
+      ["prompt:support/refund-bot#2", "support/refund-bot@2"],
+    ];
+    for (const [model, header] of cases) {
+      const { data, response } = await client.chat.completions
+        .create({ model, messages: [], variables: vars })
+        .withResponse();
+      assert.equal(response.headers.get("x-promptops-prompt"), header, model);
+      assert.ok(data.choices[0].message.content.startsWith("Simulated answer"), model);
+    }
+  });
+
+  test("prompt reference with missing variables is a 400 naming them", async () => {
+    const err = await expectApiError(
+      client.chat.completions.create({
+        model: "prompt:support/refund-bot",
+        messages: [],
+        variables: { company: "Acme" },
+      }),
+      BadRequestError,
+      400,
+    );
+    assert.match(err.message, /missing variables: .*question/);
+    assert.ok(!/company/.test(err.message.split("missing variables:")[1] ?? ""), err.message);
+  });
+
+  test("unknown prompt, label or version is a 404", async () => {
+    await expectApiError(
+      client.chat.completions.create({ model: "prompt:no/such-prompt", messages: [], variables: {} }),
+      NotFoundError,
+      404,
+    );
+    await expectApiError(
+      client.chat.completions.create({
+        model: "prompt:support/refund-bot@no-such-label",
+        messages: [],
+        variables: { company: "A", question: "q" },
+      }),
+      NotFoundError,
+      404,
+    );
+    await expectApiError(
+      client.chat.completions.create({
+        model: "prompt:support/refund-bot#99",
+        messages: [],
+        variables: { company: "A", question: "q" },
+      }),
+      NotFoundError,
+      404,
+    );
+  });
+
+  test("OpenAI-compatible upstream: upstream model name, configured key, answer passed through", async () => {
+    const before = fakeChatRequests().length;
+    const { data, response } = await client.chat.completions
+      .create({ model: "upstream-model", messages: [{ role: "user", content: "say hi" }] })
+      .withResponse();
+    assert.equal(data.choices[0].message.content, FAKE_HI);
+    assert.equal(data.choices[0].finish_reason, "stop");
+    assert.deepEqual(
+      { p: data.usage.prompt_tokens, c: data.usage.completion_tokens, t: data.usage.total_tokens },
+      { p: FAKE_USAGE.prompt_tokens, c: FAKE_USAGE.completion_tokens, t: FAKE_USAGE.total_tokens },
+    );
+    assert.equal(response.headers.get("x-promptops-model"), "upstream-model");
+    const sent = fakeChatRequests().slice(before);
+    assert.equal(sent.length, 1, "exactly one upstream request");
+    const r = sent[0];
+    assert.equal(r.method, "POST");
+    assert.equal(new URL(r.url, "http://x").pathname, "/v1/chat/completions");
+    assert.equal(r.body.model, "real-upstream-name");
+    assert.equal(r.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+    assert.ok(!JSON.stringify(r).includes(ADMIN_KEY), "the client's gateway key leaked upstream");
+    assert.deepEqual(
+      r.body.messages.map((m) => [m.role, m.content]),
+      [["user", "say hi"]],
+    );
+    traceIds.push(response.headers.get("x-promptops-trace-id"));
+  });
+
+  test("prompt reference on an upstream model: rendered messages and prompt config are sent", async () => {
+    const before = fakeChatRequests().length;
+    const { data, response } = await client.chat.completions
+      .create({ model: "prompt:support/upstream-bot", messages: [], variables: { company: "Acme", question: "say hi" } })
+      .withResponse();
+    assert.equal(data.choices[0].message.content, FAKE_HI);
+    assert.equal(response.headers.get("x-promptops-prompt"), "support/upstream-bot@1");
+    const sent = fakeChatRequests().slice(before);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].body.model, "real-upstream-name");
+    assert.equal(sent[0].body.temperature, 0.2);
+    assert.deepEqual(
+      sent[0].body.messages.map((m) => [m.role, m.content]),
+      [
+        ["system", "You help Acme customers."],
+        ["user", "say hi"],
+      ],
+    );
+  });
+
+  test("OpenAI-compatible upstream: streaming relays chunks and the usage chunk", async () => {
+    const before = fakeChatRequests().length;
+    const stream = await client.chat.completions.create({
+      model: "upstream-model",
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: "stream please" }],
+    });
+    let text = "";
+    const chunks = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      for (const c of chunk.choices) text += c.delta?.content ?? "";
+    }
+    assert.equal(text, FAKE_STREAM_PARTS.join(""));
+    const last = chunks.at(-1);
+    assert.deepEqual(last.choices, []);
+    assert.equal(last.usage?.total_tokens, FAKE_STREAM_USAGE.total_tokens);
+    assert.ok(chunks.some((c) => c.choices.some((x) => x.finish_reason === "stop")));
+    const sent = fakeChatRequests().slice(before);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].body.model, "real-upstream-name");
+    assert.equal(sent[0].body.stream, true);
+    assert.equal(sent[0].headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+  });
+
+  test("client-supplied upstream URLs and keys are refused and never contacted", async () => {
+    const fakeBefore = fake.requests.length;
+    for (const field of ["base_url", "api_base", "api_key"]) {
+      const value = field === "api_key" ? "sk-client-chosen" : `${trap.url}/v1`;
+      const err = await expectApiError(
+        client.chat.completions.create({
+          model: "upstream-model",
+          messages: [{ role: "user", content: "say hi" }],
+          [field]: value,
+        }),
+        BadRequestError,
+        400,
+      );
+      assert.match(err.message, new RegExp(field));
+    }
+    assert.equal(trap.requests.length, 0, "the gateway connected to a client-supplied URL");
+    assert.equal(fake.requests.length, fakeBefore, "a refused request reached the upstream");
+  });
+
+  test("upstream 503 surfaces as a 5xx APIError", async () => {
+    const err = await expectApiError(
+      client.chat.completions.create({ model: "upstream-model", messages: [{ role: "user", content: "fail 503" }] }),
+      APIError,
+    );
+    assert.ok(err.status >= 500, `status ${err.status}`);
+    assert.ok(err instanceof InternalServerError);
+    assert.equal(typeof err.error?.message, "string");
+  });
+
+  test("upstream 429 with retries disabled surfaces as a RateLimitError", async () => {
+    const before = fakeChatRequests().length;
+    await expectApiError(
+      client.chat.completions.create({ model: "upstream-model", messages: [{ role: "user", content: "fail 429" }] }),
+      RateLimitError,
+      429,
+    );
+    assert.equal(fakeChatRequests().length - before, 1, "retries.max 0: the upstream is asked once");
+    // The upstream still answers after the failures (its circuit did not open).
+    const ok = await client.chat.completions.create({
+      model: "upstream-model",
+      messages: [{ role: "user", content: "say hi" }],
+    });
+    assert.equal(ok.choices[0].message.content, FAKE_HI);
+  });
+
+  test("embeddings on the simulated provider are deterministic", async () => {
+    const a = await client.embeddings.create({
+      model: "demo-chat",
+      input: ["refund policy", "shipping times"],
+      encoding_format: "float",
+    });
+    assert.equal(a.object, "list");
+    assert.equal(a.data.length, 2);
+    a.data.forEach((d, i) => {
+      assert.equal(d.object, "embedding");
+      assert.equal(d.index, i);
+      assert.ok(Array.isArray(d.embedding) && d.embedding.length > 0);
+      assert.ok(d.embedding.every((x) => typeof x === "number" && Number.isFinite(x)));
+    });
+    assert.equal(a.data[0].embedding.length, a.data[1].embedding.length);
+    assert.notDeepEqual(a.data[0].embedding, a.data[1].embedding);
+    assert.ok(a.usage.prompt_tokens > 0);
+
+    const again = await client.embeddings.create({ model: "demo-chat", input: "refund policy", encoding_format: "float" });
+    assert.deepEqual(again.data[0].embedding, a.data[0].embedding);
+
+    // Without encoding_format the SDK asks for base64 and decodes it (or accepts floats).
+    const dflt = await client.embeddings.create({ model: "demo-chat", input: "refund policy" });
+    const v = Array.from(dflt.data[0].embedding);
+    assert.equal(v.length, a.data[0].embedding.length);
+    v.forEach((x, i) => {
+      const want = a.data[0].embedding[i];
+      assert.ok(Math.abs(x - want) <= 1e-6 * Math.max(1, Math.abs(want)), `component ${i}: ${x} vs ${want}`);
+    });
+  });
+
+  test("embeddings on an OpenAI-compatible upstream are forwarded", async () => {
+    const before = fake.requests.length;
+    const res = await client.embeddings.create({ model: "upstream-model", input: ["one", "two"], encoding_format: "float" });
+    assert.equal(res.data.length, 2);
+    assert.deepEqual(res.data[0].embedding, FAKE_VECTORS[0]);
+    assert.deepEqual(res.data[1].embedding, FAKE_VECTORS[1]);
+    const sent = fake.requests.slice(before);
+    assert.equal(sent.length, 1);
+    assert.equal(new URL(sent[0].url, "http://x").pathname, "/v1/embeddings");
+    assert.equal(sent[0].body.model, "real-upstream-name");
+    assert.deepEqual(sent[0].body.input, ["one", "two"]);
+    assert.equal(sent[0].headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+
+    // Default (base64 on the wire): the SDK still hands back the numbers.
+    const dflt = await client.embeddings.create({ model: "upstream-model", input: "one" });
+    assert.deepEqual(Array.from(dflt.data[0].embedding), FAKE_VECTORS[0]);
+  });
+
+  test("a wrong key is a 401 AuthenticationError", async () => {
+    const intruder = new OpenAI({
+      apiKey: "sk-po-wrong-wrong-wrong-wrong-wrong-wrong",
+      baseURL: `${server.baseUrl}/v1`,
+      maxRetries: 0,
+    });
+    await expectApiError(
+      intruder.chat.completions.create({ model: "demo-chat", messages: [{ role: "user", content: "hi" }] }),
+      AuthenticationError,
+      401,
+    );
+    await expectApiError(intruder.models.list(), AuthenticationError, 401);
+  });
+
+  test("an unknown model is a 404 NotFoundError", async () => {
+    const err = await expectApiError(
+      client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }),
+      NotFoundError,
+      404,
+    );
+    assert.match(err.message, /no-such-model/);
+    await expectApiError(client.embeddings.create({ model: "no-such-model", input: "x" }), NotFoundError, 404);
+  });
+
+  test("an invalid request is a 400 BadRequestError in OpenAI's error shape", async () => {
+    const err = await expectApiError(
+      client.chat.completions.create({ model: "demo-chat", temperature: 5, messages: [{ role: "user", content: "hi" }] }),
+      BadRequestError,
+      400,
+    );
+    assert.match(err.message, /temperature/);
+    assert.equal(err.type, "invalid_request_error");
+    await expectApiError(client.chat.completions.create({ model: "demo-chat", messages: [] }), BadRequestError, 400);
+    await expectApiError(
+      client.chat.completions.create({ model: "demo-chat", messages: [{ role: "wizard", content: "hi" }] }),
+      BadRequestError,
+      400,
+    );
+  });
+
+  test("a failing provider is a 502 InternalServerError", async () => {
+    const err = await expectApiError(
+      client.chat.completions.create({ model: "broken", messages: [{ role: "user", content: "hi" }] }),
+      InternalServerError,
+      502,
+    );
+    assert.equal(typeof err.error?.message, "string");
+    const s = await expectApiError(
+      client.chat.completions.create({ model: "broken", stream: true, messages: [{ role: "user", content: "hi" }] }),
+      APIError,
+    );
+    assert.equal(s.status, 502);
+  });
+
+  test("requests are traced and listed by the admin API", async () => {
+    const wanted = traceIds.filter(Boolean);
+    assert.ok(wanted.length >= 3, `collected trace ids: ${JSON.stringify(traceIds)}`);
+    const deadline = Date.now() + TRACE_POLL_MS;
+    let listed = [];
+    let last;
+    for (;;) {
+      last = await admin("GET", "/traces?limit=100");
+      assert.equal(last.status, 200, last.text);
+      const rows = Array.isArray(last.json) ? last.json : (last.json?.data ?? last.json?.traces ?? []);
+      listed = rows.map((r) => r.id ?? r.trace_id);
+      if (wanted.every((id) => listed.includes(id)) || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    for (const id of wanted) assert.ok(listed.includes(id), `trace ${id} not listed: ${last.text.slice(0, 2000)}`);
+
+    const small = await admin("GET", "/traces?limit=10");
+    assert.equal(small.status, 200, small.text);
+    const rows = Array.isArray(small.json) ? small.json : (small.json?.data ?? small.json?.traces ?? []);
+    assert.ok(rows.length > 0 && rows.length <= 10, `limit=10 returned ${rows.length} rows`);
+
+    // The upstream trace names the model; the prompt trace names the prompt.
+    const all = Array.isArray(last.json) ? last.json : (last.json?.data ?? last.json?.traces ?? []);
+    const byId = new Map(all.map((r) => [r.id ?? r.trace_id, r]));
+    const promptTrace = byId.get(wanted[1]);
+    assert.ok(JSON.stringify(promptTrace).includes("support/refund-bot"), JSON.stringify(promptTrace));
+    const upstreamTrace = byId.get(wanted[2]);
+    assert.ok(JSON.stringify(upstreamTrace).includes("upstream-model"), JSON.stringify(upstreamTrace));
+  });
+
+  test("the traces API rejects a wrong key", async () => {
+    const res = await fetch(`${server.baseUrl}/api/v1/traces?limit=1`, {
+      headers: { authorization: "Bearer sk-po-wrong-wrong-wrong-wrong-wrong-wrong" },
+    });
+    assert.equal(res.status, 401);
+  });
+});

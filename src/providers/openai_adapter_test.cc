@@ -1,0 +1,428 @@
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "providers/adapter.h"
+#include "providers/stream_test_util.h"
+
+namespace promptops::providers {
+namespace {
+
+namespace bj = boost::json;
+using testutil::DecodeWhole;
+using testutil::ExpectSplitInvariant;
+
+const std::unique_ptr<Adapter> kOpenAi = MakeAdapter("openai");
+
+ChatRequest BasicRequest() {
+  ChatRequest r;
+  r.model = "gpt-4o-mini";
+  r.messages = bj::parse(R"([{"role":"system","content":"Be brief."},
+                             {"role":"user","content":"Hello!"}])")
+                   .as_array();
+  return r;
+}
+
+std::optional<std::string> HeaderOf(const UpstreamRequest& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+TEST(OpenAiAdapter, MakeAdapterKnowsTheTypes) {
+  EXPECT_EQ(MakeAdapter("openai")->type(), "openai");
+  EXPECT_EQ(MakeAdapter("anthropic")->type(), "anthropic");
+  EXPECT_EQ(MakeAdapter("simulated"), nullptr);  // not an HTTP adapter
+  EXPECT_EQ(MakeAdapter("OpenAI"), nullptr);
+}
+
+TEST(OpenAiAdapter, BuildsChatRequestFieldByField) {
+  ChatRequest r = BasicRequest();
+  r.temperature = 0.5;
+  r.top_p = 0.9;
+  r.max_tokens = 100;
+  r.stop = {"\n\n", "END"};
+  r.seed = 7;
+  r.user = "user-1";
+  auto req = kOpenAi->BuildChat(r, "sk-test");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->method, "POST");
+  EXPECT_EQ(req->path, "/chat/completions");
+  EXPECT_EQ(HeaderOf(*req, "Authorization"), "Bearer sk-test");
+  EXPECT_EQ(HeaderOf(*req, "Content-Type"), "application/json");
+  EXPECT_EQ(req->body,
+            R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},)"
+            R"({"role":"user","content":"Hello!"}],"temperature":5E-1,"top_p":9E-1,)"
+            R"("max_tokens":100,"stop":["\n\n","END"],"seed":7,"user":"user-1"})");
+  // And as values, independent of number formatting:
+  bj::object b = bj::parse(req->body).as_object();
+  EXPECT_EQ(b.at("temperature").as_double(), 0.5);
+  EXPECT_FALSE(b.contains("stream"));
+  EXPECT_FALSE(b.contains("stream_options"));
+}
+
+TEST(OpenAiAdapter, OmitsUnsetOptionalFields) {
+  auto req = kOpenAi->BuildChat(BasicRequest(), "sk-test");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->body,
+            R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"Be brief."},)"
+            R"({"role":"user","content":"Hello!"}]})");
+}
+
+TEST(OpenAiAdapter, NoAuthorizationHeaderWithoutKey) {
+  auto req = kOpenAi->BuildChat(BasicRequest(), "");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(HeaderOf(*req, "Authorization"), std::nullopt);
+}
+
+TEST(OpenAiAdapter, StreamingAlwaysAsksForUsage) {
+  for (bool client_asked : {false, true}) {
+    ChatRequest r = BasicRequest();
+    r.stream = true;
+    r.include_usage = client_asked;
+    auto req = kOpenAi->BuildChat(r, "k");
+    ASSERT_TRUE(req.ok());
+    bj::object b = bj::parse(req->body).as_object();
+    EXPECT_EQ(b.at("stream"), true);
+    EXPECT_EQ(b.at("stream_options"), (bj::object{{"include_usage", true}}));
+    EXPECT_EQ(HeaderOf(*req, "Accept"), "text/event-stream");
+  }
+}
+
+TEST(OpenAiAdapter, ForwardsExtraFieldsWithoutOverridingTypedOnes) {
+  ChatRequest r = BasicRequest();
+  r.extra = bj::parse(R"({"response_format":{"type":"json_object"},"n":1,
+                          "tools":[{"type":"function","function":{"name":"f"}}],
+                          "model":"evil","messages":[],"stream":true,
+                          "stream_options":{"include_usage":false}})")
+                .as_object();
+  auto req = kOpenAi->BuildChat(r, "k");
+  ASSERT_TRUE(req.ok());
+  bj::object b = bj::parse(req->body).as_object();
+  EXPECT_EQ(b.at("model"), "gpt-4o-mini");
+  EXPECT_EQ(b.at("messages").as_array().size(), 2u);
+  EXPECT_EQ(b.at("response_format"), (bj::object{{"type", "json_object"}}));
+  EXPECT_EQ(b.at("n"), 1);
+  EXPECT_TRUE(b.contains("tools"));
+  EXPECT_FALSE(b.contains("stream"));
+  EXPECT_FALSE(b.contains("stream_options"));
+}
+
+// The example response of the Chat Completions API reference.
+constexpr std::string_view kDocResponse = R"({
+  "id": "chatcmpl-123",
+  "object": "chat.completion",
+  "created": 1677652288,
+  "model": "gpt-4o-mini",
+  "system_fingerprint": "fp_44709d6fcb",
+  "choices": [{
+    "index": 0,
+    "message": {
+      "role": "assistant",
+      "content": "\n\nHello there, how may I assist you today?"
+    },
+    "logprobs": null,
+    "finish_reason": "stop"
+  }],
+  "usage": {
+    "prompt_tokens": 9,
+    "completion_tokens": 12,
+    "total_tokens": 21
+  }
+})";
+
+TEST(OpenAiAdapter, ParsesTheDocumentedResponse) {
+  auto r = kOpenAi->ParseChat(200, kDocResponse, std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const auto& c = std::get<ChatResponse>(r);
+  EXPECT_EQ(c.id, "chatcmpl-123");
+  EXPECT_EQ(c.model, "gpt-4o-mini");
+  EXPECT_EQ(c.content, "\n\nHello there, how may I assist you today?");
+  EXPECT_EQ(c.finish_reason, "stop");
+  EXPECT_TRUE(c.tool_calls.is_null());
+  ASSERT_TRUE(c.usage.has_value());
+  EXPECT_EQ(c.usage->prompt_tokens, 9);
+  EXPECT_EQ(c.usage->completion_tokens, 12);
+  EXPECT_FALSE(c.usage->estimated);
+}
+
+TEST(OpenAiAdapter, ParsesToolCallsWithNullContent) {
+  auto r = kOpenAi->ParseChat(200, R"({"id":"x","model":"m","choices":[{"index":0,
+      "message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+      "function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]},
+      "finish_reason":"tool_calls"}]})",
+                              std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const auto& c = std::get<ChatResponse>(r);
+  EXPECT_EQ(c.content, "");
+  EXPECT_EQ(c.finish_reason, "tool_calls");
+  ASSERT_TRUE(c.tool_calls.is_array());
+  EXPECT_EQ(c.tool_calls.at(0).at("function").at("name"), "get_weather");
+  EXPECT_FALSE(c.usage.has_value());  // the gateway estimates then
+}
+
+struct FailureCase {
+  int status;
+  std::string_view body;
+  FailureClass cls;
+  std::string_view message;
+  ErrorCode client_code;
+};
+
+TEST(OpenAiAdapter, ClassifiesErrorResponses) {
+  const FailureCase cases[] = {
+      {400,
+       R"({"error":{"message":"Invalid value for 'temperature'.","type":"invalid_request_error","param":"temperature","code":null}})",
+       FailureClass::kClientError, "invalid_request_error: Invalid value for 'temperature'.",
+       ErrorCode::kInvalidArgument},
+      {401,
+       R"({"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})",
+       FailureClass::kClientError, "invalid_request_error: Incorrect API key provided: sk-abc***xyz.",
+       ErrorCode::kUpstreamError},
+      {404,
+       R"({"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}})",
+       FailureClass::kClientError, "invalid_request_error: The model `gpt-9` does not exist",
+       ErrorCode::kInvalidArgument},
+      {429,
+       R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})",
+       FailureClass::kRateLimited, "requests: Rate limit reached", ErrorCode::kRateLimited},
+      {500, R"({"error":{"message":"The server had an error","type":"server_error"}})",
+       FailureClass::kServerError, "server_error: The server had an error",
+       ErrorCode::kUpstreamError},
+      {503, "<html>503 Service Temporarily Unavailable</html>", FailureClass::kServerError,
+       "<html>503 Service Temporarily Unavailable</html>", ErrorCode::kUpstreamError},
+      {502, "", FailureClass::kServerError, "HTTP 502", ErrorCode::kUpstreamError},
+      {408, "", FailureClass::kTimeout, "HTTP 408", ErrorCode::kTimeout},
+      {400, R"({"error":"bad things"})", FailureClass::kClientError, "bad things",
+       ErrorCode::kInvalidArgument},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.status);
+    auto r = kOpenAi->ParseChat(c.status, c.body, std::nullopt);
+    ASSERT_EQ(r.index(), 1u);
+    const auto& f = std::get<UpstreamFailure>(r);
+    EXPECT_EQ(f.cls, c.cls);
+    EXPECT_EQ(f.status, c.status);
+    EXPECT_EQ(f.message, c.message);
+    EXPECT_EQ(f.ToError().code, c.client_code);
+  }
+}
+
+TEST(OpenAiAdapter, ProviderKeyRejectionNeverReachesTheClient) {
+  auto r = kOpenAi->ParseChat(
+      401, R"({"error":{"message":"Incorrect API key provided: sk-abc***xyz."}})", std::nullopt);
+  Error e = std::get<UpstreamFailure>(r).ToError();
+  EXPECT_EQ(e.code, ErrorCode::kUpstreamError);
+  EXPECT_EQ(e.message.find("sk-"), std::string::npos) << e.message;
+}
+
+TEST(OpenAiAdapter, RateLimitKeepsRetryAfter) {
+  auto r = kOpenAi->ParseChat(429, R"({"error":{"message":"slow down"}})",
+                              std::chrono::milliseconds(2000));
+  const auto& f = std::get<UpstreamFailure>(r);
+  EXPECT_EQ(f.cls, FailureClass::kRateLimited);
+  EXPECT_EQ(f.retry_after, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(IsRetryable(f.cls));
+}
+
+TEST(OpenAiAdapter, MalformedSuccessBodies) {
+  const std::string_view bodies[] = {
+      "", "not json", "[1,2]", R"({"id":"x"})", R"({"choices":[]})", R"({"choices":[1]})",
+      R"({"choices":[{"index":0}]})", R"({"choices":[{"message":{"content":"x"})"};
+  for (auto body : bodies) {
+    SCOPED_TRACE(body);
+    auto r = kOpenAi->ParseChat(200, body, std::nullopt);
+    ASSERT_EQ(r.index(), 1u);
+    EXPECT_EQ(std::get<UpstreamFailure>(r).cls, FailureClass::kMalformed);
+    EXPECT_FALSE(IsRetryable(FailureClass::kMalformed));
+  }
+}
+
+TEST(OpenAiAdapter, ErrorObjectWithStatus200IsAServerError) {
+  auto r = kOpenAi->ParseChat(200, R"({"error":{"message":"overloaded","type":"server_error"}})",
+                              std::nullopt);
+  ASSERT_EQ(r.index(), 1u);
+  EXPECT_EQ(std::get<UpstreamFailure>(r).cls, FailureClass::kServerError);
+}
+
+// A stream as the API reference documents it, with stream_options.include_usage.
+constexpr std::string_view kDocStream =
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}],"
+    "\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\" there\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[],"
+    "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+    "data: [DONE]\n\n";
+
+TEST(OpenAiStream, DecodesTheDocumentedStreamAtEverySplit) {
+  auto d = ExpectSplitInvariant(*kOpenAi, kDocStream);
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:|D:Hello|D: there|F:stop|U:9/2");
+  EXPECT_EQ(d.Text(), "Hello there");
+}
+
+TEST(OpenAiStream, WithoutUsageChunk) {
+  std::string s(kDocStream);
+  auto begin = s.find("data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+                      "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+                      "\"fp_44709d6fcb\",\"choices\":[],");
+  auto end = s.find("data: [DONE]");
+  s.erase(begin, end - begin);
+  auto d = DecodeWhole(*kOpenAi, s);
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:|D:Hello|D: there|F:stop");
+}
+
+TEST(OpenAiStream, CrlfLineEndsAndCommentsAndBareCr) {
+  const std::string_view streams[] = {
+      ": keep-alive\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\n\r\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\r\n\r\n"
+      "data: [DONE]\r\n\r\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\r"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\r\r"
+      "data: [DONE]\r\r",
+      "data:{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data:{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n"
+      "data:[DONE]\n\n",
+  };
+  for (auto s : streams) {
+    auto d = ExpectSplitInvariant(*kOpenAi, s);
+    EXPECT_FALSE(d.failure.has_value());
+    EXPECT_EQ(d.Summary(), "D:a|F:length");
+  }
+}
+
+TEST(OpenAiStream, DoneWithoutFinalNewlineStillEndsTheStream) {
+  auto d = DecodeWhole(
+      *kOpenAi, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:a");
+}
+
+TEST(OpenAiStream, TruncatedStreamFailsInFinish) {
+  std::string s(kDocStream);
+  s.resize(s.find("data: [DONE]"));
+  auto d = ExpectSplitInvariant(*kOpenAi, s);
+  ASSERT_TRUE(d.failure.has_value());
+  EXPECT_TRUE(d.failed_in_finish);
+  EXPECT_EQ(d.failure->cls, FailureClass::kStreamError);
+  EXPECT_EQ(d.failure->message, "the stream ended before data: [DONE]");
+  EXPECT_EQ(d.Summary(), "D:|D:Hello|D: there|F:stop|U:9/2");  // what came is kept
+
+  auto cut_mid_event = DecodeWhole(*kOpenAi, std::string(kDocStream).substr(0, 300));
+  ASSERT_TRUE(cut_mid_event.failure.has_value());  // a half JSON object
+  EXPECT_EQ(cut_mid_event.failure->cls, FailureClass::kMalformed);
+
+  auto empty = DecodeWhole(*kOpenAi, "");
+  ASSERT_TRUE(empty.failure.has_value());
+  EXPECT_EQ(empty.failure->cls, FailureClass::kStreamError);
+}
+
+TEST(OpenAiStream, ErrorInsideTheStream) {
+  const std::string_view streams[] = {
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"error\":{\"message\":\"The server had an error while processing your request.\","
+      "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "event: error\ndata: {\"message\":\"The server had an error while processing your "
+      "request.\",\"type\":\"server_error\"}\n\n",
+  };
+  for (auto s : streams) {
+    auto d = ExpectSplitInvariant(*kOpenAi, s);
+    ASSERT_TRUE(d.failure.has_value());
+    EXPECT_FALSE(d.failed_in_finish);
+    EXPECT_EQ(d.failure->cls, FailureClass::kStreamError);
+    EXPECT_EQ(d.Summary(), "D:a");
+  }
+  auto d = DecodeWhole(*kOpenAi, streams[0]);
+  EXPECT_EQ(d.failure->message,
+            "server_error: The server had an error while processing your request.");
+}
+
+TEST(OpenAiStream, MalformedChunkFails) {
+  const std::string_view streams[] = {
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}\n\n",
+      "data: hello\n\n",
+      "data: {\"choices\":{}}\n\n",
+      "data: {\"choices\":[7]}\n\n",
+  };
+  for (auto s : streams) {
+    SCOPED_TRACE(s);
+    auto d = DecodeWhole(*kOpenAi, s);
+    ASSERT_TRUE(d.failure.has_value());
+    EXPECT_EQ(d.failure->cls, FailureClass::kMalformed);
+  }
+}
+
+TEST(OpenAiStream, KoreanSplitMidUtf8) {
+  std::string s;
+  for (std::string_view t : {"안녕", "하세요", ", 세계!"}) {
+    s += "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + std::string(t) +
+         "\"}}]}\n\n";
+  }
+  s += "data: [DONE]\n\n";
+  auto d = ExpectSplitInvariant(*kOpenAi, s);
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Text(), "안녕하세요, 세계!");
+  EXPECT_EQ(d.Summary(), "D:안녕|D:하세요|D:, 세계!");
+}
+
+TEST(OpenAiStream, IgnoresEverythingAfterDone) {
+  auto d = DecodeWhole(*kOpenAi,
+                       "data: [DONE]\n\ndata: {\"choices\":[{\"index\":0,\"delta\":"
+                       "{\"content\":\"late\"}}]}\n\ndata: garbage\n\n");
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "");
+}
+
+TEST(OpenAiStream, RelaysToolCallDeltasAndOnlyTheFirstChoice) {
+  auto d = DecodeWhole(
+      *kOpenAi,
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+      "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}},"
+      "{\"index\":1,\"delta\":{\"content\":\"other choice\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+      "data: [DONE]\n\n");
+  EXPECT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:|F:tool_calls");
+  ASSERT_TRUE(d.events[0].tool_calls.is_array());
+  EXPECT_EQ(d.events[0].tool_calls.at(0).at("id"), "call_1");
+}
+
+TEST(OpenAiStream, OversizedLineFails) {
+  auto decoder = kOpenAi->NewStreamDecoder();
+  std::vector<StreamEvent> out;
+  std::string big(1 << 20, 'x');
+  std::variant<std::monostate, UpstreamFailure> r;
+  for (int i = 0; i < 6 && r.index() == 0; ++i) r = decoder->Feed(big, out);
+  ASSERT_EQ(r.index(), 1u);
+  EXPECT_EQ(std::get<UpstreamFailure>(r).cls, FailureClass::kMalformed);
+}
+
+TEST(OpenAiAdapter, BuildsEmbeddingsWithTheUpstreamModel) {
+  bj::object body =
+      bj::parse(R"({"model":"embed-default","input":["a","b"],"encoding_format":"float"})")
+          .as_object();
+  auto req = kOpenAi->BuildEmbeddings(body, "text-embedding-3-small", "sk-e");
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->path, "/embeddings");
+  EXPECT_EQ(HeaderOf(*req, "Authorization"), "Bearer sk-e");
+  EXPECT_EQ(req->body,
+            R"({"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float"})");
+  EXPECT_FALSE(MakeAdapter("anthropic")->BuildEmbeddings(body, "m", "k").has_value());
+}
+
+}  // namespace
+}  // namespace promptops::providers

@@ -89,8 +89,67 @@ CREATE TABLE label_events (
 CREATE INDEX label_events_prompt ON label_events (prompt_id, label, id);
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Telemetry: one row per gateway request, and end-user feedback. No foreign keys: traces arrive
+// in batches from the trace writer, and one bad row must not fail a batch; feedback copies the
+// trace's prompt, version and model so that aggregates survive trace retention.
+constexpr std::string_view kTelemetry = R"sql(
+CREATE TABLE traces (
+  id               TEXT PRIMARY KEY,
+  project_id       INTEGER NOT NULL,
+  time_ms          INTEGER NOT NULL,
+  key_id           TEXT NOT NULL DEFAULT '',
+  user             TEXT NOT NULL DEFAULT '',
+  session          TEXT NOT NULL DEFAULT '',
+  metadata         TEXT NOT NULL DEFAULT '{}',
+  prompt_name      TEXT NOT NULL DEFAULT '',
+  prompt_version   INTEGER NOT NULL DEFAULT 0,
+  prompt_label     TEXT NOT NULL DEFAULT '',
+  model            TEXT NOT NULL DEFAULT '',
+  provider         TEXT NOT NULL DEFAULT '',
+  upstream_model   TEXT NOT NULL DEFAULT '',
+  input_tokens     INTEGER NOT NULL DEFAULT 0,
+  output_tokens    INTEGER NOT NULL DEFAULT 0,
+  usage_estimated  INTEGER NOT NULL DEFAULT 0,
+  cost_usd         REAL NOT NULL DEFAULT 0,
+  latency_us       INTEGER NOT NULL DEFAULT 0,
+  ttft_us          INTEGER NOT NULL DEFAULT -1,
+  status           INTEGER NOT NULL,
+  error_class      TEXT NOT NULL DEFAULT '',
+  retries          INTEGER NOT NULL DEFAULT 0,
+  fallback_used    INTEGER NOT NULL DEFAULT 0,
+  cache_hit        INTEGER NOT NULL DEFAULT 0,
+  stream           INTEGER NOT NULL DEFAULT 0,
+  request_body     TEXT NOT NULL DEFAULT '',
+  response_body    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX traces_project_time ON traces (project_id, time_ms);
+CREATE INDEX traces_prompt ON traces (project_id, prompt_name, prompt_version, time_ms);
+CREATE INDEX traces_model ON traces (project_id, model, time_ms);
+CREATE INDEX traces_status ON traces (project_id, status, time_ms);
+CREATE INDEX traces_user ON traces (project_id, user, time_ms);
+CREATE INDEX traces_time ON traces (time_ms);
+
+CREATE TABLE feedback (
+  id              INTEGER PRIMARY KEY,
+  project_id      INTEGER NOT NULL,
+  trace_id        TEXT NOT NULL,
+  prompt_name     TEXT NOT NULL DEFAULT '',
+  prompt_version  INTEGER NOT NULL DEFAULT 0,
+  model           TEXT NOT NULL DEFAULT '',
+  value           TEXT NOT NULL CHECK (value IN ('up', 'down', 'score')),
+  score           INTEGER CHECK (score BETWEEN 1 AND 5),
+  comment         TEXT NOT NULL DEFAULT '',
+  user            TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX feedback_trace ON feedback (trace_id, id);
+CREATE INDEX feedback_prompt ON feedback (project_id, prompt_name, prompt_version, model);
+CREATE INDEX feedback_time ON feedback (created_at);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "initial registry schema", kInitial},
+    {2, "traces and feedback", kTelemetry},
 }};
 
 }  // namespace

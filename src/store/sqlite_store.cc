@@ -8,6 +8,10 @@
 #include "store/store.h"
 
 namespace promptops::store {
+
+// Defined in sqlite_traces.cc.
+std::unique_ptr<TraceRepository> NewSqliteTraceRepository(sqlite::Connection& c);
+
 namespace {
 
 using sqlite::Connection;
@@ -463,15 +467,21 @@ class SqlitePrompts : public PromptRepository {
 
 class SqliteTx : public Tx {
  public:
-  explicit SqliteTx(Connection& c) : projects_(c), keys_(c), prompts_(c) {}
+  explicit SqliteTx(Connection& c) : c_(c), projects_(c), keys_(c), prompts_(c) {}
   ProjectRepository& projects() override { return projects_; }
   ApiKeyRepository& keys() override { return keys_; }
   PromptRepository& prompts() override { return prompts_; }
+  TraceRepository& traces() override {
+    if (!traces_) traces_ = NewSqliteTraceRepository(c_);  // most transactions never need it
+    return *traces_;
+  }
 
  private:
+  Connection& c_;
   SqliteProjects projects_;
   SqliteKeys keys_;
   SqlitePrompts prompts_;
+  std::unique_ptr<TraceRepository> traces_;
 };
 
 class SqliteStore : public Store {

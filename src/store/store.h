@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "store/records.h"
+#include "store/trace_repository.h"
 
 namespace promptops::store {
 
@@ -90,6 +91,7 @@ class Tx {
   virtual ProjectRepository& projects() = 0;
   virtual ApiKeyRepository& keys() = 0;
   virtual PromptRepository& prompts() = 0;
+  virtual TraceRepository& traces() = 0;
 };
 
 class Store {

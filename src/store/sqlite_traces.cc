@@ -1,0 +1,306 @@
+// The SQLite TraceRepository (trace_repository.h).
+//
+// cost_usd is a REAL column, but the Statement wrapper binds and reads only integers and text:
+// the value is bound as text ("%.17g", which SQLite's REAL affinity converts back to a double
+// exactly) and read as SQLite's text rendering of the double.
+#include <string>
+#include <vector>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "store/sqlite.h"
+#include "store/trace_repository.h"
+
+namespace promptops::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Statement;
+
+constexpr const char* kTraceCols =
+    "id, project_id, time_ms, key_id, user, session, metadata, prompt_name, prompt_version, "
+    "prompt_label, model, provider, upstream_model, input_tokens, output_tokens, "
+    "usage_estimated, cost_usd, latency_us, ttft_us, status, error_class, retries, "
+    "fallback_used, cache_hit, stream";
+
+constexpr const char* kFeedbackCols =
+    "id, project_id, trace_id, prompt_name, prompt_version, model, value, score, comment, user, "
+    "created_at";
+
+std::string DoubleText(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+double ParseDouble(const std::string& s) { return s.empty() ? 0 : std::strtod(s.c_str(), nullptr); }
+
+// SQL conditions and their bindings for a TraceFilter, in order.
+struct Where {
+  std::string sql;
+  std::vector<std::string> texts;  // bound as text, in order of `kinds`
+  std::vector<std::int64_t> ints;
+  std::vector<bool> is_int;  // per placeholder: from `ints` (true) or `texts` (false)
+
+  void Text(const char* cond, const std::string& v) {
+    sql += cond;
+    texts.push_back(v);
+    is_int.push_back(false);
+  }
+  void Int(const char* cond, std::int64_t v) {
+    sql += cond;
+    ints.push_back(v);
+    is_int.push_back(true);
+  }
+  // Binds the placeholders starting at index `first`.
+  void BindTo(Statement& st, int first) const {
+    std::size_t t = 0, n = 0;
+    for (std::size_t i = 0; i < is_int.size(); ++i) {
+      if (is_int[i]) {
+        st.Bind(first + static_cast<int>(i), ints[n++]);
+      } else {
+        st.Bind(first + static_cast<int>(i), texts[t++]);
+      }
+    }
+  }
+};
+
+Where FilterSql(const TraceFilter& f) {
+  Where w;
+  if (f.from_ms) w.Int(" AND time_ms >= ?", *f.from_ms);
+  if (f.to_ms) w.Int(" AND time_ms < ?", *f.to_ms);
+  if (f.prompt) w.Text(" AND prompt_name = ?", *f.prompt);
+  if (f.version) w.Int(" AND prompt_version = ?", *f.version);
+  if (f.model) w.Text(" AND model = ?", *f.model);
+  if (f.status) w.Int(" AND status = ?", *f.status);
+  if (f.errors_only) w.sql += " AND (status >= 400 OR error_class != '')";
+  if (f.error_class) w.Text(" AND error_class = ?", *f.error_class);
+  if (f.user) w.Text(" AND user = ?", *f.user);
+  return w;
+}
+
+class SqliteTraces : public TraceRepository {
+ public:
+  explicit SqliteTraces(Connection& c) : c_(c) {}
+
+  Result<std::size_t> InsertBatch(std::span<const TraceRow> rows) override {
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("INSERT OR IGNORE INTO traces (id, project_id, time_ms, key_id, user, session, "
+                   "metadata, prompt_name, prompt_version, prompt_label, model, provider, "
+                   "upstream_model, input_tokens, output_tokens, usage_estimated, cost_usd, "
+                   "latency_us, ttft_us, status, error_class, retries, fallback_used, cache_hit, "
+                   "stream, request_body, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    std::size_t inserted = 0;
+    for (const auto& r : rows) {
+      st.Bind(1, r.id)
+          .Bind(2, r.project_id)
+          .Bind(3, r.time_ms)
+          .Bind(4, r.key_id)
+          .Bind(5, r.user)
+          .Bind(6, r.session)
+          .Bind(7, r.metadata_json)
+          .Bind(8, r.prompt_name)
+          .Bind(9, r.prompt_version)
+          .Bind(10, r.prompt_label)
+          .Bind(11, r.model)
+          .Bind(12, r.provider)
+          .Bind(13, r.upstream_model)
+          .Bind(14, r.input_tokens)
+          .Bind(15, r.output_tokens)
+          .Bind(16, static_cast<std::int64_t>(r.usage_estimated))
+          .Bind(17, DoubleText(r.cost_usd))
+          .Bind(18, r.latency_us)
+          .Bind(19, r.ttft_us)
+          .Bind(20, r.status)
+          .Bind(21, r.error_class)
+          .Bind(22, r.retries)
+          .Bind(23, static_cast<std::int64_t>(r.fallback_used))
+          .Bind(24, static_cast<std::int64_t>(r.cache_hit))
+          .Bind(25, static_cast<std::int64_t>(r.stream))
+          .Bind(26, r.request_body)
+          .Bind(27, r.response_body);
+      PO_RETURN_IF_ERROR(st.Run());
+      inserted += static_cast<std::size_t>(c_.Changes());
+      st.Reset();
+    }
+    return inserted;
+  }
+
+  Result<std::optional<TraceRow>> Get(std::int64_t project_id, std::string_view id) override {
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare(std::string("SELECT ") + kTraceCols +
+                                   ", request_body, response_body FROM traces WHERE id = ? AND "
+                                   "project_id = ?"));
+    st.Bind(1, id).Bind(2, project_id);
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<TraceRow>();
+    return std::optional<TraceRow>(ReadTrace(st, true));
+  }
+
+  Result<TracePage> List(std::int64_t project_id, const TraceFilter& filter, std::size_t offset,
+                         std::size_t limit, bool with_bodies) override {
+    Where w = FilterSql(filter);
+    TracePage page;
+    {
+      PO_ASSIGN_OR_RETURN(
+          auto st, c_.Prepare("SELECT COUNT(*) FROM traces WHERE project_id = ?" + w.sql));
+      st.Bind(1, project_id);
+      w.BindTo(st, 2);
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      page.total = row ? static_cast<std::size_t>(st.Int(0)) : 0;
+    }
+    std::string sql = std::string("SELECT ") + kTraceCols;
+    if (with_bodies) sql += ", request_body, response_body";
+    sql += " FROM traces WHERE project_id = ?" + w.sql +
+           " ORDER BY time_ms DESC, rowid DESC LIMIT ? OFFSET ?";
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(sql));
+    st.Bind(1, project_id);
+    w.BindTo(st, 2);
+    int next = 2 + static_cast<int>(w.is_int.size());
+    st.Bind(next, static_cast<std::int64_t>(limit)).Bind(next + 1, static_cast<std::int64_t>(offset));
+    for (;;) {
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      page.rows.push_back(ReadTrace(st, with_bodies));
+    }
+    return page;
+  }
+
+  Result<std::int64_t> DeleteOlderThan(std::int64_t cutoff_ms,
+                                       std::optional<std::int64_t> project_id) override {
+    std::string scope = project_id ? " AND project_id = ?" : "";
+    PO_ASSIGN_OR_RETURN(auto fb,
+                        c_.Prepare("DELETE FROM feedback WHERE created_at < ?" + scope));
+    fb.Bind(1, cutoff_ms);
+    if (project_id) fb.Bind(2, *project_id);
+    PO_RETURN_IF_ERROR(fb.Run());
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("DELETE FROM traces WHERE time_ms < ?" + scope));
+    st.Bind(1, cutoff_ms);
+    if (project_id) st.Bind(2, *project_id);
+    PO_RETURN_IF_ERROR(st.Run());
+    return static_cast<std::int64_t>(c_.Changes());
+  }
+
+  Result<FeedbackRow> InsertFeedback(const FeedbackRow& f) override {
+    PO_ASSIGN_OR_RETURN(
+        auto st,
+        c_.Prepare("INSERT INTO feedback (project_id, trace_id, prompt_name, prompt_version, "
+                   "model, value, score, comment, user, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.Bind(1, f.project_id)
+        .Bind(2, f.trace_id)
+        .Bind(3, f.prompt_name)
+        .Bind(4, f.prompt_version)
+        .Bind(5, f.model)
+        .Bind(6, f.value)
+        .Bind(7, f.score)
+        .Bind(8, f.comment)
+        .Bind(9, f.user)
+        .Bind(10, f.created_at);
+    PO_RETURN_IF_ERROR(st.Run());
+    FeedbackRow out = f;
+    out.id = c_.LastInsertId();
+    return out;
+  }
+
+  Result<std::vector<FeedbackRow>> ListFeedback(std::int64_t project_id,
+                                                std::string_view trace_id) override {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kFeedbackCols +
+                                            " FROM feedback WHERE trace_id = ? AND "
+                                            "project_id = ? ORDER BY id"));
+    st.Bind(1, trace_id).Bind(2, project_id);
+    std::vector<FeedbackRow> out;
+    for (;;) {
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      FeedbackRow f;
+      f.id = st.Int(0);
+      f.project_id = st.Int(1);
+      f.trace_id = st.Text(2);
+      f.prompt_name = st.Text(3);
+      f.prompt_version = st.Int(4);
+      f.model = st.Text(5);
+      f.value = st.Text(6);
+      f.score = st.OptInt(7);
+      f.comment = st.Text(8);
+      f.user = st.Text(9);
+      f.created_at = st.Int(10);
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  Result<std::vector<FeedbackSummaryRow>> SummarizeFeedback(
+      std::int64_t project_id, const FeedbackSummaryFilter& filter) override {
+    std::string sql =
+        "SELECT prompt_name, prompt_version, model, SUM(value = 'up'), SUM(value = 'down'), "
+        "COUNT(score), COALESCE(SUM(score), 0), COUNT(*) FROM feedback WHERE project_id = ?";
+    if (filter.prompt) sql += " AND prompt_name = ?";
+    if (filter.version) sql += " AND prompt_version = ?";
+    if (filter.model) sql += " AND model = ?";
+    sql += " GROUP BY prompt_name, prompt_version, model ORDER BY prompt_name, prompt_version, "
+           "model";
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(sql));
+    int i = 1;
+    st.Bind(i++, project_id);
+    if (filter.prompt) st.Bind(i++, *filter.prompt);
+    if (filter.version) st.Bind(i++, *filter.version);
+    if (filter.model) st.Bind(i++, *filter.model);
+    std::vector<FeedbackSummaryRow> out;
+    for (;;) {
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.Text(0), st.Int(1), st.Text(2), st.Int(3), st.Int(4), st.Int(5),
+                     st.Int(6), st.Int(7)});
+    }
+    return out;
+  }
+
+ private:
+  static TraceRow ReadTrace(const Statement& st, bool with_bodies) {
+    TraceRow r;
+    r.id = st.Text(0);
+    r.project_id = st.Int(1);
+    r.time_ms = st.Int(2);
+    r.key_id = st.Text(3);
+    r.user = st.Text(4);
+    r.session = st.Text(5);
+    r.metadata_json = st.Text(6);
+    r.prompt_name = st.Text(7);
+    r.prompt_version = st.Int(8);
+    r.prompt_label = st.Text(9);
+    r.model = st.Text(10);
+    r.provider = st.Text(11);
+    r.upstream_model = st.Text(12);
+    r.input_tokens = st.Int(13);
+    r.output_tokens = st.Int(14);
+    r.usage_estimated = st.Int(15) != 0;
+    r.cost_usd = ParseDouble(st.Text(16));
+    r.latency_us = st.Int(17);
+    r.ttft_us = st.Int(18);
+    r.status = st.Int(19);
+    r.error_class = st.Text(20);
+    r.retries = st.Int(21);
+    r.fallback_used = st.Int(22) != 0;
+    r.cache_hit = st.Int(23) != 0;
+    r.stream = st.Int(24) != 0;
+    if (with_bodies) {
+      r.request_body = st.Text(25);
+      r.response_body = st.Text(26);
+    }
+    return r;
+  }
+
+  Connection& c_;
+};
+
+}  // namespace
+
+std::unique_ptr<TraceRepository> NewSqliteTraceRepository(sqlite::Connection& c) {
+  return std::make_unique<SqliteTraces>(c);
+}
+
+}  // namespace promptops::store

@@ -1,0 +1,239 @@
+// The SQLite TraceRepository: batch insert, filters, pagination, retention, feedback aggregates.
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "support/temp_dir.h"
+
+namespace promptops::store {
+namespace {
+
+TraceRow Row(std::string id, std::int64_t time_ms, std::int64_t project = 1) {
+  TraceRow r;
+  r.id = std::move(id);
+  r.project_id = project;
+  r.time_ms = time_ms;
+  r.model = "gpt-4o-mini";
+  return r;
+}
+
+class SqliteTracesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(OpenSqliteStore(dir_.path() / "db.sqlite")).value();
+  }
+  void Insert(std::vector<TraceRow> rows) {
+    ASSERT_TRUE(store_
+                    ->Write([&](Tx& tx) -> Status {
+                      PO_ASSIGN_OR_RETURN(auto n, tx.traces().InsertBatch(rows));
+                      EXPECT_EQ(n, rows.size());
+                      return OkStatus();
+                    })
+                    .ok());
+  }
+  TracePage List(const TraceFilter& f, std::size_t offset = 0, std::size_t limit = 100,
+                 std::int64_t project = 1) {
+    TracePage page;
+    EXPECT_TRUE(store_
+                    ->Read([&](Tx& tx) -> Status {
+                      PO_ASSIGN_OR_RETURN(page, tx.traces().List(project, f, offset, limit));
+                      return OkStatus();
+                    })
+                    .ok());
+    return page;
+  }
+  static std::vector<std::string> Ids(const TracePage& p) {
+    std::vector<std::string> out;
+    for (const auto& r : p.rows) out.push_back(r.id);
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteTracesTest, StoresEveryFieldAndReadsItBack) {
+  TraceRow r = Row("tr-1", 1000);
+  r.key_id = "pk-a";
+  r.user = "u1";
+  r.session = "s1";
+  r.metadata_json = R"({"team":"x"})";
+  r.prompt_name = "support/bot";
+  r.prompt_version = 3;
+  r.prompt_label = "production";
+  r.provider = "openai";
+  r.upstream_model = "gpt-4o-mini-2024";
+  r.input_tokens = 12;
+  r.output_tokens = 34;
+  r.usage_estimated = true;
+  r.cost_usd = 0.000123456789;
+  r.latency_us = 1500;
+  r.ttft_us = 300;
+  r.status = 502;
+  r.error_class = "upstream_5xx";
+  r.retries = 2;
+  r.fallback_used = true;
+  r.cache_hit = true;
+  r.stream = true;
+  r.request_body = "{\"messages\":[]}";
+  r.response_body = "{}";
+  Insert({r});
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) -> Status {
+                    auto got = tx.traces().Get(1, "tr-1");
+                    EXPECT_TRUE(got.ok() && got->has_value());
+                    const TraceRow& g = **got;
+                    EXPECT_EQ(g.metadata_json, r.metadata_json);
+                    EXPECT_EQ(g.prompt_name, "support/bot");
+                    EXPECT_EQ(g.prompt_version, 3);
+                    EXPECT_EQ(g.upstream_model, r.upstream_model);
+                    EXPECT_EQ(g.output_tokens, 34);
+                    EXPECT_TRUE(g.usage_estimated);
+                    EXPECT_DOUBLE_EQ(g.cost_usd, 0.000123456789);
+                    EXPECT_EQ(g.ttft_us, 300);
+                    EXPECT_EQ(g.status, 502);
+                    EXPECT_EQ(g.error_class, "upstream_5xx");
+                    EXPECT_EQ(g.retries, 2);
+                    EXPECT_TRUE(g.fallback_used && g.cache_hit && g.stream);
+                    EXPECT_EQ(g.request_body, r.request_body);
+                    EXPECT_EQ(g.response_body, "{}");
+                    // Another project does not see it.
+                    EXPECT_FALSE(tx.traces().Get(2, "tr-1")->has_value());
+                    return OkStatus();
+                  })
+                  .ok());
+}
+
+TEST_F(SqliteTracesTest, DuplicateIdsAreSkippedNotFailed) {
+  Insert({Row("tr-1", 1)});
+  ASSERT_TRUE(store_
+                  ->Write([&](Tx& tx) -> Status {
+                    std::vector<TraceRow> rows = {Row("tr-1", 1), Row("tr-2", 2)};
+                    auto n = tx.traces().InsertBatch(rows);
+                    EXPECT_TRUE(n.ok());
+                    EXPECT_EQ(*n, 1u);
+                    return OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(List({}).total, 2u);
+}
+
+TEST_F(SqliteTracesTest, ListsNewestFirstWithFiltersAndPagination) {
+  std::vector<TraceRow> rows;
+  for (int i = 0; i < 10; ++i) {
+    TraceRow r = Row("tr-" + std::to_string(i), 1000 + i * 10);
+    r.prompt_name = i % 2 ? "a" : "b";
+    r.prompt_version = i % 3 + 1;
+    r.model = i < 5 ? "m1" : "m2";
+    r.status = i == 7 ? 429 : 200;
+    r.error_class = i == 7 ? "rate_limited" : (i == 8 ? "client_cancelled" : "");
+    r.user = i == 4 ? "alice" : "bob";
+    rows.push_back(r);
+  }
+  rows.push_back(Row("tr-other-project", 5000, 2));
+  Insert(rows);
+
+  struct Case {
+    const char* name;
+    TraceFilter filter;
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {"all", {}, {"tr-9", "tr-8", "tr-7", "tr-6", "tr-5", "tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
+      {"time range", {.from_ms = 1020, .to_ms = 1050}, {"tr-4", "tr-3", "tr-2"}},
+      {"prompt", {.prompt = "a"}, {"tr-9", "tr-7", "tr-5", "tr-3", "tr-1"}},
+      {"prompt version", {.prompt = "a", .version = 2}, {"tr-7", "tr-1"}},
+      {"model", {.model = "m1"}, {"tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
+      {"status", {.status = 429}, {"tr-7"}},
+      {"errors", {.errors_only = true}, {"tr-8", "tr-7"}},
+      {"error class", {.error_class = "client_cancelled"}, {"tr-8"}},
+      {"user", {.user = "alice"}, {"tr-4"}},
+      {"nothing", {.model = "none"}, {}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Ids(List(c.filter)), c.ids) << c.name;
+  }
+  auto page = List({}, 3, 4);
+  EXPECT_EQ(page.total, 10u);
+  EXPECT_EQ(Ids(page), (std::vector<std::string>{"tr-6", "tr-5", "tr-4", "tr-3"}));
+  EXPECT_TRUE(page.rows[0].request_body.empty());
+}
+
+TEST_F(SqliteTracesTest, DeleteOlderThanRemovesOldTracesAndFeedbackOnly) {
+  Insert({Row("old", 100), Row("new", 200), Row("old-2", 50, 2)});
+  ASSERT_TRUE(store_
+                  ->Write([&](Tx& tx) -> Status {
+                    FeedbackRow f;
+                    f.project_id = 1;
+                    f.trace_id = "old";
+                    f.value = "up";
+                    f.created_at = 100;
+                    PO_RETURN_IF_ERROR(tx.traces().InsertFeedback(f).ok() ? OkStatus()
+                                                                          : Error::Internal("f"));
+                    f.trace_id = "new";
+                    f.created_at = 200;
+                    PO_RETURN_IF_ERROR(tx.traces().InsertFeedback(f).ok() ? OkStatus()
+                                                                          : Error::Internal("f"));
+                    auto one = tx.traces().DeleteOlderThan(150, std::int64_t{1});
+                    EXPECT_EQ(*one, 1);
+                    EXPECT_TRUE(tx.traces().ListFeedback(1, "old")->empty());
+                    EXPECT_EQ(tx.traces().ListFeedback(1, "new")->size(), 1u);
+                    auto all = tx.traces().DeleteOlderThan(150, std::nullopt);
+                    EXPECT_EQ(*all, 1);  // old-2 of project 2
+                    return OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(Ids(List({})), std::vector<std::string>{"new"});
+  EXPECT_EQ(List({}, 0, 100, 2).total, 0u);
+}
+
+TEST_F(SqliteTracesTest, FeedbackIsAggregatedPerPromptVersionAndModel) {
+  ASSERT_TRUE(store_
+                  ->Write([&](Tx& tx) -> Status {
+                    auto add = [&](std::string prompt, std::int64_t v, std::string model,
+                                   std::string value, std::optional<std::int64_t> score) {
+                      FeedbackRow f;
+                      f.project_id = 1;
+                      f.trace_id = "t";
+                      f.prompt_name = std::move(prompt);
+                      f.prompt_version = v;
+                      f.model = std::move(model);
+                      f.value = std::move(value);
+                      f.score = score;
+                      EXPECT_TRUE(tx.traces().InsertFeedback(f).ok());
+                    };
+                    add("p", 1, "m", "up", std::nullopt);
+                    add("p", 1, "m", "up", std::nullopt);
+                    add("p", 1, "m", "down", std::nullopt);
+                    add("p", 1, "m", "score", 4);
+                    add("p", 1, "m", "score", 5);
+                    add("p", 2, "m", "down", std::nullopt);
+                    add("q", 1, "m2", "score", 1);
+                    return OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) -> Status {
+                    auto all = tx.traces().SummarizeFeedback(1, {});
+                    EXPECT_EQ(all->size(), 3u);
+                    const auto& p1 = (*all)[0];
+                    EXPECT_EQ(p1.prompt_name, "p");
+                    EXPECT_EQ(p1.prompt_version, 1);
+                    EXPECT_EQ(p1.up, 2);
+                    EXPECT_EQ(p1.down, 1);
+                    EXPECT_EQ(p1.scored, 2);
+                    EXPECT_EQ(p1.score_sum, 9);
+                    EXPECT_EQ(p1.total, 5);
+                    auto v2 = tx.traces().SummarizeFeedback(1, {.prompt = "p", .version = 2});
+                    EXPECT_EQ(v2->size(), 1u);
+                    EXPECT_EQ((*v2)[0].down, 1);
+                    auto m2 = tx.traces().SummarizeFeedback(1, {.model = "m2"});
+                    EXPECT_EQ(m2->size(), 1u);
+                    EXPECT_EQ((*m2)[0].prompt_name, "q");
+                    EXPECT_TRUE(tx.traces().SummarizeFeedback(2, {})->empty());
+                    return OkStatus();
+                  })
+                  .ok());
+}
+
+}  // namespace
+}  // namespace promptops::store

@@ -1,0 +1,138 @@
+#include "telemetry/trace.h"
+
+#include "core/clock.h"
+#include "core/json.h"
+
+namespace promptops::telemetry {
+
+namespace bj = boost::json;
+
+store::TraceRow ToRow(const TraceRecord& r) {
+  store::TraceRow row;
+  row.id = r.id;
+  row.project_id = r.project_id;
+  row.time_ms = r.time_ms;
+  row.key_id = r.key_id;
+  row.user = r.user;
+  row.session = r.session;
+  row.metadata_json = json::Serialize(r.metadata);
+  row.prompt_name = r.prompt_name;
+  row.prompt_version = r.prompt_version;
+  row.prompt_label = r.prompt_label;
+  row.model = r.model;
+  row.provider = r.provider;
+  row.upstream_model = r.upstream_model;
+  row.input_tokens = r.input_tokens;
+  row.output_tokens = r.output_tokens;
+  row.usage_estimated = r.usage_estimated;
+  row.cost_usd = r.cost_usd;
+  row.latency_us = r.latency_us;
+  row.ttft_us = r.ttft_us;
+  row.status = r.status;
+  row.error_class = r.error_class;
+  row.retries = r.retries;
+  row.fallback_used = r.fallback_used;
+  row.cache_hit = r.cache_hit;
+  row.stream = r.stream;
+  row.request_body = r.request_body;
+  row.response_body = r.response_body;
+  return row;
+}
+
+TraceRecord FromRow(const store::TraceRow& row) {
+  TraceRecord r;
+  r.id = row.id;
+  r.project_id = row.project_id;
+  r.time_ms = row.time_ms;
+  r.key_id = row.key_id;
+  r.user = row.user;
+  r.session = row.session;
+  if (auto m = json::ParseObject(row.metadata_json); m.ok()) r.metadata = std::move(*m);
+  r.prompt_name = row.prompt_name;
+  r.prompt_version = row.prompt_version;
+  r.prompt_label = row.prompt_label;
+  r.model = row.model;
+  r.provider = row.provider;
+  r.upstream_model = row.upstream_model;
+  r.input_tokens = row.input_tokens;
+  r.output_tokens = row.output_tokens;
+  r.usage_estimated = row.usage_estimated;
+  r.cost_usd = row.cost_usd;
+  r.latency_us = row.latency_us;
+  r.ttft_us = row.ttft_us;
+  r.status = static_cast<int>(row.status);
+  r.error_class = row.error_class;
+  r.retries = static_cast<int>(row.retries);
+  r.fallback_used = row.fallback_used;
+  r.cache_hit = row.cache_hit;
+  r.stream = row.stream;
+  r.request_body = row.request_body;
+  r.response_body = row.response_body;
+  return r;
+}
+
+bj::object TraceJson(const store::TraceRow& r, bool with_bodies) {
+  bj::object o;
+  o["id"] = r.id;
+  o["time"] = FormatRfc3339(FromUnixMillis(r.time_ms));
+  o["key_id"] = r.key_id;
+  o["user"] = r.user;
+  o["session"] = r.session;
+  auto meta = json::Parse(r.metadata_json);
+  o["metadata"] = meta.ok() ? std::move(*meta) : bj::value(bj::object());
+  if (r.prompt_name.empty()) {
+    o["prompt"] = nullptr;
+  } else {
+    o["prompt"] = bj::object{
+        {"name", r.prompt_name}, {"version", r.prompt_version}, {"label", r.prompt_label}};
+  }
+  o["model"] = r.model;
+  o["provider"] = r.provider;
+  o["upstream_model"] = r.upstream_model;
+  o["usage"] = bj::object{{"input_tokens", r.input_tokens},
+                          {"output_tokens", r.output_tokens},
+                          {"estimated", r.usage_estimated}};
+  o["cost_usd"] = r.cost_usd;
+  o["latency_us"] = r.latency_us;
+  o["ttft_us"] = r.ttft_us < 0 ? bj::value(nullptr) : bj::value(r.ttft_us);
+  o["status"] = r.status;
+  o["error_class"] = r.error_class.empty() ? bj::value(nullptr) : bj::value(r.error_class);
+  o["retries"] = r.retries;
+  o["fallback_used"] = r.fallback_used;
+  o["cache_hit"] = r.cache_hit;
+  o["stream"] = r.stream;
+  if (with_bodies) {
+    o["request_body"] = r.request_body;
+    o["response_body"] = r.response_body;
+  }
+  return o;
+}
+
+bj::object FeedbackJson(const store::FeedbackRow& f) {
+  bj::object o;
+  o["id"] = f.id;
+  o["trace_id"] = f.trace_id;
+  o["value"] = f.value;
+  o["score"] = f.score ? bj::value(*f.score) : bj::value(nullptr);
+  o["comment"] = f.comment;
+  o["user"] = f.user;
+  o["created_at"] = FormatRfc3339(FromUnixMillis(f.created_at));
+  return o;
+}
+
+bj::object FeedbackSummaryJson(const store::FeedbackSummaryRow& s) {
+  bj::object o;
+  o["prompt"] = s.prompt_name;
+  o["version"] = s.prompt_version;
+  o["model"] = s.model;
+  o["up"] = s.up;
+  o["down"] = s.down;
+  o["scored"] = s.scored;
+  o["mean_score"] = s.scored > 0 ? bj::value(static_cast<double>(s.score_sum) /
+                                             static_cast<double>(s.scored))
+                                 : bj::value(nullptr);
+  o["total"] = s.total;
+  return o;
+}
+
+}  // namespace promptops::telemetry

@@ -1,0 +1,155 @@
+#include "telemetry/trace_writer.h"
+
+#include <vector>
+
+#include "core/log.h"
+#include "telemetry/metrics.h"
+
+namespace promptops::telemetry {
+
+namespace {
+constexpr auto kWarnEvery = std::chrono::seconds(10);
+constexpr int kWriteAttempts = 3;
+}  // namespace
+
+TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metrics* metrics)
+    : store_(store), options_(options), metrics_(metrics) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+TraceWriter::~TraceWriter() { Stop(); }
+
+bool TraceWriter::Enqueue(TraceRecord r) {
+  std::unique_lock lock(mu_);
+  if (stopping_) {
+    Drop("stopped", 1);
+    return false;
+  }
+  if (queue_.size() >= options_.capacity) {
+    Drop("queue_full", 1);
+    return false;
+  }
+  queue_.push_back(std::move(r));
+  ++accepted_;
+  // The writer wakes by itself every interval; wake it early only for a full batch.
+  bool full_batch = queue_.size() == options_.batch;
+  lock.unlock();
+  if (full_batch) wake_.notify_one();
+  return true;
+}
+
+// Called with mu_ held.
+void TraceWriter::Drop(const char* reason, std::uint64_t n) {
+  dropped_ += n;
+  unwarned_drops_ += n;
+  if (metrics_) metrics_->TracesDropped(reason, n);
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_warn_ >= kWarnEvery) {
+    log::Warn("traces dropped", {{"reason", reason},
+                                 {"dropped_since_last_warning", std::to_string(unwarned_drops_)},
+                                 {"dropped_total", std::to_string(dropped_)}});
+    last_warn_ = now;
+    unwarned_drops_ = 0;
+  }
+}
+
+void TraceWriter::Flush() {
+  std::unique_lock lock(mu_);
+  std::uint64_t target = accepted_;
+  if (done_ >= target) return;
+  if (flush_target_ < target) flush_target_ = target;
+  wake_.notify_one();
+  progress_.wait(lock, [&] { return done_ >= target; });
+}
+
+void TraceWriter::Stop() {
+  std::lock_guard stop_lock(stop_mu_);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t TraceWriter::depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+std::uint64_t TraceWriter::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+std::uint64_t TraceWriter::written() const {
+  std::lock_guard lock(mu_);
+  return written_;
+}
+
+void TraceWriter::Run() {
+  std::deque<TraceRecord> batch;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait_for(lock, options_.interval, [&] {
+      return stopping_ || queue_.size() >= options_.batch ||
+             (flush_target_ > done_ && !queue_.empty());
+    });
+    if (queue_.empty()) {
+      if (metrics_) metrics_->SetTraceQueueDepth(0);
+      if (stopping_) return;
+      continue;
+    }
+    // Take up to one batch; the rest waits for the next round (no wait while it is full).
+    if (queue_.size() <= options_.batch) {
+      batch.swap(queue_);
+    } else {
+      auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch);
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+      queue_.erase(queue_.begin(), end);
+    }
+    if (metrics_) metrics_->SetTraceQueueDepth(queue_.size());
+    lock.unlock();
+    WriteBatch(batch);
+    lock.lock();
+    progress_.notify_all();
+    // Loop without waiting while work is pending (the wait predicate is true then).
+  }
+}
+
+void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
+  std::vector<store::TraceRow> rows;
+  rows.reserve(batch.size());
+  for (const auto& r : batch) rows.push_back(ToRow(r));
+  const std::uint64_t n = batch.size();
+  batch.clear();
+
+  Status s;
+  std::size_t inserted = 0;
+  for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
+    s = store_.Write([&](store::Tx& tx) -> Status {
+      PO_ASSIGN_OR_RETURN(inserted, tx.traces().InsertBatch(rows));
+      return OkStatus();
+    });
+    if (s.ok()) break;
+    log::Error("storing traces failed", {{"error", s.error().ToString()},
+                                         {"records", std::to_string(n)},
+                                         {"attempt", std::to_string(attempt)}});
+    if (attempt < kWriteAttempts) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100) * attempt);
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (s.ok()) {
+    written_ += n;
+    if (metrics_) metrics_->TracesWritten(n);
+    if (inserted < n) {
+      log::Warn("duplicate trace ids skipped", {{"count", std::to_string(n - inserted)}});
+    }
+  } else {
+    Drop("write_failed", n);
+  }
+  done_ += n;
+}
+
+}  // namespace promptops::telemetry

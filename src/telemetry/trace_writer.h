@@ -1,0 +1,92 @@
+// TraceWriter: the bounded, non-blocking hand-off of traces from the network threads to one
+// writer thread that stores them in batches (one write transaction per batch of up to
+// `batch` records, at least every `interval` while records wait).
+//
+// Nothing is lost silently: a record that is not stored is counted in dropped() and in
+// promptops_trace_queue_dropped_total{reason}, and logged (rate-limited):
+//   - queue_full:   Enqueue found `capacity` records waiting (the database is slower than the
+//                   traffic); the record is refused, Enqueue returns false at once.
+//   - stopped:      Enqueue after Stop().
+//   - write_failed: the store refused a batch three times (e.g. disk full); the batch is
+//                   dropped so that newer traces can still be stored.
+//
+// Threads: Enqueue, depth and dropped may be called from any thread and never wait for the
+// database (Enqueue takes a mutex held only to push or to swap the queue out). Flush and Stop
+// block and must not be called from a network thread. One thread owned by the writer, started
+// by the constructor, joined by Stop() or the destructor.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "store/store.h"
+#include "telemetry/trace.h"
+
+namespace promptops::telemetry {
+
+class Metrics;
+
+struct TraceWriterOptions {
+  std::size_t capacity = 100000;  // records waiting at most; more are dropped
+  std::size_t batch = 512;        // records per write transaction at most
+  std::chrono::milliseconds interval{200};  // longest wait before a partial batch is written
+};
+
+class TraceWriter {
+ public:
+  // `store` and `metrics` (optional) must outlive the writer.
+  TraceWriter(store::Store& store, TraceWriterOptions options = {}, Metrics* metrics = nullptr);
+  // Stops (flushing) if Stop was not called.
+  ~TraceWriter();
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+  // Queues a record for storage. Returns false (and counts a drop) when the queue is full or
+  // the writer is stopped. Never blocks on I/O.
+  bool Enqueue(TraceRecord r);
+  // Waits until every record enqueued before this call has been stored (or dropped as
+  // write_failed).
+  void Flush();
+  // Stores everything queued, then ends the writer thread. Idempotent. Later Enqueue calls
+  // return false.
+  void Stop();
+
+  // Records waiting to be stored (not counting the batch being written).
+  std::size_t depth() const;
+  // Records dropped since construction, for every reason.
+  std::uint64_t dropped() const;
+  // Records stored since construction.
+  std::uint64_t written() const;
+
+ private:
+  void Run();
+  void Drop(const char* reason, std::uint64_t n);
+  void WriteBatch(std::deque<TraceRecord>& batch);
+
+  store::Store& store_;
+  const TraceWriterOptions options_;
+  Metrics* const metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;     // writer: work, flush or stop
+  std::condition_variable progress_;  // Flush: done_ advanced
+  std::deque<TraceRecord> queue_;    // guarded by mu_
+  std::uint64_t accepted_ = 0;       // guarded by mu_; records ever queued
+  std::uint64_t done_ = 0;           // guarded by mu_; records stored or dropped by the writer
+  std::uint64_t flush_target_ = 0;   // guarded by mu_; write partial batches until done_ reaches it
+  bool stopping_ = false;            // guarded by mu_
+  std::uint64_t dropped_ = 0;        // guarded by mu_
+  std::uint64_t written_ = 0;        // guarded by mu_
+  std::chrono::steady_clock::time_point last_warn_{};  // guarded by mu_
+  std::uint64_t unwarned_drops_ = 0;                   // guarded by mu_
+
+  std::mutex stop_mu_;  // serializes Stop()
+  std::thread thread_;
+};
+
+}  // namespace promptops::telemetry

@@ -1,0 +1,198 @@
+// TraceWriter: batching, flush, drops when full (counted, never blocking), Stop flushes,
+// concurrent producers.
+#include "telemetry/trace_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "support/temp_dir.h"
+#include "telemetry/metrics.h"
+
+namespace promptops::telemetry {
+namespace {
+
+TraceRecord Record(std::string id, std::int64_t project = 1) {
+  TraceRecord r;
+  r.id = std::move(id);
+  r.project_id = project;
+  r.time_ms = 1000;
+  r.model = "m";
+  return r;
+}
+
+// A Store that forwards to a real one, counts write transactions, and can hold writers at a
+// gate (to simulate a slow or stuck database) or fail them.
+class GatedStore : public store::Store {
+ public:
+  explicit GatedStore(store::Store& inner) : inner_(inner) {}
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    {
+      std::unique_lock lock(mu_);
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      if (failing_) return Error::Unavailable("disk on fire");
+    }
+    ++writes_;
+    return inner_.Write(fn);
+  }
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  std::string Describe() const override { return "gated"; }
+
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Fail(bool f) {
+    std::lock_guard lock(mu_);
+    failing_ = f;
+  }
+  // Waits until `n` write transactions have started.
+  void WaitEntered(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  int writes() const { return writes_; }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  bool failing_ = false;
+  int entered_ = 0;
+  std::atomic<int> writes_{0};
+};
+
+class TraceWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    real_ = std::move(store::OpenSqliteStore(dir_.path() / "db.sqlite")).value();
+    gated_ = std::make_unique<GatedStore>(*real_);
+  }
+  std::size_t Stored(std::int64_t project = 1) {
+    std::size_t n = 0;
+    EXPECT_TRUE(real_
+                    ->Read([&](store::Tx& tx) -> Status {
+                      PO_ASSIGN_OR_RETURN(auto page, tx.traces().List(project, {}, 0, 1));
+                      n = page.total;
+                      return OkStatus();
+                    })
+                    .ok());
+    return n;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> real_;
+  std::unique_ptr<GatedStore> gated_;
+};
+
+TEST_F(TraceWriterTest, FlushStoresEverythingEnqueuedInBatches) {
+  Metrics metrics;
+  TraceWriter w(*gated_, {.capacity = 1000, .batch = 10, .interval = std::chrono::hours(1)},
+                &metrics);
+  for (int i = 0; i < 95; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-" + std::to_string(i))));
+  w.Flush();
+  EXPECT_EQ(Stored(), 95u);
+  EXPECT_EQ(w.written(), 95u);
+  EXPECT_EQ(w.depth(), 0u);
+  // 9 full batches and one partial one: one transaction per batch, never one per record.
+  EXPECT_EQ(gated_->writes(), 10);
+  EXPECT_EQ(metrics.Value("promptops_traces_written_total"), 95);
+  EXPECT_EQ(metrics.Value("promptops_trace_queue_depth"), 0);
+}
+
+TEST_F(TraceWriterTest, FlushWithNothingQueuedReturnsAtOnce) {
+  TraceWriter w(*gated_, {.interval = std::chrono::hours(1)});
+  w.Flush();
+  EXPECT_EQ(gated_->writes(), 0);
+}
+
+TEST_F(TraceWriterTest, PartialBatchIsWrittenAfterTheInterval) {
+  TraceWriter w(*gated_, {.batch = 100, .interval = std::chrono::milliseconds(1)});
+  ASSERT_TRUE(w.Enqueue(Record("tr-1")));
+  gated_->WaitEntered(1);  // no Flush: the interval alone triggers the write
+  w.Stop();
+  EXPECT_EQ(Stored(), 1u);
+}
+
+TEST_F(TraceWriterTest, FullQueueDropsAreCountedAndNeverBlock) {
+  Metrics metrics;
+  TraceWriter w(*gated_, {.capacity = 20, .batch = 5, .interval = std::chrono::milliseconds(1)},
+                &metrics);
+  gated_->Close();
+  ASSERT_TRUE(w.Enqueue(Record("tr-first")));
+  gated_->WaitEntered(1);  // the writer holds tr-first and is stuck in the database
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-" + std::to_string(i))));
+  EXPECT_EQ(w.depth(), 20u);
+  for (int i = 0; i < 7; ++i) EXPECT_FALSE(w.Enqueue(Record("tr-x" + std::to_string(i))));
+  EXPECT_EQ(w.dropped(), 7u);
+  EXPECT_EQ(metrics.Value("promptops_trace_queue_dropped_total", {{"reason", "queue_full"}}), 7);
+  gated_->Open();
+  w.Flush();
+  EXPECT_EQ(Stored(), 21u);
+  EXPECT_EQ(w.dropped(), 7u);
+}
+
+TEST_F(TraceWriterTest, StopStoresWhatIsQueuedAndRefusesLaterRecords) {
+  Metrics metrics;
+  auto w = std::make_unique<TraceWriter>(
+      *gated_, TraceWriterOptions{.batch = 512, .interval = std::chrono::hours(1)}, &metrics);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(w->Enqueue(Record("tr-" + std::to_string(i))));
+  w->Stop();
+  EXPECT_EQ(Stored(), 30u);
+  EXPECT_FALSE(w->Enqueue(Record("late")));
+  EXPECT_EQ(metrics.Value("promptops_trace_queue_dropped_total", {{"reason", "stopped"}}), 1);
+  w->Stop();  // idempotent
+  w.reset();  // and the destructor after Stop is fine
+}
+
+TEST_F(TraceWriterTest, FailedBatchesAreDroppedAndCountedSoNewerTracesStillGetStored) {
+  Metrics metrics;
+  TraceWriter w(*gated_, {.batch = 512, .interval = std::chrono::hours(1)}, &metrics);
+  gated_->Fail(true);
+  ASSERT_TRUE(w.Enqueue(Record("tr-lost")));
+  w.Flush();  // three attempts, then counted as write_failed
+  EXPECT_EQ(w.dropped(), 1u);
+  EXPECT_EQ(metrics.Value("promptops_trace_queue_dropped_total", {{"reason", "write_failed"}}),
+            1);
+  gated_->Fail(false);
+  ASSERT_TRUE(w.Enqueue(Record("tr-kept")));
+  w.Flush();
+  EXPECT_EQ(Stored(), 1u);
+}
+
+TEST_F(TraceWriterTest, ConcurrentProducersLoseNothing) {
+  constexpr int kThreads = 8, kPerThread = 5000;
+  Metrics metrics;
+  TraceWriter w(*real_, {.capacity = 100000, .batch = 512, .interval = std::chrono::milliseconds(5)},
+                &metrics);
+  std::vector<std::thread> producers;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!w.Enqueue(Record("tr-" + std::to_string(t) + "-" + std::to_string(i)))) ++refused;
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  w.Flush();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_EQ(w.dropped(), 0u);
+  EXPECT_EQ(Stored(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(metrics.Value("promptops_traces_written_total"), kThreads * kPerThread);
+}
+
+}  // namespace
+}  // namespace promptops::telemetry

@@ -9,8 +9,9 @@ namespace promptops::http {
 struct Router::Node {
   struct Route {
     std::string method;
-    Handler handler;
+    Handler handler;  // empty for an async route
     RouteOptions options;
+    std::shared_ptr<const AsyncRoute> async;
     std::vector<std::string> param_names;  // in capture order, for this route's pattern
   };
   std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
@@ -83,6 +84,18 @@ Router& Router::operator=(Router&&) noexcept = default;
 void Router::Add(std::string method,
                  std::string pattern,  // NOLINT(performance-unnecessary-value-param)
                  Handler h, RouteOptions o) {
+  AddRoute(std::move(method), pattern, std::move(h), o, nullptr);
+}
+
+void Router::AddAsync(std::string method,
+                      std::string pattern,  // NOLINT(performance-unnecessary-value-param)
+                      std::shared_ptr<const AsyncRoute> route) {
+  if (!route) throw std::invalid_argument("null async route: " + pattern);
+  AddRoute(std::move(method), pattern, {}, {}, std::move(route));
+}
+
+void Router::AddRoute(std::string method, std::string_view pattern, Handler h, RouteOptions o,
+                      std::shared_ptr<const AsyncRoute> async) {
   std::vector<PatternSegment> segments = ParsePattern(pattern);
   Node* node = root_.get();
   std::vector<std::string> names;
@@ -110,7 +123,7 @@ void Router::Add(std::string method,
           std::string("duplicate route: ").append(method).append(" ").append(pattern));
     }
   }
-  node->routes.push_back({std::move(method), std::move(h), o, std::move(names)});
+  node->routes.push_back({std::move(method), std::move(h), o, std::move(async), std::move(names)});
 }
 
 namespace {
@@ -202,7 +215,8 @@ Result<Router::Match> Router::Find(Request& req, std::string* allow) const {
     }
     req.path_params.emplace_back(route->param_names[i], std::move(*decoded));
   }
-  return Match{&route->handler, route->options};
+  if (route->async) return Match{nullptr, route->options, route->async.get()};
+  return Match{&route->handler, route->options, nullptr};
 }
 
 }  // namespace promptops::http

@@ -26,6 +26,10 @@ namespace promptops::http {
 // failures are returned as Response::FromError; an exception becomes a 500 "internal" response.
 using Handler = std::function<Response(Request&)>;
 
+// A coroutine route (a handler returning asio::awaitable<Response>, possibly streaming). Defined
+// in http/async.h, which names Asio types; this header only passes it around.
+struct AsyncRoute;
+
 struct RouteOptions {
   // The handler may block on disk I/O (SQLite writes) or locks: the server runs it on a small
   // separate thread pool, never on a network thread.
@@ -45,9 +49,16 @@ class Router {
   // duplicate (method, pattern): routes are configuration, so mistakes fail at start-up.
   void Add(std::string method, std::string pattern, Handler h, RouteOptions o = {});
 
+  // Adds a coroutine route; same pattern rules, HEAD fallback and errors as Add. Called by
+  // AddAsyncRoute (http/async.h), which most code should use instead.
+  void AddAsync(std::string method, std::string pattern, std::shared_ptr<const AsyncRoute> route);
+
+  // Exactly one of `handler` and `async` is set. Both are owned by the router and valid while
+  // it lives.
   struct Match {
-    const Handler* handler;  // owned by the router; valid while the router lives
+    const Handler* handler = nullptr;  // a plain route (Add)
     RouteOptions options;
+    const AsyncRoute* async = nullptr;  // a coroutine route (AddAsync); run by the server
   };
 
   // Finds the route for req.method and req.path and fills req.path_params (decoded).
@@ -60,6 +71,9 @@ class Router {
   struct Node;  // implementation detail (router.cc)
 
  private:
+  void AddRoute(std::string method, std::string_view pattern, Handler h, RouteOptions o,
+                std::shared_ptr<const AsyncRoute> async);
+
   std::unique_ptr<Node> root_;
 };
 

@@ -1,6 +1,9 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,6 +33,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/async.h"
 
 namespace promptops::http {
 namespace {
@@ -103,7 +107,143 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
   return std::nullopt;
 }
 
+// Copies a handler's headers onto a wire response, dropping the framing headers the server
+// owns, and adds the server's own.
+template <class Message>
+void SetResponseHeaders(Message& out, Headers& headers, const std::string& request_id,
+                        bool keep_alive) {
+  for (auto& [name, value] : headers) {
+    if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+        EqualsIgnoreCase(name, "connection")) {
+      continue;
+    }
+    out.insert(name, value);
+  }
+  out.set(bhttp::field::server, "promptops");
+  out.set("x-request-id", request_id);
+  out.keep_alive(keep_alive);
+}
+
+bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
+
+// The ResponseWriter of one async request. Lives in the session's frame; used on its strand
+// by the handler (writes) and by the session's client watcher (MarkGone).
+class AsyncWriter final : public ResponseWriter {
+ public:
+  AsyncWriter(beast::tcp_stream& stream, asio::any_io_executor strand, const Request& req,
+              bool keep_alive, std::chrono::milliseconds write_timeout)
+      : stream_(stream),
+        strand_(std::move(strand)),
+        request_id_(req.request_id),
+        head_request_(req.method == "HEAD"),
+        keep_alive_(keep_alive),
+        write_timeout_(write_timeout) {}
+
+  asio::awaitable<bool> StartStream(int status, Headers headers) override {
+    if (started_ || gone_) co_return false;
+    started_ = true;
+    status_ = status;
+    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), 11};
+    SetResponseHeaders(out, headers, request_id_, keep_alive_);
+    if (BodilessStatus(status)) {
+      no_body_ = true;  // nothing may follow the head: Write and Finish do nothing
+    } else {
+      out.chunked(true);
+      no_body_ = head_request_;
+    }
+    bhttp::response_serializer<bhttp::empty_body> serializer{out};
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
+    stream_.expires_never();
+    if (ec) {
+      MarkGone();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> Write(std::string_view data) override {
+    if (!started_ || finished_ || gone_) co_return false;
+    if (data.empty() || no_body_) co_return true;
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(
+        stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), kTuple);
+    stream_.expires_never();
+    if (ec) {
+      MarkGone();
+      co_return false;
+    }
+    bytes_ += data.size();
+    co_return true;
+  }
+
+  asio::awaitable<void> Finish() override {
+    if (!started_ || finished_ || gone_) co_return;
+    finished_ = true;
+    if (no_body_) co_return;
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kTuple);
+    stream_.expires_never();
+    if (ec) MarkGone();
+  }
+
+  bool ClientGone() const override { return gone_; }
+  asio::cancellation_slot CancelSlot() override { return cancel_.slot(); }
+  asio::any_io_executor executor() const override { return strand_; }
+
+  // The client went away (EOF or error on its socket, or a failed write): flips ClientGone and
+  // emits the cancellation signal, once.
+  void MarkGone() {
+    if (gone_) return;
+    gone_ = true;
+    cancel_.emit(asio::cancellation_type::terminal);
+  }
+
+  bool started() const { return started_; }
+  bool finished() const { return finished_; }
+  bool keep_alive() const { return keep_alive_; }
+  int status() const { return status_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  asio::any_io_executor strand_;
+  std::string request_id_;
+  bool head_request_;
+  bool keep_alive_;
+  std::chrono::milliseconds write_timeout_;
+  asio::cancellation_signal cancel_;
+  bool started_ = false;
+  bool finished_ = false;
+  bool no_body_ = false;
+  bool gone_ = false;
+  int status_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+// While an async handler runs, reads what the client sends into the session's buffer (kept
+// for the next request) to notice EOF or a reset at once. Stops at `max_buffered` bytes (a
+// client pipelining that much is not going away) or when *stop is set and the read cancelled.
+asio::awaitable<void> WatchClient(tcp::socket& socket, beast::flat_buffer& buffer,
+                                  AsyncWriter& writer, const bool& stop,
+                                  std::size_t max_buffered) {
+  while (buffer.size() < max_buffered) {
+    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), kTuple);
+    if (ec) {
+      if (!(ec == asio::error::operation_aborted && stop)) writer.MarkGone();
+      co_return;
+    }
+    buffer.commit(n);
+  }
+}
+
 }  // namespace
+
+void AddAsyncRoute(Router& router, std::string method, std::string pattern, AsyncHandler h) {
+  auto route = std::make_shared<AsyncRoute>();
+  route->handler = std::move(h);
+  router.AddAsync(std::move(method), std::move(pattern), std::move(route));
+}
 
 class Server::Impl {
  public:
@@ -129,9 +269,15 @@ class Server::Impl {
 
   asio::awaitable<void> Listen();
   asio::awaitable<void> Session(tcp::socket socket);
-  // Routes and runs the handler; never throws. This is where coroutine handlers would be
-  // awaited (see the note in server.h).
-  asio::awaitable<Response> Dispatch(Request& req);
+  // Runs the plain handler `match` found for req (or answers 404/405); never throws.
+  asio::awaitable<Response> Dispatch(Request& req, const Result<Router::Match>& match,
+                                     const std::string& allow);
+  // Runs a coroutine handler while watching the client, and writes its response or finishes
+  // its stream. Returns whether the connection can serve another request; fills *status and
+  // *bytes for the access log.
+  asio::awaitable<bool> RunAsync(const AsyncRoute& route, Request& req, beast::tcp_stream& stream,
+                                 beast::flat_buffer& buffer, asio::any_io_executor strand,
+                                 bool keep_alive, int* status, std::size_t* bytes);
   asio::awaitable<Response> RunBlocking(const Handler* h, Request& req);
   Response CallHandler(const Handler& h, Request& req);
   // Writes `res`; false if the connection failed. HEAD responses get headers only.
@@ -327,7 +473,21 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       bool keep_alive = msg.keep_alive();
 
       stream.expires_never();  // a handler may take long; the client waits, not us
-      Response res = co_await Dispatch(req);
+      std::string allow;
+      auto match = router_->Find(req, &allow);
+      if (match.ok() && match->async) {
+        int status = 0;
+        std::size_t bytes = 0;
+        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->strand,
+                                       keep_alive, &status, &bytes);
+        LogAccess(req, status, bytes, start);
+        if (!again) {
+          stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+          break;
+        }
+        continue;
+      }
+      Response res = co_await Dispatch(req, match, allow);
       keep_alive = keep_alive && !stopping_;
       int status = res.status;
       std::size_t bytes = res.body.size();
@@ -348,9 +508,9 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   stream.socket().close(ec);
 }
 
-asio::awaitable<Response> Server::Impl::Dispatch(Request& req) {
-  std::string allow;
-  auto match = router_->Find(req, &allow);
+asio::awaitable<Response> Server::Impl::Dispatch(Request& req,
+                                                 const Result<Router::Match>& match,
+                                                 const std::string& allow) {
   if (!match.ok()) {
     Response r = Response::FromError(match.error());
     if (match.error().code == ErrorCode::kMethodNotAllowed) r.headers.emplace_back("allow", allow);
@@ -360,6 +520,67 @@ asio::awaitable<Response> Server::Impl::Dispatch(Request& req) {
   // Run on the blocking pool; co_spawn resumes this coroutine on the session's strand.
   co_return co_await asio::co_spawn(blocking_pool_.get_executor(), RunBlocking(match->handler, req),
                                     asio::use_awaitable);
+}
+
+asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& req,
+                                             beast::tcp_stream& stream,
+                                             beast::flat_buffer& buffer,
+                                             asio::any_io_executor strand, bool keep_alive,
+                                             int* status, std::size_t* bytes) {
+  AsyncWriter writer(stream, strand, req, keep_alive && !stopping_, opts_.request_timeout);
+
+  // The watcher runs beside the handler on the same strand; it must end before this frame
+  // moves on (it uses the stream, the buffer and the writer).
+  bool stop_watching = false;
+  bool watching = true;
+  asio::steady_timer watcher_done(strand, asio::steady_timer::time_point::max());
+  asio::co_spawn(strand,
+                 WatchClient(stream.socket(), buffer, writer, stop_watching,
+                             opts_.max_header_bytes + opts_.max_body_bytes),
+                 [&watching, &watcher_done](const std::exception_ptr&) {
+                   watching = false;
+                   watcher_done.cancel();
+                 });
+
+  Response res;
+  bool threw = false;
+  try {
+    res = co_await route.handler(req, writer);
+  } catch (const std::exception& e) {
+    threw = true;
+    log::Error("http handler threw",
+               {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    threw = true;
+    log::Error("http handler threw", {{"request_id", req.request_id}, {"path", req.path}});
+  }
+
+  stop_watching = true;
+  if (watching) {
+    beast::error_code ec;
+    stream.socket().cancel(ec);
+    co_await watcher_done.async_wait(kTuple);
+  }
+
+  if (writer.started()) {
+    *status = writer.status();
+    *bytes = writer.bytes();
+    // A stream cut short by an exception must not look complete: close without the last chunk.
+    if (threw || writer.ClientGone()) co_return false;
+    co_await writer.Finish();
+    co_return !writer.ClientGone() && writer.keep_alive() && !stopping_;
+  }
+  if (threw) {
+    res = Response::FromError(Error::Internal("internal error (request " + req.request_id + ")"));
+  }
+  *status = res.status;
+  *bytes = res.body.size();
+  if (writer.ClientGone()) co_return false;
+  keep_alive = keep_alive && !stopping_;
+  stream.expires_after(opts_.request_timeout);
+  bool written =
+      co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
+  co_return written && keep_alive;
 }
 
 asio::awaitable<Response> Server::Impl::RunBlocking(const Handler* h, Request& req) {
@@ -389,18 +610,8 @@ asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
   bhttp::response<bhttp::string_body> out;
   out.version(11);
   out.result(static_cast<unsigned>(res.status));
-  for (auto& [name, value] : res.headers) {
-    if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
-        EqualsIgnoreCase(name, "connection")) {
-      continue;
-    }
-    out.insert(name, value);
-  }
-  out.set(bhttp::field::server, "promptops");
-  out.set("x-request-id", request_id);
-  out.keep_alive(keep_alive);
-  bool bodiless_status = res.status < 200 || res.status == 204 || res.status == 304;
-  if (!bodiless_status) {
+  SetResponseHeaders(out, res.headers, request_id, keep_alive);
+  if (!BodilessStatus(res.status)) {
     out.content_length(res.body.size());
     if (method != "HEAD") out.body() = std::move(res.body);
   }

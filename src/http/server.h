@@ -5,22 +5,16 @@
 // session coroutine on its own strand: read the header (limits: header size -> 431, declared
 // body size -> 413), read the body (-> 413 if it grows past the limit, chunked included),
 // assign the request id, route (404 / 405 with Allow), run the handler (inline on the network
-// thread, or on the blocking pool for RouteOptions::blocking), write the response, keep the
+// thread, on the blocking pool for RouteOptions::blocking, or awaited for an async route),
+// write the response, keep the
 // connection alive unless the client or the server asked to close.
 //
 // Threads: `threads` network threads run all sessions; `blocking_threads` run blocking
 // handlers. Handlers never run on the thread that calls Start/Stop.
 //
-// Extension point for the next milestone (coroutine handlers and server-sent events): the
-// session loop produces a Response from a Handler in one place (`Impl::Dispatch` in
-// server.cc), and writes it in another (`Impl::WriteResponse`). A coroutine handler type would
-// be an alternative in Router's route entry (e.g. `AsyncHandler` returning an awaitable
-// Response, declared in a private *_impl.h header because it names asio::awaitable), awaited
-// by Dispatch on the session's strand. Streaming would add a body kind to Response — e.g. a
-// `std::shared_ptr<ResponseStream>` that the session drains with chunked transfer-encoding
-// (a Beast serializer with `buffer_body`, header written first, then one chunk per event) —
-// while the plain `std::string body` stays the common case. Neither changes this header's
-// public API for existing callers.
+// Coroutine handlers and streamed responses (server-sent events): see http/async.h. An async
+// route is awaited on the session's strand instead of being called; it may stream its body with
+// chunked transfer-encoding, and the session watches the client for a disconnect meanwhile.
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,270 @@
+// Coroutine routes and streamed responses against the real server on port 0, read with a raw
+// socket so that the chunked framing and the timing of each chunk are visible.
+#include "http/async.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "http/sse.h"
+#include "http/test_support.h"
+
+namespace promptops::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::AsyncGate;
+using testing::RawConnection;
+
+class AsyncRouteTest : public ::testing::Test {
+ protected:
+  void StartServer() {
+    options_.port = 0;
+    options_.threads = 2;
+    server_ = std::make_unique<Server>(options_, router_);
+    if (on_shutdown_) server_->OnShutdown(on_shutdown_);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + std::string(path);
+  }
+  static std::string Get(std::string_view path) {
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+
+  ServerOptions options_;
+  std::shared_ptr<Router> router_ = std::make_shared<Router>();
+  std::unique_ptr<Server> server_;
+  std::function<void()> on_shutdown_;
+};
+
+// Built outside the coroutines: GCC 12 rejects braced header lists inside a coroutine body.
+Headers SseHeaders() { return {{"content-type", "text/event-stream"}}; }
+
+asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+TEST_F(AsyncRouteTest, NonStreamedResponseAndKeepAlive) {
+  AddAsyncRoute(*router_, "GET", "/hello/{name}",
+                [](Request& req, ResponseWriter&) -> asio::awaitable<Response> {
+                  co_await Sleep(1ms);
+                  co_return Response::Text(200, "hello " + std::string(req.Param("name")));
+                });
+  StartServer();
+  auto r = Fetch("GET", Url("/hello/ann"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello ann");
+
+  RawConnection c(server_->port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.Send(Get("/hello/bob")));
+    auto head = c.ReadHead();
+    ASSERT_TRUE(head);
+    EXPECT_EQ(c.ReadBody(*head), "hello bob");
+  }
+}
+
+TEST_F(AsyncRouteTest, StreamReachesClientBeforeNextWriteAndKeepsConnection) {
+  AsyncGate chunk1_read;
+  AddAsyncRoute(*router_, "GET", "/events",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  if (!co_await w.StartStream(200, SseHeaders())) {
+                    co_return Response{};
+                  }
+                  co_await w.Write(SseEvent("one"));
+                  // Only the client having read chunk 1 opens the gate: no buffering.
+                  co_await chunk1_read.Wait(w.CancelSlot());
+                  co_await w.Write(SseEvent("two", "done"));
+                  co_return Response::Text(500, "ignored after StartStream");
+                });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/events")));
+  auto head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->Has("transfer-encoding: chunked")) << head->text;
+  EXPECT_TRUE(head->Has("content-type: text/event-stream"));
+  EXPECT_TRUE(head->Has("x-request-id: "));
+  EXPECT_EQ(c.ReadChunk(), "data: one\n\n");
+  chunk1_read.Open();
+  EXPECT_EQ(c.ReadChunk(), "event: done\ndata: two\n\n");
+  EXPECT_EQ(c.ReadChunk(), "");  // terminating chunk, implied by returning
+
+  // Keep-alive after a finished stream.
+  ASSERT_TRUE(c.Send(Get("/events")));
+  head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(c.ReadChunk(), "data: one\n\n");  // the gate is open now
+  EXPECT_EQ(c.ReadChunk(), "event: done\ndata: two\n\n");
+  EXPECT_EQ(c.ReadChunk(), "");
+}
+
+TEST_F(AsyncRouteTest, ExplicitFinishEndsBodyOnce) {
+  AddAsyncRoute(*router_, "GET", "/s", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+    co_await w.StartStream(200, Headers{});
+    co_await w.Write("abc");
+    co_await w.Write("");  // skipped: an empty chunk would end the body
+    co_await w.Finish();
+    co_await w.Finish();
+    EXPECT_FALSE(co_await w.Write("late"));
+    co_return Response{};
+  });
+  StartServer();
+  auto r = Fetch("GET", Url("/s"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->body, "abc");
+}
+
+TEST_F(AsyncRouteTest, ClientDisconnectMidStreamFlipsClientGoneAndFiresCancelSlot) {
+  std::promise<std::pair<bool, bool>> seen;  // (timer was cancelled, ClientGone)
+  AddAsyncRoute(*router_, "GET", "/long",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  co_await w.StartStream(200, SseHeaders());
+                  co_await w.Write(SseEvent("first"));
+                  asio::steady_timer timer(w.executor(), 60s);
+                  auto [ec] = co_await timer.async_wait(asio::bind_cancellation_slot(
+                      w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
+                  seen.set_value({ec == asio::error::operation_aborted, w.ClientGone()});
+                  co_return Response{};
+                });
+  StartServer();
+  auto result = seen.get_future();
+  {
+    RawConnection c(server_->port());
+    ASSERT_TRUE(c.Send(Get("/long")));
+    ASSERT_TRUE(c.ReadHead());
+    EXPECT_EQ(c.ReadChunk(), "data: first\n\n");
+  }  // closes the socket
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  auto [cancelled, gone] = result.get();
+  EXPECT_TRUE(cancelled);
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(AsyncRouteTest, ClientDisconnectDuringNonStreamedHandlerCancelsIt) {
+  std::promise<bool> gone;
+  AddAsyncRoute(*router_, "GET", "/slow",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  asio::steady_timer timer(w.executor(), 60s);
+                  co_await timer.async_wait(asio::bind_cancellation_slot(
+                      w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
+                  gone.set_value(w.ClientGone());
+                  co_return Response::Text(200, "too late");
+                });
+  StartServer();
+  auto result = gone.get_future();
+  {
+    RawConnection c(server_->port());
+    ASSERT_TRUE(c.Send(Get("/slow")));
+  }
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+}
+
+TEST_F(AsyncRouteTest, PipelinedRequestIsServedAfterAsyncHandler) {
+  AddAsyncRoute(*router_, "GET", "/a", [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+    co_await Sleep(20ms);  // the second request arrives (and is buffered) meanwhile
+    co_return Response::Text(200, "a");
+  });
+  router_->Add("GET", "/b", [](Request&) { return Response::Text(200, "b"); });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/a") + Get("/b")));
+  auto h1 = c.ReadHead();
+  ASSERT_TRUE(h1);
+  EXPECT_EQ(c.ReadBody(*h1), "a");
+  auto h2 = c.ReadHead();
+  ASSERT_TRUE(h2);
+  EXPECT_EQ(c.ReadBody(*h2), "b");
+}
+
+TEST_F(AsyncRouteTest, ExceptionBeforeAnythingSentIs500AndConnectionSurvives) {
+  AddAsyncRoute(*router_, "GET", "/boom", [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+    co_await Sleep(1ms);
+    throw std::runtime_error("bug");
+  });
+  StartServer();
+  RawConnection c(server_->port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.Send(Get("/boom")));
+    auto head = c.ReadHead();
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 500);
+    EXPECT_NE(c.ReadBody(*head)->find("\"internal\""), std::string::npos);
+  }
+}
+
+TEST_F(AsyncRouteTest, ExceptionAfterStartStreamClosesWithoutTerminatingChunk) {
+  AddAsyncRoute(*router_, "GET", "/boom", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+    co_await w.StartStream(200, Headers{});
+    co_await w.Write("partial");
+    throw std::runtime_error("bug");
+  });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/boom")));
+  ASSERT_TRUE(c.ReadHead());
+  EXPECT_EQ(c.ReadChunk(), "partial");
+  EXPECT_EQ(c.ReadChunk(), std::nullopt);  // EOF, not a terminating chunk
+}
+
+TEST_F(AsyncRouteTest, HeadOnStreamingRouteSendsHeadOnly) {
+  AddAsyncRoute(*router_, "GET", "/s", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+    co_await w.StartStream(200, Headers{});
+    co_await w.Write("body");
+    co_return Response{};
+  });
+  router_->Add("GET", "/next", [](Request&) { return Response::Text(200, "next"); });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("HEAD /s HTTP/1.1\r\nHost: x\r\n\r\n" + Get("/next")));
+  auto head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  auto next = c.ReadHead();  // nothing between the two heads
+  ASSERT_TRUE(next);
+  EXPECT_EQ(c.ReadBody(*next), "next");
+}
+
+TEST_F(AsyncRouteTest, GracefulStopWaitsForInFlightStream) {
+  AsyncGate stop_begun;
+  AddAsyncRoute(*router_, "GET", "/events",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  co_await w.StartStream(200, SseHeaders());
+                  co_await w.Write(SseEvent("before stop"));
+                  co_await stop_begun.Wait(w.CancelSlot());
+                  co_await w.Write(SseEvent("after stop"));
+                  co_return Response{};
+                });
+  on_shutdown_ = [&] { stop_begun.Open(); };
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/events")));
+  ASSERT_TRUE(c.ReadHead());
+  EXPECT_EQ(c.ReadChunk(), "data: before stop\n\n");
+  std::thread stopper([&] { server_->Stop(); });
+  EXPECT_EQ(c.ReadChunk(), "data: after stop\n\n");
+  EXPECT_EQ(c.ReadChunk(), "");
+  EXPECT_TRUE(c.AtEof());  // the connection closes after the stream during shutdown
+  stopper.join();
+}
+
+}  // namespace
+}  // namespace promptops::http

@@ -1,0 +1,620 @@
+#include "http/upstream.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace promptops::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace upstream_internal {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Target {
+  bool tls = false;
+  std::string host;  // without brackets
+  std::string port;
+  std::string host_header;
+  std::string base_path;  // "" or "/v1" (no trailing slash)
+};
+
+Result<Target> ParseBaseUrl(std::string_view url) {
+  Target t;
+  std::string_view rest;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+    t.tls = true;
+  } else {
+    return Error::InvalidArgument("upstream URL must start with http:// or https://: " +
+                                  std::string(url));
+  }
+  std::size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return Error::InvalidArgument("upstream URL must not have a query or fragment: " +
+                                  std::string(url));
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  t.base_path = std::string(path);
+  if (authority.find('@') != std::string_view::npos) {
+    return Error::InvalidArgument("upstream URL must not contain credentials");
+  }
+  std::string_view port;
+  if (authority.starts_with("[")) {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return Error::InvalidArgument("malformed upstream URL host: " + std::string(url));
+    }
+    t.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        return Error::InvalidArgument("malformed upstream URL host: " + std::string(url));
+      }
+      port = after.substr(1);
+    }
+  } else {
+    std::size_t colon = authority.rfind(':');
+    t.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (t.host.empty()) return Error::InvalidArgument("upstream URL has no host: " + std::string(url));
+  std::string default_port = t.tls ? "443" : "80";
+  if (port.empty()) {
+    t.port = default_port;
+  } else {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoi(std::string(port)) > 65535 || std::stoi(std::string(port)) == 0) {
+      return Error::InvalidArgument("malformed upstream URL port: " + std::string(url));
+    }
+    t.port = std::string(port);
+  }
+  std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
+  t.host_header = t.port == default_port ? host : host + ":" + t.port;
+  return t;
+}
+
+// One connection to the upstream: a TCP socket, or a TLS stream over one.
+struct Connection {
+  asio::execution_context* context = nullptr;  // the io_context its I/O objects belong to
+  std::optional<tcp::socket> plain;
+  std::optional<beast::ssl_stream<tcp::socket>> tls;
+  beast::flat_buffer buffer;  // bytes read past a response; must be empty to be pooled
+  Clock::time_point idle_since;
+
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+
+  // False if the peer closed the idle connection (or sent bytes nobody asked for).
+  bool LooksAlive() {
+    char c;
+    ssize_t n = ::recv(socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n > 0) return tls.has_value();  // TLS may have a pending record (session ticket)
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+};
+
+// Arms one deadline at a time over a call's phases and, when it passes, cancels the socket (or
+// the resolver) of the call. Runs on the call's executor; the timer handler checks a
+// generation number so that a deadline re-armed in the meantime is not mistaken for a fired
+// one.
+class Watchdog {
+ public:
+  explicit Watchdog(const asio::any_io_executor& ex)
+      : timer_(ex), state_(std::make_shared<State>()) {}
+  ~Watchdog() { Disarm(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void Arm(Clock::time_point deadline, std::string message, tcp::socket* socket,
+           std::shared_ptr<tcp::resolver> resolver = nullptr) {
+    std::uint64_t gen = ++state_->gen;
+    state_->socket = socket;
+    state_->resolver = std::move(resolver);
+    state_->message = std::move(message);
+    timer_.expires_at(deadline);
+    timer_.async_wait([state = state_, gen](const beast::error_code& ec) {
+      if (ec || state->gen != gen) return;
+      state->fired = true;
+      beast::error_code ignored;
+      if (state->socket) state->socket->cancel(ignored);
+      if (state->resolver) state->resolver->cancel();
+    });
+  }
+  void Disarm() {
+    ++state_->gen;
+    state_->socket = nullptr;
+    state_->resolver.reset();
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
+  Error TimeoutError() const { return {ErrorCode::kTimeout, state_->message}; }
+
+ private:
+  struct State {
+    std::uint64_t gen = 0;
+    bool fired = false;
+    tcp::socket* socket = nullptr;
+    std::shared_ptr<tcp::resolver> resolver;
+    std::string message;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
+bool IsHttpProtocolError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+// The peer closed or reset a connection before sending anything: on a reused connection
+// this is the keep-alive race (the upstream closed it just as we reused it).
+bool IsConnectionLost(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+Error Cancelled() { return Error::Unavailable("cancelled"); }
+
+// The idle connections of one client. Shared with the per-io_context PoolRegistry services
+// (by weak pointer), so that destroying an io_context closes the connections opened on it
+// while their sockets' services still exist.
+class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
+ public:
+  UpstreamPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
+      : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
+
+  std::unique_ptr<Connection> Take(asio::execution_context* context);
+  void Put(std::unique_ptr<Connection> c);
+  // Closes the connections of an io_context that is being destroyed.
+  void DropContext(asio::execution_context* context);
+  std::size_t size() {
+    std::lock_guard lock(mu_);
+    return idle_.size();
+  }
+
+ private:
+  const std::size_t max_idle_;
+  const std::chrono::milliseconds idle_timeout_;
+  std::mutex mu_;
+  std::deque<std::unique_ptr<Connection>> idle_;         // guarded by mu_; oldest first
+  std::vector<asio::execution_context*> registered_in_;  // guarded by mu_
+};
+
+// An io_context service that knows the pools holding connections of that io_context.
+class PoolRegistry : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+  explicit PoolRegistry(asio::execution_context& ctx) : service(ctx) {}
+
+  void Add(std::weak_ptr<UpstreamPool> pool) {
+    std::lock_guard lock(mu_);
+    pools_.push_back(std::move(pool));
+  }
+
+ private:
+  void shutdown() override {
+    std::vector<std::weak_ptr<UpstreamPool>> pools;
+    {
+      std::lock_guard lock(mu_);
+      pools.swap(pools_);
+    }
+    for (auto& weak : pools) {
+      if (auto pool = weak.lock()) pool->DropContext(&context());
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<std::weak_ptr<UpstreamPool>> pools_;
+};
+
+std::unique_ptr<Connection> UpstreamPool::Take(asio::execution_context* context) {
+  std::vector<std::unique_ptr<Connection>> dead;  // closed outside the lock
+  std::unique_ptr<Connection> found;
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (now - (*it)->idle_since > idle_timeout_) {
+        dead.push_back(std::move(*it));
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Most recently used first: it is the least likely to have been closed by the peer.
+    for (std::size_t i = idle_.size(); i-- > 0 && !found;) {
+      if (idle_[i]->context != context) continue;
+      auto c = std::move(idle_[i]);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (c->LooksAlive()) {
+        found = std::move(c);
+      } else {
+        dead.push_back(std::move(c));
+      }
+    }
+  }
+  return found;
+}
+
+void UpstreamPool::Put(std::unique_ptr<Connection> c) {
+  c->idle_since = Clock::now();
+  std::unique_ptr<Connection> evicted;
+  bool register_context = false;
+  {
+    std::lock_guard lock(mu_);
+    if (max_idle_ == 0) return;
+    if (idle_.size() >= max_idle_) {
+      evicted = std::move(idle_.front());
+      idle_.pop_front();
+    }
+    if (std::find(registered_in_.begin(), registered_in_.end(), c->context) ==
+        registered_in_.end()) {
+      registered_in_.push_back(c->context);
+      register_context = true;
+    }
+    if (register_context) {
+      // Registered before the connection becomes visible, so shutdown finds it.
+      asio::use_service<PoolRegistry>(*c->context).Add(weak_from_this());
+    }
+    idle_.push_back(std::move(c));
+  }
+}
+
+void UpstreamPool::DropContext(asio::execution_context* context) {
+  std::vector<std::unique_ptr<Connection>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if ((*it)->context == context) {
+        dropped.push_back(std::move(*it));
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::erase(registered_in_, context);
+  }
+}
+
+}  // namespace upstream_internal
+
+using namespace upstream_internal;  // NOLINT(google-build-using-namespace): this file's own
+
+class UpstreamClient::Impl {
+ public:
+  Impl(UpstreamOptions o, Target t, std::optional<ssl::context> tls)
+      : opts_(std::move(o)),
+        target_(std::move(t)),
+        tls_(std::move(tls)),
+        pool_(std::make_shared<UpstreamPool>(opts_.max_idle_connections, opts_.idle_timeout)) {}
+
+  using OnHead = std::function<bool(const UpstreamResponseHead&)>;
+  using OnData = std::function<bool(std::string_view)>;
+
+  asio::awaitable<Status> Call(std::string_view method, std::string_view path, Headers& headers,
+                               std::string& body, const OnHead& on_head, const OnData& on_data);
+
+  std::size_t idle() { return pool_->size(); }
+  std::size_t opened() const { return opened_.load(); }
+
+ private:
+  // What one attempt on one connection came to.
+  struct Outcome {
+    Status status;
+    bool reusable = false;  // the response was read completely and keep-alive holds
+    bool retry = false;     // lost before any response byte on a reused connection
+  };
+  struct Deadlines {
+    Clock::time_point total;
+    Clock::time_point Clip(Clock::time_point phase) const { return std::min(phase, total); }
+  };
+
+  asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex,
+                                                               Watchdog& dog,
+                                                               const Deadlines& d);
+  template <class S>
+  asio::awaitable<Outcome> Exchange(S& s, Connection& c,
+                                    bhttp::request<bhttp::string_body>& req, bool reused,
+                                    Watchdog& dog, const Deadlines& d, const OnHead& on_head,
+                                    const OnData& on_data);
+  std::string PhaseMessage(const Deadlines& d, Clock::time_point phase_deadline,
+                           std::string_view phase, std::chrono::milliseconds limit) const {
+    if (phase_deadline >= d.total) {
+      return "total timeout after " + std::to_string(opts_.total_timeout.count()) + " ms";
+    }
+    return std::string(phase) + " timeout after " + std::to_string(limit.count()) + " ms";
+  }
+
+  const UpstreamOptions opts_;
+  const Target target_;
+  std::optional<ssl::context> tls_;
+  std::shared_ptr<UpstreamPool> pool_;
+  std::atomic<std::size_t> opened_{0};
+};
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Connect(
+    asio::any_io_executor ex, Watchdog& dog, const Deadlines& d) {
+  std::string where = target_.host + ":" + target_.port;
+  auto connect_deadline = d.Clip(Clock::now() + opts_.connect_timeout);
+  std::string timeout_message =
+      PhaseMessage(d, connect_deadline, "connect", opts_.connect_timeout);
+
+  auto resolver = std::make_shared<tcp::resolver>(ex);
+  dog.Arm(connect_deadline, timeout_message, nullptr, resolver);
+  auto [resolve_ec, endpoints] = co_await resolver->async_resolve(target_.host, target_.port,
+                                                                  kTuple);
+  if (dog.fired()) co_return dog.TimeoutError();
+  if (resolve_ec) {
+    co_return Error::Unavailable("connect: cannot resolve " + target_.host + ": " +
+                                 resolve_ec.message());
+  }
+
+  auto c = std::make_unique<Connection>();
+  c->context = &asio::query(ex, asio::execution::context);
+  if (tls_) {
+    c->tls.emplace(ex, *tls_);
+  } else {
+    c->plain.emplace(ex);
+  }
+  dog.Arm(connect_deadline, timeout_message, &c->socket());
+  auto [connect_ec, ep] = co_await asio::async_connect(c->socket(), endpoints, kTuple);
+  if (dog.fired()) co_return dog.TimeoutError();
+  if (connect_ec == asio::error::operation_aborted) co_return Cancelled();
+  if (connect_ec) co_return Error::Unavailable("connect: " + where + ": " + connect_ec.message());
+  opened_.fetch_add(1);
+  beast::error_code ec;
+  c->socket().set_option(tcp::no_delay(true), ec);
+
+  if (c->tls) {
+    beast::error_code addr_ec;
+    asio::ip::make_address(target_.host, addr_ec);
+    bool is_ip = !addr_ec;
+    // SNI (only for names: RFC 6066 forbids IP literals there).
+    if (!is_ip && !SSL_set_tlsext_host_name(c->tls->native_handle(), target_.host.c_str())) {
+      co_return Error::Unavailable("connect: TLS: cannot set server name");
+    }
+    if (opts_.verify_tls) {
+      c->tls->set_verify_mode(ssl::verify_peer);
+      c->tls->set_verify_callback(ssl::host_name_verification(target_.host));
+    } else {
+      c->tls->set_verify_mode(ssl::verify_none);
+    }
+    auto [hs_ec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
+    if (dog.fired()) co_return dog.TimeoutError();
+    if (hs_ec == asio::error::operation_aborted) co_return Cancelled();
+    if (hs_ec) {
+      co_return Error::Unavailable("connect: TLS handshake with " + where + ": " +
+                                   hs_ec.message());
+    }
+  }
+  dog.Disarm();
+  co_return std::move(c);
+}
+
+template <class S>
+asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
+    S& s, Connection& c, bhttp::request<bhttp::string_body>& req, bool reused, Watchdog& dog,
+    const Deadlines& d, const OnHead& on_head, const OnData& on_data) {
+  auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
+  dog.Arm(first_byte_deadline,
+          PhaseMessage(d, first_byte_deadline, "first byte", opts_.first_byte_timeout),
+          &c.socket());
+
+  auto [write_ec, wn] = co_await bhttp::async_write(s, req, kTuple);
+  if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+  if (write_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+  if (write_ec) {
+    if (reused && IsConnectionLost(write_ec)) co_return Outcome{OkStatus(), false, true};
+    co_return Outcome{Error::Unavailable("no response: write failed: " + write_ec.message())};
+  }
+
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.header_limit(64 * 1024);
+  parser.body_limit(opts_.max_response_bytes);
+  if (req.method() == bhttp::verb::head) parser.skip(true);
+  auto [head_ec, hn] = co_await bhttp::async_read_header(s, c.buffer, parser, kTuple);
+  if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+  if (head_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+  if (head_ec) {
+    if (reused && !parser.got_some() && IsConnectionLost(head_ec)) {
+      co_return Outcome{OkStatus(), false, true};
+    }
+    if (IsHttpProtocolError(head_ec)) {
+      co_return Outcome{
+          Error{ErrorCode::kUpstreamError, "malformed response head: " + head_ec.message()}};
+    }
+    co_return Outcome{Error::Unavailable("no response: " + head_ec.message())};
+  }
+
+  // The body is bounded only by the total deadline.
+  dog.Arm(d.total, PhaseMessage(d, d.total, "total", opts_.total_timeout), &c.socket());
+  UpstreamResponseHead head;
+  head.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  if (!on_head(head)) co_return Outcome{OkStatus()};
+
+  char piece[16384];
+  while (!parser.is_done()) {
+    parser.get().body().data = piece;
+    parser.get().body().size = sizeof piece;
+    auto [ec, n] = co_await bhttp::async_read_some(s, c.buffer, parser, kTuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    std::size_t got = sizeof piece - parser.get().body().size;
+    if (got > 0 && !on_data(std::string_view(piece, got))) co_return Outcome{OkStatus()};
+    if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+    if (ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+    if (ec == bhttp::error::body_limit) {
+      co_return Outcome{Error{ErrorCode::kUpstreamError,
+                              "response body exceeds " +
+                                  std::to_string(opts_.max_response_bytes) + " bytes"}};
+    }
+    if (ec) {
+      co_return Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
+    }
+  }
+  dog.Disarm();
+  bool reusable = parser.keep_alive() && c.buffer.size() == 0;
+  co_return Outcome{OkStatus(), reusable, false};
+}
+
+asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std::string_view path,
+                                                   Headers& headers, std::string& body,
+                                                   const OnHead& on_head,
+                                                   const OnData& on_data) {
+  if (method.empty()) co_return Error::InvalidArgument("empty HTTP method");
+  bhttp::request<bhttp::string_body> req;
+  req.version(11);
+  bhttp::verb verb = bhttp::string_to_verb(method);
+  if (verb == bhttp::verb::unknown) {
+    req.method_string(method);
+  } else {
+    req.method(verb);
+  }
+  std::string target = target_.base_path;
+  if (path.empty() || path.front() != '/') target += '/';
+  target.append(path);
+  req.target(target);
+  req.set(bhttp::field::host, target_.host_header);
+  for (auto& [name, value] : headers) {
+    if (EqualsIgnoreCase(name, "host") || EqualsIgnoreCase(name, "content-length") ||
+        EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "connection")) {
+      continue;
+    }
+    req.insert(name, value);
+  }
+  req.keep_alive(true);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req.content_length(body.size());
+    req.body() = std::move(body);
+  }
+
+  asio::any_io_executor ex = co_await asio::this_coro::executor;
+  asio::execution_context* context = &asio::query(ex, asio::execution::context);
+  Deadlines d{Clock::now() + opts_.total_timeout};
+  Watchdog dog(ex);
+  std::optional<Error> failure;
+  try {
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<Connection> c = attempt == 0 ? pool_->Take(context) : nullptr;
+      bool reused = c != nullptr;
+      if (!c) {
+        auto connected = co_await Connect(ex, dog, d);
+        if (!connected.ok()) co_return std::move(connected).error();
+        c = std::move(*connected);
+      }
+      Outcome o = c->tls ? co_await Exchange(*c->tls, *c, req, reused, dog, d, on_head, on_data)
+                         : co_await Exchange(*c->plain, *c, req, reused, dog, d, on_head, on_data);
+      dog.Disarm();
+      if (o.retry) continue;  // `c` is closed here; the next attempt opens a new connection
+      if (o.status.ok() && o.reusable) pool_->Put(std::move(c));
+      co_return o.status;
+    }
+  } catch (const boost::system::system_error& e) {
+    // Awaiting an operation after the coroutine was cancelled throws operation_aborted.
+    failure = e.code() == asio::error::operation_aborted
+                  ? Cancelled()
+                  : Error::Internal(std::string("upstream call failed: ") + e.what());
+  } catch (const std::exception& e) {
+    failure = Error::Internal(std::string("upstream call failed: ") + e.what());
+  }
+  co_return std::move(*failure);
+}
+
+std::optional<std::string_view> UpstreamResponseHead::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+Result<std::shared_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamOptions o) {
+  PO_ASSIGN_OR_RETURN(Target t, ParseBaseUrl(o.base_url));
+  std::optional<ssl::context> tls;
+  if (t.tls) {
+    tls.emplace(ssl::context::tls_client);
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    tls->set_default_verify_paths(ec);  // a missing system store is not fatal with ca_file
+    if (!o.ca_file.empty()) {
+      tls->load_verify_file(o.ca_file, ec);
+      if (ec) {
+        return Error::InvalidArgument("cannot load CA file " + o.ca_file + ": " + ec.message());
+      }
+    }
+  }
+  auto impl = std::make_unique<Impl>(std::move(o), std::move(t), std::move(tls));
+  return std::shared_ptr<UpstreamClient>(new UpstreamClient(std::move(impl)));
+}
+
+UpstreamClient::UpstreamClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UpstreamClient::~UpstreamClient() = default;
+
+asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string method,
+                                                                   std::string path,
+                                                                   Headers headers,
+                                                                   std::string body) {
+  UpstreamResponseHead head;
+  std::string out;
+  Status st = co_await impl_->Call(
+      method, path, headers, body,
+      [&head](const UpstreamResponseHead& h) {
+        head = h;
+        return true;
+      },
+      [&out](std::string_view piece) {
+        out.append(piece);
+        return true;
+      });
+  if (!st.ok()) co_return std::move(st).error();
+  co_return std::make_pair(std::move(head), std::move(out));
+}
+
+asio::awaitable<Status> UpstreamClient::Stream(
+    std::string method, std::string path, Headers headers, std::string body,
+    std::function<bool(const UpstreamResponseHead&)> on_head,
+    std::function<bool(std::string_view)> on_data) {
+  co_return co_await impl_->Call(method, path, headers, body, on_head, on_data);
+}
+
+std::size_t UpstreamClient::idle_connections() const { return impl_->idle(); }
+std::size_t UpstreamClient::connections_opened() const { return impl_->opened(); }
+
+}  // namespace promptops::http

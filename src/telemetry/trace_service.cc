@@ -1,5 +1,7 @@
 #include "telemetry/trace_service.h"
 
+#include <algorithm>
+
 #include "telemetry/metrics.h"
 #include "telemetry/trace_writer.h"
 
@@ -24,6 +26,26 @@ Result<store::TracePage> TraceService::List(const Actor& actor, const store::Tra
     return OkStatus();
   }));
   return page;
+}
+
+Result<std::size_t> TraceService::Export(
+    const Actor& actor, const store::TraceFilter& filter, std::size_t max,
+    const std::function<void(const store::TraceRow&)>& sink) const {
+  PO_RETURN_IF_ERROR(actor.Require(Role::kViewer, "read traces"));
+  constexpr std::size_t kPage = 500;
+  std::size_t total = 0;
+  PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+    for (std::size_t offset = 0; offset < max;) {
+      std::size_t n = std::min(kPage, max - offset);
+      PO_ASSIGN_OR_RETURN(auto page, tx.traces().List(actor.project_id, filter, offset, n, true));
+      total = page.total;
+      for (const auto& row : page.rows) sink(row);
+      offset += page.rows.size();
+      if (page.rows.size() < n) break;
+    }
+    return OkStatus();
+  }));
+  return total;
 }
 
 Result<std::optional<store::TraceRow>> TraceService::Find(std::int64_t project_id,

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,12 @@ class TraceService {
   Result<store::TracePage> List(const Actor& actor, const store::TraceFilter& filter,
                                 std::size_t offset, std::size_t limit,
                                 bool with_bodies = false) const;
+  // Calls `sink` for each matching trace (bodies included), newest first, at most `max`, all
+  // read in one transaction (a consistent snapshot). Returns the number of matching traces
+  // (which may exceed `max`).
+  Result<std::size_t> Export(const Actor& actor, const store::TraceFilter& filter,
+                             std::size_t max,
+                             const std::function<void(const store::TraceRow&)>& sink) const;
   // One trace with its feedback. NotFound if the project has no such trace.
   Result<TraceDetail> Get(const Actor& actor, std::string_view id) const;
   // Deletes the project's traces (and feedback) older than `days` days. Needs admin.

@@ -1,0 +1,152 @@
+// Metrics: values per label set, the series cap, and an exposition that `promtool check metrics`
+// accepts.
+#include "telemetry/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/server_process.h"
+#include "support/temp_dir.h"
+#include "telemetry/telemetry.h"
+
+namespace promptops::telemetry {
+namespace {
+
+using ::testing::HasSubstr;
+
+RequestObservation Request(std::string model, int status) {
+  RequestObservation o;
+  o.prompt = "support/bot";
+  o.version = 3;
+  o.model = std::move(model);
+  o.status = status;
+  o.duration_seconds = 0.25;
+  o.ttft_seconds = 0.05;
+  o.input_tokens = 100;
+  o.output_tokens = 20;
+  o.cost_usd = 0.001;
+  o.cache_consulted = true;
+  return o;
+}
+
+// A Metrics object with some of every metric.
+void Fill(Metrics& m) {
+  m.ObserveRequest(Request("gpt-4o-mini", 200));
+  m.ObserveRequest(Request("gpt-4o-mini", 200));
+  auto hit = Request("gpt-4o-mini", 200);
+  hit.cache_hit = true;
+  hit.ttft_seconds = -1;
+  m.ObserveRequest(hit);
+  m.ObserveRequest(Request("claude \"quoted\"\\model", 502));
+  m.Retry("openai");
+  m.Fallback("gpt-4o", "claude-3-5-sonnet");
+  m.UpstreamError("openai", "upstream_5xx");
+  m.SetTraceQueueDepth(7);
+  m.TracesDropped("queue_full", 2);
+  m.TracesWritten(42);
+  m.Feedback("support/bot", 3, "gpt-4o-mini", "up");
+  m.Feedback("", 0, "gpt-4o-mini", "score");
+}
+
+TEST(Metrics, CountsRequestsPerLabelSet) {
+  Metrics m;
+  Fill(m);
+  EXPECT_EQ(m.Value("promptops_gateway_requests_total", {{"prompt", "support/bot"},
+                                                          {"version", "3"},
+                                                          {"model", "gpt-4o-mini"},
+                                                          {"status", "200"}}),
+            3);
+  EXPECT_EQ(m.Value("promptops_gateway_request_duration_seconds", {{"model", "gpt-4o-mini"}}), 3);
+  EXPECT_EQ(m.Value("promptops_gateway_ttft_seconds", {{"model", "gpt-4o-mini"}}), 2);
+  EXPECT_EQ(m.Value("promptops_gateway_tokens_total",
+                    {{"model", "gpt-4o-mini"}, {"direction", "input"}}),
+            300);
+  EXPECT_EQ(m.Value("promptops_gateway_tokens_total",
+                    {{"model", "gpt-4o-mini"}, {"direction", "output"}}),
+            60);
+  EXPECT_DOUBLE_EQ(m.Value("promptops_gateway_cost_usd_total", {{"model", "gpt-4o-mini"}}),
+                   0.003);
+  EXPECT_EQ(m.Value("promptops_gateway_cache_total", {{"result", "hit"}}), 1);
+  EXPECT_EQ(m.Value("promptops_gateway_cache_total", {{"result", "miss"}}), 3);
+  EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "openai"}}), 1);
+  EXPECT_EQ(m.Value("promptops_gateway_fallbacks_total",
+                    {{"from_model", "gpt-4o"}, {"to_model", "claude-3-5-sonnet"}}),
+            1);
+  EXPECT_EQ(m.Value("promptops_gateway_upstream_errors_total",
+                    {{"provider", "openai"}, {"error_class", "upstream_5xx"}}),
+            1);
+  EXPECT_EQ(m.Value("promptops_trace_queue_depth"), 7);
+  EXPECT_EQ(m.Value("promptops_trace_queue_dropped_total", {{"reason", "queue_full"}}), 2);
+  EXPECT_EQ(m.Value("promptops_traces_written_total"), 42);
+  EXPECT_EQ(m.Value("promptops_feedback_total", {{"prompt", ""},
+                                                  {"version", ""},
+                                                  {"model", "gpt-4o-mini"},
+                                                  {"value", "score"}}),
+            1);
+}
+
+TEST(Metrics, RequestsWithoutCacheLookupCountNoCacheResult) {
+  Metrics m;
+  auto o = Request("m", 200);
+  o.cache_consulted = false;
+  m.ObserveRequest(o);
+  EXPECT_EQ(m.Value("promptops_gateway_cache_total", {{"result", "miss"}}), 0);
+}
+
+TEST(Metrics, LabelSetsBeyondTheCapAreCountedAsOther) {
+  Metrics m({.max_series = 3});
+  for (int i = 0; i < 10; ++i) m.Retry("provider-" + std::to_string(i));
+  EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "provider-2"}}), 1);
+  EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "provider-3"}}), 0);
+  EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "_other"}}), 7);
+}
+
+TEST(Metrics, ObservationFromATraceRecord) {
+  TraceRecord r;
+  r.prompt_name = "p";
+  r.prompt_version = 2;
+  r.model = "m";
+  r.status = 429;
+  r.latency_us = 1'500'000;
+  r.ttft_us = -1;
+  r.cache_hit = true;
+  auto o = ObservationFrom(r, false);
+  EXPECT_DOUBLE_EQ(o.duration_seconds, 1.5);
+  EXPECT_LT(o.ttft_seconds, 0);
+  EXPECT_TRUE(o.cache_consulted);  // a hit implies a lookup
+  EXPECT_EQ(o.status, 429);
+}
+
+TEST(Metrics, ExpositionHasTheTextFormat) {
+  Metrics m;
+  Fill(m);
+  std::string text = m.Expose();
+  EXPECT_THAT(text, HasSubstr("# TYPE promptops_gateway_requests_total counter"));
+  EXPECT_THAT(text, HasSubstr("# TYPE promptops_gateway_request_duration_seconds histogram"));
+  EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"gpt-4o-"
+                              "mini\",le=\"0.001\"} 0"));
+  EXPECT_THAT(text, HasSubstr("le=\"60\"} 3"));
+  EXPECT_THAT(text, HasSubstr("# TYPE promptops_trace_queue_depth gauge"));
+  EXPECT_THAT(text, HasSubstr("model=\"claude \\\"quoted\\\"\\\\model\""));
+}
+
+TEST(Metrics, PromtoolAcceptsTheExposition) {
+  const std::filesystem::path promtool = "/usr/bin/promtool";
+  if (!std::filesystem::exists(promtool)) {
+    GTEST_SKIP() << "promtool not installed (Debian package 'prometheus'; scripts/setup installs "
+                    "it)";
+  }
+  Metrics m;
+  Fill(m);
+  promptops::testing::ProcessOptions o;
+  o.stdin_data = m.Expose();
+  auto r = promptops::testing::RunProcess({promtool.string(), "check", "metrics"}, o);
+  EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err << "\n" << o.stdin_data;
+  // promtool also lints (e.g. counters must end in _total); any finding fails the test.
+  EXPECT_EQ(r.out + r.err, "") << o.stdin_data;
+}
+
+}  // namespace
+}  // namespace promptops::telemetry

@@ -1,0 +1,163 @@
+// Telemetry as the app wires it: RecordRequest -> metrics + stored trace, the trace service's
+// role checks and feedback, feedback validation, and retention driven by a fake clock.
+#include "telemetry/telemetry.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace promptops::telemetry {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+
+class TelemetryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(store::OpenSqliteStore(dir_.path() / "db.sqlite")).value();
+  }
+  TraceRecord Record(std::string id, std::int64_t time_ms, std::int64_t project = 1) {
+    TraceRecord r;
+    r.id = std::move(id);
+    r.project_id = project;
+    r.time_ms = time_ms;
+    r.prompt_name = "bot";
+    r.prompt_version = 2;
+    r.model = "m";
+    r.user = "end-user-7";
+    r.latency_us = 2000;
+    return r;
+  }
+  std::int64_t Now() const { return ToUnixMillis(clock_.Now()); }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::Store> store_;
+  Actor viewer_{1, "pk-viewer", Role::kViewer};
+  Actor admin_{1, "pk-admin", Role::kAdmin};
+};
+
+TEST_F(TelemetryTest, RecordRequestCountsMetricsAndStoresTheTrace) {
+  Telemetry t(*store_, clock_);
+  ASSERT_TRUE(t.RecordRequest(Record("tr-1", Now())));
+  EXPECT_EQ(t.metrics().Value("promptops_gateway_requests_total",
+                              {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"status", "200"}}),
+            1);
+  // Not flushed: Get finds it anyway (a miss flushes the writer once).
+  auto got = t.service().Get(viewer_, "tr-1");
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  EXPECT_EQ(got->trace.user, "end-user-7");
+  EXPECT_EQ(t.service().Get({2, "pk-x", Role::kAdmin}, "tr-1").error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_F(TelemetryTest, FeedbackIsStoredWithTheTracesPromptAndCounted) {
+  Telemetry t(*store_, clock_);
+  ASSERT_TRUE(t.RecordRequest(Record("tr-1", Now())));
+  auto up = t.service().AddFeedback(viewer_, "tr-1", {"up", std::nullopt, "great", ""});
+  ASSERT_TRUE(up.ok()) << up.error().ToString();
+  EXPECT_EQ(up->prompt_name, "bot");
+  EXPECT_EQ(up->user, "end-user-7");  // defaults to the trace's user
+  ASSERT_TRUE(t.service().AddFeedback(viewer_, "tr-1", {"score", 4, "", "reviewer"}).ok());
+  EXPECT_EQ(t.service().AddFeedback(viewer_, "tr-missing", {"up", std::nullopt, "", ""})
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+  auto d = t.service().Get(viewer_, "tr-1");
+  ASSERT_EQ(d->feedback.size(), 2u);
+  EXPECT_EQ(d->feedback[1].score, 4);
+  auto sum = t.service().SummarizeFeedback(viewer_, {});
+  ASSERT_EQ(sum->size(), 1u);
+  EXPECT_EQ((*sum)[0].up, 1);
+  EXPECT_EQ((*sum)[0].scored, 1);
+  EXPECT_EQ(t.metrics().Value("promptops_feedback_total",
+                              {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"value", "up"}}),
+            1);
+}
+
+TEST_F(TelemetryTest, DeletingTracesNeedsAdminAndKeepsRecentOnes) {
+  Telemetry t(*store_, clock_);
+  ASSERT_TRUE(t.RecordRequest(Record("old", Now() - 10 * kDayMs)));
+  ASSERT_TRUE(t.RecordRequest(Record("new", Now() - 1 * kDayMs)));
+  ASSERT_TRUE(t.RecordRequest(Record("other-project", Now() - 10 * kDayMs, 2)));
+  t.writer().Flush();
+  EXPECT_EQ(t.service().DeleteOlderThan(viewer_, 7).error().code, ErrorCode::kPermissionDenied);
+  auto n = t.service().DeleteOlderThan(admin_, 7);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(t.service().List(admin_, {}, 0, 10)->total, 1u);
+  EXPECT_EQ(t.service().List({2, "pk", Role::kAdmin}, {}, 0, 10)->total, 1u);
+}
+
+TEST_F(TelemetryTest, RetentionDeletesWhatIsOlderThanTheConfiguredDaysAsTheClockMoves) {
+  Retention r(*store_, clock_, 30);
+  {
+    TraceWriter w(*store_);
+    ASSERT_TRUE(w.Enqueue(Record("a", Now() - 31 * kDayMs)));
+    ASSERT_TRUE(w.Enqueue(Record("b", Now() - 29 * kDayMs)));
+    ASSERT_TRUE(w.Enqueue(Record("c", Now())));
+  }
+  EXPECT_EQ(*r.RunOnce(), 1);
+  EXPECT_EQ(*r.RunOnce(), 0);
+  clock_.Advance(std::chrono::hours(24 * 2));
+  EXPECT_EQ(*r.RunOnce(), 1);  // b is now 31 days old
+  clock_.Advance(std::chrono::hours(24 * 31));
+  EXPECT_EQ(*r.RunOnce(), 1);
+}
+
+TEST_F(TelemetryTest, RetentionThreadRunsAPassAtStartAndStopsPromptly) {
+  {
+    TraceWriter w(*store_);
+    ASSERT_TRUE(w.Enqueue(Record("a", Now() - 31 * kDayMs)));
+  }
+  TelemetryOptions o;
+  o.retention_days = 30;
+  o.retention_interval = std::chrono::hours(1);
+  Telemetry t(*store_, clock_, o);
+  ASSERT_NE(t.retention(), nullptr);
+  t.Start();
+  while (t.retention()->passes() < 1) std::this_thread::yield();
+  t.Stop();  // does not wait for the hour
+  EXPECT_EQ(t.service().List(admin_, {}, 0, 10)->total, 0u);
+}
+
+TEST_F(TelemetryTest, NoRetentionWhenDaysIsZero) {
+  Telemetry t(*store_, clock_);
+  EXPECT_EQ(t.retention(), nullptr);
+}
+
+TEST(ParseFeedback, AcceptsValueOrScoreAndRejectsTheRest) {
+  struct Case {
+    const char* body;
+    bool ok;
+    const char* value;
+  };
+  const Case cases[] = {
+      {R"({"value":"up"})", true, "up"},
+      {R"({"value":"down","comment":"wrong answer","user":"u"})", true, "down"},
+      {R"({"score":5})", true, "score"},
+      {R"({"score":1.0})", true, "score"},
+      {R"({"score":0})", false, ""},
+      {R"({"score":6})", false, ""},
+      {R"({"score":2.5})", false, ""},
+      {R"({"score":"3"})", false, ""},
+      {R"({"value":"meh"})", false, ""},
+      {R"({"value":"up","score":3})", false, ""},
+      {R"({})", false, ""},
+      {R"({"value":"up","comment":7})", false, ""},
+  };
+  for (const auto& c : cases) {
+    auto body = boost::json::parse(c.body).as_object();
+    auto r = ParseFeedback(body);
+    EXPECT_EQ(r.ok(), c.ok) << c.body;
+    if (r.ok()) {
+      EXPECT_EQ(r->value, c.value) << c.body;
+    } else {
+      EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << c.body;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace promptops::telemetry

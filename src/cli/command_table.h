@@ -61,6 +61,8 @@ class CommandTable {
 
 // The `prompt ...` commands (prompt_commands.cc).
 void AddPromptCommands(CLI::App& app, CommandTable& table);
+// The `trace ...` commands (trace_commands.cc).
+void AddTraceCommands(CLI::App& app, CommandTable& table);
 
 // Parses a JSON object given on the command line (--config, --metadata); `what` names the
 // option in errors (InvalidArgument).

@@ -178,6 +178,7 @@ class Commands : public ClientCommands {
 std::unique_ptr<ClientCommands> ClientCommands::Register(CLI::App& app) {
   auto commands = std::make_unique<Commands>();
   AddPromptCommands(app, commands->table());
+  AddTraceCommands(app, commands->table());
   AddKeyCommands(app, commands->table());
   AddWhoAmI(app, commands->table());
   return commands;

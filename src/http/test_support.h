@@ -16,7 +16,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -182,13 +181,20 @@ class AsyncGate {
   std::vector<boost::asio::steady_timer*> waiters_;
 };
 
-// Runs `a` on `ioc` (on the calling thread) until it completes; returns its value.
+// Runs `a` on `ioc` (on the calling thread) until it completes; returns its value. (Not
+// co_spawn with use_future: that needs a default-constructible T, and Result<T> is not.)
 template <class T>
 T RunSync(boost::asio::io_context& ioc, boost::asio::awaitable<T> a) {
-  auto f = boost::asio::co_spawn(ioc, std::move(a), boost::asio::use_future);
+  std::optional<T> out;
+  auto run = [](boost::asio::awaitable<T> a, std::optional<T>& out) -> boost::asio::awaitable<void> {
+    out.emplace(co_await std::move(a));
+  };
+  boost::asio::co_spawn(ioc, run(std::move(a), out), [](const std::exception_ptr& e) {
+    if (e) std::rethrow_exception(e);
+  });
   ioc.restart();
   ioc.run();
-  return f.get();
+  return std::move(*out);
 }
 
 }  // namespace promptops::http::testing

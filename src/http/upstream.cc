@@ -539,8 +539,14 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
         if (!connected.ok()) co_return std::move(connected).error();
         c = std::move(*connected);
       }
-      Outcome o = c->tls ? co_await Exchange(*c->tls, *c, req, reused, dog, d, on_head, on_data)
-                         : co_await Exchange(*c->plain, *c, req, reused, dog, d, on_head, on_data);
+      // Not `cond ? co_await a : co_await b`: GCC 12 destroys the result of a co_await inside a
+      // conditional expression twice (double free on error outcomes).
+      Outcome o;
+      if (c->tls) {
+        o = co_await Exchange(*c->tls, *c, req, reused, dog, d, on_head, on_data);
+      } else {
+        o = co_await Exchange(*c->plain, *c, req, reused, dog, d, on_head, on_data);
+      }
       dog.Disarm();
       if (o.retry) continue;  // `c` is closed here; the next attempt opens a new connection
       if (o.status.ok() && o.reusable) pool_->Put(std::move(c));

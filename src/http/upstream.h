@@ -74,8 +74,11 @@ struct UpstreamResponseHead {
 //                  than max_response_bytes.
 // Any HTTP status is a successful call: mapping 429/5xx is the caller's decision.
 //
-// Cancellation: a call may be cancelled through the awaiting coroutine's cancellation slot
-// (e.g. co_spawn(..., bind_cancellation_slot(writer.CancelSlot(), use_awaitable))); the
+// Cancellation: a call may be cancelled through the awaiting coroutine's cancellation slot,
+// e.g. co_await co_spawn(ex, client->Stream(...),
+//                        bind_cancellation_slot(writer.CancelSlot(), use_awaitable));
+// (co_spawn needs a default-constructible result: fine for Stream's Status; wrap Fetch in a
+// coroutine returning e.g. std::optional<FetchResult> to do the same with it). The
 // pending operation is aborted at once, the connection closed, and the call returns
 // kUnavailable "cancelled" (Stream) or that error (Fetch). A pending DNS lookup is not
 // interruptible; the call ends when it completes.

@@ -164,7 +164,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   fnv.Add(static_cast<std::uint64_t>(req.max_tokens.value_or(-1)));
   for (const auto& s : req.stop) fnv.Add(s);
   fnv.Add(bj::serialize(req.messages));
-  fnv.Add(std::uint64_t{req.stream});
+  // Not the stream flag: a streamed and a plain call of the same request give the same answer.
   Rng rng(fnv.value());
 
   SimulatedPlan plan;

@@ -110,9 +110,9 @@ TEST(Simulated, SameRequestSamePlanDifferentPromptOrSeedDifferentLatency) {
 // (Latencies go through std::exp/std::log: a libm other than glibc's could differ by 1 us.)
 TEST(Simulated, PlanIsPinned) {
   SimulatedPlan p = PlanSimulated({}, Ask("What is the capital of France?", 12));
-  EXPECT_EQ(p.Content(), "Simulated answer to: What is the capital of France? nostrud enim amet");
-  EXPECT_EQ(p.total_latency.count(), 314339);
-  EXPECT_EQ(p.ttft.count(), 72920);
+  EXPECT_EQ(p.Content(), "Simulated answer to: What is the capital of France? esse veniam velit");
+  EXPECT_EQ(p.total_latency.count(), 401144);
+  EXPECT_EQ(p.ttft.count(), 242525);
 }
 
 TEST(Simulated, LatenciesFollowTheConfiguredMedianAndP99) {
@@ -132,6 +132,15 @@ TEST(Simulated, LatenciesFollowTheConfiguredMedianAndP99) {
   EXPECT_NEAR(quantile(total, 0.99), 800000, 800000 * 0.2);
   EXPECT_NEAR(quantile(ttft, 0.5), 150000, 150000 * 0.08);
   EXPECT_NEAR(quantile(ttft, 0.99), 500000, 500000 * 0.2);
+}
+
+TEST(Simulated, StreamedAndPlainCallsGiveTheSameAnswer) {
+  ChatRequest plain = Ask("same question", 16);
+  ChatRequest streamed = plain;
+  streamed.stream = true;
+  SimulatedPlan a = PlanSimulated({}, plain), b = PlanSimulated({}, streamed);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.ttft, b.ttft);
 }
 
 TEST(Simulated, StreamingTimingIsTtftPlusTokenRate) {

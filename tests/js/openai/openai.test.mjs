@@ -249,7 +249,7 @@ describe("openai SDK against the promptops gateway", () => {
   let fake; // the fake OpenAI upstream
   let trap; // a server only a client-supplied URL would reach
   let client;
-  const traceIds = [];
+  const traceIds = {}; // what -> x-promptops-trace-id, checked against the traces API at the end
   // Also stop the server if the test process is interrupted.
   const onExit = () => server?.proc.kill("SIGKILL");
 
@@ -351,9 +351,10 @@ describe("openai SDK against the promptops gateway", () => {
 
     const traceId = response.headers.get("x-promptops-trace-id");
     assert.ok(traceId, "x-promptops-trace-id missing");
-    traceIds.push(traceId);
+    traceIds.plain = traceId;
     assert.equal(response.headers.get("x-promptops-model"), "demo-chat");
-    assert.match(response.headers.get("x-promptops-cache") ?? "", /^(hit|miss)$/);
+    // Without temperature 0 the request is not cacheable: "off".
+    assert.match(response.headers.get("x-promptops-cache") ?? "", /^(hit|miss|off)$/);
     assert.equal(response.headers.get("x-promptops-prompt"), null, "no prompt header without a prompt ref");
   });
 
@@ -381,6 +382,19 @@ describe("openai SDK against the promptops gateway", () => {
       first.response.headers.get("x-promptops-trace-id"),
       "every request gets its own trace id",
     );
+    // The cached answer replayed as a stream.
+    const { data: stream, response } = await client.chat.completions
+      .create({ ...req, stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    assert.equal(response.headers.get("x-promptops-cache"), "hit");
+    let text = "";
+    let usage;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) text += c.delta?.content ?? "";
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(text, first.data.choices[0].message.content);
+    assert.equal(usage?.total_tokens, first.data.usage.total_tokens);
   });
 
   test("streaming assembles the same text as the non-streamed answer, usage last", async () => {
@@ -462,7 +476,7 @@ describe("openai SDK against the promptops gateway", () => {
     assert.ok(data.choices[0].message.content.startsWith("Simulated answer"));
     assert.equal(response.headers.get("x-promptops-prompt"), "support/refund-bot@1");
     assert.equal(response.headers.get("x-promptops-model"), "demo-chat");
-    traceIds.push(response.headers.get("x-promptops-trace-id"));
+    traceIds.prompt = response.headers.get("x-promptops-trace-id");
   });
 
   test("prompt:NAME@LABEL and prompt:NAME#VERSION pick the version", async () => {
@@ -558,7 +572,7 @@ describe("openai SDK against the promptops gateway", () => {
       r.body.messages.map((m) => [m.role, m.content]),
       [["user", "say hi"]],
     );
-    traceIds.push(response.headers.get("x-promptops-trace-id"));
+    traceIds.upstream = response.headers.get("x-promptops-trace-id");
   });
 
   test("prompt reference on an upstream model: rendered messages and prompt config are sent", async () => {
@@ -604,6 +618,7 @@ describe("openai SDK against the promptops gateway", () => {
     assert.equal(sent.length, 1);
     assert.equal(sent[0].body.model, "real-upstream-name");
     assert.equal(sent[0].body.stream, true);
+    assert.equal(sent[0].body.stream_options?.include_usage, true);
     assert.equal(sent[0].headers.authorization, `Bearer ${UPSTREAM_KEY}`);
   });
 
@@ -638,11 +653,13 @@ describe("openai SDK against the promptops gateway", () => {
 
   test("upstream 429 with retries disabled surfaces as a RateLimitError", async () => {
     const before = fakeChatRequests().length;
-    await expectApiError(
+    const err = await expectApiError(
       client.chat.completions.create({ model: "upstream-model", messages: [{ role: "user", content: "fail 429" }] }),
       RateLimitError,
       429,
     );
+    assert.equal(err.headers.get("retry-after"), "1", "the upstream's Retry-After is passed on");
+    assert.ok(err.headers.get("x-promptops-trace-id"), "error responses carry a trace id too");
     assert.equal(fakeChatRequests().length - before, 1, "retries.max 0: the upstream is asked once");
     // The upstream still answers after the failures (its circuit did not open).
     const ok = await client.chat.completions.create({
@@ -748,6 +765,7 @@ describe("openai SDK against the promptops gateway", () => {
       502,
     );
     assert.equal(typeof err.error?.message, "string");
+    traceIds.broken = err.headers?.get("x-promptops-trace-id");
     const s = await expectApiError(
       client.chat.completions.create({ model: "broken", stream: true, messages: [{ role: "user", content: "hi" }] }),
       APIError,
@@ -756,33 +774,57 @@ describe("openai SDK against the promptops gateway", () => {
   });
 
   test("requests are traced and listed by the admin API", async () => {
-    const wanted = traceIds.filter(Boolean);
-    assert.ok(wanted.length >= 3, `collected trace ids: ${JSON.stringify(traceIds)}`);
+    for (const what of ["plain", "prompt", "upstream", "broken"]) {
+      assert.ok(traceIds[what], `no trace id collected for ${what}: ${JSON.stringify(traceIds)}`);
+    }
+    const wanted = Object.values(traceIds);
+    // The trace writer is asynchronous: poll.
     const deadline = Date.now() + TRACE_POLL_MS;
-    let listed = [];
-    let last;
+    let page;
     for (;;) {
-      last = await admin("GET", "/traces?limit=100");
-      assert.equal(last.status, 200, last.text);
-      const rows = Array.isArray(last.json) ? last.json : (last.json?.data ?? last.json?.traces ?? []);
-      listed = rows.map((r) => r.id ?? r.trace_id);
-      if (wanted.every((id) => listed.includes(id)) || Date.now() > deadline) break;
+      page = await admin("GET", "/traces?limit=500");
+      assert.equal(page.status, 200, page.text);
+      const listed = new Set(page.json.data.map((t) => t.id));
+      if (wanted.every((id) => listed.has(id)) || Date.now() > deadline) break;
       await sleep(100);
     }
-    for (const id of wanted) assert.ok(listed.includes(id), `trace ${id} not listed: ${last.text.slice(0, 2000)}`);
+    const byId = new Map(page.json.data.map((t) => [t.id, t]));
+    for (const [what, id] of Object.entries(traceIds)) {
+      assert.ok(byId.has(id), `${what} trace ${id} not listed: ${page.text.slice(0, 1500)}`);
+    }
+
+    const plain = byId.get(traceIds.plain);
+    assert.equal(plain.model, "demo-chat");
+    assert.equal(plain.provider, "sim");
+    assert.equal(plain.status, 200);
+    assert.equal(plain.prompt, null);
+    assert.ok(plain.usage.input_tokens > 0 && plain.usage.output_tokens > 0, JSON.stringify(plain));
+
+    const prompt = byId.get(traceIds.prompt);
+    assert.equal(prompt.status, 200);
+    assert.equal(prompt.prompt?.name, "support/refund-bot");
+    assert.equal(prompt.prompt?.version, 1);
+
+    const upstream = byId.get(traceIds.upstream);
+    assert.equal(upstream.model, "upstream-model");
+    assert.equal(upstream.provider, "fake");
+    assert.equal(upstream.upstream_model, "real-upstream-name");
+    assert.equal(upstream.status, 200);
+    assert.equal(upstream.usage.input_tokens, FAKE_USAGE.prompt_tokens);
+    assert.equal(upstream.usage.output_tokens, FAKE_USAGE.completion_tokens);
+
+    const broken = byId.get(traceIds.broken);
+    assert.equal(broken.status, 502);
+    assert.ok(broken.error_class, JSON.stringify(broken));
 
     const small = await admin("GET", "/traces?limit=10");
     assert.equal(small.status, 200, small.text);
-    const rows = Array.isArray(small.json) ? small.json : (small.json?.data ?? small.json?.traces ?? []);
-    assert.ok(rows.length > 0 && rows.length <= 10, `limit=10 returned ${rows.length} rows`);
+    assert.ok(small.json.data.length > 0 && small.json.data.length <= 10, `limit=10 returned ${small.json.data.length} rows`);
+    assert.ok(small.json.total >= wanted.length);
 
-    // The upstream trace names the model; the prompt trace names the prompt.
-    const all = Array.isArray(last.json) ? last.json : (last.json?.data ?? last.json?.traces ?? []);
-    const byId = new Map(all.map((r) => [r.id ?? r.trace_id, r]));
-    const promptTrace = byId.get(wanted[1]);
-    assert.ok(JSON.stringify(promptTrace).includes("support/refund-bot"), JSON.stringify(promptTrace));
-    const upstreamTrace = byId.get(wanted[2]);
-    assert.ok(JSON.stringify(upstreamTrace).includes("upstream-model"), JSON.stringify(upstreamTrace));
+    const one = await admin("GET", `/traces/${encodeURIComponent(traceIds.upstream)}`);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.json.id, traceIds.upstream);
   });
 
   test("the traces API rejects a wrong key", async () => {

@@ -109,9 +109,12 @@ class AnthropicStreamDecoder final : public StreamDecoder {
         // The HTTP status Anthropic uses for the same error outside a stream, for metrics.
         if (const bj::object* err = wire::ObjectField(*o, "error")) {
           if (const auto* et = wire::StringField(*err, "type")) {
-            if (*et == "overloaded_error") f.status = 529;
-            else if (*et == "rate_limit_error") f.status = 429;
-            else if (*et == "api_error") f.status = 500;
+            if (*et == "overloaded_error")
+              f.status = 529;
+            else if (*et == "rate_limit_error")
+              f.status = 429;
+            else if (*et == "api_error")
+              f.status = 500;
           }
         }
         return f;

@@ -35,9 +35,9 @@ TEST(AnthropicAdapter, BuildsMessagesRequestFieldByField) {
   r.top_p = 0.9;
   r.max_tokens = 256;
   r.stop = {"END"};
-  r.seed = 7;                         // not supported upstream: dropped
+  r.seed = 7;  // not supported upstream: dropped
   r.user = "user-1";
-  r.extra = bj::object{{"n", 1}};     // OpenAI-only: dropped
+  r.extra = bj::object{{"n", 1}};  // OpenAI-only: dropped
   auto req = kAnthropic->BuildChat(r, "sk-ant-test");
   ASSERT_TRUE(req.ok()) << req.error().message;
   EXPECT_EQ(req->method, "POST");
@@ -105,7 +105,8 @@ TEST(AnthropicAdapter, CollectsSystemAndMergesSameRoleMessages) {
        "",
        R"([{"role":"user","content":"q"},{"role":"assistant","content":""},
            {"role":"user","content":"r"}])"},
-      {"Korean", R"([{"role":"system","content":"한국어로 답하세요"},{"role":"user","content":"안녕"}])",
+      {"Korean",
+       R"([{"role":"system","content":"한국어로 답하세요"},{"role":"user","content":"안녕"}])",
        "한국어로 답하세요", R"([{"role":"user","content":"안녕"}])"},
   };
   for (const auto& c : cases) {
@@ -176,7 +177,7 @@ TEST(AnthropicAdapter, ParsesTheDocumentedResponse) {
 
 TEST(AnthropicAdapter, MapsStopReasons) {
   const std::pair<std::string_view, std::string_view> cases[] = {
-      {"end_turn", "stop"},      {"max_tokens", "length"}, {"stop_sequence", "stop"},
+      {"end_turn", "stop"},       {"max_tokens", "length"},      {"stop_sequence", "stop"},
       {"tool_use", "tool_calls"}, {"refusal", "content_filter"}, {"pause_turn", "stop"},
   };
   for (const auto& [anthropic, openai] : cases) {
@@ -255,7 +256,8 @@ TEST(AnthropicAdapter, MalformedSuccessBodies) {
 // The streaming example of the Messages API reference ("Basic streaming request").
 constexpr std::string_view kDocStream =
     "event: message_start\n"
-    "data: {\"type\": \"message_start\", \"message\": {\"id\": \"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\", "
+    "data: {\"type\": \"message_start\", \"message\": {\"id\": "
+    "\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\", "
     "\"type\": \"message\", \"role\": \"assistant\", \"content\": [], \"model\": "
     "\"claude-3-5-sonnet-20241022\", \"stop_reason\": null, \"stop_sequence\": null, \"usage\": "
     "{\"input_tokens\": 25, \"output_tokens\": 1}}}\n\n"

@@ -6,14 +6,22 @@ namespace promptops::providers {
 
 std::string_view FailureClassName(FailureClass c) {
   switch (c) {
-    case FailureClass::kConnect: return "connect";
-    case FailureClass::kTimeout: return "timeout";
-    case FailureClass::kRateLimited: return "rate_limited";
-    case FailureClass::kServerError: return "server_error";
-    case FailureClass::kClientError: return "client_error";
-    case FailureClass::kMalformed: return "malformed";
-    case FailureClass::kStreamError: return "stream_error";
-    case FailureClass::kCancelled: return "cancelled";
+    case FailureClass::kConnect:
+      return "connect";
+    case FailureClass::kTimeout:
+      return "timeout";
+    case FailureClass::kRateLimited:
+      return "rate_limited";
+    case FailureClass::kServerError:
+      return "server_error";
+    case FailureClass::kClientError:
+      return "client_error";
+    case FailureClass::kMalformed:
+      return "malformed";
+    case FailureClass::kStreamError:
+      return "stream_error";
+    case FailureClass::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

@@ -23,8 +23,8 @@ struct Usage {
 };
 
 struct ChatRequest {
-  std::string model;               // the UPSTREAM model name (after alias resolution)
-  boost::json::array messages;     // OpenAI shape: [{"role","content",...}]
+  std::string model;            // the UPSTREAM model name (after alias resolution)
+  boost::json::array messages;  // OpenAI shape: [{"role","content",...}]
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<std::int64_t> max_tokens;
@@ -32,18 +32,18 @@ struct ChatRequest {
   std::optional<std::int64_t> seed;
   std::string user;
   bool stream = false;
-  bool include_usage = false;      // stream_options.include_usage
+  bool include_usage = false;  // stream_options.include_usage
   // Other OpenAI parameters (tools, response_format, n, ...) forwarded to OpenAI-compatible
   // upstreams as they are. Never contains api_base/base_url (stripped by the gateway).
   boost::json::object extra;
 };
 
 struct ChatResponse {
-  std::string id;                  // upstream id, if any
-  std::string model;               // as reported by the upstream
-  std::string content;             // assistant text
+  std::string id;                      // upstream id, if any
+  std::string model;                   // as reported by the upstream
+  std::string content;                 // assistant text
   std::string finish_reason = "stop";  // stop | length | tool_calls | content_filter
-  boost::json::value tool_calls;   // null unless the upstream returned tool calls
+  boost::json::value tool_calls;       // null unless the upstream returned tool calls
   std::optional<Usage> usage;
 };
 
@@ -66,14 +66,14 @@ struct StreamEvent {
 // How an upstream call failed. The class drives retries, fallbacks, circuit breaking, metrics
 // (label "error_class") and the status the client sees.
 enum class FailureClass {
-  kConnect,        // could not connect / TLS failed / reset before a response
-  kTimeout,        // connect, first-byte or total timeout
-  kRateLimited,    // 429
-  kServerError,    // 5xx
-  kClientError,    // 4xx other than 429: the request itself is bad; never retried
-  kMalformed,      // a response we cannot parse
-  kStreamError,    // an error reported inside a 200 stream
-  kCancelled,      // the client went away
+  kConnect,      // could not connect / TLS failed / reset before a response
+  kTimeout,      // connect, first-byte or total timeout
+  kRateLimited,  // 429
+  kServerError,  // 5xx
+  kClientError,  // 4xx other than 429: the request itself is bad; never retried
+  kMalformed,    // a response we cannot parse
+  kStreamError,  // an error reported inside a 200 stream
+  kCancelled,    // the client went away
 };
 
 // Stable snake_case name ("connect", "timeout", "rate_limited", "server_error", "client_error",
@@ -89,8 +89,8 @@ bool IsRetryable(FailureClass c);
 
 struct UpstreamFailure {
   FailureClass cls = FailureClass::kServerError;
-  int status = 0;                   // upstream HTTP status, 0 if none
-  std::string message;              // never contains provider keys
+  int status = 0;                                        // upstream HTTP status, 0 if none
+  std::string message;                                   // never contains provider keys
   std::optional<std::chrono::milliseconds> retry_after;  // from Retry-After
   // The error as the client should see it (OpenAI shape mapping is done by the gateway):
   //   kRateLimited -> kRateLimited (429), kTimeout -> kTimeout (504),

@@ -38,7 +38,8 @@ TEST(FailureClass, NamesRetryabilityAndClientErrors) {
 
 TEST(FailureClass, ClientErrorCarriesTheUpstreamMessage) {
   UpstreamFailure f{FailureClass::kClientError, 400, "invalid_request_error: bad temperature", {}};
-  EXPECT_EQ(f.ToError().message, "upstream rejected the request: invalid_request_error: bad temperature");
+  EXPECT_EQ(f.ToError().message,
+            "upstream rejected the request: invalid_request_error: bad temperature");
   UpstreamFailure key{FailureClass::kClientError, 401, "Incorrect API key provided: sk-abc***", {}};
   EXPECT_EQ(key.ToError().message,
             "the upstream rejected the gateway's provider credentials (status 401)");
@@ -76,10 +77,11 @@ std::vector<SseEvent> ParseAll(std::string_view s) {
 }
 
 TEST(SseParser, FieldsCommentsAndLineEnds) {
-  auto e = ParseAll("\xEF\xBB\xBF: comment\nevent: a\ndata: one\ndata:two\nid: 5\nretry: 9\n\n"
-                    "event: only-event\n\n"
-                    "data\r\n\r\n"
-                    "data:  two spaces\r\r");
+  auto e = ParseAll(
+      "\xEF\xBB\xBF: comment\nevent: a\ndata: one\ndata:two\nid: 5\nretry: 9\n\n"
+      "event: only-event\n\n"
+      "data\r\n\r\n"
+      "data:  two spaces\r\r");
   ASSERT_EQ(e.size(), 3u);
   EXPECT_EQ(e[0].event, "a");
   EXPECT_EQ(e[0].data, "one\ntwo");

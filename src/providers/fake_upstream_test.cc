@@ -150,9 +150,8 @@ TEST(FakeUpstream, HandlerAnswersWhenTheQueueIsEmptyAndUnscriptedIs500) {
     EXPECT_EQ(r.status, 500);
     EXPECT_NE(r.body.find("no scripted response"), std::string::npos);
   }
-  up.SetHandler([](const FakeRequest& req) {
-    return AnthropicResponse("you asked " + req.target);
-  });
+  up.SetHandler(
+      [](const FakeRequest& req) { return AnthropicResponse("you asked " + req.target); });
   RawClient c(up.port());
   c.Post("/v1/messages", "{}");
   auto r = c.ReadResponse();
@@ -167,8 +166,9 @@ TEST(FakeUpstream, RecordsChunkedRequestBodies) {
   FakeUpstream up;
   up.Enqueue(OpenAiChatResponse("ok"));
   RawClient c(up.port());
-  c.Send("POST /v1/embeddings HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  c.Send(
+      "POST /v1/embeddings HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   EXPECT_EQ(c.ReadResponse().status, 200);
   ASSERT_EQ(up.request_count(), 1u);
   EXPECT_EQ(up.requests()[0].body, "hello world");

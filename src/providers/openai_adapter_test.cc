@@ -178,7 +178,8 @@ TEST(OpenAiAdapter, ClassifiesErrorResponses) {
        ErrorCode::kInvalidArgument},
       {401,
        R"({"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})",
-       FailureClass::kClientError, "invalid_request_error: Incorrect API key provided: sk-abc***xyz.",
+       FailureClass::kClientError,
+       "invalid_request_error: Incorrect API key provided: sk-abc***xyz.",
        ErrorCode::kUpstreamError},
       {404,
        R"({"error":{"message":"The model `gpt-9` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}})",
@@ -227,9 +228,14 @@ TEST(OpenAiAdapter, RateLimitKeepsRetryAfter) {
 }
 
 TEST(OpenAiAdapter, MalformedSuccessBodies) {
-  const std::string_view bodies[] = {
-      "", "not json", "[1,2]", R"({"id":"x"})", R"({"choices":[]})", R"({"choices":[1]})",
-      R"({"choices":[{"index":0}]})", R"({"choices":[{"message":{"content":"x"})"};
+  const std::string_view bodies[] = {"",
+                                     "not json",
+                                     "[1,2]",
+                                     R"({"id":"x"})",
+                                     R"({"choices":[]})",
+                                     R"({"choices":[1]})",
+                                     R"({"choices":[{"index":0}]})",
+                                     R"({"choices":[{"message":{"content":"x"})"};
   for (auto body : bodies) {
     SCOPED_TRACE(body);
     auto r = kOpenAi->ParseChat(200, body, std::nullopt);
@@ -250,14 +256,17 @@ TEST(OpenAiAdapter, ErrorObjectWithStatus200IsAServerError) {
 constexpr std::string_view kDocStream =
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
-    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}],"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]"
+    ","
     "\"usage\":null}\n\n"
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
-    "\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}"
+    "\n\n"
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
-    "\"delta\":{\"content\":\" there\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+    "\"delta\":{\"content\":\" "
+    "there\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
     "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
@@ -275,9 +284,10 @@ TEST(OpenAiStream, DecodesTheDocumentedStreamAtEverySplit) {
 
 TEST(OpenAiStream, WithoutUsageChunk) {
   std::string s(kDocStream);
-  auto begin = s.find("data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
-                      "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
-                      "\"fp_44709d6fcb\",\"choices\":[],");
+  auto begin = s.find(
+      "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\","
+      "\"created\":1694268190,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":"
+      "\"fp_44709d6fcb\",\"choices\":[],");
   auto end = s.find("data: [DONE]");
   s.erase(begin, end - begin);
   auto d = DecodeWhole(*kOpenAi, s);
@@ -287,7 +297,8 @@ TEST(OpenAiStream, WithoutUsageChunk) {
 
 TEST(OpenAiStream, CrlfLineEndsAndCommentsAndBareCr) {
   const std::string_view streams[] = {
-      ": keep-alive\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\n\r\n"
+      ": keep-alive\r\n\r\ndata: "
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\n\r\n"
       "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\r\n\r\n"
       "data: [DONE]\r\n\r\n",
       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\r"
@@ -306,7 +317,8 @@ TEST(OpenAiStream, CrlfLineEndsAndCommentsAndBareCr) {
 
 TEST(OpenAiStream, DoneWithoutFinalNewlineStillEndsTheStream) {
   auto d = DecodeWhole(
-      *kOpenAi, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
+      *kOpenAi,
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]");
   EXPECT_FALSE(d.failure.has_value());
   EXPECT_EQ(d.Summary(), "D:a");
 }

@@ -73,10 +73,10 @@ std::chrono::microseconds LogNormal(Rng& rng, std::chrono::microseconds median,
 }
 
 constexpr std::string_view kFiller[] = {
-    "lorem",   "ipsum",    "dolor",   "sit",     "amet",    "consectetur", "adipiscing", "elit",
-    "sed",     "do",       "eiusmod", "tempor",  "magna",   "aliqua",      "enim",       "minim",
-    "veniam",  "quis",     "nostrud", "ullamco", "laboris", "nisi",        "aliquip",    "commodo",
-    "duis",    "aute",     "irure",   "velit",   "esse",    "cillum",      "fugiat",     "nulla",
+    "lorem",  "ipsum", "dolor",   "sit",     "amet",    "consectetur", "adipiscing", "elit",
+    "sed",    "do",    "eiusmod", "tempor",  "magna",   "aliqua",      "enim",       "minim",
+    "veniam", "quis",  "nostrud", "ullamco", "laboris", "nisi",        "aliquip",    "commodo",
+    "duis",   "aute",  "irure",   "velit",   "esse",    "cillum",      "fugiat",     "nulla",
 };
 
 // Text of a message's content: a string, or the concatenated text parts of an array.
@@ -97,7 +97,9 @@ std::string MessageText(const bj::value& content) {
 std::vector<std::string> SplitWords(std::string_view s) {
   std::vector<std::string> words;
   std::size_t i = 0;
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (i < s.size()) {
     while (i < s.size() && is_space(s[i])) ++i;
     std::size_t j = i;
@@ -122,8 +124,7 @@ bool KnownErrorKind(std::string_view k) {
 
 Status ValidateSimulatedConfig(const SimulatedConfig& cfg) {
   if (cfg.latency_median.count() < 0 || cfg.latency_p99 < cfg.latency_median) {
-    return Error::InvalidArgument(
-        "simulated.latency_p99 must be >= simulated.latency_median >= 0");
+    return Error::InvalidArgument("simulated.latency_p99 must be >= simulated.latency_median >= 0");
   }
   if (cfg.ttft_median.count() < 0 || cfg.ttft_p99 < cfg.ttft_median) {
     return Error::InvalidArgument("simulated.ttft_p99 must be >= simulated.ttft_median >= 0");
@@ -233,7 +234,8 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
       plan.error = FailureClass::kStreamError;
       plan.error_status = 200;
       plan.error_after_tokens = std::max<std::size_t>(1, after);
-      if (plan.error_after_tokens >= plan.tokens.size()) plan.error_after_tokens = plan.tokens.size() - 1;
+      if (plan.error_after_tokens >= plan.tokens.size())
+        plan.error_after_tokens = plan.tokens.size() - 1;
     } else {
       int status = kind == "stream" ? 500 : std::atoi(kind.c_str());
       if (status < 400 || status > 599) status = 500;
@@ -271,14 +273,14 @@ std::int64_t EstimateTokens(std::string_view text) {
       cp = ((c & 0x07) << 18) | ((text[i + 1] & 0x3F) << 12) | ((text[i + 2] & 0x3F) << 6) |
            (text[i + 3] & 0x3F);
     }
-    bool dense = (cp >= 0xAC00 && cp <= 0xD7A3)     // Hangul syllables
-                 || (cp >= 0x1100 && cp <= 0x11FF)  // Hangul jamo
-                 || (cp >= 0x3130 && cp <= 0x318F)  // Hangul compatibility jamo
-                 || (cp >= 0x3040 && cp <= 0x30FF)  // Hiragana, Katakana
-                 || (cp >= 0x3400 && cp <= 0x4DBF)  // CJK extension A
-                 || (cp >= 0x4E00 && cp <= 0x9FFF)  // CJK unified ideographs
-                 || (cp >= 0xF900 && cp <= 0xFAFF)  // CJK compatibility ideographs
-                 || (cp >= 0xFF00 && cp <= 0xFFEF)  // half/fullwidth forms
+    bool dense = (cp >= 0xAC00 && cp <= 0xD7A3)        // Hangul syllables
+                 || (cp >= 0x1100 && cp <= 0x11FF)     // Hangul jamo
+                 || (cp >= 0x3130 && cp <= 0x318F)     // Hangul compatibility jamo
+                 || (cp >= 0x3040 && cp <= 0x30FF)     // Hiragana, Katakana
+                 || (cp >= 0x3400 && cp <= 0x4DBF)     // CJK extension A
+                 || (cp >= 0x4E00 && cp <= 0x9FFF)     // CJK unified ideographs
+                 || (cp >= 0xF900 && cp <= 0xFAFF)     // CJK compatibility ideographs
+                 || (cp >= 0xFF00 && cp <= 0xFFEF)     // half/fullwidth forms
                  || (cp >= 0x20000 && cp <= 0x3FFFF);  // CJK extensions B..
     if (dense) {
       ++whole;

@@ -180,14 +180,19 @@ TEST(Simulated, InjectsErrorsAtTheConfiguredRateAndKinds) {
         EXPECT_EQ(p.error_status, 429);
         EXPECT_EQ(p.retry_after, std::chrono::milliseconds(1000));
         break;
-      case FailureClass::kServerError: EXPECT_EQ(p.error_status, 500); break;
-      case FailureClass::kTimeout: EXPECT_EQ(p.error_status, 0); break;
+      case FailureClass::kServerError:
+        EXPECT_EQ(p.error_status, 500);
+        break;
+      case FailureClass::kTimeout:
+        EXPECT_EQ(p.error_status, 0);
+        break;
       case FailureClass::kStreamError:
         EXPECT_EQ(p.error_status, 200);
         EXPECT_GE(p.error_after_tokens, 1u);
         EXPECT_LT(p.error_after_tokens, p.tokens.size());
         break;
-      default: ADD_FAILURE() << FailureClassName(*p.error);
+      default:
+        ADD_FAILURE() << FailureClassName(*p.error);
     }
   }
   int total = 0;
@@ -244,7 +249,11 @@ TEST(Simulated, ValidatesConfig) {
       {[](SimulatedConfig& c) { c.error_rate = 1.5; }, "error_rate"},
       {[](SimulatedConfig& c) { c.error_kinds = {"boom"}; }, "error_kinds"},
       {[](SimulatedConfig& c) { c.error_kinds = {"200"}; }, "error_kinds"},
-      {[](SimulatedConfig& c) { c.error_rate = 0.1; c.error_kinds = {}; }, "error_kinds"},
+      {[](SimulatedConfig& c) {
+         c.error_rate = 0.1;
+         c.error_kinds = {};
+       },
+       "error_kinds"},
       {[](SimulatedConfig& c) { c.max_tokens_default = 0; }, "max_tokens_default"},
   };
   for (const auto& c : cases) {
@@ -263,12 +272,12 @@ TEST(EstimateTokens, Table) {
       {"a", 1},
       {"abcd", 1},
       {"abcde", 2},
-      {"Hello, world! How are you?", 7},   // 26 bytes
-      {"안녕하세요", 5},                    // 5 Hangul syllables
-      {"你好世界", 4},                       // 4 CJK ideographs
-      {"こんにちは", 5},                    // 5 kana
-      {"안녕, world", 4},                   // 2 + ceil(7/4)
-      {"привет", 3},                        // 6 Cyrillic letters, 2 per token
+      {"Hello, world! How are you?", 7},  // 26 bytes
+      {"안녕하세요", 5},                  // 5 Hangul syllables
+      {"你好世界", 4},                    // 4 CJK ideographs
+      {"こんにちは", 5},                  // 5 kana
+      {"안녕, world", 4},                 // 2 + ceil(7/4)
+      {"привет", 3},                      // 6 Cyrillic letters, 2 per token
       {"😀", 1},
   };
   for (const auto& [text, n] : cases) EXPECT_EQ(EstimateTokens(text), n) << text;

@@ -24,8 +24,12 @@ struct Decoded {
     for (const auto& e : events) {
       if (!s.empty()) s += '|';
       switch (e.kind) {
-        case StreamEvent::Kind::kDelta: s += "D:" + e.text; break;
-        case StreamEvent::Kind::kFinish: s += "F:" + e.finish_reason.value_or("?"); break;
+        case StreamEvent::Kind::kDelta:
+          s += "D:" + e.text;
+          break;
+        case StreamEvent::Kind::kFinish:
+          s += "F:" + e.finish_reason.value_or("?");
+          break;
         case StreamEvent::Kind::kUsage:
           s += "U:" + std::to_string(e.usage->prompt_tokens) + "/" +
                std::to_string(e.usage->completion_tokens);

@@ -32,8 +32,8 @@ std::optional<std::int64_t> IntField(const bj::object& o, std::string_view key) 
   if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
     return static_cast<std::int64_t>(v.get_uint64());
   }
-  if (v.is_double() && std::isfinite(v.get_double()) && v.get_double() == std::floor(v.get_double()) &&
-      std::fabs(v.get_double()) < 9e15) {
+  if (v.is_double() && std::isfinite(v.get_double()) &&
+      v.get_double() == std::floor(v.get_double()) && std::fabs(v.get_double()) < 9e15) {
     return static_cast<std::int64_t>(v.get_double());
   }
   return std::nullopt;

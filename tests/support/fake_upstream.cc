@@ -38,26 +38,40 @@ bool SendAll(int fd, std::string_view data) {
 
 std::string_view Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Site Overloaded";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 529:
+      return "Site Overloaded";
+    default:
+      return "Status";
   }
 }
 
 std::string Head(const FakeResponse& r, bool chunked, std::size_t content_length) {
-  std::string h = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(Reason(r.status)) +
-                  "\r\n";
+  std::string h =
+      "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(Reason(r.status)) + "\r\n";
   bool has_type = false;
   for (const auto& [k, v] : r.headers) {
     h += k + ": " + v + "\r\n";
@@ -228,9 +242,7 @@ FakeUpstream::FakeUpstream() {
 
 FakeUpstream::~FakeUpstream() { Stop(); }
 
-std::string FakeUpstream::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
-}
+std::string FakeUpstream::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
 void FakeUpstream::Enqueue(FakeResponse response) {
   std::lock_guard lock(mu_);
@@ -331,7 +343,12 @@ void FakeUpstream::Serve(int fd, int connection) {
   for (;;) {
     FakeRequest req;
     req.connection = connection;
-    if (!reader.Read(req)) break;
+    bool got = false;
+    try {
+      got = reader.Read(req);
+    } catch (const std::exception&) {  // a malformed Content-Length or chunk size
+    }
+    if (!got) break;
     auto conn_header = req.Header("Connection");
     bool close_after = conn_header && IEquals(*conn_header, "close");
     FakeResponse r = Next(req);
@@ -397,12 +414,11 @@ FakeResponse OpenAiChatResponse(const std::string& text, std::int64_t prompt_tok
       {"created", 1700000000},
       {"model", model},
       {"choices",
-       bj::array{bj::object{{"index", 0},
-                            {"message", bj::object{{"role", "assistant"},
-                                                   {"content", text},
-                                                   {"refusal", nullptr}}},
-                            {"logprobs", nullptr},
-                            {"finish_reason", finish_reason}}}},
+       bj::array{bj::object{
+           {"index", 0},
+           {"message", bj::object{{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+           {"logprobs", nullptr},
+           {"finish_reason", finish_reason}}}},
       {"usage", bj::object{{"prompt_tokens", prompt_tokens},
                            {"completion_tokens", completion_tokens},
                            {"total_tokens", prompt_tokens + completion_tokens}}},
@@ -428,12 +444,11 @@ FakeResponse OpenAiStream(const std::vector<std::string>& tokens, bool with_usag
   r.action = FakeResponse::Action::kStream;
   r.headers = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
   bj::object first = OpenAiChunk(model);
-  first["choices"] = bj::array{bj::object{{"index", 0},
-                                          {"delta", bj::object{{"role", "assistant"},
-                                                               {"content", ""},
-                                                               {"refusal", nullptr}}},
-                                          {"logprobs", nullptr},
-                                          {"finish_reason", nullptr}}};
+  first["choices"] = bj::array{bj::object{
+      {"index", 0},
+      {"delta", bj::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}},
+      {"logprobs", nullptr},
+      {"finish_reason", nullptr}}};
   if (with_usage) first["usage"] = nullptr;
   r.stream.push_back({Sse("", first), {}});
   for (const auto& t : tokens) {
@@ -446,10 +461,8 @@ FakeResponse OpenAiStream(const std::vector<std::string>& tokens, bool with_usag
     r.stream.push_back({Sse("", c), delay});
   }
   bj::object fin = OpenAiChunk(model);
-  fin["choices"] = bj::array{bj::object{{"index", 0},
-                                        {"delta", bj::object{}},
-                                        {"logprobs", nullptr},
-                                        {"finish_reason", "stop"}}};
+  fin["choices"] = bj::array{bj::object{
+      {"index", 0}, {"delta", bj::object{}}, {"logprobs", nullptr}, {"finish_reason", "stop"}}};
   if (with_usage) fin["usage"] = nullptr;
   r.stream.push_back({Sse("", fin), {}});
   if (with_usage) {
@@ -468,15 +481,15 @@ FakeResponse OpenAiStream(const std::vector<std::string>& tokens, bool with_usag
 FakeResponse AnthropicResponse(const std::string& text, std::int64_t input_tokens,
                                std::int64_t output_tokens, const std::string& stop_reason,
                                const std::string& model) {
-  bj::object o{{"id", "msg_fake"},
-               {"type", "message"},
-               {"role", "assistant"},
-               {"model", model},
-               {"content", bj::array{bj::object{{"type", "text"}, {"text", text}}}},
-               {"stop_reason", stop_reason},
-               {"stop_sequence", nullptr},
-               {"usage", bj::object{{"input_tokens", input_tokens},
-                                    {"output_tokens", output_tokens}}}};
+  bj::object o{
+      {"id", "msg_fake"},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", model},
+      {"content", bj::array{bj::object{{"type", "text"}, {"text", text}}}},
+      {"stop_reason", stop_reason},
+      {"stop_sequence", nullptr},
+      {"usage", bj::object{{"input_tokens", input_tokens}, {"output_tokens", output_tokens}}}};
   FakeResponse r;
   r.body = bj::serialize(o);
   return r;
@@ -487,19 +500,18 @@ FakeResponse AnthropicStream(const std::vector<std::string>& tokens, std::int64_
                              const std::string& model) {
   FakeResponse r;
   r.action = FakeResponse::Action::kStream;
-  r.headers = {{"Content-Type", "text/event-stream; charset=utf-8"},
-               {"Cache-Control", "no-cache"}};
+  r.headers = {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-cache"}};
   bj::object start{
       {"type", "message_start"},
-      {"message", bj::object{{"id", "msg_fake"},
-                             {"type", "message"},
-                             {"role", "assistant"},
-                             {"content", bj::array{}},
-                             {"model", model},
-                             {"stop_reason", nullptr},
-                             {"stop_sequence", nullptr},
-                             {"usage", bj::object{{"input_tokens", input_tokens},
-                                                  {"output_tokens", 1}}}}}};
+      {"message",
+       bj::object{{"id", "msg_fake"},
+                  {"type", "message"},
+                  {"role", "assistant"},
+                  {"content", bj::array{}},
+                  {"model", model},
+                  {"stop_reason", nullptr},
+                  {"stop_sequence", nullptr},
+                  {"usage", bj::object{{"input_tokens", input_tokens}, {"output_tokens", 1}}}}}};
   r.stream.push_back({Sse("message_start", start), {}});
   r.stream.push_back(
       {Sse("content_block_start",
@@ -509,21 +521,20 @@ FakeResponse AnthropicStream(const std::vector<std::string>& tokens, std::int64_
        {}});
   r.stream.push_back({Sse("ping", bj::object{{"type", "ping"}}), {}});
   for (const auto& t : tokens) {
-    r.stream.push_back(
-        {Sse("content_block_delta",
-             bj::object{{"type", "content_block_delta"},
-                        {"index", 0},
-                        {"delta", bj::object{{"type", "text_delta"}, {"text", t}}}}),
-         delay});
+    r.stream.push_back({Sse("content_block_delta",
+                            bj::object{{"type", "content_block_delta"},
+                                       {"index", 0},
+                                       {"delta", bj::object{{"type", "text_delta"}, {"text", t}}}}),
+                        delay});
   }
   r.stream.push_back(
       {Sse("content_block_stop", bj::object{{"type", "content_block_stop"}, {"index", 0}}), {}});
   r.stream.push_back(
       {Sse("message_delta",
-           bj::object{{"type", "message_delta"},
-                      {"delta", bj::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
-                      {"usage", bj::object{{"output_tokens",
-                                            static_cast<std::int64_t>(tokens.size())}}}}),
+           bj::object{
+               {"type", "message_delta"},
+               {"delta", bj::object{{"stop_reason", stop_reason}, {"stop_sequence", nullptr}}},
+               {"usage", bj::object{{"output_tokens", static_cast<std::int64_t>(tokens.size())}}}}),
        {}});
   r.stream.push_back({Sse("message_stop", bj::object{{"type", "message_stop"}}), {}});
   return r;
@@ -534,7 +545,8 @@ FakeResponse ErrorResponse(int status, const std::string& json_body,
   FakeResponse r;
   r.status = status;
   r.body = json_body;
-  if (retry_after_seconds) r.headers.emplace_back("Retry-After", std::to_string(*retry_after_seconds));
+  if (retry_after_seconds)
+    r.headers.emplace_back("Retry-After", std::to_string(*retry_after_seconds));
   return r;
 }
 

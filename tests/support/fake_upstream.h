@@ -15,16 +15,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
-#include <deque>
-#include <set>
 
 namespace promptops::testing {
 
@@ -39,7 +39,7 @@ struct FakeRequest {
 };
 
 struct StreamStep {
-  std::string bytes;                        // one HTTP chunk (skipped when empty)
+  std::string bytes;                          // one HTTP chunk (skipped when empty)
   std::chrono::milliseconds delay_before{0};  // waited before sending it
 };
 
@@ -48,10 +48,10 @@ struct FakeResponse {
     kRespond,  // status, headers, body with Content-Length
     kStream,   // status, headers, Transfer-Encoding: chunked; each step one chunk; then the end
     kStreamThenReset,  // as kStream, but after the steps the connection is reset (RST), no end
-    kReset,    // reset the connection at once (SO_LINGER 0 + close)
-    kClose,    // close the connection without answering
-    kHang,     // never answer (until Stop)
-    kRaw,      // write `body` as the raw bytes of the response, then close
+    kReset,            // reset the connection at once (SO_LINGER 0 + close)
+    kClose,            // close the connection without answering
+    kHang,             // never answer (until Stop)
+    kRaw,              // write `body` as the raw bytes of the response, then close
   };
   Action action = Action::kRespond;
   int status = 200;

@@ -6,57 +6,8 @@
 
 namespace promptops::api {
 
-std::optional<std::string> Base64Decode(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  std::string out;
-  unsigned int buf = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v = val(c);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned int>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xFF));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character
-  return out;
-}
-
 Result<Actor> Authenticate(const http::Request& req, const governance::ApiKeys& keys) {
-  auto auth = req.Header("authorization");
-  if (!auth) {
-    return Error::Unauthenticated(
-        "missing credentials: send 'Authorization: Bearer <api key>' (or Basic public:secret)");
-  }
-  std::string_view v = *auth;
-  auto starts = [&](std::string_view p) {
-    return v.size() >= p.size() && http::EqualsIgnoreCase(v.substr(0, p.size()), p);
-  };
-  if (starts("Bearer ")) {
-    std::string_view secret = v.substr(7);
-    while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
-    return keys.Authenticate(secret);
-  }
-  if (starts("Basic ")) {
-    auto decoded = Base64Decode(v.substr(6));
-    if (!decoded) return Error::Unauthenticated("malformed Basic credentials");
-    auto colon = decoded->find(':');
-    if (colon == std::string::npos) return Error::Unauthenticated("malformed Basic credentials");
-    return keys.AuthenticatePair(std::string_view(*decoded).substr(0, colon),
-                                 std::string_view(*decoded).substr(colon + 1));
-  }
-  return Error::Unauthenticated("unsupported Authorization scheme (use Bearer or Basic)");
+  return keys.AuthenticateHeader(req.Header("authorization"));
 }
 
 Result<boost::json::object> JsonBody(const http::Request& req, bool allow_empty) {

@@ -107,6 +107,10 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
     PO_RETURN_IF_ERROR(ParseBool(where, v, c.demo));
   } else if (key == "project") {
     c.project = v;
+  } else if (key == "trace_retention_days") {
+    PO_RETURN_IF_ERROR(ParseInt(where, v, n));
+    if (n < 0) return Error::InvalidArgument(where + ": must not be negative");
+    c.trace_retention_days = n;
   } else {
     return Error::InvalidArgument(std::string(source) + ": unknown option '" + std::string(key) +
                                   "'");
@@ -129,6 +133,12 @@ Status ApplyConfigFile(const std::string& path, ServeConfig& c) {
   if (!root.IsMap()) return Error::InvalidArgument("config file '" + path + "' must be a mapping");
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
+    if (key == "providers" || key == "models" || key == "aliases" || key == "gateway") {
+      auto s = gateway::ParseGatewaySection(key, kv.second, c.gateway);
+      if (!s.ok())
+        return Error::InvalidArgument("config file '" + path + "': " + s.error().message);
+      continue;
+    }
     if (!kv.second.IsScalar()) {
       return Error::InvalidArgument("config file '" + path + "': option '" + key +
                                     "' must be a scalar");
@@ -150,6 +160,7 @@ Status ApplyEnvironment(ServeConfig& c) {
       {"PROMPTOPS_LOG_FORMAT", "log_format"},
       {"PROMPTOPS_DEMO", "demo"},
       {"PROMPTOPS_PROJECT", "project"},
+      {"PROMPTOPS_TRACE_RETENTION_DAYS", "trace_retention_days"},
   };
   for (const auto& [var, key] : kVars) {
     if (const char* v = std::getenv(var)) {
@@ -173,6 +184,7 @@ Status Validate(const ServeConfig& c) {
     return Error::InvalidArgument("log_format must be text or json");
   }
   if (c.data_dir.empty()) return Error::InvalidArgument("data directory must not be empty");
+  PO_RETURN_IF_ERROR(gateway::ValidateGatewayConfig(c.gateway));
   return OkStatus();
 }
 

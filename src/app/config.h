@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "gateway/config.h"
 
 namespace promptops::app {
 
@@ -20,14 +21,18 @@ struct ServeConfig {
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::int64_t request_timeout_ms = 30000;
   bool access_log = false;
-  std::string log_level = "info";   // debug | info | warn | error
-  std::string log_format = "text";  // text | json
-  bool demo = false;                // load demo prompts on start
-  std::string project = "default";  // the bootstrap project's name
+  std::string log_level = "info";          // debug | info | warn | error
+  std::string log_format = "text";         // text | json
+  bool demo = false;                       // load demo prompts on start
+  std::string project = "default";         // the bootstrap project's name
+  std::int64_t trace_retention_days = 30;  // traces older than this are deleted; 0 = keep all
+  // The gateway's providers, models, aliases and policies (file sections of the same names).
+  gateway::GatewayConfig gateway;
 };
 
-// Applies a YAML config file. Unknown keys and wrong types are errors (naming the key), so a
-// typo never silently falls back to a default.
+// Applies a YAML config file: scalar options at the top level, plus the sections `providers`,
+// `models`, `aliases` and `gateway` (see gateway/config.h). Unknown keys and wrong types are
+// errors (naming the key), so a typo never silently falls back to a default.
 Status ApplyConfigFile(const std::string& path, ServeConfig& c);
 // Applies PROMPTOPS_LISTEN, PROMPTOPS_DATA, PROMPTOPS_THREADS, PROMPTOPS_MAX_BODY,
 // PROMPTOPS_REQUEST_TIMEOUT_MS, PROMPTOPS_ACCESS_LOG, PROMPTOPS_LOG_LEVEL, PROMPTOPS_LOG_FORMAT,

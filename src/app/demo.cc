@@ -39,7 +39,7 @@ bj::array Chat(std::initializer_list<std::pair<const char*, const char*>> msgs) 
 Status LoadDemoData(registry::Registry& reg, const Actor& actor) {
   // Only on an empty project: a restart with --demo must not add versions on top of user edits.
   if (reg.List(actor, {}).total > 0) return OkStatus();
-  const bj::object model{{"model", "demo-chat"}, {"temperature", 0.2}, {"max_tokens", 512}};
+  const bj::object model{{"model", "demo-chat"}, {"temperature", 0.2}, {"max_tokens", 120}};
   bj::object warm = model;
   warm["temperature"] = 0.7;
 

@@ -6,12 +6,15 @@
 
 #include "api/admin_api.h"
 #include "api/langfuse_api.h"
+#include "api/traces_api.h"
 #include "app/demo.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
 #include "governance/api_keys.h"
 #include "http/server.h"
 #include "registry/registry.h"
 #include "store/store.h"
+#include "telemetry/telemetry.h"
 
 namespace promptops::app {
 
@@ -77,12 +80,30 @@ int Serve(const ServeConfig& cfg) {
     log::Info("demo data loaded");
   }
 
+  telemetry::TelemetryOptions topts;
+  topts.retention_days = cfg.trace_retention_days;
+  telemetry::Telemetry telemetry(**store, Clock::Real(), topts);
+  telemetry.Start();
+
+  gateway::GatewayConfig gateway_config = cfg.gateway;
+  if (cfg.demo) gateway::AddDemoModels(gateway_config);
+  auto gateway = gateway::Gateway::Create(std::move(gateway_config),
+                                          gateway::GatewayDeps{registry, keys, &telemetry});
+  if (!gateway.ok()) return Fail(gateway.error());
+  for (const auto& [name, p] : (*gateway)->config().providers) {
+    if (p.type == "simulated") {
+      log::Info("provider is SIMULATED (built-in, no real model behind it)", {{"provider", name}});
+    }
+  }
+
   std::atomic<bool> ready{false};
   api::ApiContext ctx{registry, keys, PROMPTOPS_VERSION, &ready};
   auto router = std::make_shared<http::Router>();
   api::AddHealthRoutes(*router, ctx);
   api::AddAdminRoutes(*router, ctx);
   api::AddLangfuseRoutes(*router, ctx);
+  api::AddTraceRoutes(*router, ctx, telemetry);
+  (*gateway)->AddRoutes(*router);
 
   http::ServerOptions opts;
   opts.host = listen->first;
@@ -104,6 +125,7 @@ int Serve(const ServeConfig& cfg) {
   log::Info("listening", {{"address", host + ":" + std::to_string(server.port())},
                           {"store", (*store)->Describe()}});
   server.WaitForSignal();
+  telemetry.Stop();  // stores every queued trace
   log::Info("stopped");
   return 0;
 }

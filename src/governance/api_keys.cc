@@ -46,6 +46,35 @@ Result<Actor> ApiKeys::Authenticate(std::string_view secret) const {
   return Actor{it->second.project_id, it->second.public_id, it->second.role};
 }
 
+Result<Actor> ApiKeys::AuthenticateHeader(std::optional<std::string_view> authorization) const {
+  if (!authorization) {
+    return Error::Unauthenticated(
+        "missing credentials: send 'Authorization: Bearer <api key>' (or Basic public:secret)");
+  }
+  std::string_view v = *authorization;
+  auto starts = [&](std::string_view scheme) {
+    if (v.size() < scheme.size()) return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(v[i])) != scheme[i]) return false;
+    }
+    return true;
+  };
+  if (starts("bearer ")) {
+    std::string_view secret = v.substr(7);
+    while (!secret.empty() && secret.front() == ' ') secret.remove_prefix(1);
+    return Authenticate(secret);
+  }
+  if (starts("basic ")) {
+    auto decoded = Base64Decode(v.substr(6));
+    if (!decoded) return Error::Unauthenticated("malformed Basic credentials");
+    auto colon = decoded->find(':');
+    if (colon == std::string::npos) return Error::Unauthenticated("malformed Basic credentials");
+    return AuthenticatePair(std::string_view(*decoded).substr(0, colon),
+                            std::string_view(*decoded).substr(colon + 1));
+  }
+  return Error::Unauthenticated("unsupported Authorization scheme (use Bearer or Basic)");
+}
+
 Result<Actor> ApiKeys::AuthenticatePair(std::string_view public_id, std::string_view secret) const {
   auto actor = Authenticate(secret);
   if (!actor.ok()) return actor;

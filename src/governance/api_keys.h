@@ -43,6 +43,9 @@ class ApiKeys {
   // Authenticates a bearer secret. Unauthenticated (without echoing the secret) if unknown or
   // revoked.
   Result<Actor> Authenticate(std::string_view secret) const;
+  // Authenticates an Authorization header value: "Bearer <secret>" or "Basic base64(public
+  // id:secret)". Unauthenticated when missing, malformed or unknown; never echoes credentials.
+  Result<Actor> AuthenticateHeader(std::optional<std::string_view> authorization) const;
   // Authenticates "public id : secret" (HTTP Basic, as Langfuse clients send).
   Result<Actor> AuthenticatePair(std::string_view public_id, std::string_view secret) const;
 

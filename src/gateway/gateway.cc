@@ -1,0 +1,945 @@
+#include "gateway/gateway.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <deque>
+#include <random>
+
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "gateway/circuit_breaker.h"
+#include "gateway/openai_wire.h"
+#include "gateway/response_cache.h"
+#include "http/async.h"
+#include "http/sse.h"
+#include "http/upstream.h"
+#include "providers/adapter.h"
+#include "providers/simulated.h"
+
+namespace promptops::gateway {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+using providers::ChatRequest;
+using providers::ChatResponse;
+using providers::FailureClass;
+using providers::UpstreamFailure;
+using providers::Usage;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// One configured provider at run time.
+struct ProviderRuntime {
+  ProviderConfig config;
+  std::unique_ptr<providers::Adapter> adapter;   // null for simulated
+  std::shared_ptr<http::UpstreamClient> client;  // null for simulated
+  std::string api_key;                           // from the environment; never logged
+  std::unique_ptr<CircuitBreaker> breaker;
+};
+
+// Outcome of one attempt against one upstream.
+struct Attempt {
+  std::optional<UpstreamFailure> failure;
+  ChatResponse response;           // complete answer (also assembled for streams)
+  bool client_bytes_sent = false;  // stream: something reached the client
+  bool client_gone = false;
+  bool circuit_open = false;  // not attempted: the upstream's circuit breaker is open
+  std::int64_t ttft_us = -1;
+};
+
+// Receives streamed text; returns false when the client is gone.
+using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text)>;
+
+std::optional<std::chrono::milliseconds> RetryAfter(const http::Headers& headers) {
+  for (const auto& [k, v] : headers) {
+    if (!http::EqualsIgnoreCase(k, "retry-after")) continue;
+    char* end = nullptr;
+    double secs = std::strtod(v.c_str(), &end);
+    if (end != v.c_str() && secs >= 0) {
+      return std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
+    }
+  }
+  return std::nullopt;
+}
+
+UpstreamFailure TransportFailure(const Error& e) {
+  UpstreamFailure f;
+  f.cls = e.code == ErrorCode::kTimeout       ? FailureClass::kTimeout
+          : e.code == ErrorCode::kUnavailable ? FailureClass::kConnect
+                                              : FailureClass::kMalformed;
+  f.message = e.message;
+  return f;
+}
+
+// The request cannot be expressed in the upstream's format (e.g. an image for a text-only API).
+UpstreamFailure RequestFailure(const Error& e) {
+  UpstreamFailure f;
+  f.cls = FailureClass::kClientError;
+  f.status = 400;
+  f.message = e.message;
+  return f;
+}
+
+std::string ErrorClassOf(const UpstreamFailure& f) {
+  return std::string(providers::FailureClassName(f.cls));
+}
+
+std::int64_t MicrosSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+asio::awaitable<void> Sleep(std::chrono::microseconds d) {
+  if (d.count() <= 0) co_return;
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(kTuple);
+}
+
+// --- the simulated provider: executes a plan with timers -------------------------------------
+asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatRequest& req,
+                                      DeltaSink* sink) {
+  Attempt a;
+  providers::SimulatedPlan plan = providers::PlanSimulated(p.config.simulated, req);
+  auto t0 = std::chrono::steady_clock::now();
+  auto fail = [&](FailureClass cls) {
+    UpstreamFailure f;
+    f.cls = cls;
+    f.status = plan.error_status;
+    f.retry_after = plan.retry_after;
+    f.message = "simulated " + std::string(providers::FailureClassName(cls)) + " (injected)";
+    a.failure = f;
+  };
+  if (!sink) {
+    co_await Sleep(plan.total_latency);
+    if (plan.error) {
+      fail(*plan.error);
+      co_return a;
+    }
+    a.response.content = plan.Content();
+    a.response.finish_reason = plan.finish_reason;
+    a.response.model = req.model;
+    a.response.usage = plan.usage;
+    co_return a;
+  }
+  co_await Sleep(plan.ttft);
+  if (plan.error && *plan.error != FailureClass::kStreamError) {
+    fail(*plan.error);
+    co_return a;
+  }
+  for (std::size_t i = 0; i < plan.tokens.size(); ++i) {
+    if (plan.error && i == plan.error_after_tokens) {
+      fail(FailureClass::kStreamError);
+      co_return a;
+    }
+    if (i > 0) co_await Sleep(plan.inter_token);
+    if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
+    a.response.content += plan.tokens[i];
+    a.client_bytes_sent = true;
+    if (!co_await (*sink)(plan.tokens[i])) {
+      a.client_gone = true;
+      co_return a;
+    }
+  }
+  a.response.finish_reason = plan.finish_reason;
+  a.response.model = req.model;
+  a.response.usage = plan.usage;
+  co_return a;
+}
+
+// --- HTTP upstreams --------------------------------------------------------------------------
+// Note: GCC 12 destroys some coroutine locals twice when a co_return sits in a branch after a
+// co_await that initialized a variable; every coroutine here keeps one exit path at the end.
+asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& req) {
+  Attempt a;
+  auto built = p.adapter->BuildChat(req, p.api_key);
+  if (!built.ok()) {
+    a.failure = RequestFailure(built.error());
+  } else {
+    http::UpstreamClient::FetchResult r =
+        co_await p.client->Fetch(built->method, built->path, built->headers, built->body);
+    if (!r.ok()) {
+      a.failure = TransportFailure(r.error());
+    } else {
+      auto parsed = p.adapter->ParseChat(r->first.status, r->second, RetryAfter(r->first.headers));
+      if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
+        a.failure = *f;
+      } else {
+        a.response = std::get<ChatResponse>(std::move(parsed));
+      }
+    }
+  }
+  co_return a;
+}
+
+// Set by the handler when the client disconnects; wakes whatever the attempt waits on.
+struct ClientWatch {
+  bool gone = false;
+  asio::steady_timer* wake = nullptr;  // the timer the stream writer currently waits on
+};
+
+// Streams from an HTTP upstream. The upstream reader (a spawned coroutine whose callbacks are
+// synchronous) decodes events into a queue; this coroutine drains the queue to the client. Both
+// run on the connection's strand. When the client goes away the reader is cancelled at once.
+asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest& req,
+                                    DeltaSink& sink, ClientWatch& watch) {
+  Attempt a;
+  auto t0 = std::chrono::steady_clock::now();
+  auto built = p.adapter->BuildChat(req, p.api_key);
+  if (!built.ok()) {
+    a.failure = RequestFailure(built.error());
+    co_return a;
+  }
+  providers::UpstreamRequest& ur = *built;
+  auto decoder = p.adapter->NewStreamDecoder();
+  struct Pipe {
+    std::deque<providers::StreamEvent> events;
+    bool done = false;  // the reader finished (whatever the outcome)
+    bool abort = false;
+    int status = 0;
+    std::string error_body;
+    std::optional<std::chrono::milliseconds> retry_after;
+    std::optional<UpstreamFailure> failure;
+  } pipe;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer signal(ex, std::chrono::steady_clock::time_point::max());
+  asio::cancellation_signal cancel_reader;
+
+  auto on_head = [&](const http::UpstreamResponseHead& head) {
+    pipe.status = head.status;
+    pipe.retry_after = RetryAfter(head.headers);
+    return !pipe.abort;
+  };
+  auto on_data = [&](std::string_view data) {
+    if (pipe.abort) return false;
+    if (pipe.status < 200 || pipe.status >= 300) {
+      pipe.error_body.append(data);
+      return pipe.error_body.size() < (1 << 20);
+    }
+    std::vector<providers::StreamEvent> out;
+    auto fed = decoder->Feed(data, out);
+    for (auto& e : out) pipe.events.push_back(std::move(e));
+    if (auto* f = std::get_if<UpstreamFailure>(&fed)) {
+      pipe.failure = *f;
+      signal.cancel();
+      return false;
+    }
+    if (!out.empty()) signal.cancel();
+    return true;
+  };
+  auto finish = [&](const Status& s) {
+    if (!pipe.failure && !pipe.abort) {
+      if (!s.ok()) {
+        pipe.failure = TransportFailure(s.error());
+      } else if (pipe.status < 200 || pipe.status >= 300) {
+        auto parsed = p.adapter->ParseChat(pipe.status, pipe.error_body, pipe.retry_after);
+        if (auto* f = std::get_if<UpstreamFailure>(&parsed)) pipe.failure = *f;
+      } else {
+        std::vector<providers::StreamEvent> out;
+        auto fin = decoder->Finish(out);
+        for (auto& e : out) pipe.events.push_back(std::move(e));
+        if (auto* f = std::get_if<UpstreamFailure>(&fin)) pipe.failure = *f;
+      }
+    }
+    pipe.done = true;
+    signal.cancel();
+  };
+  asio::co_spawn(
+      ex, p.client->Stream(ur.method, ur.path, ur.headers, ur.body, on_head, on_data),
+      asio::bind_cancellation_slot(cancel_reader.slot(), [&](std::exception_ptr e, Status s) {
+        if (e) s = Error::Internal("upstream stream failed");
+        finish(s);
+      }));
+
+  watch.wake = &signal;
+  while (true) {
+    while (!pipe.events.empty() && !a.client_gone) {
+      providers::StreamEvent e = std::move(pipe.events.front());
+      pipe.events.pop_front();
+      if (e.kind == providers::StreamEvent::Kind::kDelta && !e.text.empty()) {
+        if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
+        a.response.content += e.text;
+        a.client_bytes_sent = true;
+        if (!co_await sink(e.text)) a.client_gone = true;
+      } else if (e.kind == providers::StreamEvent::Kind::kFinish && e.finish_reason) {
+        a.response.finish_reason = *e.finish_reason;
+      } else if (e.kind == providers::StreamEvent::Kind::kUsage) {
+        a.response.usage = e.usage;
+      }
+    }
+    if (watch.gone) a.client_gone = true;
+    if (pipe.done || pipe.failure || a.client_gone) break;
+    signal.expires_at(std::chrono::steady_clock::time_point::max());
+    co_await signal.async_wait(kTuple);
+  }
+  if (!pipe.done) {
+    // Stop the upstream call (client gone, or a failure decoded mid-stream) and wait for the
+    // reader to finish: it references this frame.
+    pipe.abort = true;
+    cancel_reader.emit(asio::cancellation_type::terminal);
+    while (!pipe.done) {
+      signal.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await signal.async_wait(kTuple);
+    }
+  }
+  watch.wake = nullptr;
+  if (pipe.failure && !a.client_gone) a.failure = pipe.failure;
+  co_return a;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  GatewayConfig config;
+  GatewayDeps deps;
+  std::map<std::string, std::unique_ptr<ProviderRuntime>> providers;
+  std::unique_ptr<ResponseCache> cache;
+  std::unique_ptr<UsageLimiter> limiter;
+  std::int64_t started_at = 0;
+
+  Impl(GatewayConfig c, GatewayDeps d) : config(std::move(c)), deps(d) {}
+
+  // --- helpers -------------------------------------------------------------------------------
+  static http::Response Fail(const Error& e, std::string_view code = {},
+                             const http::Headers& extra = {}) {
+    auto w = OpenAiError(e, code);
+    http::Response r = http::Response::Json(w.status, std::move(w.body));
+    for (const auto& h : extra) r.headers.push_back(h);
+    return r;
+  }
+
+  double Cost(const ModelConfig& m, const Usage& u) const {
+    return (static_cast<double>(u.prompt_tokens) * m.pricing.input_per_1m +
+            static_cast<double>(u.completion_tokens) * m.pricing.output_per_1m) /
+           1e6;
+  }
+
+  std::string Body(std::string_view text) const {
+    if (config.policy.trace_bodies == "none") return {};
+    if (config.policy.trace_bodies == "full") return std::string(text);
+    return MaskForTrace(text);
+  }
+
+  telemetry::Metrics* metrics() { return deps.telemetry ? &deps.telemetry->metrics() : nullptr; }
+
+  // Completes a trace and hands it to telemetry (metrics now, storage through the bounded queue;
+  // never blocks; a full queue is counted there).
+  void Finish(telemetry::TraceRecord& t, std::chrono::steady_clock::time_point t0,
+              const std::string& cache_state) {
+    t.latency_us = MicrosSince(t0);
+    if (deps.telemetry) deps.telemetry->RecordRequest(std::move(t), !cache_state.empty());
+  }
+
+  // --- the attempt loop: retries with backoff, then fallbacks ---------------------------------
+  struct CallOutcome {
+    Attempt attempt;
+    const ModelConfig* served_by = nullptr;
+    int retries = 0;
+    bool fallback_used = false;
+  };
+
+  asio::awaitable<CallOutcome> Call(const ModelConfig& first, ChatRequest req, DeltaSink* sink,
+                                    ClientWatch& watch) {
+    CallOutcome out;
+    std::vector<const ModelConfig*> chain{&first};
+    for (const auto& f : first.fallbacks) {
+      if (const ModelConfig* m = config.Find(f)) chain.push_back(m);
+    }
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const ModelConfig* m = chain[i];
+      ProviderRuntime& p = *providers.at(m->provider);
+      req.model = m->upstream_model;
+      if (i > 0) {
+        out.fallback_used = true;
+        if (auto* mx = metrics()) mx->Fallback(chain[i - 1]->name, m->name);
+      }
+      for (int attempt = 0; attempt <= config.policy.max_retries; ++attempt) {
+        if (!p.breaker->Allow()) {
+          UpstreamFailure f;
+          f.cls = FailureClass::kConnect;
+          f.message = "circuit open for provider '" + p.config.name + "' after repeated failures";
+          out.attempt = Attempt{};
+          out.attempt.failure = f;
+          out.attempt.circuit_open = true;
+          break;  // next model in the chain
+        }
+        if (p.config.type == "simulated") {
+          out.attempt = co_await RunSimulated(p, req, sink);
+        } else if (sink) {
+          out.attempt = co_await StreamHttp(p, req, *sink, watch);
+        } else {
+          out.attempt = co_await CallHttp(p, req);
+        }
+        out.served_by = m;
+        const auto& f = out.attempt.failure;
+        if (!f) {
+          p.breaker->RecordSuccess();
+          co_return out;
+        }
+        if (out.attempt.client_gone) co_return out;
+        if (auto* m = metrics()) m->UpstreamError(p.config.name, ErrorClassOf(*f));
+        if (providers::IsRetryable(f->cls)) {
+          p.breaker->RecordFailure();
+        } else {
+          co_return out;  // the request itself is bad: neither retry nor fall back
+        }
+        // Once bytes reached the client, the answer cannot be restarted elsewhere.
+        if (out.attempt.client_bytes_sent) co_return out;
+        if (attempt == config.policy.max_retries) break;
+        ++out.retries;
+        if (auto* m = metrics()) m->Retry(p.config.name);
+        auto base = config.policy.backoff_base * (1 << std::min(attempt, 10));
+        auto capped = std::min<std::chrono::milliseconds>(base, config.policy.backoff_max);
+        std::uniform_int_distribution<std::int64_t> jitter(capped.count() / 2, capped.count());
+        std::chrono::milliseconds wait(jitter(rng));
+        if (f->retry_after)
+          wait = std::max(wait, std::min(*f->retry_after, config.policy.backoff_max * 5));
+        co_await Sleep(wait);
+        if (watch.gone) {
+          out.attempt.client_gone = true;
+          co_return out;
+        }
+      }
+    }
+    co_return out;
+  }
+
+  // --- POST /v1/chat/completions -------------------------------------------------------------
+  asio::awaitable<http::Response> ChatCompletions(http::Request& req, http::ResponseWriter& w) {
+    auto t0 = std::chrono::steady_clock::now();
+    telemetry::TraceRecord trace;
+    trace.id = "tr-" + RandomToken(24);
+    trace.time_ms = ToUnixMillis(deps.clock->Now());
+    http::Headers headers{{"x-promptops-trace-id", trace.id}};
+    auto fail = [&](const Error& e, std::string_view code = {}, std::string error_class = {}) {
+      trace.status = HttpStatusFor(e.code);
+      trace.error_class = error_class.empty() ? std::string(ErrorCodeName(e.code)) : error_class;
+      trace.response_body = Body(e.message);
+      Finish(trace, t0, "");
+      return Fail(e, code, headers);
+    };
+
+    auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
+    if (!actor.ok()) {
+      // Unauthenticated calls are counted in metrics but not traced (no project to file them in).
+      co_return Fail(actor.error(), "invalid_api_key", headers);
+    }
+    trace.project_id = actor->project_id;
+    trace.key_id = actor->id;
+    if (req.body.size() > config.policy.max_request_bytes) {
+      co_return fail(Error{ErrorCode::kPayloadTooLarge,
+                           "request body is larger than " +
+                               std::to_string(config.policy.max_request_bytes) + " bytes"});
+    }
+    trace.request_body = Body(req.body);
+    auto parsed = ParseChatRequest(req.body);
+    if (!parsed.ok()) co_return fail(parsed.error());
+    InboundChat& in = *parsed;
+    trace.model = in.model;
+    trace.user = in.user;
+    trace.metadata = in.metadata;
+    trace.stream = in.stream;
+    if (auto s = in.metadata.find("session_id"); s != in.metadata.end() && s->value().is_string()) {
+      trace.session = std::string(s->value().as_string());
+    } else if (auto h = req.Header("x-promptops-session")) {
+      trace.session = std::string(*h);
+    }
+
+    std::chrono::seconds retry_after{0};
+    if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
+        !admitted.ok()) {
+      headers.emplace_back("retry-after", std::to_string(retry_after.count()));
+      co_return fail(admitted.error(), "rate_limit_exceeded");
+    }
+
+    // Resolve what to call: a model, or a prompt version rendered with the variables.
+    ChatRequest up;
+    bj::array messages;
+    std::string model_name = in.model;
+    bj::object prompt_config;
+    if (in.ref.is_prompt) {
+      auto snap = deps.registry.snapshot();
+      const registry::PromptView* p = snap->Find(actor->project_id, in.ref.prompt.name);
+      if (!p)
+        co_return fail(Error::NotFound("prompt '" + in.ref.prompt.name + "' not found"),
+                       "model_not_found");
+      registry::Selector sel;
+      sel.label = in.ref.prompt.label;
+      sel.number = in.ref.prompt.version;
+      auto v = deps.registry.Resolve(*p, sel);
+      if (!v.ok()) co_return fail(v.error(), "model_not_found");
+      trace.prompt_name = p->name;
+      trace.prompt_version = (*v)->number;
+      trace.prompt_label = in.ref.prompt.label.value_or("");
+      headers.emplace_back("x-promptops-prompt", p->name + "@" + std::to_string((*v)->number));
+      auto rendered =
+          registry::Registry::RenderVersion(*snap, actor->project_id, **v, in.variables, true);
+      if (!rendered.ok()) co_return fail(rendered.error());
+      if (rendered->is_string()) {
+        // A text prompt becomes one message: the system message when the request brings its own
+        // messages, else the user message.
+        messages.push_back(bj::object{{"role", in.messages.empty() ? "user" : "system"},
+                                      {"content", rendered->as_string()}});
+      } else {
+        messages = std::move(rendered->as_array());
+      }
+      prompt_config = (*v)->config;
+      auto m = prompt_config.find("model");
+      if (m == prompt_config.end() || !m->value().is_string()) {
+        co_return fail(Error::InvalidArgument("prompt '" + p->name + "' version " +
+                                              std::to_string((*v)->number) +
+                                              " has no config.model to call"));
+      }
+      model_name = std::string(m->value().as_string());
+    }
+    for (const auto& m : in.messages) messages.push_back(m);
+    const ModelConfig* model = config.Find(model_name);
+    if (!model) {
+      co_return fail(
+          Error::NotFound("The model '" + model_name + "' does not exist or is not configured"),
+          "model_not_found");
+    }
+    headers.emplace_back("x-promptops-model", model->name);
+    headers.emplace_back("x-promptops-provider", model->provider);
+    const ProviderRuntime& provider = *providers.at(model->provider);
+    trace.provider = provider.config.name;
+    trace.upstream_model = model->upstream_model;
+
+    up.messages = std::move(messages);
+    // The prompt version's config first, then the request's own parameters override it.
+    if (auto t = prompt_config.find("temperature");
+        t != prompt_config.end() && t->value().is_number()) {
+      up.temperature = t->value().to_number<double>();
+    }
+    if (auto t = prompt_config.find("top_p"); t != prompt_config.end() && t->value().is_number()) {
+      up.top_p = t->value().to_number<double>();
+    }
+    if (auto t = prompt_config.find("max_tokens");
+        t != prompt_config.end() && t->value().is_number()) {
+      up.max_tokens = t->value().to_number<std::int64_t>();
+    }
+    if (in.temperature) up.temperature = in.temperature;
+    if (in.top_p) up.top_p = in.top_p;
+    if (in.max_tokens) up.max_tokens = in.max_tokens;
+    up.stop = in.stop;
+    up.seed = in.seed;
+    up.user = in.user;
+    up.stream = in.stream;
+    up.include_usage = in.include_usage;
+    up.extra = in.extra;
+    up.model = model->upstream_model;
+
+    // Cache: exact match, by default only for deterministic (temperature 0) requests.
+    std::string cache_state;
+    std::string cache_key;
+    bool no_cache = false;
+    if (auto cc = req.Header("cache-control"))
+      no_cache = cc->find("no-cache") != std::string_view::npos;
+    bool cacheable =
+        config.policy.cache_enabled && !no_cache &&
+        (!config.policy.cache_only_temperature_zero || (up.temperature && *up.temperature == 0.0));
+    std::shared_ptr<const CachedAnswer> hit;
+    if (cacheable) {
+      cache_key = ResponseCache::Key(model->provider, up);
+      hit = cache->Get(cache_key);
+      cache_state = hit ? "hit" : "miss";
+    }
+    headers.emplace_back("x-promptops-cache", cache_state.empty() ? "off" : cache_state);
+
+    const std::string completion_id = "chatcmpl-" + RandomToken(24);
+    const std::int64_t created = ToUnixMillis(deps.clock->Now()) / 1000;
+    const std::string& client_model = in.model;
+
+    if (hit) {
+      trace.cache_hit = true;
+      trace.input_tokens = hit->usage.prompt_tokens;
+      trace.output_tokens = hit->usage.completion_tokens;
+      trace.usage_estimated = hit->usage.estimated;
+      trace.response_body = Body(hit->response.content);
+      if (!in.stream) {
+        Finish(trace, t0, cache_state);
+        http::Response r = http::Response::Json(
+            200, CompletionJson(completion_id, created, client_model, hit->response, hit->usage));
+        for (auto& h : headers) r.headers.push_back(h);
+        co_return r;
+      }
+      // Replay the cached answer as a stream.
+      headers.emplace_back("content-type", "text/event-stream");
+      headers.emplace_back("cache-control", "no-cache");
+      if (!co_await w.StartStream(200, headers)) co_return http::Response{};
+      trace.ttft_us = MicrosSince(t0);
+      co_await w.Write(http::SseEvent(
+          ChunkJson(completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)));
+      co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
+                                                hit->response.content, std::nullopt, nullptr)));
+      co_await w.Write(
+          http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt, std::nullopt,
+                                   hit->response.finish_reason, nullptr)));
+      if (in.include_usage) {
+        co_await w.Write(
+            http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
+                                     std::nullopt, std::nullopt, &hit->usage)));
+      }
+      co_await w.Write(http::SseEvent("[DONE]"));
+      co_await w.Finish();
+      Finish(trace, t0, cache_state);
+      co_return http::Response{};
+    }
+
+    ClientWatch watch;
+    w.CancelSlot().assign([&watch](asio::cancellation_type) {
+      watch.gone = true;
+      if (watch.wake) watch.wake->cancel();
+    });
+
+    CallOutcome outcome;
+    bool stream_started = false;
+    if (!in.stream) {
+      outcome = co_await Call(*model, up, nullptr, watch);
+    } else {
+      // Headers (and the role chunk) go out with the first token, so that a failure before it
+      // can still fall back or answer with a proper error status.
+      DeltaSink sink = [&](std::string_view text) -> asio::awaitable<bool> {
+        if (!stream_started) {
+          stream_started = true;
+          http::Headers h = headers;
+          h.emplace_back("content-type", "text/event-stream");
+          h.emplace_back("cache-control", "no-cache");
+          if (!co_await w.StartStream(200, h)) co_return false;
+          if (!co_await w.Write(http::SseEvent(ChunkJson(
+                  completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)))) {
+            co_return false;
+          }
+        }
+        co_return co_await w.Write(http::SseEvent(ChunkJson(
+            completion_id, created, client_model, std::nullopt, text, std::nullopt, nullptr)));
+      };
+      outcome = co_await Call(*model, up, &sink, watch);
+    }
+    w.CancelSlot().clear();
+
+    Attempt& a = outcome.attempt;
+    trace.retries = outcome.retries;
+    trace.fallback_used = outcome.fallback_used;
+    trace.ttft_us = a.ttft_us;
+    const ModelConfig& served = outcome.served_by ? *outcome.served_by : *model;
+    if (outcome.fallback_used) {
+      trace.provider = served.provider;
+      trace.upstream_model = served.upstream_model;
+    }
+    Usage usage;
+    if (a.response.usage) {
+      usage = *a.response.usage;
+    } else {
+      usage.prompt_tokens = providers::EstimatePromptTokens(up.messages);
+      usage.completion_tokens = providers::EstimateTokens(a.response.content);
+      usage.estimated = true;
+    }
+    trace.input_tokens = usage.prompt_tokens;
+    trace.output_tokens = usage.completion_tokens;
+    trace.usage_estimated = usage.estimated;
+    trace.cost_usd = Cost(served, usage);
+    trace.response_body = Body(a.response.content);
+    limiter->Record(actor->id, actor->project_id, usage.prompt_tokens + usage.completion_tokens,
+                    trace.cost_usd);
+
+    if (a.client_gone) {
+      trace.status = 499;
+      trace.error_class = "client_cancelled";
+      Finish(trace, t0, cache_state);
+      co_return http::Response{};
+    }
+    if (a.failure) {
+      Error e = a.failure->ToError();
+      if (a.circuit_open) e = Error::Unavailable(a.failure->message);
+      trace.error_class = ErrorClassOf(*a.failure);
+      if (stream_started) {
+        // Bytes already reached the client: report the error inside the stream, then end it.
+        trace.status = 200;
+        auto wire = OpenAiError(e);
+        co_await w.Write(http::SseEvent(wire.body));
+        co_await w.Finish();
+        Finish(trace, t0, cache_state);
+        co_return http::Response{};
+      }
+      trace.status = HttpStatusFor(e.code);
+      Finish(trace, t0, cache_state);
+      if (a.failure->retry_after) {
+        headers.emplace_back("retry-after",
+                             std::to_string((a.failure->retry_after->count() + 999) / 1000));
+      }
+      co_return Fail(e, {}, headers);
+    }
+
+    if (cacheable) cache->Put(cache_key, CachedAnswer{a.response, usage});
+    trace.status = 200;
+    if (!in.stream) {
+      Finish(trace, t0, cache_state);
+      http::Response r = http::Response::Json(
+          200, CompletionJson(completion_id, created, client_model, a.response, usage));
+      for (auto& h : headers) r.headers.push_back(h);
+      co_return r;
+    }
+    if (!stream_started) {  // an empty answer: still a well-formed stream
+      http::Headers h = headers;
+      h.emplace_back("content-type", "text/event-stream");
+      h.emplace_back("cache-control", "no-cache");
+      co_await w.StartStream(200, h);
+      co_await w.Write(http::SseEvent(
+          ChunkJson(completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)));
+    }
+    co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
+                                              std::nullopt, a.response.finish_reason, nullptr)));
+    if (in.include_usage) {
+      co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
+                                                std::nullopt, std::nullopt, &usage)));
+    }
+    co_await w.Write(http::SseEvent("[DONE]"));
+    co_await w.Finish();
+    Finish(trace, t0, cache_state);
+    co_return http::Response{};
+  }
+
+  // --- GET /v1/models ------------------------------------------------------------------------
+  http::Response Models(http::Request& req) {
+    auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
+    if (!actor.ok()) return Fail(actor.error(), "invalid_api_key");
+    bj::array data;
+    auto add = [&](const std::string& id, const std::string& owner) {
+      data.push_back(bj::object{
+          {"id", id}, {"object", "model"}, {"created", started_at}, {"owned_by", owner}});
+    };
+    for (const auto& [name, m] : config.models) {
+      const auto& p = providers.at(m.provider)->config;
+      add(name, p.type == "simulated" ? "promptops-simulated" : p.name);
+    }
+    for (const auto& [alias, target] : config.aliases) add(alias, "alias:" + target);
+    return http::Response::Json(
+        200, bj::serialize(bj::object{{"object", "list"}, {"data", std::move(data)}}));
+  }
+
+  // --- POST /v1/embeddings -------------------------------------------------------------------
+  asio::awaitable<http::Response> Embeddings(http::Request& req, http::ResponseWriter&) {
+    auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
+    if (!actor.ok()) co_return Fail(actor.error(), "invalid_api_key");
+    auto body = json::ParseObject(req.body);
+    if (!body.ok()) co_return Fail(body.error());
+    auto model_name = json::RequireString(*body, "model");
+    if (!model_name.ok()) co_return Fail(model_name.error());
+    auto input = body->find("input");
+    if (input == body->end() || !(input->value().is_string() || input->value().is_array())) {
+      co_return Fail(Error::InvalidArgument("field 'input' must be a string or an array"));
+    }
+    for (auto f : {"api_base", "base_url", "api_key"}) {
+      if (body->contains(f))
+        co_return Fail(Error::InvalidArgument(std::string("field '") + f + "' is not allowed"));
+    }
+    const ModelConfig* model = config.Find(*model_name);
+    if (!model)
+      co_return Fail(
+          Error::NotFound("The model '" + *model_name + "' does not exist or is not configured"),
+          "model_not_found");
+    std::chrono::seconds retry_after{0};
+    if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
+        !admitted.ok()) {
+      co_return Fail(admitted.error(), "rate_limit_exceeded",
+                     {{"retry-after", std::to_string(retry_after.count())}});
+    }
+    ProviderRuntime& p = *providers.at(model->provider);
+    std::vector<std::string> inputs;
+    if (input->value().is_string()) {
+      inputs.emplace_back(input->value().as_string());
+    } else {
+      for (const auto& v : input->value().as_array()) {
+        if (!v.is_string())
+          co_return Fail(Error::InvalidArgument("field 'input' must contain strings"));
+        inputs.emplace_back(v.as_string());
+      }
+    }
+    if (p.config.type == "simulated") {
+      // Deterministic pseudo-embeddings: 16 dimensions from the SHA-256 of each input.
+      bj::array data;
+      std::int64_t tokens = 0;
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        std::string h = Sha256Hex(inputs[i]);
+        bj::array vec;
+        for (int d = 0; d < 16; ++d) {
+          int byte = std::stoi(h.substr(static_cast<std::size_t>(d) * 2, 2), nullptr, 16);
+          vec.push_back(static_cast<double>(byte) / 127.5 - 1.0);
+        }
+        tokens += providers::EstimateTokens(inputs[i]);
+        data.push_back(bj::object{{"object", "embedding"},
+                                  {"index", static_cast<std::int64_t>(i)},
+                                  {"embedding", std::move(vec)}});
+      }
+      co_return http::Response::Json(
+          200, bj::serialize(bj::object{
+                   {"object", "list"},
+                   {"data", std::move(data)},
+                   {"model", *model_name},
+                   {"usage", bj::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}));
+    }
+    auto ur = p.adapter->BuildEmbeddings(*body, model->upstream_model, p.api_key);
+    if (!ur)
+      co_return Fail(Error::InvalidArgument("model '" + *model_name + "' (provider type " +
+                                            p.config.type + ") does not support embeddings"));
+    auto r = co_await p.client->Fetch(ur->method, ur->path, ur->headers, ur->body);
+    if (!r.ok()) co_return Fail(TransportFailure(r.error()).ToError());
+    auto& [head, resp_body] = *r;
+    if (head.status < 200 || head.status >= 300) {
+      UpstreamFailure f;
+      f.cls = providers::ClassifyStatus(head.status);
+      f.status = head.status;
+      f.message = "upstream answered " + std::to_string(head.status);
+      co_return Fail(f.ToError());
+    }
+    co_return http::Response::Json(200, std::move(resp_body));
+  }
+
+  // --- GET /api/v1/usage: the caller's key and project against their limits ------------------
+  http::Response UsageReport(http::Request& req) {
+    auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
+    if (!actor.ok()) return http::Response::FromError(actor.error());
+    auto one = [](const LimitUsage& u, const LimitConfig& l) {
+      return bj::object{
+          {"requests_per_minute_limit", l.requests_per_minute},
+          {"requests_available",
+           u.requests_available < 0 ? bj::value(nullptr) : bj::value(u.requests_available)},
+          {"tokens_today", u.tokens_today},
+          {"tokens_per_day_limit", l.tokens_per_day},
+          {"cost_today_usd", u.cost_today_usd},
+          {"cost_per_day_limit_usd", l.cost_per_day_usd}};
+    };
+    bj::object key = one(limiter->KeyUsage(actor->id), limiter->per_key());
+    key["id"] = actor->id;
+    bj::object project = one(limiter->ProjectUsage(actor->project_id), limiter->per_project());
+    project["id"] = actor->project_id;
+    bj::object o{{"key", std::move(key)}, {"project", std::move(project)}};
+    return http::Response::Json(200, bj::serialize(o));
+  }
+};
+
+Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, GatewayDeps deps) {
+  PO_RETURN_IF_ERROR(ValidateGatewayConfig(config));
+  auto impl = std::make_unique<Impl>(std::move(config), deps);
+  impl->started_at = ToUnixMillis(deps.clock->Now()) / 1000;
+  const auto& policy = impl->config.policy;
+  for (const auto& [name, pc] : impl->config.providers) {
+    auto rt = std::make_unique<ProviderRuntime>();
+    rt->config = pc;
+    rt->breaker = std::make_unique<CircuitBreaker>(*deps.clock, policy.breaker_failures,
+                                                   policy.breaker_cooldown);
+    if (pc.type != "simulated") {
+      rt->adapter = providers::MakeAdapter(pc.type);
+      if (!rt->adapter)
+        return Error::InvalidArgument("provider '" + name + "': unknown type " + pc.type);
+      if (!pc.api_key_env.empty()) {
+        const char* key = std::getenv(pc.api_key_env.c_str());
+        if (!key || !*key) {
+          return Error::FailedPrecondition("provider '" + name + "': environment variable " +
+                                           pc.api_key_env + " (its API key) is not set");
+        }
+        rt->api_key = key;
+      }
+      http::UpstreamOptions uo;
+      uo.base_url = pc.base_url;
+      uo.connect_timeout = pc.connect_timeout;
+      uo.first_byte_timeout = pc.first_byte_timeout;
+      uo.total_timeout = pc.total_timeout;
+      uo.ca_file = pc.ca_file;
+      auto client = http::UpstreamClient::Create(uo);
+      if (!client.ok())
+        return Error::InvalidArgument("provider '" + name + "': " + client.error().message);
+      rt->client = std::move(client).value();
+    } else {
+      PO_RETURN_IF_ERROR(providers::ValidateSimulatedConfig(pc.simulated));
+    }
+    impl->providers[name] = std::move(rt);
+  }
+  impl->cache =
+      std::make_unique<ResponseCache>(policy.cache_max_bytes, policy.cache_ttl, *deps.clock);
+  impl->limiter = std::make_unique<UsageLimiter>(*deps.clock, policy.per_key, policy.per_project);
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+
+const GatewayConfig& Gateway::config() const { return impl_->config; }
+UsageLimiter& Gateway::limiter() { return *impl_->limiter; }
+
+void Gateway::AddRoutes(http::Router& router) {
+  Impl* impl = impl_.get();
+  http::AddAsyncRoute(
+      router, "POST", "/v1/chat/completions",
+      [impl](http::Request& r, http::ResponseWriter& w) { return impl->ChatCompletions(r, w); });
+  http::AddAsyncRoute(
+      router, "POST", "/v1/embeddings",
+      [impl](http::Request& r, http::ResponseWriter& w) { return impl->Embeddings(r, w); });
+  router.Add("GET", "/v1/models", [impl](http::Request& r) { return impl->Models(r); });
+  router.Add("GET", "/api/v1/usage", [impl](http::Request& r) { return impl->UsageReport(r); });
+}
+
+std::string MaskForTrace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  auto is_word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '+';
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    // Digit runs (allowing separators) of 6+ digits: phone, card, account numbers.
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      std::size_t j = i, digits = 0;
+      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) ||
+                                 ((text[j] == '-' || text[j] == ' ') && j + 1 < text.size() &&
+                                  std::isdigit(static_cast<unsigned char>(text[j + 1]))))) {
+        digits += std::isdigit(static_cast<unsigned char>(text[j])) ? 1 : 0;
+        ++j;
+      }
+      if (digits >= 6) {
+        out += "[NUMBER]";
+      } else {
+        out.append(text.substr(i, j - i));
+      }
+      i = j;
+      continue;
+    }
+    if (is_word(c)) {
+      std::size_t j = i;
+      while (j < text.size() && (is_word(text[j]) || text[j] == '@')) ++j;
+      std::string_view word = text.substr(i, j - i);
+      auto at = word.find('@');
+      bool email =
+          at != std::string_view::npos && at > 0 && word.find('.', at) != std::string_view::npos;
+      bool secret = word.size() >= 20 && (word.rfind("sk-", 0) == 0 || word.rfind("po-", 0) == 0 ||
+                                          word.rfind("sk_", 0) == 0 || word.rfind("pk-", 0) == 0);
+      if (email)
+        out += "[EMAIL]";
+      else if (secret)
+        out += "[SECRET]";
+      else
+        out.append(word);
+      i = j;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace promptops::gateway

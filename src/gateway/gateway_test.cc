@@ -1,0 +1,573 @@
+// The gateway through a real HTTP server on port 0, against fake OpenAI and Anthropic upstreams
+// (tests/support/fake_upstream) and the simulated provider, with real SQLite for registry, keys
+// and traces.
+#include "gateway/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "core/json.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "support/fake_upstream.h"
+#include "support/temp_dir.h"
+
+namespace promptops::gateway {
+namespace {
+
+namespace bj = boost::json;
+using testing::FakeResponse;
+using testing::FakeUpstream;
+
+constexpr const char* kKey = "po-gateway-test-key-0123456789abcdefgh";
+constexpr const char* kUpstreamKey = "sk-upstream-secret-never-leak-0123456789";
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("PROMPTOPS_TEST_UPSTREAM_KEY", kUpstreamKey, 1);
+    store_ = std::move(store::OpenSqliteStore(dir_.path() / "db.sqlite")).value();
+    registry_ = std::make_unique<registry::Registry>(*store_, Clock::Real());
+    ASSERT_TRUE(registry_->Load().ok());
+    keys_ = std::make_unique<governance::ApiKeys>(*store_, Clock::Real());
+    ASSERT_TRUE(keys_->Bootstrap("default", std::string(kKey), std::nullopt).ok());
+    telemetry_ = std::make_unique<telemetry::Telemetry>(*store_, Clock::Real());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    telemetry_->Stop();
+  }
+
+  // Config: openai fake, anthropic fake, simulated; models and fallbacks.
+  void Start(std::function<void(GatewayConfig&)> tweak = {}) {
+    GatewayConfig c;
+    ProviderConfig oa;
+    oa.name = "oa";
+    oa.type = "openai";
+    oa.base_url = openai_.base_url() + "/v1";
+    oa.api_key_env = "PROMPTOPS_TEST_UPSTREAM_KEY";
+    oa.first_byte_timeout = std::chrono::milliseconds(2000);
+    c.providers["oa"] = oa;
+    ProviderConfig an = oa;
+    an.name = "an";
+    an.type = "anthropic";
+    an.base_url = anthropic_.base_url() + "/v1";
+    c.providers["an"] = an;
+    ProviderConfig sim;
+    sim.name = "sim";
+    sim.type = "simulated";
+    sim.simulated.latency_median = std::chrono::microseconds(1000);
+    sim.simulated.latency_p99 = std::chrono::microseconds(3000);
+    sim.simulated.ttft_median = std::chrono::microseconds(1000);
+    sim.simulated.ttft_p99 = std::chrono::microseconds(3000);
+    sim.simulated.tokens_per_second = 5000;
+    c.providers["sim"] = sim;
+    auto model = [&](std::string name, std::string provider, std::string upstream,
+                     std::vector<std::string> fallbacks = {}) {
+      ModelConfig m;
+      m.name = name;
+      m.provider = provider;
+      m.upstream_model = upstream;
+      m.fallbacks = std::move(fallbacks);
+      m.pricing = {1.0, 2.0};
+      c.models[name] = m;
+    };
+    model("gpt-test", "oa", "gpt-4o-mini-upstream");
+    model("claude-test", "an", "claude-3-5-haiku-20241022");
+    model("demo-chat", "sim", "demo-chat");
+    model("flaky", "oa", "gpt-4o-mini-upstream", {"demo-chat"});
+    c.aliases["chat-default"] = "demo-chat";
+    c.policy.backoff_base = std::chrono::milliseconds(1);
+    c.policy.backoff_max = std::chrono::milliseconds(5);
+    if (tweak) tweak(c);
+    auto g = Gateway::Create(c, GatewayDeps{*registry_, *keys_, telemetry_.get()});
+    ASSERT_TRUE(g.ok()) << g.error().ToString();
+    gateway_ = std::move(g).value();
+    auto router = std::make_shared<http::Router>();
+    gateway_->AddRoutes(*router);
+    http::ServerOptions o;
+    o.port = 0;
+    o.threads = 2;
+    server_ = std::make_unique<http::Server>(o, router);
+    ASSERT_TRUE(server_->Start().ok());
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  http::ClientResponse Post(const std::string& path, const std::string& body,
+                            http::Headers extra = {}, const std::string& key = kKey) {
+    http::Headers h{{"Content-Type", "application/json"}};
+    if (!key.empty()) h.emplace_back("Authorization", "Bearer " + key);
+    for (auto& e : extra) h.push_back(e);
+    auto r = http::Fetch("POST", base_ + path, h, body, {.timeout = std::chrono::seconds(20)});
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+  http::ClientResponse Chat(const std::string& body, http::Headers extra = {}) {
+    return Post("/v1/chat/completions", body, std::move(extra));
+  }
+  static bj::value Json(const http::ClientResponse& r) {
+    auto v = json::Parse(r.body);
+    EXPECT_TRUE(v.ok()) << r.body;
+    return v.ok() ? *v : bj::value();
+  }
+  // Concatenated delta contents of an SSE body; also checks the framing and [DONE].
+  static std::string StreamText(const std::string& body, bj::value* usage = nullptr,
+                                std::string* finish = nullptr) {
+    std::string text;
+    std::size_t pos = 0;
+    bool done = false;
+    while ((pos = body.find("data: ", pos)) != std::string::npos) {
+      auto end = body.find("\n\n", pos);
+      std::string data = body.substr(pos + 6, end - pos - 6);
+      pos = end;
+      if (data == "[DONE]") {
+        done = true;
+        continue;
+      }
+      auto v = json::Parse(data);
+      EXPECT_TRUE(v.ok()) << data;
+      if (!v.ok()) continue;
+      EXPECT_EQ(v->at("object").as_string(), "chat.completion.chunk");
+      if (v->as_object().contains("usage") && usage) *usage = v->at("usage");
+      for (const auto& c : v->at("choices").as_array()) {
+        const auto& d = c.at("delta").as_object();
+        if (auto it = d.find("content"); it != d.end()) text += it->value().as_string();
+        if (!c.at("finish_reason").is_null() && finish) *finish = c.at("finish_reason").as_string();
+      }
+    }
+    EXPECT_TRUE(done) << body;
+    return text;
+  }
+  std::vector<store::TraceRow> Traces() {
+    telemetry_->writer().Flush();
+    std::vector<store::TraceRow> rows;
+    EXPECT_TRUE(store_
+                    ->Read([&](store::Tx& tx) -> Status {
+                      PO_ASSIGN_OR_RETURN(auto page,
+                                          tx.traces().List(1, store::TraceFilter{}, 0, 100));
+                      rows = std::move(page.rows);
+                      return OkStatus();
+                    })
+                    .ok());
+    return rows;
+  }
+  Actor Admin() { return Actor{1, "pk-admin", Role::kAdmin}; }
+
+  testing::TempDir dir_;
+  FakeUpstream openai_, anthropic_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<governance::ApiKeys> keys_;
+  std::unique_ptr<telemetry::Telemetry> telemetry_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<http::Server> server_;
+  std::string base_;
+};
+
+constexpr const char* kHello =
+    R"({"model":"demo-chat","messages":[{"role":"user","content":"Hello there"}]})";
+
+TEST_F(GatewayTest, SimulatedModelAnswersInOpenAiShapeWithHeadersAndTrace) {
+  Start();
+  auto r = Chat(kHello);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = Json(r);
+  EXPECT_EQ(v.at("object").as_string(), "chat.completion");
+  EXPECT_EQ(v.at("model").as_string(), "demo-chat");
+  std::string content(v.at("choices").at(0).at("message").at("content").as_string());
+  EXPECT_EQ(content.rfind("Simulated answer", 0), 0u) << content;
+  EXPECT_GT(v.at("usage").at("completion_tokens").as_int64(), 0);
+  ASSERT_TRUE(r.Header("x-promptops-trace-id").has_value());
+  EXPECT_EQ(*r.Header("x-promptops-model"), "demo-chat");
+  // Deterministic: the same request gets the same answer.
+  EXPECT_EQ(Json(Chat(kHello)).at("choices").at(0).at("message").at("content").as_string(),
+            content);
+  auto traces = Traces();
+  ASSERT_EQ(traces.size(), 2u);
+  EXPECT_EQ(traces[0].provider, "sim");
+  EXPECT_EQ(traces[0].status, 200);
+  EXPECT_GT(traces[0].cost_usd, 0);
+  EXPECT_EQ(traces[0].key_id, "pk-admin");
+  EXPECT_NE(telemetry_->metrics().Expose().find("promptops_gateway_requests_total"),
+            std::string::npos);
+}
+
+TEST_F(GatewayTest, StreamingDeliversTheSameTextWithUsageOnlyWhenAsked) {
+  Start();
+  std::string plain(Json(Chat(kHello)).at("choices").at(0).at("message").at("content").as_string());
+  auto s = Chat(
+      R"({"model":"chat-default","stream":true,"messages":[{"role":"user","content":"Hello there"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(*s.Header("content-type"), "text/event-stream");
+  bj::value usage;
+  std::string finish;
+  EXPECT_EQ(StreamText(s.body, &usage, &finish), plain);
+  EXPECT_EQ(finish, "stop");
+  EXPECT_TRUE(usage.is_null());
+  auto u = Chat(
+      R"({"model":"demo-chat","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hello there"}]})");
+  StreamText(u.body, &usage);
+  ASSERT_TRUE(usage.is_object()) << u.body;
+  EXPECT_GT(usage.at("total_tokens").as_int64(), 0);
+  auto traces = Traces();
+  ASSERT_FALSE(traces.empty());
+  EXPECT_TRUE(traces[0].stream);
+  EXPECT_GE(traces[0].ttft_us, 0);
+}
+
+TEST_F(GatewayTest, OpenAiUpstreamGetsTheMappedModelAndItsKeyButNeverLeaksIt) {
+  Start();
+  openai_.Enqueue(testing::OpenAiChatResponse("from upstream", 7, 3));
+  auto r = Chat(
+      R"({"model":"gpt-test","temperature":0.5,"messages":[{"role":"user","content":"hi"}],"user":"u-1"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("choices").at(0).at("message").at("content").as_string(), "from upstream");
+  EXPECT_EQ(Json(r).at("usage").at("prompt_tokens").as_int64(), 7);
+  auto sent = openai_.requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].target, "/v1/chat/completions");
+  EXPECT_EQ(*sent[0].Header("authorization"), std::string("Bearer ") + kUpstreamKey);
+  auto body = *json::Parse(sent[0].body);
+  EXPECT_EQ(body.at("model").as_string(), "gpt-4o-mini-upstream");
+  EXPECT_EQ(body.at("user").as_string(), "u-1");
+  // The client can never choose the upstream.
+  auto evil = Chat(
+      R"({"model":"gpt-test","api_base":"http://127.0.0.2:1","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(evil.status, 400);
+  EXPECT_EQ(openai_.request_count(), 1u);
+  for (const auto& t : Traces()) {
+    EXPECT_EQ(t.request_body.find(kUpstreamKey), std::string::npos);
+    EXPECT_EQ(t.response_body.find(kUpstreamKey), std::string::npos);
+  }
+  EXPECT_EQ(telemetry_->metrics().Expose().find(kUpstreamKey), std::string::npos);
+}
+
+TEST_F(GatewayTest, OpenAiUpstreamStreamIsPassedThroughChunkByChunk) {
+  Start();
+  openai_.Enqueue(testing::OpenAiStream({"안녕", "하세요", "!"}, true));
+  auto s = Chat(
+      R"({"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  bj::value usage;
+  EXPECT_EQ(StreamText(s.body, &usage), "안녕하세요!");
+  EXPECT_TRUE(usage.is_object());
+  // The gateway always asks the upstream for usage, for tracing.
+  EXPECT_TRUE(
+      json::Parse(openai_.requests()[0].body)->at("stream_options").at("include_usage").as_bool());
+}
+
+TEST_F(GatewayTest, AnthropicUpstreamAnswersInOpenAiShape) {
+  Start();
+  anthropic_.Enqueue(testing::AnthropicResponse("Claude says hi", 12, 4, "max_tokens"));
+  auto r = Chat(
+      R"({"model":"claude-test","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = Json(r);
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("content").as_string(), "Claude says hi");
+  EXPECT_EQ(v.at("choices").at(0).at("finish_reason").as_string(), "length");
+  EXPECT_EQ(v.at("usage").at("prompt_tokens").as_int64(), 12);
+  auto sent = anthropic_.requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].target, "/v1/messages");
+  EXPECT_EQ(*sent[0].Header("x-api-key"), kUpstreamKey);
+  EXPECT_EQ(json::Parse(sent[0].body)->at("system").as_string(), "be brief");
+  anthropic_.Enqueue(testing::AnthropicStream({"A", "B", "C"}, 5));
+  auto s =
+      Chat(R"({"model":"claude-test","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(StreamText(s.body), "ABC");
+}
+
+TEST_F(GatewayTest, PromptReferencesRenderTheVersionAndUseItsConfig) {
+  Start();
+  registry::PushRequest p;
+  p.name = "support/bot";
+  p.content = bj::array{bj::object{{"role", "system"}, {"content", "You help {{company}}."}}};
+  p.config = bj::object{{"model", "gpt-test"}, {"temperature", 0.3}, {"max_tokens", 50}};
+  p.labels = {"production"};
+  ASSERT_TRUE(registry_->Push(Admin(), p).ok());
+  openai_.SetHandler([](const testing::FakeRequest&) { return testing::OpenAiChatResponse("ok"); });
+  auto r =
+      Chat(R"({"model":"prompt:support/bot","variables":{"company":"에이크미"},"temperature":0.9,
+                    "messages":[{"role":"user","content":"refund?"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(*r.Header("x-promptops-prompt"), "support/bot@1");
+  EXPECT_EQ(*r.Header("x-promptops-model"), "gpt-test");
+  auto body = *json::Parse(openai_.requests().back().body);
+  const auto& msgs = body.at("messages").as_array();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].at("content").as_string(), "You help 에이크미.");
+  EXPECT_EQ(msgs[1].at("content").as_string(), "refund?");
+  EXPECT_DOUBLE_EQ(body.at("temperature").as_double(), 0.9);  // the request overrides
+  EXPECT_EQ(body.at("max_tokens").as_int64(), 50);            // the version's config
+  auto missing =
+      Chat(R"({"model":"prompt:support/bot","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find("missing variables: company"), std::string::npos) << missing.body;
+  EXPECT_EQ(Chat(R"({"model":"prompt:nope","messages":[{"role":"user","content":"x"}]})").status,
+            404);
+  EXPECT_EQ(Chat(R"({"model":"prompt:support/bot@staging","variables":{"company":"x"}})").status,
+            404);
+  auto traces = Traces();
+  ASSERT_FALSE(traces.empty());
+  bool found = false;
+  for (const auto& t : traces) {
+    if (t.status == 200) {
+      EXPECT_EQ(t.prompt_name, "support/bot");
+      EXPECT_EQ(t.prompt_version, 1);
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(GatewayTest, RetriesServerErrorsHonouringRetryAfterAndNeverRetriesClientErrors) {
+  Start([](GatewayConfig& c) { c.policy.max_retries = 2; });
+  openai_.Enqueue(testing::ErrorResponse(500, R"({"error":{"message":"boom"}})"));
+  openai_.Enqueue(testing::ErrorResponse(429, R"({"error":{"message":"slow down"}})", 0));
+  openai_.Enqueue(testing::OpenAiChatResponse("third time lucky"));
+  auto r = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(openai_.request_count(), 3u);
+  openai_.Enqueue(testing::ErrorResponse(400, R"({"error":{"message":"bad param"}})"));
+  auto bad = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(openai_.request_count(), 4u);
+  auto traces = Traces();
+  ASSERT_EQ(traces.size(), 2u);
+  EXPECT_EQ(traces[1].retries, 2);
+}
+
+TEST_F(GatewayTest, FallsBackToTheNextModelWhenTheUpstreamKeepsFailing) {
+  Start([](GatewayConfig& c) { c.policy.max_retries = 1; });
+  openai_.SetHandler([](const testing::FakeRequest&) {
+    return testing::ErrorResponse(503, R"({"error":{"message":"down"}})");
+  });
+  auto r = Chat(R"({"model":"flaky","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(std::string(Json(r).at("choices").at(0).at("message").at("content").as_string())
+                .substr(0, 16),
+            "Simulated answer");
+  EXPECT_EQ(openai_.request_count(), 2u);  // the first try and one retry
+  auto traces = Traces();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_TRUE(traces[0].fallback_used);
+  EXPECT_EQ(traces[0].provider, "sim");
+  // Streams fall back too when the error arrives before any byte.
+  auto s = Chat(R"({"model":"flaky","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(StreamText(s.body).substr(0, 16), "Simulated answer");
+}
+
+TEST_F(GatewayTest, UpstreamFaultsBecomeCleanErrors) {
+  Start([](GatewayConfig& c) {
+    c.policy.max_retries = 0;
+    c.policy.breaker_failures = 100;
+  });
+  struct Case {
+    FakeResponse response;
+    int status;
+  } cases[] = {
+      {testing::ErrorResponse(502, "not json at all"), 502},
+      {[] {
+         FakeResponse f;
+         f.body = "{\"choices\": [ broken";
+         f.headers = {{"Content-Type", "application/json"}};
+         return f;
+       }(),
+       502},
+      {[] {
+         FakeResponse f;
+         f.action = FakeResponse::Action::kReset;
+         return f;
+       }(),
+       503},
+      {[] {
+         FakeResponse f;
+         f.action = FakeResponse::Action::kClose;
+         return f;
+       }(),
+       503},
+      {[] {
+         FakeResponse f;
+         f.action = FakeResponse::Action::kHang;
+         return f;
+       }(),
+       504},
+  };
+  for (auto& c : cases) {
+    openai_.Enqueue(c.response);
+    auto r = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})");
+    EXPECT_GE(r.status, 500) << r.body;
+    EXPECT_TRUE(Json(r).as_object().contains("error")) << r.body;
+  }
+  // A stream reset in the middle: the client gets what arrived, then an error event; no crash.
+  FakeResponse reset = testing::OpenAiStream({"partial"}, false);
+  reset.action = FakeResponse::Action::kStreamThenReset;
+  openai_.Enqueue(reset);
+  auto s =
+      Chat(R"({"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(s.status, 200);
+  EXPECT_NE(s.body.find("partial"), std::string::npos);
+  EXPECT_NE(s.body.find("\"error\""), std::string::npos) << s.body;
+}
+
+TEST_F(GatewayTest, CircuitOpensAfterRepeatedFailures) {
+  Start([](GatewayConfig& c) {
+    c.policy.max_retries = 0;
+    c.policy.breaker_failures = 2;
+    c.policy.breaker_cooldown = std::chrono::milliseconds(60000);
+  });
+  openai_.SetHandler([](const testing::FakeRequest&) { return testing::ErrorResponse(500, "{}"); });
+  for (int i = 0; i < 2; ++i)
+    EXPECT_GE(Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})").status,
+              500);
+  auto fast = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(fast.status, 503);
+  EXPECT_NE(fast.body.find("circuit open"), std::string::npos) << fast.body;
+  EXPECT_EQ(openai_.request_count(), 2u);
+}
+
+TEST_F(GatewayTest, CachesDeterministicAnswersAndReplaysThemAsStreams) {
+  Start();
+  openai_.SetHandler(
+      [](const testing::FakeRequest&) { return testing::OpenAiChatResponse("cached answer"); });
+  const char* body =
+      R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"same"}]})";
+  auto first = Chat(body);
+  EXPECT_EQ(*first.Header("x-promptops-cache"), "miss");
+  auto second = Chat(body);
+  EXPECT_EQ(*second.Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(Json(second).at("choices").at(0).at("message").at("content").as_string(),
+            "cached answer");
+  EXPECT_EQ(openai_.request_count(), 1u);
+  auto bypass = Chat(body, {{"Cache-Control", "no-cache"}});
+  EXPECT_EQ(*bypass.Header("x-promptops-cache"), "off");
+  EXPECT_EQ(openai_.request_count(), 2u);
+  auto replay = Chat(
+      R"({"model":"gpt-test","temperature":0,"stream":true,"messages":[{"role":"user","content":"same"}]})");
+  EXPECT_EQ(*replay.Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(StreamText(replay.body), "cached answer");
+  // Not cached by default when the temperature is not 0.
+  auto warm = Chat(
+      R"({"model":"gpt-test","temperature":0.7,"messages":[{"role":"user","content":"same"}]})");
+  EXPECT_EQ(*warm.Header("x-promptops-cache"), "off");
+}
+
+TEST_F(GatewayTest, RateLimitsAnswer429WithRetryAfter) {
+  Start([](GatewayConfig& c) { c.policy.per_key.requests_per_minute = 2; });
+  EXPECT_EQ(Chat(kHello).status, 200);
+  EXPECT_EQ(Chat(kHello).status, 200);
+  auto limited = Chat(kHello);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(*limited.Header("retry-after"), "30");
+  EXPECT_EQ(Json(limited).at("error").at("type").as_string(), "rate_limit_error");
+  auto usage = http::Fetch("GET", base_ + "/api/v1/usage",
+                           {{"Authorization", std::string("Bearer ") + kKey}});
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(Json(*usage).at("key").at("requests_per_minute_limit").as_int64(), 2);
+}
+
+TEST_F(GatewayTest, BadRequestsGetOpenAiShapedErrors) {
+  Start();
+  struct Case {
+    std::string body;
+    std::string key;
+    int status;
+  } cases[] = {
+      {kHello, "", 401},
+      {kHello, "po-wrong-wrong-wrong-wrong-wrong", 401},
+      {"{not json", kKey, 400},
+      {std::string(100, '[') + std::string(100, ']'), kKey, 400},
+      {"{\"model\":\"demo-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"\xC3\x28\"}]}",
+       kKey, 400},
+      {R"({"model":"no-such-model","messages":[{"role":"user","content":"x"}]})", kKey, 404},
+      {R"({"model":"demo-chat","messages":[{"role":"user","content":"x"}],"temperature":5})", kKey,
+       400},
+  };
+  for (const auto& c : cases) {
+    auto r = Post("/v1/chat/completions", c.body, {}, c.key);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    auto v = json::Parse(r.body);
+    ASSERT_TRUE(v.ok()) << r.body;
+    EXPECT_TRUE(v->at("error").as_object().contains("message"));
+    EXPECT_TRUE(v->at("error").as_object().contains("type"));
+  }
+  std::string big = R"({"model":"demo-chat","messages":[{"role":"user","content":")" +
+                    std::string(5 << 20, 'x') + "\"}]}";
+  EXPECT_EQ(Post("/v1/chat/completions", big).status, 413);
+}
+
+TEST_F(GatewayTest, ModelsAndEmbeddings) {
+  Start();
+  auto models =
+      http::Fetch("GET", base_ + "/v1/models", {{"Authorization", std::string("Bearer ") + kKey}});
+  ASSERT_TRUE(models.ok());
+  auto v = Json(*models);
+  EXPECT_EQ(v.at("object").as_string(), "list");
+  std::set<std::string> ids;
+  for (const auto& m : v.at("data").as_array()) ids.insert(std::string(m.at("id").as_string()));
+  EXPECT_TRUE(ids.count("demo-chat") && ids.count("chat-default") && ids.count("gpt-test"));
+  auto e = Post("/v1/embeddings", R"({"model":"demo-chat","input":["a","b"]})");
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(Json(e).at("data").as_array().size(), 2u);
+  openai_.Enqueue(FakeResponse{
+      FakeResponse::Action::kRespond,
+      200,
+      {{"Content-Type", "application/json"}},
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"x","usage":{"prompt_tokens":1,"total_tokens":1}})"});
+  auto up = Post("/v1/embeddings", R"({"model":"gpt-test","input":"hello"})");
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(json::Parse(openai_.requests().back().body)->at("model").as_string(),
+            "gpt-4o-mini-upstream");
+  EXPECT_EQ(Post("/v1/embeddings", R"({"model":"claude-test","input":"x"})").status, 400);
+}
+
+TEST_F(GatewayTest, ClientDisconnectingMidStreamCancelsTheUpstreamAndIsTraced) {
+  Start();
+  FakeResponse slow =
+      testing::OpenAiStream({"one ", "two ", "three"}, true, std::chrono::milliseconds(300));
+  openai_.Enqueue(slow);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string body =
+      R"({"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    std::string(kKey) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  char buf[4096];
+  std::string got;
+  while (got.find("one") == std::string::npos) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // The trace says the client went away; the gateway keeps serving.
+  bool traced = false;
+  for (int i = 0; i < 100 && !traced; ++i) {
+    for (const auto& t : Traces()) traced = traced || t.error_class == "client_cancelled";
+    if (!traced) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(traced);
+  EXPECT_EQ(Chat(kHello).status, 200);
+}
+
+TEST(MaskForTrace, MasksEmailsNumbersAndKeys) {
+  EXPECT_EQ(
+      MaskForTrace("mail kim@example.co.kr or call 010-1234-5678, key sk-abcdefghijklmnopqrstuv"),
+      "mail [EMAIL] or call [NUMBER], key [SECRET]");
+  EXPECT_EQ(MaskForTrace("order 42 of 2024"), "order 42 of 2024");
+  EXPECT_EQ(MaskForTrace("안녕하세요 민수님"), "안녕하세요 민수님");
+}
+
+}  // namespace
+}  // namespace promptops::gateway

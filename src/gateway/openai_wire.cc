@@ -1,0 +1,222 @@
+#include "gateway/openai_wire.h"
+
+#include "core/json.h"
+
+namespace promptops::gateway {
+
+namespace bj = boost::json;
+
+Result<ModelRef> ParseModelRef(std::string_view model) {
+  ModelRef r;
+  if (model.empty()) return Error::InvalidArgument("field 'model' is required");
+  constexpr std::string_view kPrefix = "prompt:";
+  if (model.substr(0, kPrefix.size()) == kPrefix) {
+    r.is_prompt = true;
+    auto ref = registry::ParsePromptRef(model.substr(kPrefix.size()));
+    if (!ref.ok()) {
+      return Error::InvalidArgument("model '" + std::string(model) + "': " + ref.error().message);
+    }
+    r.prompt = std::move(ref).value();
+    if (!r.prompt.label && !r.prompt.version) r.prompt.label = "production";
+    return r;
+  }
+  if (model.size() > 256) return Error::InvalidArgument("field 'model' is too long");
+  r.model = std::string(model);
+  return r;
+}
+
+namespace {
+
+// Fields a client may never set: where to connect and with which credentials.
+constexpr std::string_view kForbidden[] = {"api_base",
+                                           "base_url",
+                                           "api_key",
+                                           "api_version",
+                                           "organization",
+                                           "azure_endpoint",
+                                           "custom_llm_provider",
+                                           "headers",
+                                           "extra_headers"};
+
+// Parameters the gateway understands itself; everything else goes to `extra`.
+constexpr std::string_view kKnown[] = {"model",
+                                       "messages",
+                                       "variables",
+                                       "metadata",
+                                       "user",
+                                       "stream",
+                                       "stream_options",
+                                       "temperature",
+                                       "top_p",
+                                       "max_tokens",
+                                       "max_completion_tokens",
+                                       "stop",
+                                       "seed"};
+
+Status ValidateMessages(const bj::array& msgs) {
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    std::string where = "messages[" + std::to_string(i) + "]";
+    if (!msgs[i].is_object()) return Error::InvalidArgument(where + " must be an object");
+    const auto& m = msgs[i].as_object();
+    auto role = m.find("role");
+    if (role == m.end() || !role->value().is_string()) {
+      return Error::InvalidArgument(where + ".role is required");
+    }
+    std::string_view r = role->value().as_string();
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool" && r != "developer") {
+      return Error::InvalidArgument(where +
+                                    ".role must be system, developer, user, assistant or tool");
+    }
+    auto content = m.find("content");
+    bool has_tool_calls = m.contains("tool_calls");
+    if (content == m.end() || content->value().is_null()) {
+      if (!(r == "assistant" && has_tool_calls)) {
+        return Error::InvalidArgument(where + ".content is required");
+      }
+    } else if (!content->value().is_string() && !content->value().is_array()) {
+      return Error::InvalidArgument(where + ".content must be a string or an array of parts");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<InboundChat> ParseChatRequest(std::string_view body) {
+  PO_ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
+  for (auto f : kForbidden) {
+    if (o.contains(f)) {
+      return Error::InvalidArgument("field '" + std::string(f) +
+                                    "' is not allowed: upstreams and their keys come from the "
+                                    "gateway's configuration");
+    }
+  }
+  InboundChat c;
+  PO_ASSIGN_OR_RETURN(c.model, json::RequireString(o, "model"));
+  PO_ASSIGN_OR_RETURN(c.ref, ParseModelRef(c.model));
+  PO_ASSIGN_OR_RETURN(const bj::array* msgs, json::OptArray(o, "messages"));
+  if (msgs) c.messages = *msgs;
+  if (c.messages.empty() && !c.ref.is_prompt) {
+    return Error::InvalidArgument("field 'messages' must be a non-empty array");
+  }
+  PO_RETURN_IF_ERROR(ValidateMessages(c.messages));
+  PO_ASSIGN_OR_RETURN(const bj::object* vars, json::OptObject(o, "variables"));
+  if (vars) c.variables = *vars;
+  PO_ASSIGN_OR_RETURN(const bj::object* meta, json::OptObject(o, "metadata"));
+  if (meta) c.metadata = *meta;
+  PO_ASSIGN_OR_RETURN(auto user, json::OptString(o, "user"));
+  c.user = user.value_or("");
+  PO_ASSIGN_OR_RETURN(auto stream, json::OptBool(o, "stream"));
+  c.stream = stream.value_or(false);
+  PO_ASSIGN_OR_RETURN(const bj::object* so, json::OptObject(o, "stream_options"));
+  if (so) {
+    PO_ASSIGN_OR_RETURN(auto inc, json::OptBool(*so, "include_usage"));
+    c.include_usage = inc.value_or(false);
+  }
+  PO_ASSIGN_OR_RETURN(c.temperature, json::OptDouble(o, "temperature"));
+  if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) {
+    return Error::InvalidArgument("field 'temperature' must be between 0 and 2");
+  }
+  PO_ASSIGN_OR_RETURN(c.top_p, json::OptDouble(o, "top_p"));
+  PO_ASSIGN_OR_RETURN(c.max_tokens, json::OptInt(o, "max_tokens"));
+  PO_ASSIGN_OR_RETURN(auto max_completion, json::OptInt(o, "max_completion_tokens"));
+  if (max_completion) c.max_tokens = max_completion;
+  if (c.max_tokens && *c.max_tokens < 1) {
+    return Error::InvalidArgument("field 'max_tokens' must be a positive integer");
+  }
+  PO_ASSIGN_OR_RETURN(c.seed, json::OptInt(o, "seed"));
+  if (auto it = o.find("stop"); it != o.end() && !it->value().is_null()) {
+    if (it->value().is_string()) {
+      c.stop.emplace_back(it->value().as_string());
+    } else if (it->value().is_array()) {
+      for (const auto& s : it->value().as_array()) {
+        if (!s.is_string())
+          return Error::InvalidArgument("field 'stop' must be a string or an array of strings");
+        c.stop.emplace_back(s.as_string());
+      }
+    } else {
+      return Error::InvalidArgument("field 'stop' must be a string or an array of strings");
+    }
+  }
+  for (const auto& kv : o) {
+    bool known = false;
+    for (auto k : kKnown) known = known || kv.key() == k;
+    if (!known) c.extra[kv.key()] = kv.value();
+  }
+  return c;
+}
+
+std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,
+                           const providers::ChatResponse& r, const providers::Usage& usage) {
+  bj::object message{{"role", "assistant"}, {"content", r.content}};
+  if (!r.tool_calls.is_null()) message["tool_calls"] = r.tool_calls;
+  bj::object choice{{"index", 0},
+                    {"message", std::move(message)},
+                    {"logprobs", nullptr},
+                    {"finish_reason", r.finish_reason}};
+  bj::object o{
+      {"id", id},
+      {"object", "chat.completion"},
+      {"created", created},
+      {"model", model},
+      {"choices", bj::array{std::move(choice)}},
+      {"usage", bj::object{{"prompt_tokens", usage.prompt_tokens},
+                           {"completion_tokens", usage.completion_tokens},
+                           {"total_tokens", usage.prompt_tokens + usage.completion_tokens}}}};
+  return bj::serialize(o);
+}
+
+std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
+                      std::optional<std::string_view> role, std::optional<std::string_view> text,
+                      std::optional<std::string_view> finish_reason,
+                      const providers::Usage* usage) {
+  bj::object o{
+      {"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model}};
+  if (usage) {
+    o["choices"] = bj::array{};
+    o["usage"] = bj::object{{"prompt_tokens", usage->prompt_tokens},
+                            {"completion_tokens", usage->completion_tokens},
+                            {"total_tokens", usage->prompt_tokens + usage->completion_tokens}};
+  } else {
+    bj::object delta;
+    if (role) delta["role"] = *role;
+    if (text) delta["content"] = *text;
+    bj::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
+    choice["finish_reason"] = finish_reason ? bj::value(*finish_reason) : bj::value(nullptr);
+    o["choices"] = bj::array{std::move(choice)};
+  }
+  return bj::serialize(o);
+}
+
+WireError OpenAiError(const Error& e, std::string_view code) {
+  std::string_view type = "invalid_request_error";
+  switch (e.code) {
+    case ErrorCode::kUnauthenticated:
+      type = "authentication_error";
+      break;
+    case ErrorCode::kPermissionDenied:
+      type = "permission_error";
+      break;
+    case ErrorCode::kNotFound:
+      type = "invalid_request_error";
+      break;
+    case ErrorCode::kRateLimited:
+      type = "rate_limit_error";
+      break;
+    case ErrorCode::kInternal:
+    case ErrorCode::kUpstreamError:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+      type = "api_error";
+      break;
+    default:
+      break;
+  }
+  bj::object err{{"message", e.message},
+                 {"type", type},
+                 {"param", nullptr},
+                 {"code", code.empty() ? bj::value(ErrorCodeName(e.code)) : bj::value(code)}};
+  return {HttpStatusFor(e.code), bj::serialize(bj::object{{"error", std::move(err)}})};
+}
+
+}  // namespace promptops::gateway

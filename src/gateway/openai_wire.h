@@ -1,0 +1,65 @@
+// The gateway's client-facing wire format: OpenAI's Chat Completions API. Parsing and validating
+// an inbound request, and serializing answers, stream chunks and errors exactly as OpenAI does,
+// so that the official SDKs work unmodified.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "providers/chat.h"
+#include "registry/names.h"
+
+namespace promptops::gateway {
+
+// What the "model" field names: a configured model/alias, or a prompt reference
+// "prompt:NAME", "prompt:NAME@LABEL", "prompt:NAME#VERSION" (label defaults to production).
+struct ModelRef {
+  bool is_prompt = false;
+  std::string model;           // the model or alias (when !is_prompt)
+  registry::PromptRef prompt;  // when is_prompt
+};
+Result<ModelRef> ParseModelRef(std::string_view model);
+
+struct InboundChat {
+  std::string model;  // as sent
+  ModelRef ref;
+  boost::json::array messages;    // the request's own messages, validated
+  boost::json::object variables;  // template variables (promptops extension)
+  boost::json::object metadata;   // kept on the trace
+  std::string user;
+  bool stream = false;
+  bool include_usage = false;
+  std::optional<double> temperature, top_p;
+  std::optional<std::int64_t> max_tokens;
+  std::vector<std::string> stop;
+  std::optional<std::int64_t> seed;
+  boost::json::object extra;  // other OpenAI parameters, forwarded to OpenAI-compatible upstreams
+};
+
+// Parses and validates a /v1/chat/completions body. Refuses fields that would let a client
+// choose where the gateway connects or what key it sends (api_base, base_url, api_key, ...).
+Result<InboundChat> ParseChatRequest(std::string_view body);
+
+// {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}
+std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,
+                           const providers::ChatResponse& r, const providers::Usage& usage);
+// One "chat.completion.chunk" object (without the "data: " framing). `role` is set on the first
+// chunk; finish_reason on the last content chunk; usage-only chunks have empty choices.
+std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
+                      std::optional<std::string_view> role, std::optional<std::string_view> text,
+                      std::optional<std::string_view> finish_reason, const providers::Usage* usage);
+
+// OpenAI's error shape {"error":{"message","type","param","code"}} and the HTTP status for it.
+struct WireError {
+  int status;
+  std::string body;
+};
+WireError OpenAiError(const Error& e, std::string_view code = {});
+
+}  // namespace promptops::gateway

@@ -1,0 +1,130 @@
+#include "gateway/openai_wire.h"
+
+#include <gtest/gtest.h>
+
+#include "core/json.h"
+
+namespace promptops::gateway {
+namespace {
+
+namespace bj = boost::json;
+
+TEST(ModelRef, ParsesModelsAndPromptReferences) {
+  auto m = *ParseModelRef("gpt-4o-mini");
+  EXPECT_FALSE(m.is_prompt);
+  EXPECT_EQ(m.model, "gpt-4o-mini");
+  auto p = *ParseModelRef("prompt:support/refund-bot");
+  EXPECT_TRUE(p.is_prompt);
+  EXPECT_EQ(p.prompt.name, "support/refund-bot");
+  EXPECT_EQ(*p.prompt.label, "production");
+  EXPECT_EQ(*ParseModelRef("prompt:x@staging")->prompt.label, "staging");
+  auto v = *ParseModelRef("prompt:고객지원/인사말#3");
+  EXPECT_EQ(*v.prompt.version, 3);
+  EXPECT_FALSE(v.prompt.label.has_value());
+  for (const char* bad : {"", "prompt:", "prompt:a@B", "prompt:a#0", "prompt:a@x#1"}) {
+    EXPECT_FALSE(ParseModelRef(bad).ok()) << bad;
+  }
+}
+
+TEST(ParseChatRequest, AcceptsTheOpenAiShapeAndKeepsUnknownParameters) {
+  auto r = ParseChatRequest(R"({
+    "model":"gpt-4o-mini","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]}],
+    "temperature":0,"max_completion_tokens":5,"stop":"END","stream":true,"stream_options":{"include_usage":true},
+    "user":"u1","metadata":{"session_id":"s1"},"variables":{"x":1},"response_format":{"type":"json_object"},"n":1})");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->messages.size(), 2u);
+  EXPECT_EQ(*r->temperature, 0.0);
+  EXPECT_EQ(*r->max_tokens, 5);
+  EXPECT_EQ(r->stop, std::vector<std::string>{"END"});
+  EXPECT_TRUE(r->stream);
+  EXPECT_TRUE(r->include_usage);
+  EXPECT_EQ(r->user, "u1");
+  EXPECT_TRUE(r->extra.contains("response_format"));
+  EXPECT_TRUE(r->extra.contains("n"));
+  EXPECT_FALSE(r->extra.contains("variables"));
+}
+
+TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
+  struct Case {
+    const char* body;
+    const char* mentions;
+  } cases[] = {
+      {"{", "malformed"},
+      {R"({"messages":[{"role":"user","content":"x"}]})", "model"},
+      {R"({"model":"m"})", "messages"},
+      {R"({"model":"m","messages":[]})", "messages"},
+      {R"({"model":"m","messages":[{"content":"x"}]})", "role"},
+      {R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})", "role"},
+      {R"({"model":"m","messages":[{"role":"user"}]})", "content"},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})", "content"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3})",
+       "temperature"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"})",
+       "temperature"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})", "max_tokens"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]})", "stop"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"api_base":"http://evil"})",
+       "api_base"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"base_url":"http://evil"})",
+       "base_url"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"api_key":"sk-x"})", "api_key"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseChatRequest(c.body);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(c.mentions), std::string::npos) << r.error().message;
+  }
+  // A prompt reference may come without messages of its own.
+  EXPECT_TRUE(ParseChatRequest(R"({"model":"prompt:x","variables":{"a":"b"}})").ok());
+}
+
+TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {
+  providers::ChatResponse r;
+  r.content = "안녕하세요";
+  providers::Usage u{3, 2, false};
+  auto c = *json::Parse(CompletionJson("chatcmpl-1", 1700000000, "m", r, u));
+  EXPECT_EQ(c.at("object").as_string(), "chat.completion");
+  EXPECT_EQ(c.at("choices").at(0).at("message").at("content").as_string(), "안녕하세요");
+  EXPECT_EQ(c.at("choices").at(0).at("finish_reason").as_string(), "stop");
+  EXPECT_EQ(c.at("usage").at("total_tokens").as_int64(), 5);
+  auto first = *json::Parse(ChunkJson("id", 1, "m", "assistant", "", std::nullopt, nullptr));
+  EXPECT_EQ(first.at("object").as_string(), "chat.completion.chunk");
+  EXPECT_EQ(first.at("choices").at(0).at("delta").at("role").as_string(), "assistant");
+  EXPECT_TRUE(first.at("choices").at(0).at("finish_reason").is_null());
+  auto last = *json::Parse(ChunkJson("id", 1, "m", std::nullopt, std::nullopt, "length", nullptr));
+  EXPECT_EQ(last.at("choices").at(0).at("finish_reason").as_string(), "length");
+  EXPECT_TRUE(last.at("choices").at(0).at("delta").as_object().empty());
+  auto usage = *json::Parse(ChunkJson("id", 1, "m", std::nullopt, std::nullopt, std::nullopt, &u));
+  EXPECT_TRUE(usage.at("choices").as_array().empty());
+  EXPECT_EQ(usage.at("usage").at("prompt_tokens").as_int64(), 3);
+
+  struct Case {
+    Error e;
+    int status;
+    const char* type;
+  } errors[] = {
+      {Error::InvalidArgument("bad"), 400, "invalid_request_error"},
+      {Error::Unauthenticated("who"), 401, "authentication_error"},
+      {Error::NotFound("model"), 404, "invalid_request_error"},
+      {{ErrorCode::kRateLimited, "slow"}, 429, "rate_limit_error"},
+      {{ErrorCode::kUpstreamError, "boom"}, 502, "api_error"},
+      {{ErrorCode::kTimeout, "late"}, 504, "api_error"},
+  };
+  for (const auto& c : errors) {
+    auto w = OpenAiError(c.e);
+    EXPECT_EQ(w.status, c.status);
+    auto v = *json::Parse(w.body);
+    EXPECT_EQ(v.at("error").at("type").as_string(), c.type);
+    EXPECT_EQ(v.at("error").at("message").as_string(), c.e.message);
+    EXPECT_TRUE(v.at("error").at("param").is_null());
+  }
+  EXPECT_EQ(json::Parse(OpenAiError(Error::NotFound("x"), "model_not_found").body)
+                ->at("error")
+                .at("code")
+                .as_string(),
+            "model_not_found");
+}
+
+}  // namespace
+}  // namespace promptops::gateway

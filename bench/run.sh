@@ -110,3 +110,8 @@ REPORT="$ROOT/bench/results/latest.md"
   echo
   "$ROOT/$BUILD/registry_bench" --seconds 3
 } | tee "$REPORT"
+
+# The gateway: promptops vs nginx proxy_pass in front of the same mock upstream, and concurrent
+# simulated streams.
+echo
+"$ROOT/bench/gateway_bench.sh" "$BUILD" "$SECONDS_PER_RUN" "${PROMPTOPS_BENCH_STREAMS:-10000}"

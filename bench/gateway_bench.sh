@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Gateway benchmark (part of make bench): promptops in front of a mock upstream, side by side with
+# nginx proxy_pass in front of the same mock, in one run, plus many concurrent simulated streams.
+#
+#   bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
+#
+# The mock upstream is nginx returning a fixed chat.completion (no model behind it), so the
+# figures measure the proxies, not a model. Everything listens on 127.0.0.1.
+set -euo pipefail
+BUILD=${1:-build}
+SECS=${2:-10}
+STREAMS=${3:-10000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/$BUILD/promptops"
+WORK=$(mktemp -d /tmp/promptops-gwbench-XXXXXX)
+KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOCK_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+COMPLETION='{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
+
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+  server {  # the mock upstream
+    listen 127.0.0.1:$MOCK_PORT;
+    location / { default_type application/json; return 200 '$COMPLETION'; }
+  }
+  server {  # the reference proxy
+    listen 127.0.0.1:$PROXY_PORT;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
+PIDS+=($!)
+
+cat >"$WORK/promptops.yaml" <<CONF
+providers:
+  mock: {type: openai, base_url: "http://127.0.0.1:$MOCK_PORT/v1"}
+  sim:
+    type: simulated
+    simulated: {ttft_median_ms: 50, ttft_p99_ms: 200, tokens_per_second: 20, max_tokens_default: 20}
+models:
+  mock-model: {provider: mock, pricing: {input_per_1m: 1, output_per_1m: 2}}
+  sim-stream: {provider: sim}
+gateway:
+  cache: {enabled: false}
+  trace_bodies: none
+CONF
+PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" \
+  --config "$WORK/promptops.yaml" --log-level warn >"$WORK/serve.out" 2>"$WORK/serve.err" &
+PO_PID=$!
+PIDS+=($PO_PID)
+for _ in $(seq 1 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
+PO_PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
+[ -n "$PO_PORT" ] || { echo "gateway bench: server did not start"; cat "$WORK/serve.err"; exit 1; }
+sleep 0.3
+
+BODY='{"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]}'
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'; }
+measure() {  # threads conns url -> "rps p50 p99"
+  local out; out=$(wrk -t"$1" -c"$2" -d"${SECS}s" --latency -s "$WORK/post.lua" "$3")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")"
+}
+read -r D_RPS D_P50 D_P99 <<<"$(measure 1 1 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions")"
+read -r P_RPS P_P50 P_P99 <<<"$(measure 1 1 "http://127.0.0.1:$PO_PORT/v1/chat/completions")"
+read -r N_RPS N_P50 N_P99 <<<"$(measure 1 1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions")"
+read -r P64_RPS P64_P50 P64_P99 <<<"$(measure 2 64 "http://127.0.0.1:$PO_PORT/v1/chat/completions")"
+PO_RSS_LOAD=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
+read -r N64_RPS N64_P50 N64_P99 <<<"$(measure 2 64 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions")"
+
+# Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
+cat >"$WORK/stream.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"sim-stream","stream":true,"messages":[{"role":"user","content":"stream please"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+STREAM_OUT=$(wrk -t2 -c"$STREAMS" -d"${SECS}s" --timeout 10s --latency -s "$WORK/stream.lua" "http://127.0.0.1:$PO_PORT/v1/chat/completions" &
+  WRK=$!; sleep $((SECS / 2)); awk '/VmRSS/ {print "RSS_MB " int($2/1024)}' "/proc/$PO_PID/status"; wait $WRK)
+S_RSS=$(echo "$STREAM_OUT" | awk '/RSS_MB/ {print $2}')
+S_RPS=$(echo "$STREAM_OUT" | awk '/Requests\/sec/ {print $2}')
+S_P50=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="50%" {print $2}')")
+S_P99=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="99%" {print $2}')")
+S_ERR=$(echo "$STREAM_OUT" | awk '/Socket errors/ {print}' | tr -d '\n')
+S_NON2XX=$(echo "$STREAM_OUT" | awk '/Non-2xx/ {print $NF}')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
+mkdir -p "$ROOT/bench/results"
+{
+  echo "## Gateway: promptops vs nginx proxy_pass in front of the same mock upstream"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), ${SECS}s per run, $(nproc) cores shared by wrk, nginx and promptops."
+  echo "Mock upstream: nginx (1 worker) returning a fixed chat.completion; traces and metrics on, cache off."
+  echo
+  echo "| path | concurrency | requests/s | p50 us | p99 us | added p50 us | added p99 us |"
+  echo "|---|---|---|---|---|---|---|"
+  echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
+  echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(added "$P_P50" "$D_P50") | $(added "$P_P99" "$D_P99") |"
+  echo "| client -> nginx proxy_pass -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
+  echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
+  echo "| client -> nginx proxy_pass -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
+  echo
+  echo "Max throughput, promptops / nginx proxy_pass at concurrency 64: **$(ratio "$P64_RPS" "$N64_RPS")**."
+  echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB."
+  echo
+  echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"
+  echo "20 tokens/s each): $S_RPS completed streams/s, stream duration p50 $S_P50 us, p99 $S_P99 us,"
+  echo "non-2xx: ${S_NON2XX:-0}; ${S_ERR:-no socket errors}. promptops RSS mid-run: ${S_RSS} MiB."
+} | tee "$ROOT/bench/results/gateway.md"

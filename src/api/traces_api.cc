@@ -84,7 +84,8 @@ class TracesApi : public std::enable_shared_from_this<TracesApi> {
     r.Add("GET", "/api/v1/traces/{id}", bind(&TracesApi::Get), blocking);
     r.Add("POST", "/api/v1/traces/{id}/feedback", bind(&TracesApi::Feedback), blocking);
     r.Add("GET", "/api/v1/feedback/summary", bind(&TracesApi::Summary), blocking);
-    r.Add("GET", "/metrics", [self = shared_from_this()](Request& req) { return self->Metrics(req); });
+    r.Add("GET", "/metrics",
+          [self = shared_from_this()](Request& req) { return self->Metrics(req); });
   }
 
  private:

@@ -155,8 +155,8 @@ TEST_F(TracesApiTest, FiltersByQueryParameters) {
     ASSERT_EQ(r.status, 200) << c.query << ": " << r.body;
     EXPECT_EQ(Ids(r), c.ids) << c.query;
   }
-  for (std::string bad : {"from=yesterday", "status=teapot", "status=999", "version=0",
-                          "limit=501"}) {
+  for (std::string bad :
+       {"from=yesterday", "status=teapot", "status=999", "version=0", "limit=501"}) {
     EXPECT_EQ(Call("GET", "/api/v1/traces?" + bad).status, 400) << bad;
   }
 }
@@ -176,7 +176,8 @@ TEST_F(TracesApiTest, ExportsJsonLinesWithTheSameFilters) {
   RecordSample();
   auto r = Call("GET", "/api/v1/traces/export?user=bob");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_THAT(std::string(r.Header("content-type").value_or("")), HasSubstr("application/x-ndjson"));
+  EXPECT_THAT(std::string(r.Header("content-type").value_or("")),
+              HasSubstr("application/x-ndjson"));
   std::istringstream in(r.body);
   std::vector<std::string> ids;
   for (std::string line; std::getline(in, line);) {
@@ -259,8 +260,7 @@ TEST_F(TracesApiTest, EveryTraceRouteNeedsAKeyAndViewersMayRead) {
   }
   std::string viewer = CreateKey("viewer");
   EXPECT_EQ(Call("GET", "/api/v1/traces", "", viewer).status, 200);
-  EXPECT_EQ(Call("POST", "/api/v1/traces/tr-1/feedback", R"({"value":"up"})", viewer).status,
-            201);
+  EXPECT_EQ(Call("POST", "/api/v1/traces/tr-1/feedback", R"({"value":"up"})", viewer).status, 201);
 }
 
 TEST_F(TracesApiTest, MetricsAreServedWithoutAuthInTheTextFormat) {

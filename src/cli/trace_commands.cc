@@ -110,9 +110,9 @@ std::string TraceListText(const bj::object& page) {
     for (const auto& v : data->as_array()) {
       if (!v.is_object()) continue;
       const auto& o = v.as_object();
-      t.AddRow({Field(o, "id"), Field(o, "time"), PromptText(o), Field(o, "model"),
-                StatusText(o), DurationText(IntField(o, "latency_us")), TokensText(o),
-                CostText(o), Field(o, "user").empty() ? "-" : Field(o, "user")});
+      t.AddRow({Field(o, "id"), Field(o, "time"), PromptText(o), Field(o, "model"), StatusText(o),
+                DurationText(IntField(o, "latency_us")), TokensText(o), CostText(o),
+                Field(o, "user").empty() ? "-" : Field(o, "user")});
       ++n;
     }
   }
@@ -132,7 +132,8 @@ std::string TraceShowText(const bj::object& t) {
   kv.emplace_back("status", StatusText(t));
   kv.emplace_back("prompt", PromptText(t));
   if (const auto* p = t.if_contains("prompt"); p && p->is_object()) {
-    if (!Field(p->as_object(), "label").empty()) kv.emplace_back("label", Field(p->as_object(), "label"));
+    if (!Field(p->as_object(), "label").empty())
+      kv.emplace_back("label", Field(p->as_object(), "label"));
   }
   kv.emplace_back("model", Field(t, "model"));
   if (!Field(t, "provider").empty() || !Field(t, "upstream_model").empty()) {
@@ -188,20 +189,20 @@ void AddTraceCommands(CLI::App& app, CommandTable& table) {
     std::int64_t limit = 50, offset = 0;
   };
   auto list = std::make_shared<ListOpts>();
-  CLI::App* l = table.Add(*trace, "list", "List traces, newest first.",
-                          [list](Session& s) -> Result<int> {
-                            std::string path = "/api/v1/traces";
-                            list->filters.AddQueryTo(path);
-                            AddQuery(path, "limit", std::to_string(list->limit));
-                            AddQuery(path, "offset", std::to_string(list->offset));
-                            PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", path));
-                            if (s.json()) {
-                              s.Out(PrettyJson(r));
-                            } else if (r.is_object()) {
-                              s.Out(TraceListText(r.as_object()));
-                            }
-                            return 0;
-                          });
+  CLI::App* l =
+      table.Add(*trace, "list", "List traces, newest first.", [list](Session& s) -> Result<int> {
+        std::string path = "/api/v1/traces";
+        list->filters.AddQueryTo(path);
+        AddQuery(path, "limit", std::to_string(list->limit));
+        AddQuery(path, "offset", std::to_string(list->offset));
+        PO_ASSIGN_OR_RETURN(bj::value r, s.api().Call("GET", path));
+        if (s.json()) {
+          s.Out(PrettyJson(r));
+        } else if (r.is_object()) {
+          s.Out(TraceListText(r.as_object()));
+        }
+        return 0;
+      });
   list->filters.AddTo(l);
   l->add_option("--limit", list->limit, "Traces per page (1-500)")
       ->check(CLI::Range(1, 500))
@@ -210,18 +211,18 @@ void AddTraceCommands(CLI::App& app, CommandTable& table) {
   l->footer("Example:\n  promptops trace list --prompt support/bot --status error --limit 20");
 
   auto show_id = std::make_shared<std::string>();
-  CLI::App* sh = table.Add(*trace, "show", "Show one trace with its bodies and feedback.",
-                           [show_id](Session& s) -> Result<int> {
-                             PO_ASSIGN_OR_RETURN(
-                                 bj::value r,
-                                 s.api().Call("GET", "/api/v1/traces/" + http::UrlEncode(*show_id)));
-                             if (s.json()) {
-                               s.Out(PrettyJson(r));
-                             } else if (r.is_object()) {
-                               s.Out(TraceShowText(r.as_object()));
-                             }
-                             return 0;
-                           });
+  CLI::App* sh = table.Add(
+      *trace, "show", "Show one trace with its bodies and feedback.",
+      [show_id](Session& s) -> Result<int> {
+        PO_ASSIGN_OR_RETURN(bj::value r,
+                            s.api().Call("GET", "/api/v1/traces/" + http::UrlEncode(*show_id)));
+        if (s.json()) {
+          s.Out(PrettyJson(r));
+        } else if (r.is_object()) {
+          s.Out(TraceShowText(r.as_object()));
+        }
+        return 0;
+      });
   sh->add_option("ID", *show_id, "Trace id (tr-...)")->required();
   sh->footer("Example:\n  promptops trace show tr-8f2a... -o json");
 
@@ -235,14 +236,16 @@ void AddTraceCommands(CLI::App& app, CommandTable& table) {
                            [exp](Session& s) -> Result<int> {
                              std::string path = "/api/v1/traces/export";
                              exp->filters.AddQueryTo(path);
-                             if (exp->limit > 0) AddQuery(path, "limit", std::to_string(exp->limit));
+                             if (exp->limit > 0)
+                               AddQuery(path, "limit", std::to_string(exp->limit));
                              PO_ASSIGN_OR_RETURN(std::string body, s.api().CallText("GET", path));
                              s.Out(body);
                              return 0;
                            });
   exp->filters.AddTo(ex);
-  ex->add_option("--limit", exp->limit, "At most this many traces (server default 10000, max "
-                                        "100000)")
+  ex->add_option("--limit", exp->limit,
+                 "At most this many traces (server default 10000, max "
+                 "100000)")
       ->check(CLI::Range(1, 100000));
   ex->footer("Example:\n  promptops trace export --from 2026-01-01T00:00:00Z > traces.jsonl");
 
@@ -283,8 +286,9 @@ void AddTraceCommands(CLI::App& app, CommandTable& table) {
       ->check(CLI::Range(1, 5));
   f->add_option("--comment", fb->comment, "Free text");
   f->add_option("--user", fb->user, "Who gives the feedback (default: the trace's user)");
-  f->footer("Examples:\n  promptops trace feedback tr-8f2a... up\n"
-            "  promptops trace feedback tr-8f2a... --score 2 --comment \"too long\"");
+  f->footer(
+      "Examples:\n  promptops trace feedback tr-8f2a... up\n"
+      "  promptops trace feedback tr-8f2a... --score 2 --comment \"too long\"");
 }
 
 }  // namespace promptops::cli

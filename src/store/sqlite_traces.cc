@@ -3,11 +3,11 @@
 // cost_usd is a REAL column, but the Statement wrapper binds and reads only integers and text:
 // the value is bound as text ("%.17g", which SQLite's REAL affinity converts back to a double
 // exactly) and read as SQLite's text rendering of the double.
-#include <string>
-#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "store/sqlite.h"
 #include "store/trace_repository.h"
@@ -145,8 +145,8 @@ class SqliteTraces : public TraceRepository {
     Where w = FilterSql(filter);
     TracePage page;
     {
-      PO_ASSIGN_OR_RETURN(
-          auto st, c_.Prepare("SELECT COUNT(*) FROM traces WHERE project_id = ?" + w.sql));
+      PO_ASSIGN_OR_RETURN(auto st,
+                          c_.Prepare("SELECT COUNT(*) FROM traces WHERE project_id = ?" + w.sql));
       st.Bind(1, project_id);
       w.BindTo(st, 2);
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -160,7 +160,8 @@ class SqliteTraces : public TraceRepository {
     st.Bind(1, project_id);
     w.BindTo(st, 2);
     int next = 2 + static_cast<int>(w.is_int.size());
-    st.Bind(next, static_cast<std::int64_t>(limit)).Bind(next + 1, static_cast<std::int64_t>(offset));
+    st.Bind(next, static_cast<std::int64_t>(limit))
+        .Bind(next + 1, static_cast<std::int64_t>(offset));
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -172,8 +173,7 @@ class SqliteTraces : public TraceRepository {
   Result<std::int64_t> DeleteOlderThan(std::int64_t cutoff_ms,
                                        std::optional<std::int64_t> project_id) override {
     std::string scope = project_id ? " AND project_id = ?" : "";
-    PO_ASSIGN_OR_RETURN(auto fb,
-                        c_.Prepare("DELETE FROM feedback WHERE created_at < ?" + scope));
+    PO_ASSIGN_OR_RETURN(auto fb, c_.Prepare("DELETE FROM feedback WHERE created_at < ?" + scope));
     fb.Bind(1, cutoff_ms);
     if (project_id) fb.Bind(2, *project_id);
     PO_RETURN_IF_ERROR(fb.Run());
@@ -241,8 +241,9 @@ class SqliteTraces : public TraceRepository {
     if (filter.prompt) sql += " AND prompt_name = ?";
     if (filter.version) sql += " AND prompt_version = ?";
     if (filter.model) sql += " AND model = ?";
-    sql += " GROUP BY prompt_name, prompt_version, model ORDER BY prompt_name, prompt_version, "
-           "model";
+    sql +=
+        " GROUP BY prompt_name, prompt_version, model ORDER BY prompt_name, prompt_version, "
+        "model";
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(sql));
     int i = 1;
     st.Bind(i++, project_id);
@@ -253,8 +254,8 @@ class SqliteTraces : public TraceRepository {
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out.push_back({st.Text(0), st.Int(1), st.Text(2), st.Int(3), st.Int(4), st.Int(5),
-                     st.Int(6), st.Int(7)});
+      out.push_back({st.Text(0), st.Int(1), st.Text(2), st.Int(3), st.Int(4), st.Int(5), st.Int(6),
+                     st.Int(7)});
     }
     return out;
   }

@@ -18,9 +18,7 @@ TraceRow Row(std::string id, std::int64_t time_ms, std::int64_t project = 1) {
 
 class SqliteTracesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    store_ = std::move(OpenSqliteStore(dir_.path() / "db.sqlite")).value();
-  }
+  void SetUp() override { store_ = std::move(OpenSqliteStore(dir_.path() / "db.sqlite")).value(); }
   void Insert(std::vector<TraceRow> rows) {
     ASSERT_TRUE(store_
                     ->Write([&](Tx& tx) -> Status {
@@ -132,6 +130,13 @@ TEST_F(SqliteTracesTest, ListsNewestFirstWithFiltersAndPagination) {
   rows.push_back(Row("tr-other-project", 5000, 2));
   Insert(rows);
 
+  // Builds a filter by setting fields on a default one (designated initializers would warn
+  // about the fields left out).
+  auto F = [](auto set) {
+    TraceFilter f;
+    set(f);
+    return f;
+  };
   struct Case {
     const char* name;
     TraceFilter filter;
@@ -139,15 +144,23 @@ TEST_F(SqliteTracesTest, ListsNewestFirstWithFiltersAndPagination) {
   };
   const Case cases[] = {
       {"all", {}, {"tr-9", "tr-8", "tr-7", "tr-6", "tr-5", "tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
-      {"time range", {.from_ms = 1020, .to_ms = 1050}, {"tr-4", "tr-3", "tr-2"}},
-      {"prompt", {.prompt = "a"}, {"tr-9", "tr-7", "tr-5", "tr-3", "tr-1"}},
-      {"prompt version", {.prompt = "a", .version = 2}, {"tr-7", "tr-1"}},
-      {"model", {.model = "m1"}, {"tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
-      {"status", {.status = 429}, {"tr-7"}},
-      {"errors", {.errors_only = true}, {"tr-8", "tr-7"}},
-      {"error class", {.error_class = "client_cancelled"}, {"tr-8"}},
-      {"user", {.user = "alice"}, {"tr-4"}},
-      {"nothing", {.model = "none"}, {}},
+      {"time range",
+       F([](TraceFilter& f) { f.from_ms = 1020, f.to_ms = 1050; }),
+       {"tr-4", "tr-3", "tr-2"}},
+      {"prompt",
+       F([](TraceFilter& f) { f.prompt = "a"; }),
+       {"tr-9", "tr-7", "tr-5", "tr-3", "tr-1"}},
+      {"prompt version",
+       F([](TraceFilter& f) { f.prompt = "a", f.version = 2; }),
+       {"tr-7", "tr-1"}},
+      {"model",
+       F([](TraceFilter& f) { f.model = "m1"; }),
+       {"tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
+      {"status", F([](TraceFilter& f) { f.status = 429; }), {"tr-7"}},
+      {"errors", F([](TraceFilter& f) { f.errors_only = true; }), {"tr-8", "tr-7"}},
+      {"error class", F([](TraceFilter& f) { f.error_class = "client_cancelled"; }), {"tr-8"}},
+      {"user", F([](TraceFilter& f) { f.user = "alice"; }), {"tr-4"}},
+      {"nothing", F([](TraceFilter& f) { f.model = "none"; }), {}},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(Ids(List(c.filter)), c.ids) << c.name;
@@ -223,10 +236,10 @@ TEST_F(SqliteTracesTest, FeedbackIsAggregatedPerPromptVersionAndModel) {
                     EXPECT_EQ(p1.scored, 2);
                     EXPECT_EQ(p1.score_sum, 9);
                     EXPECT_EQ(p1.total, 5);
-                    auto v2 = tx.traces().SummarizeFeedback(1, {.prompt = "p", .version = 2});
+                    auto v2 = tx.traces().SummarizeFeedback(1, {"p", 2, std::nullopt});
                     EXPECT_EQ(v2->size(), 1u);
                     EXPECT_EQ((*v2)[0].down, 1);
-                    auto m2 = tx.traces().SummarizeFeedback(1, {.model = "m2"});
+                    auto m2 = tx.traces().SummarizeFeedback(1, {std::nullopt, std::nullopt, "m2"});
                     EXPECT_EQ(m2->size(), 1u);
                     EXPECT_EQ((*m2)[0].prompt_name, "q");
                     EXPECT_TRUE(tx.traces().SummarizeFeedback(2, {})->empty());

@@ -74,7 +74,7 @@ struct FeedbackRow {
   std::string prompt_name;
   std::int64_t prompt_version = 0;
   std::string model;
-  std::string value;                 // "up" | "down" | "score"
+  std::string value;                  // "up" | "down" | "score"
   std::optional<std::int64_t> score;  // 1..5 when value == "score"
   std::string comment;
   std::string user;

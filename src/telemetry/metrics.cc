@@ -137,9 +137,10 @@ Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)
   i.fallbacks = i.Make(i.Counter("promptops_gateway_fallbacks_total",
                                  "Requests moved from a model to its fallback."),
                        {"from_model", "to_model"}, "promptops_gateway_fallbacks_total");
-  i.upstream_errors = i.Make(i.Counter("promptops_gateway_upstream_errors_total",
-                                       "Failed upstream attempts by provider and error class."),
-                             {"provider", "error_class"}, "promptops_gateway_upstream_errors_total");
+  i.upstream_errors =
+      i.Make(i.Counter("promptops_gateway_upstream_errors_total",
+                       "Failed upstream attempts by provider and error class."),
+             {"provider", "error_class"}, "promptops_gateway_upstream_errors_total");
   i.queue_depth = &prometheus::BuildGauge()
                        .Name("promptops_trace_queue_depth")
                        .Help("Traces waiting in the queue to be stored.")
@@ -148,7 +149,8 @@ Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)
   i.dropped = i.Make(i.Counter("promptops_trace_queue_dropped_total",
                                "Traces not stored, by reason: queue_full, stopped, write_failed."),
                      {"reason"}, "promptops_trace_queue_dropped_total");
-  i.written = &i.Counter("promptops_traces_written_total", "Traces stored in the database.").Add({});
+  i.written =
+      &i.Counter("promptops_traces_written_total", "Traces stored in the database.").Add({});
   i.feedback = i.Make(i.Counter("promptops_feedback_total",
                                 "Feedback events by prompt, version, model and value (up, down, "
                                 "score)."),

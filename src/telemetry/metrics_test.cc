@@ -54,20 +54,19 @@ TEST(Metrics, CountsRequestsPerLabelSet) {
   Metrics m;
   Fill(m);
   EXPECT_EQ(m.Value("promptops_gateway_requests_total", {{"prompt", "support/bot"},
-                                                          {"version", "3"},
-                                                          {"model", "gpt-4o-mini"},
-                                                          {"status", "200"}}),
+                                                         {"version", "3"},
+                                                         {"model", "gpt-4o-mini"},
+                                                         {"status", "200"}}),
             3);
   EXPECT_EQ(m.Value("promptops_gateway_request_duration_seconds", {{"model", "gpt-4o-mini"}}), 3);
   EXPECT_EQ(m.Value("promptops_gateway_ttft_seconds", {{"model", "gpt-4o-mini"}}), 2);
-  EXPECT_EQ(m.Value("promptops_gateway_tokens_total",
-                    {{"model", "gpt-4o-mini"}, {"direction", "input"}}),
-            300);
+  EXPECT_EQ(
+      m.Value("promptops_gateway_tokens_total", {{"model", "gpt-4o-mini"}, {"direction", "input"}}),
+      300);
   EXPECT_EQ(m.Value("promptops_gateway_tokens_total",
                     {{"model", "gpt-4o-mini"}, {"direction", "output"}}),
             60);
-  EXPECT_DOUBLE_EQ(m.Value("promptops_gateway_cost_usd_total", {{"model", "gpt-4o-mini"}}),
-                   0.003);
+  EXPECT_DOUBLE_EQ(m.Value("promptops_gateway_cost_usd_total", {{"model", "gpt-4o-mini"}}), 0.003);
   EXPECT_EQ(m.Value("promptops_gateway_cache_total", {{"result", "hit"}}), 1);
   EXPECT_EQ(m.Value("promptops_gateway_cache_total", {{"result", "miss"}}), 3);
   EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "openai"}}), 1);
@@ -80,11 +79,10 @@ TEST(Metrics, CountsRequestsPerLabelSet) {
   EXPECT_EQ(m.Value("promptops_trace_queue_depth"), 7);
   EXPECT_EQ(m.Value("promptops_trace_queue_dropped_total", {{"reason", "queue_full"}}), 2);
   EXPECT_EQ(m.Value("promptops_traces_written_total"), 42);
-  EXPECT_EQ(m.Value("promptops_feedback_total", {{"prompt", ""},
-                                                  {"version", ""},
-                                                  {"model", "gpt-4o-mini"},
-                                                  {"value", "score"}}),
-            1);
+  EXPECT_EQ(
+      m.Value("promptops_feedback_total",
+              {{"prompt", ""}, {"version", ""}, {"model", "gpt-4o-mini"}, {"value", "score"}}),
+      1);
 }
 
 TEST(Metrics, RequestsWithoutCacheLookupCountNoCacheResult) {
@@ -143,7 +141,10 @@ TEST(Metrics, PromtoolAcceptsTheExposition) {
   promptops::testing::ProcessOptions o;
   o.stdin_data = m.Expose();
   auto r = promptops::testing::RunProcess({promtool.string(), "check", "metrics"}, o);
-  EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err << "\n" << o.stdin_data;
+  EXPECT_EQ(r.exit_code, 0) << "stdout:\n"
+                            << r.out << "\nstderr:\n"
+                            << r.err << "\n"
+                            << o.stdin_data;
   // promtool also lints (e.g. counters must end in _total); any finding fails the test.
   EXPECT_EQ(r.out + r.err, "") << o.stdin_data;
 }

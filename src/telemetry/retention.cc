@@ -51,8 +51,8 @@ void Retention::Run() {
     if (!r.ok()) {
       log::Error("trace retention failed", {{"error", r.error().ToString()}});
     } else if (*r > 0) {
-      log::Info("trace retention", {{"deleted", std::to_string(*r)},
-                                    {"retention_days", std::to_string(days_)}});
+      log::Info("trace retention",
+                {{"deleted", std::to_string(*r)}, {"retention_days", std::to_string(days_)}});
     }
     lock.lock();
     ++passes_;

@@ -44,7 +44,7 @@ class Retention {
   const std::chrono::milliseconds interval_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;        // guarded by mu_
+  bool stop_ = false;         // guarded by mu_
   std::uint64_t passes_ = 0;  // guarded by mu_
   std::thread thread_;
 };

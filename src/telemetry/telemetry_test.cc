@@ -41,15 +41,15 @@ class TelemetryTest : public ::testing::Test {
 TEST_F(TelemetryTest, RecordRequestCountsMetricsAndStoresTheTrace) {
   Telemetry t(*store_, clock_);
   ASSERT_TRUE(t.RecordRequest(Record("tr-1", Now())));
-  EXPECT_EQ(t.metrics().Value("promptops_gateway_requests_total",
-                              {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"status", "200"}}),
-            1);
+  EXPECT_EQ(
+      t.metrics().Value("promptops_gateway_requests_total",
+                        {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"status", "200"}}),
+      1);
   // Not flushed: Get finds it anyway (a miss flushes the writer once).
   auto got = t.service().Get(viewer_, "tr-1");
   ASSERT_TRUE(got.ok()) << got.error().ToString();
   EXPECT_EQ(got->trace.user, "end-user-7");
-  EXPECT_EQ(t.service().Get({2, "pk-x", Role::kAdmin}, "tr-1").error().code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(t.service().Get({2, "pk-x", Role::kAdmin}, "tr-1").error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(TelemetryTest, FeedbackIsStoredWithTheTracesPromptAndCounted) {
@@ -60,10 +60,9 @@ TEST_F(TelemetryTest, FeedbackIsStoredWithTheTracesPromptAndCounted) {
   EXPECT_EQ(up->prompt_name, "bot");
   EXPECT_EQ(up->user, "end-user-7");  // defaults to the trace's user
   ASSERT_TRUE(t.service().AddFeedback(viewer_, "tr-1", {"score", 4, "", "reviewer"}).ok());
-  EXPECT_EQ(t.service().AddFeedback(viewer_, "tr-missing", {"up", std::nullopt, "", ""})
-                .error()
-                .code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      t.service().AddFeedback(viewer_, "tr-missing", {"up", std::nullopt, "", ""}).error().code,
+      ErrorCode::kNotFound);
   auto d = t.service().Get(viewer_, "tr-1");
   ASSERT_EQ(d->feedback.size(), 2u);
   EXPECT_EQ(d->feedback[1].score, 4);
@@ -71,9 +70,10 @@ TEST_F(TelemetryTest, FeedbackIsStoredWithTheTracesPromptAndCounted) {
   ASSERT_EQ(sum->size(), 1u);
   EXPECT_EQ((*sum)[0].up, 1);
   EXPECT_EQ((*sum)[0].scored, 1);
-  EXPECT_EQ(t.metrics().Value("promptops_feedback_total",
-                              {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"value", "up"}}),
-            1);
+  EXPECT_EQ(
+      t.metrics().Value("promptops_feedback_total",
+                        {{"prompt", "bot"}, {"version", "2"}, {"model", "m"}, {"value", "up"}}),
+      1);
 }
 
 TEST_F(TelemetryTest, DeletingTracesNeedsAdminAndKeepsRecentOnes) {

@@ -128,9 +128,9 @@ bj::object FeedbackSummaryJson(const store::FeedbackSummaryRow& s) {
   o["up"] = s.up;
   o["down"] = s.down;
   o["scored"] = s.scored;
-  o["mean_score"] = s.scored > 0 ? bj::value(static_cast<double>(s.score_sum) /
-                                             static_cast<double>(s.scored))
-                                 : bj::value(nullptr);
+  o["mean_score"] =
+      s.scored > 0 ? bj::value(static_cast<double>(s.score_sum) / static_cast<double>(s.scored))
+                   : bj::value(nullptr);
   o["total"] = s.total;
   return o;
 }

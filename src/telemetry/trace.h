@@ -15,7 +15,7 @@ namespace promptops::telemetry {
 // Filled by the gateway once the response to the client is complete (or failed), then handed to
 // Telemetry::RecordRequest (metrics + trace queue). Plain value; moved through the queue.
 struct TraceRecord {
-  std::string id;         // "tr-" + random, assigned by the gateway
+  std::string id;            // "tr-" + random, assigned by the gateway
   std::int64_t time_ms = 0;  // request start, Unix ms
   std::int64_t project_id = 0;
   std::string key_id;  // public id of the API key ("pk-..."), never the secret

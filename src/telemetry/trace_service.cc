@@ -11,8 +11,7 @@ namespace {
 constexpr std::int64_t kDayMs = 24LL * 60 * 60 * 1000;
 }
 
-TraceService::TraceService(store::Store& store, Clock& clock, TraceWriter* writer,
-                           Metrics* metrics)
+TraceService::TraceService(store::Store& store, Clock& clock, TraceWriter* writer, Metrics* metrics)
     : store_(store), clock_(clock), writer_(writer), metrics_(metrics) {}
 
 Result<store::TracePage> TraceService::List(const Actor& actor, const store::TraceFilter& filter,
@@ -21,8 +20,8 @@ Result<store::TracePage> TraceService::List(const Actor& actor, const store::Tra
   PO_RETURN_IF_ERROR(actor.Require(Role::kViewer, "read traces"));
   store::TracePage page;
   PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
-    PO_ASSIGN_OR_RETURN(page, tx.traces().List(actor.project_id, filter, offset, limit,
-                                               with_bodies));
+    PO_ASSIGN_OR_RETURN(page,
+                        tx.traces().List(actor.project_id, filter, offset, limit, with_bodies));
     return OkStatus();
   }));
   return page;
@@ -86,8 +85,7 @@ Result<std::int64_t> TraceService::DeleteOlderThan(const Actor& actor, std::int6
   return deleted;
 }
 
-Result<store::FeedbackRow> TraceService::AddFeedback(const Actor& actor,
-                                                     std::string_view trace_id,
+Result<store::FeedbackRow> TraceService::AddFeedback(const Actor& actor, std::string_view trace_id,
                                                      const FeedbackInput& in) {
   PO_RETURN_IF_ERROR(actor.Require(Role::kViewer, "send feedback"));
   PO_ASSIGN_OR_RETURN(auto trace, Find(actor.project_id, trace_id));

@@ -46,8 +46,7 @@ class TraceService {
   // Calls `sink` for each matching trace (bodies included), newest first, at most `max`, all
   // read in one transaction (a consistent snapshot). Returns the number of matching traces
   // (which may exceed `max`).
-  Result<std::size_t> Export(const Actor& actor, const store::TraceFilter& filter,
-                             std::size_t max,
+  Result<std::size_t> Export(const Actor& actor, const store::TraceFilter& filter, std::size_t max,
                              const std::function<void(const store::TraceRow&)>& sink) const;
   // One trace with its feedback. NotFound if the project has no such trace.
   Result<TraceDetail> Get(const Actor& actor, std::string_view id) const;

@@ -10,10 +10,18 @@ namespace promptops::telemetry {
 namespace {
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr int kWriteAttempts = 3;
+
+TraceWriterOptions Sane(TraceWriterOptions o) {
+  if (o.capacity == 0) o.capacity = 1;
+  if (o.batch == 0) o.batch = 1;
+  if (o.interval <= std::chrono::milliseconds::zero()) o.interval = std::chrono::milliseconds(1);
+  return o;
+}
+
 }  // namespace
 
 TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metrics* metrics)
-    : store_(store), options_(options), metrics_(metrics) {
+    : store_(store), options_(Sane(options)), metrics_(metrics) {
   thread_ = std::thread([this] { Run(); });
 }
 

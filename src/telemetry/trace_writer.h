@@ -32,8 +32,8 @@ namespace promptops::telemetry {
 class Metrics;
 
 struct TraceWriterOptions {
-  std::size_t capacity = 100000;  // records waiting at most; more are dropped
-  std::size_t batch = 512;        // records per write transaction at most
+  std::size_t capacity = 100000;            // records waiting at most; more are dropped
+  std::size_t batch = 512;                  // records per write transaction at most
   std::chrono::milliseconds interval{200};  // longest wait before a partial batch is written
 };
 
@@ -73,15 +73,15 @@ class TraceWriter {
   Metrics* const metrics_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;     // writer: work, flush or stop
+  std::condition_variable wake_;      // writer: work, flush or stop
   std::condition_variable progress_;  // Flush: done_ advanced
-  std::deque<TraceRecord> queue_;    // guarded by mu_
-  std::uint64_t accepted_ = 0;       // guarded by mu_; records ever queued
-  std::uint64_t done_ = 0;           // guarded by mu_; records stored or dropped by the writer
-  std::uint64_t flush_target_ = 0;   // guarded by mu_; write partial batches until done_ reaches it
-  bool stopping_ = false;            // guarded by mu_
-  std::uint64_t dropped_ = 0;        // guarded by mu_
-  std::uint64_t written_ = 0;        // guarded by mu_
+  std::deque<TraceRecord> queue_;     // guarded by mu_
+  std::uint64_t accepted_ = 0;        // guarded by mu_; records ever queued
+  std::uint64_t done_ = 0;            // guarded by mu_; records stored or dropped by the writer
+  std::uint64_t flush_target_ = 0;  // guarded by mu_; write partial batches until done_ reaches it
+  bool stopping_ = false;           // guarded by mu_
+  std::uint64_t dropped_ = 0;       // guarded by mu_
+  std::uint64_t written_ = 0;       // guarded by mu_
   std::chrono::steady_clock::time_point last_warn_{};  // guarded by mu_
   std::uint64_t unwarned_drops_ = 0;                   // guarded by mu_
 

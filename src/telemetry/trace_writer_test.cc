@@ -164,8 +164,7 @@ TEST_F(TraceWriterTest, FailedBatchesAreDroppedAndCountedSoNewerTracesStillGetSt
   ASSERT_TRUE(w.Enqueue(Record("tr-lost")));
   w.Flush();  // three attempts, then counted as write_failed
   EXPECT_EQ(w.dropped(), 1u);
-  EXPECT_EQ(metrics.Value("promptops_trace_queue_dropped_total", {{"reason", "write_failed"}}),
-            1);
+  EXPECT_EQ(metrics.Value("promptops_trace_queue_dropped_total", {{"reason", "write_failed"}}), 1);
   gated_->Fail(false);
   ASSERT_TRUE(w.Enqueue(Record("tr-kept")));
   w.Flush();
@@ -175,7 +174,8 @@ TEST_F(TraceWriterTest, FailedBatchesAreDroppedAndCountedSoNewerTracesStillGetSt
 TEST_F(TraceWriterTest, ConcurrentProducersLoseNothing) {
   constexpr int kThreads = 8, kPerThread = 5000;
   Metrics metrics;
-  TraceWriter w(*real_, {.capacity = 100000, .batch = 512, .interval = std::chrono::milliseconds(5)},
+  TraceWriter w(*real_,
+                {.capacity = 100000, .batch = 512, .interval = std::chrono::milliseconds(5)},
                 &metrics);
   std::vector<std::thread> producers;
   std::atomic<int> refused{0};

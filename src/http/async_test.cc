@@ -117,15 +117,16 @@ TEST_F(AsyncRouteTest, StreamReachesClientBeforeNextWriteAndKeepsConnection) {
 }
 
 TEST_F(AsyncRouteTest, ExplicitFinishEndsBodyOnce) {
-  AddAsyncRoute(*router_, "GET", "/s", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-    co_await w.StartStream(200, Headers{});
-    co_await w.Write("abc");
-    co_await w.Write("");  // skipped: an empty chunk would end the body
-    co_await w.Finish();
-    co_await w.Finish();
-    EXPECT_FALSE(co_await w.Write("late"));
-    co_return Response{};
-  });
+  AddAsyncRoute(*router_, "GET", "/s",
+                [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  co_await w.StartStream(200, Headers{});
+                  co_await w.Write("abc");
+                  co_await w.Write("");  // skipped: an empty chunk would end the body
+                  co_await w.Finish();
+                  co_await w.Finish();
+                  EXPECT_FALSE(co_await w.Write("late"));
+                  co_return Response{};
+                });
   StartServer();
   auto r = Fetch("GET", Url("/s"));
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -134,16 +135,16 @@ TEST_F(AsyncRouteTest, ExplicitFinishEndsBodyOnce) {
 
 TEST_F(AsyncRouteTest, ClientDisconnectMidStreamFlipsClientGoneAndFiresCancelSlot) {
   std::promise<std::pair<bool, bool>> seen;  // (timer was cancelled, ClientGone)
-  AddAsyncRoute(*router_, "GET", "/long",
-                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-                  co_await w.StartStream(200, SseHeaders());
-                  co_await w.Write(SseEvent("first"));
-                  asio::steady_timer timer(w.executor(), 60s);
-                  auto [ec] = co_await timer.async_wait(asio::bind_cancellation_slot(
-                      w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
-                  seen.set_value({ec == asio::error::operation_aborted, w.ClientGone()});
-                  co_return Response{};
-                });
+  AddAsyncRoute(
+      *router_, "GET", "/long", [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+        co_await w.StartStream(200, SseHeaders());
+        co_await w.Write(SseEvent("first"));
+        asio::steady_timer timer(w.executor(), 60s);
+        auto [ec] = co_await timer.async_wait(
+            asio::bind_cancellation_slot(w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
+        seen.set_value({ec == asio::error::operation_aborted, w.ClientGone()});
+        co_return Response{};
+      });
   StartServer();
   auto result = seen.get_future();
   {
@@ -160,14 +161,14 @@ TEST_F(AsyncRouteTest, ClientDisconnectMidStreamFlipsClientGoneAndFiresCancelSlo
 
 TEST_F(AsyncRouteTest, ClientDisconnectDuringNonStreamedHandlerCancelsIt) {
   std::promise<bool> gone;
-  AddAsyncRoute(*router_, "GET", "/slow",
-                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-                  asio::steady_timer timer(w.executor(), 60s);
-                  co_await timer.async_wait(asio::bind_cancellation_slot(
-                      w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
-                  gone.set_value(w.ClientGone());
-                  co_return Response::Text(200, "too late");
-                });
+  AddAsyncRoute(
+      *router_, "GET", "/slow", [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+        asio::steady_timer timer(w.executor(), 60s);
+        co_await timer.async_wait(
+            asio::bind_cancellation_slot(w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
+        gone.set_value(w.ClientGone());
+        co_return Response::Text(200, "too late");
+      });
   StartServer();
   auto result = gone.get_future();
   {
@@ -196,10 +197,11 @@ TEST_F(AsyncRouteTest, PipelinedRequestIsServedAfterAsyncHandler) {
 }
 
 TEST_F(AsyncRouteTest, ExceptionBeforeAnythingSentIs500AndConnectionSurvives) {
-  AddAsyncRoute(*router_, "GET", "/boom", [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
-    co_await Sleep(1ms);
-    throw std::runtime_error("bug");
-  });
+  AddAsyncRoute(*router_, "GET", "/boom",
+                [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+                  co_await Sleep(1ms);
+                  throw std::runtime_error("bug");
+                });
   StartServer();
   RawConnection c(server_->port());
   for (int i = 0; i < 2; ++i) {
@@ -212,11 +214,12 @@ TEST_F(AsyncRouteTest, ExceptionBeforeAnythingSentIs500AndConnectionSurvives) {
 }
 
 TEST_F(AsyncRouteTest, ExceptionAfterStartStreamClosesWithoutTerminatingChunk) {
-  AddAsyncRoute(*router_, "GET", "/boom", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-    co_await w.StartStream(200, Headers{});
-    co_await w.Write("partial");
-    throw std::runtime_error("bug");
-  });
+  AddAsyncRoute(*router_, "GET", "/boom",
+                [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  co_await w.StartStream(200, Headers{});
+                  co_await w.Write("partial");
+                  throw std::runtime_error("bug");
+                });
   StartServer();
   RawConnection c(server_->port());
   ASSERT_TRUE(c.Send(Get("/boom")));
@@ -226,11 +229,12 @@ TEST_F(AsyncRouteTest, ExceptionAfterStartStreamClosesWithoutTerminatingChunk) {
 }
 
 TEST_F(AsyncRouteTest, HeadOnStreamingRouteSendsHeadOnly) {
-  AddAsyncRoute(*router_, "GET", "/s", [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-    co_await w.StartStream(200, Headers{});
-    co_await w.Write("body");
-    co_return Response{};
-  });
+  AddAsyncRoute(*router_, "GET", "/s",
+                [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  co_await w.StartStream(200, Headers{});
+                  co_await w.Write("body");
+                  co_return Response{};
+                });
   router_->Add("GET", "/next", [](Request&) { return Response::Text(200, "next"); });
   StartServer();
   RawConnection c(server_->port());

@@ -1,9 +1,6 @@
 #include "http/server.h"
 
 #include <atomic>
-#include <boost/asio/write.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,11 +12,14 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <condition_variable>
@@ -199,11 +199,10 @@ class AsyncWriter final : public ResponseWriter {
     cancel_.emit(asio::cancellation_type::terminal);
   }
 
-  bool started() const { return started_; }
-  bool finished() const { return finished_; }
-  bool keep_alive() const { return keep_alive_; }
-  int status() const { return status_; }
-  std::size_t bytes() const { return bytes_; }
+  bool Started() const { return started_; }
+  bool KeepAlive() const { return keep_alive_; }
+  int StatusCode() const { return status_; }
+  std::size_t BodyBytes() const { return bytes_; }
 
  private:
   beast::tcp_stream& stream_;
@@ -225,8 +224,7 @@ class AsyncWriter final : public ResponseWriter {
 // for the next request) to notice EOF or a reset at once. Stops at `max_buffered` bytes (a
 // client pipelining that much is not going away) or when *stop is set and the read cancelled.
 asio::awaitable<void> WatchClient(tcp::socket& socket, beast::flat_buffer& buffer,
-                                  AsyncWriter& writer, const bool& stop,
-                                  std::size_t max_buffered) {
+                                  AsyncWriter& writer, const bool& stop, std::size_t max_buffered) {
   while (buffer.size() < max_buffered) {
     auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), kTuple);
     if (ec) {
@@ -478,8 +476,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (match.ok() && match->async) {
         int status = 0;
         std::size_t bytes = 0;
-        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->strand,
-                                       keep_alive, &status, &bytes);
+        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->strand, keep_alive,
+                                       &status, &bytes);
         LogAccess(req, status, bytes, start);
         if (!again) {
           stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -508,8 +506,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   stream.socket().close(ec);
 }
 
-asio::awaitable<Response> Server::Impl::Dispatch(Request& req,
-                                                 const Result<Router::Match>& match,
+asio::awaitable<Response> Server::Impl::Dispatch(Request& req, const Result<Router::Match>& match,
                                                  const std::string& allow) {
   if (!match.ok()) {
     Response r = Response::FromError(match.error());
@@ -523,8 +520,7 @@ asio::awaitable<Response> Server::Impl::Dispatch(Request& req,
 }
 
 asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& req,
-                                             beast::tcp_stream& stream,
-                                             beast::flat_buffer& buffer,
+                                             beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                              asio::any_io_executor strand, bool keep_alive,
                                              int* status, std::size_t* bytes) {
   AsyncWriter writer(stream, strand, req, keep_alive && !stopping_, opts_.request_timeout);
@@ -562,13 +558,13 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
     co_await watcher_done.async_wait(kTuple);
   }
 
-  if (writer.started()) {
-    *status = writer.status();
-    *bytes = writer.bytes();
+  if (writer.Started()) {
+    *status = writer.StatusCode();
+    *bytes = writer.BodyBytes();
     // A stream cut short by an exception must not look complete: close without the last chunk.
     if (threw || writer.ClientGone()) co_return false;
     co_await writer.Finish();
-    co_return !writer.ClientGone() && writer.keep_alive() && !stopping_;
+    co_return !writer.ClientGone() && writer.KeepAlive() && !stopping_;
   }
   if (threw) {
     res = Response::FromError(Error::Internal("internal error (request " + req.request_id + ")"));
@@ -580,7 +576,7 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
   stream.expires_after(opts_.request_timeout);
   bool written =
       co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
-  co_return written && keep_alive;
+  co_return written&& keep_alive;
 }
 
 asio::awaitable<Response> Server::Impl::RunBlocking(const Handler* h, Request& req) {

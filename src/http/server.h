@@ -6,8 +6,8 @@
 // body size -> 413), read the body (-> 413 if it grows past the limit, chunked included),
 // assign the request id, route (404 / 405 with Allow), run the handler (inline on the network
 // thread, on the blocking pool for RouteOptions::blocking, or awaited for an async route),
-// write the response, keep the
-// connection alive unless the client or the server asked to close.
+// write the response, keep the connection alive unless the client or the server asked to
+// close.
 //
 // Threads: `threads` network threads run all sessions; `blocking_threads` run blocking
 // handlers. Handlers never run on the thread that calls Start/Stop.

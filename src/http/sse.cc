@@ -16,7 +16,8 @@ std::string SseEvent(std::string_view data, std::string_view event) {
   while (true) {
     std::size_t end = data.find_first_of("\r\n", pos);
     out += "data: ";
-    out.append(data.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    out.append(
+        data.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
     out += '\n';
     if (end == std::string_view::npos) break;
     pos = end + 1;

@@ -50,7 +50,10 @@ const std::vector<ParseCase>& Cases() {
       {"only one space stripped", "data:  two\n\n", {{"", " two"}}},
       {"colon in value", "data: a: b\n\n", {{"", "a: b"}}},
       {"unknown field ignored", "foo: bar\ndata: a\nretry: 10\nid: 7\n\n", {{"", "a"}}},
-      {"bom skipped", "\xEF\xBB\xBF" "data: a\n\n", {{"", "a"}}},
+      {"bom skipped",
+       "\xEF\xBB\xBF"
+       "data: a\n\n",
+       {{"", "a"}}},
       {"bom only at start", "data: \xEF\xBB\xBFx\n\n", {{"", "\xEF\xBB\xBFx"}}},
       {"unterminated event dropped", "data: a\n\ndata: b\n", {{"", "a"}}},
       {"blank lines between events", "\n\n\ndata: a\n\n\n", {{"", "a"}}},

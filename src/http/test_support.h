@@ -186,7 +186,8 @@ class AsyncGate {
 template <class T>
 T RunSync(boost::asio::io_context& ioc, boost::asio::awaitable<T> a) {
   std::optional<T> out;
-  auto run = [](boost::asio::awaitable<T> a, std::optional<T>& out) -> boost::asio::awaitable<void> {
+  auto run = [](boost::asio::awaitable<T> a,
+                std::optional<T>& out) -> boost::asio::awaitable<void> {
     out.emplace(co_await std::move(a));
   };
   boost::asio::co_spawn(ioc, run(std::move(a), out), [](const std::exception_ptr& e) {

@@ -91,7 +91,8 @@ Result<Target> ParseBaseUrl(std::string_view url) {
     t.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
-  if (t.host.empty()) return Error::InvalidArgument("upstream URL has no host: " + std::string(url));
+  if (t.host.empty())
+    return Error::InvalidArgument("upstream URL has no host: " + std::string(url));
   std::string default_port = t.tls ? "443" : "80";
   if (port.empty()) {
     t.port = default_port;
@@ -115,12 +116,12 @@ struct Connection {
   beast::flat_buffer buffer;  // bytes read past a response; must be empty to be pooled
   Clock::time_point idle_since;
 
-  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+  tcp::socket& Socket() { return tls ? tls->next_layer() : *plain; }
 
   // False if the peer closed the idle connection (or sent bytes nobody asked for).
   bool LooksAlive() {
     char c;
-    ssize_t n = ::recv(socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(Socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return false;
     if (n > 0) return tls.has_value();  // TLS may have a pending record (session ticket)
     return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -160,7 +161,7 @@ class Watchdog {
     state_->resolver.reset();
     timer_.cancel();
   }
-  bool fired() const { return state_->fired; }
+  bool Fired() const { return state_->fired; }
   Error TimeoutError() const { return {ErrorCode::kTimeout, state_->message}; }
 
  private:
@@ -202,14 +203,14 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   void Put(std::unique_ptr<Connection> c);
   // Closes the connections of an io_context that is being destroyed.
   void DropContext(asio::execution_context* context);
-  std::size_t size() {
+  std::size_t Size() {
     std::lock_guard lock(mu_);
     return idle_.size();
   }
 
  private:
-  const std::size_t max_idle_;
-  const std::chrono::milliseconds idle_timeout_;
+  std::size_t max_idle_;
+  std::chrono::milliseconds idle_timeout_;
   std::mutex mu_;
   std::deque<std::unique_ptr<Connection>> idle_;         // guarded by mu_; oldest first
   std::vector<asio::execution_context*> registered_in_;  // guarded by mu_
@@ -329,8 +330,8 @@ class UpstreamClient::Impl {
   asio::awaitable<Status> Call(std::string_view method, std::string_view path, Headers& headers,
                                std::string& body, const OnHead& on_head, const OnData& on_data);
 
-  std::size_t idle() { return pool_->size(); }
-  std::size_t opened() const { return opened_.load(); }
+  std::size_t Idle() { return pool_->Size(); }
+  std::size_t Opened() const { return opened_.load(); }
 
  private:
   // What one attempt on one connection came to.
@@ -345,13 +346,11 @@ class UpstreamClient::Impl {
   };
 
   asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex,
-                                                               Watchdog& dog,
-                                                               const Deadlines& d);
+                                                               Watchdog& dog, const Deadlines& d);
   template <class S>
-  asio::awaitable<Outcome> Exchange(S& s, Connection& c,
-                                    bhttp::request<bhttp::string_body>& req, bool reused,
-                                    Watchdog& dog, const Deadlines& d, const OnHead& on_head,
-                                    const OnData& on_data);
+  asio::awaitable<Outcome> Exchange(S& s, Connection& c, bhttp::request<bhttp::string_body>& req,
+                                    bool reused, Watchdog& dog, const Deadlines& d,
+                                    const OnHead& on_head, const OnData& on_data);
   std::string PhaseMessage(const Deadlines& d, Clock::time_point phase_deadline,
                            std::string_view phase, std::chrono::milliseconds limit) const {
     if (phase_deadline >= d.total) {
@@ -360,8 +359,8 @@ class UpstreamClient::Impl {
     return std::string(phase) + " timeout after " + std::to_string(limit.count()) + " ms";
   }
 
-  const UpstreamOptions opts_;
-  const Target target_;
+  UpstreamOptions opts_;
+  Target target_;
   std::optional<ssl::context> tls_;
   std::shared_ptr<UpstreamPool> pool_;
   std::atomic<std::size_t> opened_{0};
@@ -371,14 +370,13 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
     asio::any_io_executor ex, Watchdog& dog, const Deadlines& d) {
   std::string where = target_.host + ":" + target_.port;
   auto connect_deadline = d.Clip(Clock::now() + opts_.connect_timeout);
-  std::string timeout_message =
-      PhaseMessage(d, connect_deadline, "connect", opts_.connect_timeout);
+  std::string timeout_message = PhaseMessage(d, connect_deadline, "connect", opts_.connect_timeout);
 
   auto resolver = std::make_shared<tcp::resolver>(ex);
   dog.Arm(connect_deadline, timeout_message, nullptr, resolver);
-  auto [resolve_ec, endpoints] = co_await resolver->async_resolve(target_.host, target_.port,
-                                                                  kTuple);
-  if (dog.fired()) co_return dog.TimeoutError();
+  auto [resolve_ec, endpoints] =
+      co_await resolver->async_resolve(target_.host, target_.port, kTuple);
+  if (dog.Fired()) co_return dog.TimeoutError();
   if (resolve_ec) {
     co_return Error::Unavailable("connect: cannot resolve " + target_.host + ": " +
                                  resolve_ec.message());
@@ -391,14 +389,14 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
   } else {
     c->plain.emplace(ex);
   }
-  dog.Arm(connect_deadline, timeout_message, &c->socket());
-  auto [connect_ec, ep] = co_await asio::async_connect(c->socket(), endpoints, kTuple);
-  if (dog.fired()) co_return dog.TimeoutError();
+  dog.Arm(connect_deadline, timeout_message, &c->Socket());
+  auto [connect_ec, ep] = co_await asio::async_connect(c->Socket(), endpoints, kTuple);
+  if (dog.Fired()) co_return dog.TimeoutError();
   if (connect_ec == asio::error::operation_aborted) co_return Cancelled();
   if (connect_ec) co_return Error::Unavailable("connect: " + where + ": " + connect_ec.message());
   opened_.fetch_add(1);
   beast::error_code ec;
-  c->socket().set_option(tcp::no_delay(true), ec);
+  c->Socket().set_option(tcp::no_delay(true), ec);
 
   if (c->tls) {
     beast::error_code addr_ec;
@@ -415,11 +413,10 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
       c->tls->set_verify_mode(ssl::verify_none);
     }
     auto [hs_ec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
-    if (dog.fired()) co_return dog.TimeoutError();
+    if (dog.Fired()) co_return dog.TimeoutError();
     if (hs_ec == asio::error::operation_aborted) co_return Cancelled();
     if (hs_ec) {
-      co_return Error::Unavailable("connect: TLS handshake with " + where + ": " +
-                                   hs_ec.message());
+      co_return Error::Unavailable("connect: TLS handshake with " + where + ": " + hs_ec.message());
     }
   }
   dog.Disarm();
@@ -433,10 +430,10 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
   dog.Arm(first_byte_deadline,
           PhaseMessage(d, first_byte_deadline, "first byte", opts_.first_byte_timeout),
-          &c.socket());
+          &c.Socket());
 
   auto [write_ec, wn] = co_await bhttp::async_write(s, req, kTuple);
-  if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (write_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
   if (write_ec) {
     if (reused && IsConnectionLost(write_ec)) co_return Outcome{OkStatus(), false, true};
@@ -448,7 +445,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   parser.body_limit(opts_.max_response_bytes);
   if (req.method() == bhttp::verb::head) parser.skip(true);
   auto [head_ec, hn] = co_await bhttp::async_read_header(s, c.buffer, parser, kTuple);
-  if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (head_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
   if (head_ec) {
     if (reused && !parser.got_some() && IsConnectionLost(head_ec)) {
@@ -462,7 +459,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   }
 
   // The body is bounded only by the total deadline.
-  dog.Arm(d.total, PhaseMessage(d, d.total, "total", opts_.total_timeout), &c.socket());
+  dog.Arm(d.total, PhaseMessage(d, d.total, "total", opts_.total_timeout), &c.Socket());
   UpstreamResponseHead head;
   head.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) {
@@ -478,12 +475,12 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
     if (ec == bhttp::error::need_buffer) ec = {};
     std::size_t got = sizeof piece - parser.get().body().size;
     if (got > 0 && !on_data(std::string_view(piece, got))) co_return Outcome{OkStatus()};
-    if (dog.fired()) co_return Outcome{dog.TimeoutError()};
+    if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
     if (ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
     if (ec == bhttp::error::body_limit) {
-      co_return Outcome{Error{ErrorCode::kUpstreamError,
-                              "response body exceeds " +
-                                  std::to_string(opts_.max_response_bytes) + " bytes"}};
+      co_return Outcome{
+          Error{ErrorCode::kUpstreamError,
+                "response body exceeds " + std::to_string(opts_.max_response_bytes) + " bytes"}};
     }
     if (ec) {
       co_return Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
@@ -496,8 +493,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
 
 asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std::string_view path,
                                                    Headers& headers, std::string& body,
-                                                   const OnHead& on_head,
-                                                   const OnData& on_data) {
+                                                   const OnHead& on_head, const OnData& on_data) {
   if (method.empty()) co_return Error::InvalidArgument("empty HTTP method");
   bhttp::request<bhttp::string_body> req;
   req.version(11);
@@ -620,7 +616,7 @@ asio::awaitable<Status> UpstreamClient::Stream(
   co_return co_await impl_->Call(method, path, headers, body, on_head, on_data);
 }
 
-std::size_t UpstreamClient::idle_connections() const { return impl_->idle(); }
-std::size_t UpstreamClient::connections_opened() const { return impl_->opened(); }
+std::size_t UpstreamClient::idle_connections() const { return impl_->Idle(); }
+std::size_t UpstreamClient::connections_opened() const { return impl_->Opened(); }
 
 }  // namespace promptops::http

@@ -41,7 +41,7 @@ struct UpstreamOptions {
   std::chrono::milliseconds first_byte_timeout{60000};
   // The whole call, including connecting and reading the whole body.
   std::chrono::milliseconds total_timeout{600000};
-  std::size_t max_idle_connections = 64;  // idle keep-alive connections kept per client
+  std::size_t max_idle_connections = 64;          // idle keep-alive connections kept per client
   std::chrono::milliseconds idle_timeout{30000};  // an idle connection older than this is closed
   std::size_t max_response_bytes = 64 << 20;      // body size limit (Fetch and Stream)
   // https: verify the server's certificate against the system CA store
@@ -98,7 +98,7 @@ class UpstreamClient {
   // (when there is a body, or for POST/PUT/PATCH) and keep-alive; caller headers named Host,
   // Content-Length, Transfer-Encoding or Connection are dropped.
   boost::asio::awaitable<FetchResult> Fetch(std::string method, std::string path, Headers headers,
-                                      std::string body);
+                                            std::string body);
 
   // Like Fetch, but hands the response to callbacks as it arrives: on_head once with the
   // status and headers, then on_data with each piece of the de-chunked body as soon as it is

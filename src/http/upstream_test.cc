@@ -60,8 +60,7 @@ class UpstreamTest : public ::testing::Test {
     AddAsyncRoute(*router_, "GET", "/v1/slow-head",
                   [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
                     asio::steady_timer t(w.executor(), 30s);
-                    co_await t.async_wait(
-                        asio::bind_cancellation_slot(w.CancelSlot(), kTuple));
+                    co_await t.async_wait(asio::bind_cancellation_slot(w.CancelSlot(), kTuple));
                     co_return Response::Text(200, "late");
                   });
     AddAsyncRoute(*router_, "GET", "/v1/slow-stream",
@@ -70,8 +69,7 @@ class UpstreamTest : public ::testing::Test {
                     for (int i = 0; i < 600 && !w.ClientGone(); ++i) {
                       co_await w.Write("x");
                       asio::steady_timer t(w.executor(), 50ms);
-                      co_await t.async_wait(
-                          asio::bind_cancellation_slot(w.CancelSlot(), kTuple));
+                      co_await t.async_wait(asio::bind_cancellation_slot(w.CancelSlot(), kTuple));
                     }
                     co_return Response{};
                   });
@@ -99,7 +97,8 @@ class UpstreamTest : public ::testing::Test {
   static Headers SseHeaders() { return {{"content-type", "text/event-stream"}}; }
 
   std::shared_ptr<UpstreamClient> MakeClient(UpstreamOptions o = {}) {
-    if (o.base_url.empty()) o.base_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
+    if (o.base_url.empty())
+      o.base_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
     auto c = UpstreamClient::Create(o);
     EXPECT_TRUE(c.ok()) << c.error().ToString();
     return *c;
@@ -275,10 +274,10 @@ TEST_F(UpstreamTest, CancellationMidStreamAbortsAndClosesConnection) {
 
 TEST_F(UpstreamTest, CallbackReturningFalseAbortsAndConnectionIsNotReused) {
   client_ = MakeClient();
-  Status st = RunSync(ioc_, client_->Stream(
-                                "GET", "/gated-stream", {}, "",
-                                [](const UpstreamResponseHead&) { return true; },
-                                [](std::string_view) { return false; }));
+  Status st = RunSync(
+      ioc_, client_->Stream(
+                "GET", "/gated-stream", {}, "", [](const UpstreamResponseHead&) { return true; },
+                [](std::string_view) { return false; }));
   EXPECT_TRUE(st.ok());
   EXPECT_EQ(client_->idle_connections(), 0u);
   auto r = RunSync(ioc_, client_->Fetch("GET", "/conn", {}, ""));
@@ -287,8 +286,9 @@ TEST_F(UpstreamTest, CallbackReturningFalseAbortsAndConnectionIsNotReused) {
 }
 
 TEST(UpstreamClientCreate, RejectsBadUrls) {
-  const char* bad[] = {"", "ftp://x", "http://", "http://:80", "http://h:99999", "http://h:x",
-                       "http://u:p@h/", "http://h/v1?x=1", "http://[::1"};
+  const char* bad[] = {
+      "",           "ftp://x",       "http://",         "http://:80", "http://h:99999",
+      "http://h:x", "http://u:p@h/", "http://h/v1?x=1", "http://[::1"};
   for (const char* url : bad) {
     UpstreamOptions o;
     o.base_url = url;
@@ -320,8 +320,9 @@ class ResettingServer {
         if (ec) return;
         request.append(buf, n);
       }
-      asio::write(s, asio::buffer(std::string_view(
-                         "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")),
+      asio::write(s,
+                  asio::buffer(
+                      std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")),
                   ec);
       s.set_option(asio::socket_base::linger(true, 0), ec);  // close with RST
       s.close(ec);
@@ -352,6 +353,62 @@ TEST_F(UpstreamTest, ResetMidBodyIsUpstreamError) {
   EXPECT_EQ(client_->idle_connections(), 0u);
 }
 
+// A server that answers each request with a keep-alive response and then closes the
+// connection: the client pools it, and the next call must not fail because of that.
+class ClosingServer {
+ public:
+  explicit ClosingServer(int connections)
+      : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this, connections] {
+      for (int i = 0; i < connections; ++i) {
+        beast::error_code ec;
+        tcp::socket s(ioc_);
+        acceptor_.accept(s, ec);
+        if (ec) return;
+        ++accepted_;
+        std::string request;
+        char buf[4096];
+        while (request.find("\r\n\r\n") == std::string::npos) {
+          std::size_t n = s.read_some(asio::buffer(buf), ec);
+          if (ec) break;
+          request.append(buf, n);
+        }
+        asio::write(
+            s, asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")),
+            ec);
+        s.shutdown(tcp::socket::shutdown_both, ec);
+        s.close(ec);
+      }
+    });
+  }
+  ~ClosingServer() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST_F(UpstreamTest, PooledConnectionClosedByUpstreamIsReplaced) {
+  ClosingServer closing(2);
+  UpstreamOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(closing.port());
+  client_ = MakeClient(o);
+  for (int i = 0; i < 2; ++i) {
+    auto r = RunSync(ioc_, client_->Fetch("POST", "/x", {}, "body"));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().ToString();
+    EXPECT_EQ(r->second, "ok");
+  }
+  EXPECT_EQ(closing.accepted(), 2);
+}
+
 // ---- TLS ----
 
 int Run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
@@ -366,13 +423,16 @@ struct TestPki {
   TestPki() {
     std::string d = dir.path().string();
     ok = Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-             " -keyout " + d + "/ca.key -out " + ca + " -days 2 -subj /CN=promptops-test-ca"
+             " -keyout " +
+             d + "/ca.key -out " + ca +
+             " -days 2 -subj /CN=promptops-test-ca"
              " -addext basicConstraints=critical,CA:TRUE"
              " -addext keyUsage=critical,keyCertSign,cRLSign") == 0 &&
-         Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-             key + " -out " + d + "/server.csr -subj /CN=localhost") == 0 &&
+         Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + key +
+             " -out " + d + "/server.csr -subj /CN=localhost") == 0 &&
          Run("printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n'"
-             " > " + d + "/ext.cnf") == 0 &&
+             " > " +
+             d + "/ext.cnf") == 0 &&
          Run("openssl x509 -req -in " + d + "/server.csr -CA " + ca + " -CAkey " + d +
              "/ca.key -CAcreateserial -out " + cert + " -days 2 -extfile " + d + "/ext.cnf") == 0;
   }

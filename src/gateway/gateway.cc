@@ -731,30 +731,55 @@ struct Gateway::Impl {
 
   // --- POST /v1/embeddings -------------------------------------------------------------------
   asio::awaitable<http::Response> Embeddings(http::Request& req, http::ResponseWriter&) {
+    auto t0 = std::chrono::steady_clock::now();
+    telemetry::TraceRecord trace;
+    trace.id = "tr-" + RandomToken(24);
+    trace.time_ms = ToUnixMillis(deps.clock->Now());
+    http::Headers headers{{"x-promptops-trace-id", trace.id}};
+    http::Response out = co_await EmbeddingsInner(req, trace, headers);
+    for (auto& h : headers) out.headers.push_back(h);
+    trace.status = out.status;
+    if (trace.project_id != 0) Finish(trace, t0, "");
+    co_return out;
+  }
+
+  // The work of /v1/embeddings; fills the trace (project 0: not authenticated, not traced).
+  asio::awaitable<http::Response> EmbeddingsInner(http::Request& req, telemetry::TraceRecord& trace,
+                                                  http::Headers& headers) {
+    auto fail = [&](const Error& e, std::string_view code = {}) {
+      trace.error_class = std::string(ErrorCodeName(e.code));
+      return Fail(e, code);
+    };
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
     if (!actor.ok()) co_return Fail(actor.error(), "invalid_api_key");
+    trace.project_id = actor->project_id;
+    trace.key_id = actor->id;
     auto body = json::ParseObject(req.body);
-    if (!body.ok()) co_return Fail(body.error());
+    if (!body.ok()) co_return fail(body.error());
     auto model_name = json::RequireString(*body, "model");
-    if (!model_name.ok()) co_return Fail(model_name.error());
+    if (!model_name.ok()) co_return fail(model_name.error());
+    trace.model = *model_name;
     auto input = body->find("input");
     if (input == body->end() || !(input->value().is_string() || input->value().is_array())) {
-      co_return Fail(Error::InvalidArgument("field 'input' must be a string or an array"));
+      co_return fail(Error::InvalidArgument("field 'input' must be a string or an array"));
     }
     for (auto f : {"api_base", "base_url", "api_key"}) {
       if (body->contains(f))
-        co_return Fail(Error::InvalidArgument(std::string("field '") + f + "' is not allowed"));
+        co_return fail(Error::InvalidArgument(std::string("field '") + f + "' is not allowed"));
     }
     const ModelConfig* model = config.Find(*model_name);
-    if (!model)
-      co_return Fail(
+    if (!model) {
+      co_return fail(
           Error::NotFound("The model '" + *model_name + "' does not exist or is not configured"),
           "model_not_found");
+    }
+    trace.provider = model->provider;
+    trace.upstream_model = model->upstream_model;
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
         !admitted.ok()) {
-      co_return Fail(admitted.error(), "rate_limit_exceeded",
-                     {{"retry-after", std::to_string(retry_after.count())}});
+      headers.emplace_back("retry-after", std::to_string(retry_after.count()));
+      co_return fail(admitted.error(), "rate_limit_exceeded");
     }
     ProviderRuntime& p = *providers.at(model->provider);
     std::vector<std::string> inputs;
@@ -763,7 +788,7 @@ struct Gateway::Impl {
     } else {
       for (const auto& v : input->value().as_array()) {
         if (!v.is_string())
-          co_return Fail(Error::InvalidArgument("field 'input' must contain strings"));
+          co_return fail(Error::InvalidArgument("field 'input' must contain strings"));
         inputs.emplace_back(v.as_string());
       }
     }
@@ -783,6 +808,9 @@ struct Gateway::Impl {
                                   {"index", static_cast<std::int64_t>(i)},
                                   {"embedding", std::move(vec)}});
       }
+      trace.input_tokens = tokens;
+      trace.usage_estimated = true;
+      trace.cost_usd = Cost(*model, Usage{tokens, 0, true});
       co_return http::Response::Json(
           200, bj::serialize(bj::object{
                    {"object", "list"},
@@ -791,20 +819,44 @@ struct Gateway::Impl {
                    {"usage", bj::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}));
     }
     auto ur = p.adapter->BuildEmbeddings(*body, model->upstream_model, p.api_key);
-    if (!ur)
-      co_return Fail(Error::InvalidArgument("model '" + *model_name + "' (provider type " +
+    if (!ur) {
+      co_return fail(Error::InvalidArgument("model '" + *model_name + "' (provider type " +
                                             p.config.type + ") does not support embeddings"));
-    auto r = co_await p.client->Fetch(ur->method, ur->path, ur->headers, ur->body);
-    if (!r.ok()) co_return Fail(TransportFailure(r.error()).ToError());
-    auto& [head, resp_body] = *r;
-    if (head.status < 200 || head.status >= 300) {
-      UpstreamFailure f;
-      f.cls = providers::ClassifyStatus(head.status);
-      f.status = head.status;
-      f.message = "upstream answered " + std::to_string(head.status);
-      co_return Fail(f.ToError());
     }
-    co_return http::Response::Json(200, std::move(resp_body));
+    http::UpstreamClient::FetchResult r =
+        co_await p.client->Fetch(ur->method, ur->path, ur->headers, ur->body);
+    http::Response out;
+    if (!r.ok()) {
+      out = fail(TransportFailure(r.error()).ToError());
+    } else if (r->first.status < 200 || r->first.status >= 300) {
+      // Keep the upstream's error message (never its headers) and its Retry-After.
+      UpstreamFailure f;
+      f.cls = providers::ClassifyStatus(r->first.status);
+      f.status = r->first.status;
+      f.message = "upstream answered " + std::to_string(r->first.status);
+      if (auto v = json::Parse(r->second); v.ok() && v->is_object()) {
+        if (auto* e = v->as_object().if_contains("error"); e && e->is_object()) {
+          if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
+            f.message = std::string(m->as_string());
+          }
+        }
+      }
+      if (auto ra = RetryAfter(r->first.headers)) {
+        headers.emplace_back("retry-after", std::to_string((ra->count() + 999) / 1000));
+      }
+      out = fail(f.ToError());
+    } else {
+      if (auto v = json::Parse(r->second); v.ok() && v->is_object()) {
+        if (auto* u = v->as_object().if_contains("usage"); u && u->is_object()) {
+          if (auto* pt = u->as_object().if_contains("prompt_tokens"); pt && pt->is_int64()) {
+            trace.input_tokens = pt->as_int64();
+          }
+        }
+      }
+      trace.cost_usd = Cost(*model, Usage{trace.input_tokens, 0, false});
+      out = http::Response::Json(200, std::move(r->second));
+    }
+    co_return out;
   }
 
   // --- GET /api/v1/usage: the caller's key and project against their limits ------------------

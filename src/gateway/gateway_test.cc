@@ -524,6 +524,32 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   EXPECT_EQ(json::Parse(openai_.requests().back().body)->at("model").as_string(),
             "gpt-4o-mini-upstream");
   EXPECT_EQ(Post("/v1/embeddings", R"({"model":"claude-test","input":"x"})").status, 400);
+  openai_.Enqueue(testing::ErrorResponse(429, R"({"error":{"message":"embedding quota"}})", 3));
+  auto limited = Post("/v1/embeddings", R"({"model":"gpt-test","input":"hello"})");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_NE(limited.body.find("embedding quota"), std::string::npos) << limited.body;
+  EXPECT_EQ(*limited.Header("retry-after"), "3");
+  ASSERT_TRUE(limited.Header("x-promptops-trace-id").has_value());
+  int embedding_traces = 0;
+  for (const auto& t : Traces())
+    embedding_traces += t.model == "gpt-test" || t.model == "demo-chat";
+  EXPECT_GE(embedding_traces, 3);
+}
+
+TEST_F(GatewayTest, AnErrorEventBeforeTheFirstTokenFallsBack) {
+  Start([](GatewayConfig& c) { c.policy.max_retries = 0; });
+  FakeResponse err;
+  err.action = FakeResponse::Action::kStream;
+  err.headers = {{"Content-Type", "text/event-stream"}};
+  err.stream = {
+      {"data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n", {}}};
+  openai_.Enqueue(err);
+  auto s = Chat(R"({"model":"flaky","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(StreamText(s.body).substr(0, 16), "Simulated answer");
+  auto traces = Traces();
+  ASSERT_FALSE(traces.empty());
+  EXPECT_TRUE(traces[0].fallback_used);
 }
 
 TEST_F(GatewayTest, ClientDisconnectingMidStreamCancelsTheUpstreamAndIsTraced) {

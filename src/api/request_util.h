@@ -29,7 +29,6 @@ Result<std::optional<std::int64_t>> QueryInt(const http::Request& req, std::stri
 // A path parameter that must be a positive version number.
 Result<std::int64_t> ParseVersionNumber(std::string_view s);
 
-
 inline http::Response JsonResponse(int status, const boost::json::value& v) {
   return http::Response::Json(status, boost::json::serialize(v));
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/hash.h"
@@ -51,6 +53,16 @@ TEST(RandomToken, HasRequestedLengthAndAlphabetAndDiffers) {
   EXPECT_EQ(a.size(), 40u);
   EXPECT_NE(a, b);
   for (char c : a) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+}
+
+TEST(FastId, HasRequestedLengthAlphabetAndDoesNotRepeat) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    auto id = FastId(20);
+    ASSERT_EQ(id.size(), 20u);
+    for (char c : id) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
+    ASSERT_TRUE(seen.insert(id).second);
+  }
 }
 
 TEST(Utf8, AcceptsKoreanAndRejectsMalformedSequences) {

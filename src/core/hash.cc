@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cstdint>
+#include <random>
 #include <stdexcept>
 
 namespace promptops {
@@ -25,6 +27,32 @@ std::string Sha256Hex(std::string_view data) {
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string FastId(std::size_t length) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng = [] {
+    std::uint64_t seed = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    return std::mt19937_64(seed);
+  }();
+  std::string out(length, 'A');
+  std::uint64_t bits = 0;
+  int left = 0;
+  for (std::size_t i = 0; i < length;) {
+    if (left == 0) {
+      bits = rng();
+      left = 10;  // 10 draws of 6 bits from 64
+    }
+    unsigned v = bits & 63;
+    bits >>= 6;
+    --left;
+    if (v < 62) out[i++] = kAlphabet[v];
+  }
+  return out;
 }
 
 std::string RandomToken(std::size_t length) {

@@ -13,7 +13,11 @@ std::string Sha256Hex(std::string_view data);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Base64 (RFC 4648, padding optional) decoding; nullopt when malformed.
 std::optional<std::string> Base64Decode(std::string_view s);
-// A random token of `length` characters from [A-Za-z0-9], from the OS's CSPRNG.
+// A random token of `length` characters from [A-Za-z0-9], from the OS's CSPRNG. For secrets.
 std::string RandomToken(std::size_t length);
+// A random identifier of `length` characters from [A-Za-z0-9] for request and trace ids: drawn
+// from a per-thread generator seeded once from the CSPRNG, so it is cheap on the hot path.
+// Unique in practice, not secret: never use it for keys or tokens.
+std::string FastId(std::size_t length);
 
 }  // namespace promptops

@@ -419,7 +419,7 @@ struct Gateway::Impl {
   asio::awaitable<http::Response> ChatCompletions(http::Request& req, http::ResponseWriter& w) {
     auto t0 = std::chrono::steady_clock::now();
     telemetry::TraceRecord trace;
-    trace.id = "tr-" + RandomToken(24);
+    trace.id = "tr-" + FastId(24);
     trace.time_ms = ToUnixMillis(deps.clock->Now());
     http::Headers headers{{"x-promptops-trace-id", trace.id}};
     auto fail = [&](const Error& e, std::string_view code = {}, std::string error_class = {}) {
@@ -503,7 +503,7 @@ struct Gateway::Impl {
       }
       model_name = std::string(m->value().as_string());
     }
-    for (const auto& m : in.messages) messages.push_back(m);
+    for (auto& m : in.messages) messages.push_back(std::move(m));
     const ModelConfig* model = config.Find(model_name);
     if (!model) {
       co_return fail(
@@ -557,7 +557,7 @@ struct Gateway::Impl {
     }
     headers.emplace_back("x-promptops-cache", cache_state.empty() ? "off" : cache_state);
 
-    const std::string completion_id = "chatcmpl-" + RandomToken(24);
+    const std::string completion_id = "chatcmpl-" + FastId(24);
     const std::int64_t created = ToUnixMillis(deps.clock->Now()) / 1000;
     const std::string& client_model = in.model;
 
@@ -591,9 +591,9 @@ struct Gateway::Impl {
             http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
                                      std::nullopt, std::nullopt, &hit->usage)));
       }
+      Finish(trace, t0, cache_state);  // recorded before the client sees the end of the stream
       co_await w.Write(http::SseEvent("[DONE]"));
       co_await w.Finish();
-      Finish(trace, t0, cache_state);
       co_return http::Response{};
     }
 
@@ -668,9 +668,9 @@ struct Gateway::Impl {
         // Bytes already reached the client: report the error inside the stream, then end it.
         trace.status = 200;
         auto wire = OpenAiError(e);
+        Finish(trace, t0, cache_state);
         co_await w.Write(http::SseEvent(wire.body));
         co_await w.Finish();
-        Finish(trace, t0, cache_state);
         co_return http::Response{};
       }
       trace.status = HttpStatusFor(e.code);
@@ -705,9 +705,11 @@ struct Gateway::Impl {
       co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
                                                 std::nullopt, std::nullopt, &usage)));
     }
+    // Recorded before the client sees the end of the stream, so that a client that reads the
+    // whole answer can already find its trace (after the writer's next batch).
+    Finish(trace, t0, cache_state);
     co_await w.Write(http::SseEvent("[DONE]"));
     co_await w.Finish();
-    Finish(trace, t0, cache_state);
     co_return http::Response{};
   }
 
@@ -733,7 +735,7 @@ struct Gateway::Impl {
   asio::awaitable<http::Response> Embeddings(http::Request& req, http::ResponseWriter&) {
     auto t0 = std::chrono::steady_clock::now();
     telemetry::TraceRecord trace;
-    trace.id = "tr-" + RandomToken(24);
+    trace.id = "tr-" + FastId(24);
     trace.time_ms = ToUnixMillis(deps.clock->Now());
     http::Headers headers{{"x-promptops-trace-id", trace.id}};
     http::Response out = co_await EmbeddingsInner(req, trace, headers);

@@ -439,7 +439,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (body_ec) {
         std::optional<Response> error = ReadErrorResponse(body_ec, opts_.max_body_bytes);
         if (error) {
-          std::string id = RandomToken(16);
+          std::string id = FastId(16);
           Request unread;
           unread.method = std::string(parser.get().method_string());
           SplitTarget(parser.get().target(), &unread.path, &unread.query);
@@ -467,7 +467,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       req.remote_addr = remote;
       auto incoming_id = req.Header("x-request-id");
       req.request_id =
-          incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : RandomToken(16);
+          incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : FastId(16);
       bool keep_alive = msg.keep_alive();
 
       stream.expires_never();  // a handler may take long; the client waits, not us

@@ -24,11 +24,15 @@ int Run(int argc, char** argv) {
   int threads = -1;
   bool demo = false, access_log = false;
   auto* serve = app.add_subcommand(
-      "serve", "Run the promptops server (REST API, Langfuse-compatible API, health checks).");
+      "serve",
+      "Run the promptops server: admin REST API, Langfuse-compatible API, OpenAI-compatible "
+      "gateway (/v1), traces, /metrics, health checks.");
   serve->add_option("--config", config_file,
                     "YAML config file (env PROMPTOPS_CONFIG). Keys as the long flags, with "
                     "underscores: listen, data, threads, max_body, request_timeout_ms, "
-                    "access_log, log_level, log_format, demo, project");
+                    "access_log, log_level, log_format, demo, project, trace_retention_days; "
+                    "and the gateway sections providers, models, aliases, gateway "
+                    "(docs/gateway.md, promptops.example.yaml)");
   serve->add_option("--listen", listen,
                     "HOST:PORT to listen on; port 0 picks a free one (env PROMPTOPS_LISTEN; "
                     "default 127.0.0.1:8080)");
@@ -45,7 +49,10 @@ int Run(int argc, char** argv) {
                     "text|json (env PROMPTOPS_LOG_FORMAT; default text)");
   serve->add_flag("--access-log", access_log,
                   "Log one line per request (env PROMPTOPS_ACCESS_LOG; default off)");
-  serve->add_flag("--demo", demo, "Load demo prompts into an empty project (env PROMPTOPS_DEMO)");
+  serve->add_flag(
+      "--demo", demo,
+      "Load demo prompts into an empty project and add the SIMULATED provider with the model "
+      "demo-chat (env PROMPTOPS_DEMO)");
   serve->footer(
       "Environment: PROMPTOPS_ADMIN_KEY (secret) and PROMPTOPS_ADMIN_PUBLIC_KEY (default "
       "pk-admin) set the bootstrap admin key of a fresh data directory; otherwise one is "

@@ -166,26 +166,95 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
   return bj::serialize(o);
 }
 
+namespace {
+
+// Appends `s` as a JSON string literal (quotes included). UTF-8 passes through unchanged.
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+// Written by hand rather than through boost::json: one chunk per streamed token makes this the
+// hottest serializer of the gateway.
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason,
                       const providers::Usage* usage) {
-  bj::object o{
-      {"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model}};
+  std::string out;
+  out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
+  out += "{\"id\":";
+  AppendJsonString(out, id);
+  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
+  out += std::to_string(created);
+  out += ",\"model\":";
+  AppendJsonString(out, model);
   if (usage) {
-    o["choices"] = bj::array{};
-    o["usage"] = bj::object{{"prompt_tokens", usage->prompt_tokens},
-                            {"completion_tokens", usage->completion_tokens},
-                            {"total_tokens", usage->prompt_tokens + usage->completion_tokens}};
-  } else {
-    bj::object delta;
-    if (role) delta["role"] = *role;
-    if (text) delta["content"] = *text;
-    bj::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}};
-    choice["finish_reason"] = finish_reason ? bj::value(*finish_reason) : bj::value(nullptr);
-    o["choices"] = bj::array{std::move(choice)};
+    out += ",\"choices\":[],\"usage\":{\"prompt_tokens\":";
+    out += std::to_string(usage->prompt_tokens);
+    out += ",\"completion_tokens\":";
+    out += std::to_string(usage->completion_tokens);
+    out += ",\"total_tokens\":";
+    out += std::to_string(usage->prompt_tokens + usage->completion_tokens);
+    out += "}}";
+    return out;
   }
-  return bj::serialize(o);
+  out += ",\"choices\":[{\"index\":0,\"delta\":{";
+  bool first = true;
+  if (role) {
+    out += "\"role\":";
+    AppendJsonString(out, *role);
+    first = false;
+  }
+  if (text) {
+    if (!first) out += ',';
+    out += "\"content\":";
+    AppendJsonString(out, *text);
+  }
+  out += "},\"logprobs\":null,\"finish_reason\":";
+  if (finish_reason) {
+    AppendJsonString(out, *finish_reason);
+  } else {
+    out += "null";
+  }
+  out += "}]}";
+  return out;
 }
 
 WireError OpenAiError(const Error& e, std::string_view code) {

@@ -602,6 +602,8 @@ struct Gateway::Impl {
       watch.gone = true;
       if (watch.wake) watch.wake->cancel();
     });
+    // The signal is emitted once; a client that left before the slot was bound is seen here.
+    if (w.ClientGone()) watch.gone = true;
 
     CallOutcome outcome;
     bool stream_started = false;

@@ -68,6 +68,8 @@ class ResponseWriter {
   //   co_await asio::co_spawn(w.executor(), upstream->Stream(...),
   //                           asio::bind_cancellation_slot(w.CancelSlot(), asio::use_awaitable));
   // A slot holds one handler at a time: binding a second operation replaces the first.
+  // The signal is emitted once and not replayed: after binding a handler to the slot, check
+  // ClientGone() in case the client left before.
   virtual asio::cancellation_slot CancelSlot() = 0;
 
   // The connection's strand, on which the handler runs (for timers in the handler).

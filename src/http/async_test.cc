@@ -135,11 +135,17 @@ TEST_F(AsyncRouteTest, ExplicitFinishEndsBodyOnce) {
 
 TEST_F(AsyncRouteTest, ClientDisconnectMidStreamFlipsClientGoneAndFiresCancelSlot) {
   std::promise<std::pair<bool, bool>> seen;  // (timer was cancelled, ClientGone)
+  std::promise<void> armed;  // the handler is about to wait with the cancel slot bound
   AddAsyncRoute(
       *router_, "GET", "/long", [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
         co_await w.StartStream(200, SseHeaders());
         co_await w.Write(SseEvent("first"));
         asio::steady_timer timer(w.executor(), 60s);
+        // Set just before the wait starts, on this strand: the disconnect watcher (same strand)
+        // cannot run between this line and the slot being bound by async_wait. Without it the
+        // client could close before the slot is bound and the one-time signal would be missed
+        // (CI saw that race).
+        armed.set_value();
         auto [ec] = co_await timer.async_wait(
             asio::bind_cancellation_slot(w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
         seen.set_value({ec == asio::error::operation_aborted, w.ClientGone()});
@@ -147,11 +153,13 @@ TEST_F(AsyncRouteTest, ClientDisconnectMidStreamFlipsClientGoneAndFiresCancelSlo
       });
   StartServer();
   auto result = seen.get_future();
+  auto ready_to_close = armed.get_future();
   {
     RawConnection c(server_->port());
     ASSERT_TRUE(c.Send(Get("/long")));
     ASSERT_TRUE(c.ReadHead());
     EXPECT_EQ(c.ReadChunk(), "data: first\n\n");
+    ASSERT_EQ(ready_to_close.wait_for(10s), std::future_status::ready);
   }  // closes the socket
   ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
   auto [cancelled, gone] = result.get();

@@ -61,40 +61,13 @@ Result<std::string> ContentText(const bj::value& content, std::size_t index) {
   return text;
 }
 
-class AnthropicStreamDecoder final : public StreamDecoder {
+class AnthropicStreamDecoder final : public SseStreamDecoder {
  public:
-  std::variant<std::monostate, UpstreamFailure> Feed(std::string_view bytes,
-                                                     std::vector<StreamEvent>& out) override {
-    if (failed_) return Fail("stream already failed");
-    std::vector<SseEvent> events;
-    if (!sse_.Feed(bytes, events)) return Fail("stream event larger than 4 MiB");
-    return Handle(events, out);
-  }
-
-  std::variant<std::monostate, UpstreamFailure> Finish(std::vector<StreamEvent>& out) override {
-    if (failed_) return Fail("stream already failed");
-    std::vector<SseEvent> events;
-    sse_.Finish(events);
-    auto r = Handle(events, out);
-    if (r.index() != 0) return r;
-    if (!done_) {
-      failed_ = true;
-      UpstreamFailure f;
-      f.cls = FailureClass::kStreamError;
-      f.message = "the stream ended before message_stop";
-      return f;
-    }
-    return {};
-  }
+  AnthropicStreamDecoder() : SseStreamDecoder("message_stop") {}
 
  private:
-  std::variant<std::monostate, UpstreamFailure> Fail(std::string message) {
-    failed_ = true;
-    return wire::Malformed(std::move(message));
-  }
-
   std::variant<std::monostate, UpstreamFailure> Handle(const std::vector<SseEvent>& events,
-                                                       std::vector<StreamEvent>& out) {
+                                                       std::vector<StreamEvent>& out) override {
     for (const SseEvent& e : events) {
       if (done_) continue;
       auto o = wire::ParseObject(e.data);
@@ -164,9 +137,6 @@ class AnthropicStreamDecoder final : public StreamDecoder {
     return {};
   }
 
-  SseParser sse_;
-  bool done_ = false;
-  bool failed_ = false;
   std::int64_t input_tokens_ = 0;
   std::int64_t output_tokens_ = 0;
 };

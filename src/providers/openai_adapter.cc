@@ -21,41 +21,14 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
   return usage;
 }
 
-// One streamed call. State: the SSE parser and whether [DONE] was seen.
-class OpenAiStreamDecoder final : public StreamDecoder {
+// One streamed call: OpenAI chunks until data: [DONE].
+class OpenAiStreamDecoder final : public SseStreamDecoder {
  public:
-  std::variant<std::monostate, UpstreamFailure> Feed(std::string_view bytes,
-                                                     std::vector<StreamEvent>& out) override {
-    if (failed_) return Fail("stream already failed");
-    std::vector<SseEvent> events;
-    if (!sse_.Feed(bytes, events)) return Fail("stream event larger than 4 MiB");
-    return Handle(events, out);
-  }
-
-  std::variant<std::monostate, UpstreamFailure> Finish(std::vector<StreamEvent>& out) override {
-    if (failed_) return Fail("stream already failed");
-    std::vector<SseEvent> events;
-    sse_.Finish(events);
-    auto r = Handle(events, out);
-    if (r.index() != 0) return r;
-    if (!done_) {
-      failed_ = true;
-      UpstreamFailure f;
-      f.cls = FailureClass::kStreamError;
-      f.message = "the stream ended before data: [DONE]";
-      return f;
-    }
-    return {};
-  }
+  OpenAiStreamDecoder() : SseStreamDecoder("data: [DONE]") {}
 
  private:
-  std::variant<std::monostate, UpstreamFailure> Fail(std::string message) {
-    failed_ = true;
-    return wire::Malformed(std::move(message));
-  }
-
   std::variant<std::monostate, UpstreamFailure> Handle(const std::vector<SseEvent>& events,
-                                                       std::vector<StreamEvent>& out) {
+                                                       std::vector<StreamEvent>& out) override {
     for (const SseEvent& e : events) {
       if (done_) continue;  // nothing after [DONE] counts
       if (e.data == "[DONE]") {
@@ -108,10 +81,6 @@ class OpenAiStreamDecoder final : public StreamDecoder {
     }
     return {};
   }
-
-  SseParser sse_;
-  bool done_ = false;
-  bool failed_ = false;
 };
 
 class OpenAiAdapter final : public Adapter {

@@ -1,5 +1,7 @@
 #include "providers/sse_parser.h"
 
+#include "providers/wire_util.h"
+
 namespace promptops::providers {
 
 bool SseParser::Feed(std::string_view bytes, std::vector<SseEvent>& out) {
@@ -62,6 +64,36 @@ void SseParser::Dispatch(std::vector<SseEvent>& out) {
   event_.clear();
   data_.clear();
   has_data_ = false;
+}
+
+std::variant<std::monostate, UpstreamFailure> SseStreamDecoder::Fail(std::string message) {
+  failed_ = true;
+  return wire::Malformed(std::move(message));
+}
+
+std::variant<std::monostate, UpstreamFailure> SseStreamDecoder::Feed(
+    std::string_view bytes, std::vector<StreamEvent>& out) {
+  if (failed_) return Fail("stream already failed");
+  std::vector<SseEvent> events;
+  if (!sse_.Feed(bytes, events)) return Fail("stream event larger than 4 MiB");
+  return Handle(events, out);
+}
+
+std::variant<std::monostate, UpstreamFailure> SseStreamDecoder::Finish(
+    std::vector<StreamEvent>& out) {
+  if (failed_) return Fail("stream already failed");
+  std::vector<SseEvent> events;
+  sse_.Finish(events);
+  auto r = Handle(events, out);
+  if (r.index() != 0) return r;
+  if (!done_) {
+    failed_ = true;
+    UpstreamFailure f;
+    f.cls = FailureClass::kStreamError;
+    f.message = "the stream ended before " + terminator_;
+    return f;
+  }
+  return {};
 }
 
 }  // namespace promptops::providers

@@ -12,7 +12,10 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
+
+#include "providers/adapter.h"
 
 namespace promptops::providers {
 
@@ -47,6 +50,31 @@ class SseParser {
   bool last_was_cr_ = false;  // a CR ended the previous line; a following LF belongs to it
   bool at_start_ = true;      // for the BOM
   bool failed_ = false;
+};
+
+// The shared half of the SSE-based stream decoders (OpenAI, Anthropic): SSE framing, the
+// failed/done state, and the check that the stream ended with its terminator. Subclasses
+// interpret the events in Handle and set done_ when they see the terminator.
+class SseStreamDecoder : public StreamDecoder {
+ public:
+  // `terminator` names the end marker in the error for a truncated stream ("data: [DONE]").
+  explicit SseStreamDecoder(std::string terminator) : terminator_(std::move(terminator)) {}
+  std::variant<std::monostate, UpstreamFailure> Feed(std::string_view bytes,
+                                                     std::vector<StreamEvent>& out) final;
+  std::variant<std::monostate, UpstreamFailure> Finish(std::vector<StreamEvent>& out) final;
+
+ protected:
+  virtual std::variant<std::monostate, UpstreamFailure> Handle(const std::vector<SseEvent>& events,
+                                                               std::vector<StreamEvent>& out) = 0;
+  // Marks the stream failed and returns a kMalformed failure.
+  std::variant<std::monostate, UpstreamFailure> Fail(std::string message);
+
+  bool done_ = false;    // the terminator was seen
+  bool failed_ = false;  // a failure was returned; every later call fails too
+
+ private:
+  SseParser sse_;
+  std::string terminator_;
 };
 
 }  // namespace promptops::providers

@@ -432,7 +432,8 @@ struct Gateway::Impl {
 
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
     if (!actor.ok()) {
-      // Unauthenticated calls are counted in metrics but not traced (no project to file them in).
+      // Unauthenticated calls are neither traced nor counted per model: there is no project to file
+      // them in, and counting them would let anyone inflate the metrics.
       co_return Fail(actor.error(), "invalid_api_key", headers);
     }
     trace.project_id = actor->project_id;

@@ -140,3 +140,44 @@ TEST(Durability, SigtermFinishesInFlightRequestsAndExitsZero) {
 
 }  // namespace
 }  // namespace promptops
+
+namespace promptops {
+namespace {
+
+TEST(Durability, TracesQueuedAtShutdownAreStored) {
+  if (testing::PromptopsBinary().empty()) GTEST_SKIP() << "PROMPTOPS_BINARY not set";
+  testing::TempDir dir;
+  testing::ServerProcess::Options opts;
+  opts.data_dir = dir.path() / "data";
+  opts.admin_key = kKey;
+  opts.extra_args = {"--demo"};
+  auto server = testing::ServerProcess::Start(opts);
+  ASSERT_TRUE(server.ok()) << server.error().ToString();
+  constexpr int kCalls = 5;  // the demo model answers in ~200 ms each
+  std::vector<std::string> trace_ids;
+  for (int i = 0; i < kCalls; ++i) {
+    bj::object body{{"model", "demo-chat"},
+                    {"max_tokens", 5},
+                    {"messages", bj::array{bj::object{{"role", "user"},
+                                                      {"content", "hi " + std::to_string(i)}}}}};
+    auto r =
+        http::Fetch("POST", (*server)->url() + "/v1/chat/completions", Auth(), bj::serialize(body));
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+    trace_ids.emplace_back(*r->Header("x-promptops-trace-id"));
+  }
+  // Stop right away: the writer has not necessarily stored them yet; shutdown must.
+  EXPECT_EQ((*server)->Stop(), 0);
+  auto c = store::sqlite::Connection::Open((opts.data_dir / "promptops.db").string());
+  ASSERT_TRUE(c.ok());
+  for (const auto& id : trace_ids) {
+    auto st = (*c)->Prepare("SELECT status FROM traces WHERE id = ?");
+    ASSERT_TRUE(st.ok());
+    st->Bind(1, id);
+    ASSERT_TRUE(*st->Step()) << "trace " << id << " lost at shutdown";
+    EXPECT_EQ(st->Int(0), 200);
+  }
+}
+
+}  // namespace
+}  // namespace promptops

@@ -1,6 +1,7 @@
 // The server and the client against each other on port 0, plus raw sockets where the wire
 // format itself is under test (HEAD, keep-alive, malformed input, limits).
 #include "http/server.h"
+#include "http/test_support.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -48,82 +49,7 @@ class Gate {
   bool open_ = false;
 };
 
-// A blocking TCP connection for writing raw HTTP and reading responses one at a time.
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawConnection() { ::close(fd_); }
-  bool connected() const { return connected_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  struct Reply {
-    int status = 0;
-    std::string head;  // status line and header lines, lower-cased
-    std::string body;
-    bool Has(std::string_view header_line) const {
-      return head.find(std::string(header_line)) != std::string::npos;
-    }
-  };
-
-  // Reads one response with a Content-Length body (none for HEAD); nullopt on EOF or error.
-  std::optional<Reply> Read(bool head_request = false) {
-    std::size_t end;
-    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return std::nullopt;
-    }
-    Reply r;
-    r.head = pending_.substr(0, end + 2);
-    for (char& c : r.head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    pending_.erase(0, end + 4);
-    r.status = std::stoi(r.head.substr(9, 3));
-    std::size_t length = 0;
-    if (auto p = r.head.find("content-length: "); p != std::string::npos && !head_request) {
-      length = std::stoul(r.head.substr(p + 16));
-    }
-    while (pending_.size() < length) {
-      if (!Fill()) return std::nullopt;
-    }
-    r.body = pending_.substr(0, length);
-    pending_.erase(0, length);
-    return r;
-  }
-
-  // True if the peer closed the connection (after anything already buffered).
-  bool AtEof() {
-    if (!pending_.empty()) return false;
-    return !Fill();
-  }
-
- private:
-  bool Fill() {
-    char buf[8192];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    pending_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string pending_;
-};
+using testing::RawConnection;
 
 class ServerTest : public ::testing::Test {
  protected:

@@ -95,6 +95,28 @@ class RawConnection {
     return body;
   }
 
+  // A whole response with a Content-Length body (none for HEAD).
+  struct Reply {
+    int status = 0;
+    std::string head;  // status line and header lines, lower-cased
+    std::string body;
+    bool Has(std::string_view line) const { return head.find(line) != std::string::npos; }
+  };
+  // Reads one response; nullopt on EOF or error.
+  std::optional<Reply> Read(bool head_request = false) {
+    auto h = ReadHead();
+    if (!h) return std::nullopt;
+    Reply r;
+    r.status = h->status;
+    if (!head_request) {
+      auto body = ReadBody(*h);
+      if (!body) return std::nullopt;
+      r.body = std::move(*body);
+    }
+    r.head = std::move(h->text);
+    return r;
+  }
+
   // Reads one chunk of a chunked body: its data ("" for the terminating chunk, after which
   // the trailer's CRLF is consumed too); nullopt on EOF, error or malformed framing.
   std::optional<std::string> ReadChunk() {

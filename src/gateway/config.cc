@@ -113,16 +113,8 @@ Status ParseSimulated(const YAML::Node& node, const std::string& path,
   PO_RETURN_IF_ERROR(r.Double("error_rate", s.error_rate));
   PO_RETURN_IF_ERROR(r.StrList("error_kinds", s.error_kinds));
   PO_RETURN_IF_ERROR(r.Int("max_tokens_default", s.max_tokens_default));
-  if (s.error_rate < 0 || s.error_rate > 1) return Bad(path + ".error_rate", "must be in [0, 1]");
-  if (s.tokens_per_second <= 0) return Bad(path + ".tokens_per_second", "must be positive");
-  if (s.latency_p99 < s.latency_median)
-    return Bad(path + ".latency_p99_ms", "must be >= the median");
-  if (s.ttft_p99 < s.ttft_median) return Bad(path + ".ttft_p99_ms", "must be >= the median");
-  for (const auto& k : s.error_kinds) {
-    if (k != "429" && k != "500" && k != "timeout" && k != "stream") {
-      return Bad(path + ".error_kinds", "unknown kind '" + k + "' (429, 500, timeout, stream)");
-    }
-  }
+  // One set of rules for the simulated provider's settings: the provider's own.
+  if (auto v = providers::ValidateSimulatedConfig(s); !v.ok()) return Bad(path, v.error().message);
   return OkStatus();
 }
 

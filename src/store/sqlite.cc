@@ -26,6 +26,10 @@ Statement& Statement::Bind(int i, std::string_view v) {
 Statement& Statement::Bind(int i, std::optional<std::int64_t> v) {
   return v ? Bind(i, *v) : BindNull(i);
 }
+Statement& Statement::Bind(int i, double v) {
+  sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
 Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;

@@ -32,12 +32,14 @@ class Statement {
   Statement& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Statement& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
   Statement& Bind(int i, std::optional<std::int64_t> v);
+  Statement& Bind(int i, double v);
   Statement& BindNull(int i);
   // Steps once: true if a row is available, false when done. Errors map to store errors.
   Result<bool> Step();
   // Runs to completion (for INSERT/UPDATE/DELETE).
   Status Run();
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::optional<std::int64_t> OptInt(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }

@@ -1,8 +1,5 @@
 // The SQLite TraceRepository (trace_repository.h).
-//
-// cost_usd is a REAL column, but the Statement wrapper binds and reads only integers and text:
-// the value is bound as text ("%.17g", which SQLite's REAL affinity converts back to a double
-// exactly) and read as SQLite's text rendering of the double.
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -27,14 +24,6 @@ constexpr const char* kTraceCols =
 constexpr const char* kFeedbackCols =
     "id, project_id, trace_id, prompt_name, prompt_version, model, value, score, comment, user, "
     "created_at";
-
-std::string DoubleText(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-double ParseDouble(const std::string& s) { return s.empty() ? 0 : std::strtod(s.c_str(), nullptr); }
 
 // SQL conditions and their bindings for a TraceFilter, in order.
 struct Where {
@@ -111,7 +100,7 @@ class SqliteTraces : public TraceRepository {
           .Bind(14, r.input_tokens)
           .Bind(15, r.output_tokens)
           .Bind(16, static_cast<std::int64_t>(r.usage_estimated))
-          .Bind(17, DoubleText(r.cost_usd))
+          .Bind(17, r.cost_usd)
           .Bind(18, r.latency_us)
           .Bind(19, r.ttft_us)
           .Bind(20, r.status)
@@ -279,7 +268,7 @@ class SqliteTraces : public TraceRepository {
     r.input_tokens = st.Int(13);
     r.output_tokens = st.Int(14);
     r.usage_estimated = st.Int(15) != 0;
-    r.cost_usd = ParseDouble(st.Text(16));
+    r.cost_usd = st.Double(16);
     r.latency_us = st.Int(17);
     r.ttft_us = st.Int(18);
     r.status = st.Int(19);

@@ -158,20 +158,55 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
 }
 
 // --- HTTP upstreams --------------------------------------------------------------------------
+// Set by the handler when the client disconnects; wakes whatever the attempt waits on.
+struct ClientWatch {
+  bool gone = false;
+  asio::steady_timer* wake = nullptr;  // the timer the stream writer currently waits on
+};
+
 // Note: GCC 12 destroys some coroutine locals twice when a co_return sits in a branch after a
 // co_await that initialized a variable; every coroutine here keeps one exit path at the end.
-asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& req) {
+asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& req,
+                                  ClientWatch& watch) {
   Attempt a;
   auto built = p.adapter->BuildChat(req, p.api_key);
   if (!built.ok()) {
     a.failure = RequestFailure(built.error());
   } else {
-    http::UpstreamClient::FetchResult r =
-        co_await p.client->Fetch(built->method, built->path, built->headers, built->body);
-    if (!r.ok()) {
-      a.failure = TransportFailure(r.error());
+    // The fetch runs as its own coroutine so that a client leaving can cancel it at once.
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer signal(ex, std::chrono::steady_clock::time_point::max());
+    asio::cancellation_signal cancel;
+    std::optional<http::UpstreamClient::FetchResult> r;
+    bool done = false;
+    auto fetch = [&]() -> asio::awaitable<void> {
+      r = co_await p.client->Fetch(built->method, built->path, built->headers, built->body);
+    };
+    asio::co_spawn(ex, fetch(),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) {
+                     done = true;
+                     signal.cancel();
+                   }));
+    watch.wake = &signal;
+    bool cancel_sent = false;
+    while (!done) {
+      if (watch.gone && !cancel_sent) {
+        cancel_sent = true;
+        cancel.emit(asio::cancellation_type::terminal);
+      }
+      signal.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await signal.async_wait(kTuple);
+    }
+    watch.wake = nullptr;
+    if (watch.gone) {
+      a.client_gone = true;
+    } else if (!r) {
+      a.failure = TransportFailure(Error::Internal("upstream call failed"));
+    } else if (!r->ok()) {
+      a.failure = TransportFailure(r->error());
     } else {
-      auto parsed = p.adapter->ParseChat(r->first.status, r->second, RetryAfter(r->first.headers));
+      const auto& [head, body] = r->value();
+      auto parsed = p.adapter->ParseChat(head.status, body, RetryAfter(head.headers));
       if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
         a.failure = *f;
       } else {
@@ -181,12 +216,6 @@ asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& r
   }
   co_return a;
 }
-
-// Set by the handler when the client disconnects; wakes whatever the attempt waits on.
-struct ClientWatch {
-  bool gone = false;
-  asio::steady_timer* wake = nullptr;  // the timer the stream writer currently waits on
-};
 
 // Streams from an HTTP upstream. The upstream reader (a spawned coroutine whose callbacks are
 // synchronous) decodes events into a queue; this coroutine drains the queue to the client. Both
@@ -379,15 +408,16 @@ struct Gateway::Impl {
         } else if (sink) {
           out.attempt = co_await StreamHttp(p, req, *sink, watch);
         } else {
-          out.attempt = co_await CallHttp(p, req);
+          out.attempt = co_await CallHttp(p, req, watch);
         }
         out.served_by = m;
+        // A client that left says nothing about the upstream's health.
+        if (out.attempt.client_gone) co_return out;
         const auto& f = out.attempt.failure;
         if (!f) {
           p.breaker->RecordSuccess();
           co_return out;
         }
-        if (out.attempt.client_gone) co_return out;
         if (auto* m = metrics()) m->UpstreamError(p.config.name, ErrorClassOf(*f));
         if (providers::IsRetryable(f->cls)) {
           p.breaker->RecordFailure();

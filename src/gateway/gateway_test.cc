@@ -587,6 +587,35 @@ TEST_F(GatewayTest, ClientDisconnectingMidStreamCancelsTheUpstreamAndIsTraced) {
   EXPECT_EQ(Chat(kHello).status, 200);
 }
 
+TEST_F(GatewayTest, ClientDisconnectingDuringANonStreamedCallCancelsItAtOnce) {
+  Start();
+  FakeResponse hang;
+  hang.action = FakeResponse::Action::kHang;
+  openai_.Enqueue(hang);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string body = R"({"model":"gpt-test","messages":[{"role":"user","content":"hi"}]})";
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    std::string(kKey) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  ASSERT_TRUE(openai_.WaitForRequests(1, std::chrono::seconds(5)));
+  auto t0 = std::chrono::steady_clock::now();
+  ::close(fd);
+  // The upstream hangs for its 2 s first-byte timeout; the cancel must come long before.
+  bool traced = false;
+  while (!traced && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500)) {
+    for (const auto& t : Traces()) traced = traced || t.error_class == "client_cancelled";
+    if (!traced) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(traced) << "the upstream call was not cancelled when the client left";
+  EXPECT_EQ(Chat(kHello).status, 200);
+}
+
 TEST(MaskForTrace, MasksEmailsNumbersAndKeys) {
   EXPECT_EQ(
       MaskForTrace("mail kim@example.co.kr or call 010-1234-5678, key sk-abcdefghijklmnopqrstuv"),

@@ -55,6 +55,24 @@ TEST(RandomToken, HasRequestedLengthAndAlphabetAndDiffers) {
   for (char c : a) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
 }
 
+TEST(Base64, EncodesRfc4648VectorsAndRoundTrips) {
+  struct Case {
+    const char* plain;
+    const char* encoded;
+  } cases[] = {{"", ""},
+               {"f", "Zg=="},
+               {"fo", "Zm8="},
+               {"foo", "Zm9v"},
+               {"foob", "Zm9vYg=="},
+               {"fooba", "Zm9vYmE="},
+               {"foobar", "Zm9vYmFy"}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(Base64Encode(c.plain), c.encoded);
+    EXPECT_EQ(*Base64Decode(c.encoded), c.plain);
+  }
+  EXPECT_FALSE(Base64Decode("a$==").has_value());
+}
+
 TEST(FastId, HasRequestedLengthAlphabetAndDoesNotRepeat) {
   std::set<std::string> seen;
   for (int i = 0; i < 10000; ++i) {

@@ -11,6 +11,8 @@ namespace promptops {
 std::string Sha256Hex(std::string_view data);
 // Constant-time comparison of two strings of equal length (false if lengths differ).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Base64 (RFC 4648, with padding) encoding.
+std::string Base64Encode(std::string_view data);
 // Base64 (RFC 4648, padding optional) decoding; nullopt when malformed.
 std::optional<std::string> Base64Decode(std::string_view s);
 // A random token of `length` characters from [A-Za-z0-9], from the OS's CSPRNG. For secrets.

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <random>
 
@@ -828,20 +829,34 @@ struct Gateway::Impl {
       }
     }
     if (p.config.type == "simulated") {
-      // Deterministic pseudo-embeddings: 16 dimensions from the SHA-256 of each input.
+      // Deterministic pseudo-embeddings: 16 dimensions from the SHA-256 of each input, as floats
+      // or, with encoding_format "base64" (the OpenAI SDKs' default), as little-endian float32.
+      auto format = json::OptString(*body, "encoding_format");
+      if (!format.ok()) co_return fail(format.error());
+      bool base64 = format->value_or("float") == "base64";
+      if (!base64 && format->value_or("float") != "float") {
+        co_return fail(
+            Error::InvalidArgument("field 'encoding_format' must be 'float' or 'base64'"));
+      }
       bj::array data;
       std::int64_t tokens = 0;
       for (std::size_t i = 0; i < inputs.size(); ++i) {
         std::string h = Sha256Hex(inputs[i]);
         bj::array vec;
+        std::string packed;
         for (int d = 0; d < 16; ++d) {
           int byte = std::stoi(h.substr(static_cast<std::size_t>(d) * 2, 2), nullptr, 16);
-          vec.push_back(static_cast<double>(byte) / 127.5 - 1.0);
+          float f = static_cast<float>(byte) / 127.5f - 1.0f;
+          vec.push_back(static_cast<double>(f));
+          char raw[sizeof f];
+          std::memcpy(raw, &f, sizeof f);  // x86-64 and ARM64 are little-endian
+          packed.append(raw, sizeof raw);
         }
         tokens += providers::EstimateTokens(inputs[i]);
+        bj::value embedding = base64 ? bj::value(Base64Encode(packed)) : bj::value(std::move(vec));
         data.push_back(bj::object{{"object", "embedding"},
                                   {"index", static_cast<std::int64_t>(i)},
-                                  {"embedding", std::move(vec)}});
+                                  {"embedding", std::move(embedding)}});
       }
       trace.input_tokens = tokens;
       trace.usage_estimated = true;

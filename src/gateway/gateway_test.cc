@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -514,6 +516,22 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   auto e = Post("/v1/embeddings", R"({"model":"demo-chat","input":["a","b"]})");
   ASSERT_EQ(e.status, 200) << e.body;
   EXPECT_EQ(Json(e).at("data").as_array().size(), 2u);
+  // base64 (the SDKs' default) carries the same vector as little-endian float32.
+  auto b64 =
+      Post("/v1/embeddings", R"({"model":"demo-chat","input":["a"],"encoding_format":"base64"})");
+  ASSERT_EQ(b64.status, 200) << b64.body;
+  auto raw = Base64Decode(Json(b64).at("data").at(0).at("embedding").as_string());
+  ASSERT_TRUE(raw.has_value());
+  ASSERT_EQ(raw->size(), 16 * sizeof(float));
+  const auto& floats = Json(e).at("data").at(0).at("embedding").as_array();
+  for (std::size_t d = 0; d < 16; ++d) {
+    float f;
+    std::memcpy(&f, raw->data() + d * sizeof f, sizeof f);
+    EXPECT_FLOAT_EQ(f, static_cast<float>(floats[d].as_double()));
+  }
+  EXPECT_EQ(
+      Post("/v1/embeddings", R"({"model":"demo-chat","input":"a","encoding_format":"hex"})").status,
+      400);
   openai_.Enqueue(FakeResponse{
       FakeResponse::Action::kRespond,
       200,

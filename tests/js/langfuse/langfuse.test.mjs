@@ -4,69 +4,14 @@
 // Needs PROMPTOPS_BINARY (the promptops executable); run.sh sets it from ctest.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startServer, stopServer } from "../common/promptops-server.mjs";
 import { LangfuseClient } from "@langfuse/client";
 
 const PUBLIC_KEY = "pk-lf-test";
 const SECRET_KEY = "sk-lf-0123456789abcdefghijklmnopqrstuvwxyz"; // 40 characters
-const STARTUP_TIMEOUT_MS = 15000;
-
-// Starts `promptops serve` on port 0 and resolves with {proc, baseUrl} once it prints its address.
-function startServer(dataDir) {
-  const binary = process.env.PROMPTOPS_BINARY;
-  if (!binary) throw new Error("PROMPTOPS_BINARY is not set (path to the promptops executable)");
-  const proc = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir], {
-    env: {
-      ...process.env,
-      PROMPTOPS_ADMIN_KEY: SECRET_KEY,
-      PROMPTOPS_ADMIN_PUBLIC_KEY: PUBLIC_KEY,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`));
-    }, STARTUP_TIMEOUT_MS);
-    proc.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, baseUrl: m[1] });
-      }
-    });
-    proc.stderr.on("data", (chunk) => {
-      err += chunk;
-    });
-    proc.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${binary}: ${e.message}`));
-    });
-    proc.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited early (${code ?? signal})\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
-}
-
-// Stops the server and waits for it to exit (SIGKILL if it does not stop within 5 s).
-function stopServer(proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => proc.kill("SIGKILL"), 5000);
-    proc.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    proc.kill("SIGTERM");
-  });
-}
 
 describe("@langfuse/client against promptops", () => {
   let server;
@@ -78,7 +23,9 @@ describe("@langfuse/client against promptops", () => {
   before(async () => {
     process.on("exit", onExit);
     dataDir = mkdtempSync(join(tmpdir(), "promptops-langfuse-"));
-    server = await startServer(dataDir);
+    server = await startServer(dataDir, {
+      env: { PROMPTOPS_ADMIN_KEY: SECRET_KEY, PROMPTOPS_ADMIN_PUBLIC_KEY: PUBLIC_KEY },
+    });
     langfuse = new LangfuseClient({
       publicKey: PUBLIC_KEY,
       secretKey: SECRET_KEY,

@@ -10,11 +10,11 @@
 // Needs PROMPTOPS_BINARY (the promptops executable); run.sh sets it from ctest.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startServer, stopServer } from "../common/promptops-server.mjs";
 import OpenAI, {
   APIError,
   AuthenticationError,
@@ -26,7 +26,6 @@ import OpenAI, {
 
 const ADMIN_KEY = "sk-po-0123456789abcdefghijklmnopqrstuvwx"; // 40 characters
 const UPSTREAM_KEY = "sk-fake-upstream-key-do-not-leak-42";
-const STARTUP_TIMEOUT_MS = 15000;
 const TRACE_POLL_MS = 3000;
 
 // ---------------------------------------------------------------------------------------------
@@ -174,58 +173,6 @@ gateway:
 `;
 }
 
-// Starts `promptops serve` on port 0 and resolves with {proc, baseUrl} once it prints its address.
-function startServer(dataDir, configPath) {
-  const binary = process.env.PROMPTOPS_BINARY;
-  if (!binary) throw new Error("PROMPTOPS_BINARY is not set (path to the promptops executable)");
-  const env = { ...process.env, PROMPTOPS_ADMIN_KEY: ADMIN_KEY, FAKE_UPSTREAM_KEY: UPSTREAM_KEY };
-  delete env.PROMPTOPS_CONFIG;
-  const proc = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--config", configPath], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`));
-    }, STARTUP_TIMEOUT_MS);
-    proc.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, baseUrl: m[1], stderr: () => err });
-      }
-    });
-    proc.stderr.on("data", (chunk) => {
-      err += chunk;
-    });
-    proc.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${binary}: ${e.message}`));
-    });
-    proc.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited early (${code ?? signal})\nstdout: ${out}\nstderr: ${err}`));
-    });
-  });
-}
-
-// Stops the server and waits for it to exit (SIGKILL if it does not stop within 5 s).
-function stopServer(proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => proc.kill("SIGKILL"), 5000);
-    proc.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    proc.kill("SIGTERM");
-  });
-}
-
 // Asserts that `promise` rejects with an instance of `cls` (an openai error class) and `status`;
 // returns the error for further checks.
 async function expectApiError(promise, cls, status) {
@@ -281,7 +228,10 @@ describe("openai SDK against the promptops gateway", () => {
     dataDir = mkdtempSync(join(tmpdir(), "promptops-openai-"));
     const configPath = join(dataDir, "promptops.yaml");
     writeFileSync(configPath, configYaml(fake.url));
-    server = await startServer(dataDir, configPath);
+    server = await startServer(dataDir, {
+      extraArgs: ["--config", configPath],
+      env: { PROMPTOPS_ADMIN_KEY: ADMIN_KEY, FAKE_UPSTREAM_KEY: UPSTREAM_KEY },
+    });
     client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${server.baseUrl}/v1`, maxRetries: 0, timeout: 15000 });
 
     const prompts = [

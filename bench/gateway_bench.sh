@@ -10,17 +10,8 @@ set -euo pipefail
 BUILD=${1:-build}
 SECS=${2:-10}
 STREAMS=${3:-10000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/$BUILD/promptops"
-WORK=$(mktemp -d /tmp/promptops-gwbench-XXXXXX)
-KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+SECONDS_PER_RUN=$SECS
+source "$(dirname "$0")/lib.sh"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -68,13 +59,7 @@ gateway:
   cache: {enabled: false}
   trace_bodies: none
 CONF
-PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" \
-  --config "$WORK/promptops.yaml" --log-level warn >"$WORK/serve.out" 2>"$WORK/serve.err" &
-PO_PID=$!
-PIDS+=($PO_PID)
-for _ in $(seq 1 100); do grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
-PO_PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
-[ -n "$PO_PORT" ] || { echo "gateway bench: server did not start"; cat "$WORK/serve.err"; exit 1; }
+start_promptops --config "$WORK/promptops.yaml"
 sleep 0.3
 
 BODY='{"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]}'
@@ -84,17 +69,12 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
-to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'; }
-measure() {  # threads conns url -> "rps p50 p99"
-  local out; out=$(wrk -t"$1" -c"$2" -d"${SECS}s" --latency -s "$WORK/post.lua" "$3")
-  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")"
-}
-read -r D_RPS D_P50 D_P99 <<<"$(measure 1 1 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions")"
-read -r P_RPS P_P50 P_P99 <<<"$(measure 1 1 "http://127.0.0.1:$PO_PORT/v1/chat/completions")"
-read -r N_RPS N_P50 N_P99 <<<"$(measure 1 1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions")"
-read -r P64_RPS P64_P50 P64_P99 <<<"$(measure 2 64 "http://127.0.0.1:$PO_PORT/v1/chat/completions")"
+read -r D_RPS D_P50 D_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+read -r P_RPS P_P50 P_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+read -r N_RPS N_P50 N_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+read -r P64_RPS P64_P50 P64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 PO_RSS_LOAD=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
-read -r N64_RPS N64_P50 N64_P99 <<<"$(measure 2 64 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions")"
+read -r N64_RPS N64_P50 N64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 
 # Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
 cat >"$WORK/stream.lua" <<LUA
@@ -112,7 +92,6 @@ S_P99=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="99%" {print $2}')")
 S_ERR=$(echo "$STREAM_OUT" | awk '/Socket errors/ {print}' | tr -d '\n')
 S_NON2XX=$(echo "$STREAM_OUT" | awk '/Non-2xx/ {print $NF}')
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
 mkdir -p "$ROOT/bench/results"
 {

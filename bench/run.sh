@@ -9,32 +9,11 @@
 set -euo pipefail
 BUILD=${1:-build}
 SECONDS_PER_RUN=${2:-10}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/$BUILD/promptops"
-WORK=$(mktemp -d /tmp/promptops-bench-XXXXXX)
-KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for tool in wrk nginx curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup)"; exit 1; }
-done
+source "$(dirname "$0")/lib.sh"
 
 # 1. promptops with demo data on a free port.
-PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" --demo \
-  --log-level warn >"$WORK/serve.out" 2>"$WORK/serve.err" &
-PIDS+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break
-  sleep 0.1
-done
-PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
-[ -n "$PORT" ] || { echo "bench: server did not start"; cat "$WORK/serve.err"; exit 1; }
+start_promptops --demo
+PORT=$PO_PORT
 URL="http://127.0.0.1:$PORT/api/v1/prompts/support%2Frefund-bot?label=production"
 
 # 2. nginx serving the identical response body as a static file (baseline).
@@ -61,32 +40,13 @@ PIDS+=($!)
 sleep 0.5
 BASE_URL="http://127.0.0.1:$NGINX_PORT/prompt.json"
 
-# wrk -> "rps p50_us p99_us"
-measure() {  # threads connections url [header]
-  local out
-  if [ -n "${4:-}" ]; then
-    out=$(wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -H "$4" "$3")
-  else
-    out=$(wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency "$3")
-  fi
-  local rps p50 p99
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  echo "$rps $(to_us "$p50") $(to_us "$p99")"
-}
-to_us() {  # wrk prints 24.00us / 1.16ms / 1.02s
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
-}
-
 AUTH="Authorization: Bearer $KEY"
-read -r P1_RPS P1_P50 P1_P99 <<<"$(measure 1 1 "$URL" "$AUTH")"
-read -r N1_RPS N1_P50 N1_P99 <<<"$(measure 1 1 "$BASE_URL")"
-read -r P64_RPS P64_P50 P64_P99 <<<"$(measure 2 64 "$URL" "$AUTH")"
-read -r N64_RPS N64_P50 N64_P99 <<<"$(measure 2 64 "$BASE_URL")"
-RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/${PIDS[0]}/status")
+read -r P1_RPS P1_P50 P1_P99 <<<"$(wrk_measure 1 1 "$URL" -H "$AUTH")"
+read -r N1_RPS N1_P50 N1_P99 <<<"$(wrk_measure 1 1 "$BASE_URL")"
+read -r P64_RPS P64_P50 P64_P99 <<<"$(wrk_measure 2 64 "$URL" -H "$AUTH")"
+read -r N64_RPS N64_P50 N64_P99 <<<"$(wrk_measure 2 64 "$BASE_URL")"
+RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$PO_PID/status")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 mkdir -p "$ROOT/bench/results"
 REPORT="$ROOT/bench/results/latest.md"

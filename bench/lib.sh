@@ -1,0 +1,49 @@
+# Shared by the benchmark scripts (sourced, not run). Sets ROOT, BIN, WORK, KEY and PIDS, removes
+# WORK and stops every started process on exit, and provides the helpers below.
+#   BUILD must be set before sourcing.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="$ROOT/$BUILD/promptops"
+WORK=$(mktemp -d /tmp/promptops-bench-XXXXXX)
+KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup)"; exit 1; }
+done
+
+# start_promptops ARGS...: `promptops serve` on a free port with the bench admin key; sets PO_PID
+# and PO_PORT, or exits with the server's log.
+start_promptops() {
+  PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" \
+    --log-level warn "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  PO_PID=$!
+  PIDS+=("$PO_PID")
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  PO_PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
+  [ -n "$PO_PORT" ] || { echo "bench: promptops did not start"; cat "$WORK/serve.err"; exit 1; }
+}
+
+# to_us 24.00us|1.16ms|1.02s -> microseconds (wrk's latency notation).
+to_us() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
+}
+
+# wrk_measure THREADS CONNECTIONS URL [wrk options...] -> "requests/s p50_us p99_us".
+wrk_measure() {
+  local threads=$1 conns=$2 url=$3
+  shift 3
+  local out
+  out=$(wrk -t"$threads" -c"$conns" -d"${SECONDS_PER_RUN}s" --latency "$@" "$url")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

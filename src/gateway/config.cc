@@ -34,34 +34,11 @@ class MapReader {
     return OkStatus();
   }
   Status Int(const char* key, std::int64_t& out) const {
-    auto n = node_[key];
-    if (!n) return OkStatus();
-    try {
-      out = n.as<std::int64_t>();
-    } catch (const YAML::Exception&) {
-      return Bad(Path(key), "must be an integer");
-    }
-    return OkStatus();
+    return Scalar(key, out, "must be an integer");
   }
-  Status Double(const char* key, double& out) const {
-    auto n = node_[key];
-    if (!n) return OkStatus();
-    try {
-      out = n.as<double>();
-    } catch (const YAML::Exception&) {
-      return Bad(Path(key), "must be a number");
-    }
-    return OkStatus();
-  }
+  Status Double(const char* key, double& out) const { return Scalar(key, out, "must be a number"); }
   Status Bool(const char* key, bool& out) const {
-    auto n = node_[key];
-    if (!n) return OkStatus();
-    try {
-      out = n.as<bool>();
-    } catch (const YAML::Exception&) {
-      return Bad(Path(key), "must be true or false");
-    }
-    return OkStatus();
+    return Scalar(key, out, "must be true or false");
   }
   Status Millis(const char* key, std::chrono::milliseconds& out) const {
     std::int64_t v = out.count();
@@ -89,6 +66,19 @@ class MapReader {
     return OkStatus();
   }
   YAML::Node Child(const char* key) const { return node_[key]; }
+
+  // Reads an optional scalar of type T; a value that does not convert is an error naming the path.
+  template <typename T>
+  Status Scalar(const char* key, T& out, const char* what) const {
+    auto n = node_[key];
+    if (!n) return OkStatus();
+    try {
+      out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      return Bad(Path(key), what);
+    }
+    return OkStatus();
+  }
   std::string Path(const char* key) const { return path_ + "." + key; }
 
  private:

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/error.h"
 
@@ -72,6 +73,17 @@ class Connection {
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
+
+// Steps through the remaining rows of `st`, collecting read(st) for each.
+template <typename Read>
+auto All(Statement& st, Read read) -> Result<std::vector<decltype(read(st))>> {
+  std::vector<decltype(read(st))> out;
+  for (;;) {
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(read(st));
+  }
+}
 
 // Maps an SQLite result code to an Error (constraint violations -> Conflict, busy -> Unavailable).
 Error ErrorFromSqlite(sqlite3* db, int rc, std::string_view what);

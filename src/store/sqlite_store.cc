@@ -43,13 +43,7 @@ class SqliteProjects : public ProjectRepository {
   Result<std::vector<ProjectRow>> List() override {
     PO_ASSIGN_OR_RETURN(auto st,
                         c_.Prepare("SELECT id, name, created_at FROM projects ORDER BY id"));
-    std::vector<ProjectRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(Read(st));
-    }
-    return out;
+    return sqlite::All(st, Read);
   }
 
  private:
@@ -104,13 +98,7 @@ class SqliteKeys : public ApiKeyRepository {
   Result<std::vector<ApiKeyRow>> List() override {
     PO_ASSIGN_OR_RETURN(
         auto st, c_.Prepare(std::string("SELECT ") + kKeyCols + " FROM api_keys ORDER BY id"));
-    std::vector<ApiKeyRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(Read(st));
-    }
-    return out;
+    return sqlite::All(st, Read);
   }
   Result<bool> Revoke(std::string_view public_id, std::int64_t now) override {
     PO_ASSIGN_OR_RETURN(
@@ -214,13 +202,7 @@ class SqlitePrompts : public PromptRepository {
   Result<std::vector<PromptRow>> ListAll() override {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string("SELECT ") + kPromptCols +
                                             " FROM prompts ORDER BY project_id, name"));
-    std::vector<PromptRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadPrompt(st));
-    }
-    return out;
+    return sqlite::All(st, ReadPrompt);
   }
 
   Result<std::optional<VersionRow>> FindVersion(std::int64_t prompt_id,
@@ -287,13 +269,7 @@ class SqlitePrompts : public PromptRepository {
         c_.Prepare(std::string("SELECT ") + kVersionCols +
                    " FROM prompt_versions WHERE prompt_id = ? AND number > ? ORDER BY number"));
     st.Bind(1, prompt_id).Bind(2, after);
-    std::vector<VersionRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadVersion(st));
-    }
-    return out;
+    return sqlite::All(st, ReadVersion);
   }
 
   Result<std::vector<LabelRow>> ListLabels(std::int64_t prompt_id) override {
@@ -302,13 +278,7 @@ class SqlitePrompts : public PromptRepository {
         c_.Prepare("SELECT label, version, protected, updated_by, updated_at FROM prompt_labels "
                    "WHERE prompt_id = ? ORDER BY label"));
     st.Bind(1, prompt_id);
-    std::vector<LabelRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadLabel(st));
-    }
-    return out;
+    return sqlite::All(st, ReadLabel);
   }
   Result<std::optional<LabelRow>> FindLabel(std::int64_t prompt_id,
                                             std::string_view label) override {

@@ -523,7 +523,8 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   auto raw = Base64Decode(Json(b64).at("data").at(0).at("embedding").as_string());
   ASSERT_TRUE(raw.has_value());
   ASSERT_EQ(raw->size(), 16 * sizeof(float));
-  const auto& floats = Json(e).at("data").at(0).at("embedding").as_array();
+  const bj::value plain = Json(e);  // kept alive: `floats` refers into it
+  const auto& floats = plain.at("data").at(0).at("embedding").as_array();
   for (std::size_t d = 0; d < 16; ++d) {
     float f;
     std::memcpy(&f, raw->data() + d * sizeof f, sizeof f);

@@ -1,15 +1,19 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -33,6 +37,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "http/async.h"
 
 namespace promptops::http {
@@ -50,10 +55,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // called from inside the server does not wait for itself.
 thread_local const Server::Impl* t_current_server = nullptr;
 
-// A connection as Stop() sees it. Fields other than `strand` are only touched on the strand.
+// A connection as Stop() sees it. Fields other than `executor` are only touched on its thread.
 struct Connection {
-  explicit Connection(asio::any_io_executor s) : strand(std::move(s)) {}
-  asio::any_io_executor strand;  // the session's strand
+  explicit Connection(asio::any_io_executor e) : executor(std::move(e)) {}
+  asio::any_io_executor executor;  // the io_context (one network thread) the session runs on
   beast::tcp_stream* stream = nullptr;
   bool idle = true;  // waiting for the first byte of the next request
 };
@@ -126,14 +131,14 @@ void SetResponseHeaders(Message& out, Headers& headers, const std::string& reque
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
 
-// The ResponseWriter of one async request. Lives in the session's frame; used on its strand
-// by the handler (writes) and by the session's client watcher (MarkGone).
+// The ResponseWriter of one async request. Lives in the session's frame; used on its thread by
+// the handler (writes) and by the session's client watcher (MarkGone).
 class AsyncWriter final : public ResponseWriter {
  public:
-  AsyncWriter(beast::tcp_stream& stream, asio::any_io_executor strand, const Request& req,
+  AsyncWriter(beast::tcp_stream& stream, asio::any_io_executor executor, const Request& req,
               bool keep_alive, std::chrono::milliseconds write_timeout)
       : stream_(stream),
-        strand_(std::move(strand)),
+        executor_(std::move(executor)),
         request_id_(req.request_id),
         head_request_(req.method == "HEAD"),
         keep_alive_(keep_alive),
@@ -189,7 +194,7 @@ class AsyncWriter final : public ResponseWriter {
 
   bool ClientGone() const override { return gone_; }
   asio::cancellation_slot CancelSlot() override { return cancel_.slot(); }
-  asio::any_io_executor executor() const override { return strand_; }
+  asio::any_io_executor executor() const override { return executor_; }
 
   // The client went away (EOF or error on its socket, or a failed write): flips ClientGone and
   // emits the cancellation signal, once.
@@ -206,7 +211,7 @@ class AsyncWriter final : public ResponseWriter {
 
  private:
   beast::tcp_stream& stream_;
-  asio::any_io_executor strand_;
+  asio::any_io_executor executor_;
   std::string request_id_;
   bool head_request_;
   bool keep_alive_;
@@ -220,20 +225,66 @@ class AsyncWriter final : public ResponseWriter {
   std::size_t bytes_ = 0;
 };
 
-// While an async handler runs, reads what the client sends into the session's buffer (kept
-// for the next request) to notice EOF or a reset at once. Stops at `max_buffered` bytes (a
-// client pipelining that much is not going away) or when *stop is set and the read cancelled.
-asio::awaitable<void> WatchClient(tcp::socket& socket, beast::flat_buffer& buffer,
-                                  AsyncWriter& writer, const bool& stop, std::size_t max_buffered) {
-  while (buffer.size() < max_buffered) {
-    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), kTuple);
-    if (ec) {
-      if (!(ec == asio::error::operation_aborted && stop)) writer.MarkGone();
-      co_return;
-    }
-    buffer.commit(n);
+// While an async handler runs, watches the client socket to notice EOF or a reset at once: a
+// readiness wait (no coroutine, no buffer while nothing arrives) whose handler reads what the
+// client sent into the session's buffer (kept for the next request) and waits again. Stops at
+// `max_buffered` bytes (a client pipelining that much is not going away) or at Stop(). The
+// handler may run after Stop() (the wait is cancelled, not awaited): it then only drops its
+// reference to the shared state.
+class ClientWatcher {
+ public:
+  ClientWatcher(tcp::socket& socket, beast::flat_buffer& buffer, AsyncWriter& writer,
+                std::size_t max_buffered)
+      : state_(std::make_shared<State>(State{&socket, &buffer, &writer, max_buffered})) {
+    Arm(state_);
   }
-}
+  ~ClientWatcher() { Stop(); }
+  ClientWatcher(const ClientWatcher&) = delete;
+  ClientWatcher& operator=(const ClientWatcher&) = delete;
+
+  void Stop() {
+    if (!state_->active) return;
+    state_->active = false;
+    if (state_->waiting) {
+      beast::error_code ec;
+      state_->socket->cancel(ec);
+    }
+  }
+
+ private:
+  struct State {
+    tcp::socket* socket;
+    beast::flat_buffer* buffer;
+    AsyncWriter* writer;
+    std::size_t max_buffered;
+    bool active = true;
+    bool waiting = false;
+  };
+
+  static void Arm(const std::shared_ptr<State>& st) {
+    if (st->buffer->size() >= st->max_buffered) return;
+    st->waiting = true;
+    st->socket->async_wait(tcp::socket::wait_read, [st](const beast::error_code& ec) {
+      st->waiting = false;
+      if (!st->active) return;
+      if (ec) {
+        st->writer->MarkGone();
+        return;
+      }
+      auto space = st->buffer->prepare(4096);
+      ssize_t n = ::recv(st->socket->native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        st->buffer->commit(static_cast<std::size_t>(n));
+      } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        st->writer->MarkGone();  // EOF or reset
+        return;
+      }
+      Arm(st);
+    });
+  }
+
+  std::shared_ptr<State> state_;
+};
 
 }  // namespace
 
@@ -248,8 +299,15 @@ class Server::Impl {
   Impl(ServerOptions o, std::shared_ptr<const Router> router)
       : opts_(std::move(o)),
         router_(std::move(router)),
-        blocking_pool_(static_cast<std::size_t>(std::max(1, opts_.blocking_threads))),
-        ioc_(NetworkThreads()) {}
+        blocking_pool_(static_cast<std::size_t>(std::max(1, opts_.blocking_threads))) {
+    // One io_context per network thread: a session lives on one thread from accept to close,
+    // so its handlers need no strand and an upstream call's completions never hop threads.
+    for (int i = 0; i < NetworkThreads(); ++i) {
+      iocs_.push_back(std::make_unique<asio::io_context>(1));
+      // Keeps run() going on a thread that has no connection yet; dropped by FinishShutdown.
+      work_.push_back(asio::make_work_guard(*iocs_.back()));
+    }
+  }
 
   ~Impl() { Stop(); }
 
@@ -274,7 +332,7 @@ class Server::Impl {
   // its stream. Returns whether the connection can serve another request; fills *status and
   // *bytes for the access log.
   asio::awaitable<bool> RunAsync(const AsyncRoute& route, Request& req, beast::tcp_stream& stream,
-                                 beast::flat_buffer& buffer, asio::any_io_executor strand,
+                                 beast::flat_buffer& buffer, asio::any_io_executor executor,
                                  bool keep_alive, int* status, std::size_t* bytes);
   asio::awaitable<Response> RunBlocking(const Handler* h, Request& req);
   Response CallHandler(const Handler& h, Request& req);
@@ -307,8 +365,10 @@ class Server::Impl {
 
   asio::io_context signal_ioc_;
   asio::thread_pool blocking_pool_;
-  asio::io_context ioc_;
-  std::optional<tcp::acceptor> acceptor_;  // used on its strand only, after Start
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;  // one per network thread
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::size_t next_ioc_ = 0;  // used by the acceptor only
+  std::optional<tcp::acceptor> acceptor_;  // runs on iocs_[0]'s thread only, after Start
   std::vector<std::thread> threads_;
 };
 
@@ -321,7 +381,7 @@ Status Server::Impl::Start() {
   if (!ec) {
     endpoint = tcp::endpoint(addr, opts_.port);
   } else {
-    tcp::resolver resolver(ioc_);
+    tcp::resolver resolver(*iocs_[0]);
     auto results =
         resolver.resolve(opts_.host, std::to_string(opts_.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
@@ -330,7 +390,7 @@ Status Server::Impl::Start() {
     }
     endpoint = results.begin()->endpoint();
   }
-  acceptor_.emplace(asio::make_strand(ioc_));
+  acceptor_.emplace(*iocs_[0]);
   auto fail = [&](const beast::error_code& e) {
     acceptor_.reset();
     return Error::Unavailable("cannot listen on " + where + ": " + e.message());
@@ -354,9 +414,10 @@ Status Server::Impl::Start() {
   int n = NetworkThreads();
   threads_.reserve(n);
   for (int i = 0; i < n; ++i) {
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, i] {
+      SetThreadName("po-net-" + std::to_string(i));
       t_current_server = this;
-      ioc_.run();
+      iocs_[static_cast<std::size_t>(i)]->run();
     });
   }
   log::Info("http server listening", {{"address", EndpointString(acceptor_->local_endpoint(ec))}});
@@ -365,7 +426,9 @@ Status Server::Impl::Start() {
 
 asio::awaitable<void> Server::Impl::Listen() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), kTuple);
+    // Connections go to the network threads in turn.
+    asio::io_context& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+    auto [ec, socket] = co_await acceptor_->async_accept(ioc, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_ || !acceptor_->is_open()) co_return;
       // E.g. out of file descriptors: back off a little instead of spinning.
@@ -476,7 +539,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (match.ok() && match->async) {
         int status = 0;
         std::size_t bytes = 0;
-        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->strand, keep_alive,
+        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor, keep_alive,
                                        &status, &bytes);
         LogAccess(req, status, bytes, start);
         if (!again) {
@@ -514,29 +577,19 @@ asio::awaitable<Response> Server::Impl::Dispatch(Request& req, const Result<Rout
     co_return r;
   }
   if (!match->options.blocking) co_return CallHandler(*match->handler, req);
-  // Run on the blocking pool; co_spawn resumes this coroutine on the session's strand.
+  // Run on the blocking pool; co_spawn resumes this coroutine on the session's thread.
   co_return co_await asio::co_spawn(blocking_pool_.get_executor(), RunBlocking(match->handler, req),
                                     asio::use_awaitable);
 }
 
 asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& req,
                                              beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                             asio::any_io_executor strand, bool keep_alive,
+                                             asio::any_io_executor executor, bool keep_alive,
                                              int* status, std::size_t* bytes) {
-  AsyncWriter writer(stream, strand, req, keep_alive && !stopping_, opts_.request_timeout);
-
-  // The watcher runs beside the handler on the same strand; it must end before this frame
-  // moves on (it uses the stream, the buffer and the writer).
-  bool stop_watching = false;
-  bool watching = true;
-  asio::steady_timer watcher_done(strand, asio::steady_timer::time_point::max());
-  asio::co_spawn(strand,
-                 WatchClient(stream.socket(), buffer, writer, stop_watching,
-                             opts_.max_header_bytes + opts_.max_body_bytes),
-                 [&watching, &watcher_done](const std::exception_ptr&) {
-                   watching = false;
-                   watcher_done.cancel();
-                 });
+  AsyncWriter writer(stream, std::move(executor), req, keep_alive && !stopping_,
+                     opts_.request_timeout);
+  ClientWatcher watcher(stream.socket(), buffer, writer,
+                        opts_.max_header_bytes + opts_.max_body_bytes);
 
   Response res;
   bool threw = false;
@@ -551,12 +604,7 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
     log::Error("http handler threw", {{"request_id", req.request_id}, {"path", req.path}});
   }
 
-  stop_watching = true;
-  if (watching) {
-    beast::error_code ec;
-    stream.socket().cancel(ec);
-    co_await watcher_done.async_wait(kTuple);
-  }
+  watcher.Stop();
 
   if (writer.Started()) {
     *status = writer.StatusCode();
@@ -658,7 +706,7 @@ void Server::Impl::BeginShutdown() {
   for (auto& hook : hooks_) hook();
   std::lock_guard lock(mu_);
   for (const auto& conn : conns_) {
-    asio::post(conn->strand, [conn] {
+    asio::post(conn->executor, [conn] {
       if (conn->idle && conn->stream) conn->stream->cancel();
     });
   }
@@ -675,7 +723,8 @@ void Server::Impl::FinishShutdown() {
                 {{"sessions", std::to_string(active_sessions_)}});
     }
   }
-  ioc_.stop();
+  work_.clear();
+  for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   blocking_pool_.join();

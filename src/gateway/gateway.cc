@@ -162,7 +162,8 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
 // Set by the handler when the client disconnects; wakes whatever the attempt waits on.
 struct ClientWatch {
   bool gone = false;
-  asio::steady_timer* wake = nullptr;  // the timer the stream writer currently waits on
+  asio::steady_timer* wake = nullptr;          // the timer the stream writer currently waits on
+  http::UpstreamCancel* upstream = nullptr;    // the upstream call in flight, if any
 };
 
 // Note: GCC 12 destroys some coroutine locals twice when a co_return sits in a branch after a
@@ -174,39 +175,20 @@ asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& r
   if (!built.ok()) {
     a.failure = RequestFailure(built.error());
   } else {
-    // The fetch runs as its own coroutine so that a client leaving can cancel it at once.
-    auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer signal(ex, std::chrono::steady_clock::time_point::max());
-    asio::cancellation_signal cancel;
-    std::optional<http::UpstreamClient::FetchResult> r;
-    bool done = false;
-    auto fetch = [&]() -> asio::awaitable<void> {
-      r = co_await p.client->Fetch(built->method, built->path, built->headers, built->body);
-    };
-    asio::co_spawn(ex, fetch(),
-                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) {
-                     done = true;
-                     signal.cancel();
-                   }));
-    watch.wake = &signal;
-    bool cancel_sent = false;
-    while (!done) {
-      if (watch.gone && !cancel_sent) {
-        cancel_sent = true;
-        cancel.emit(asio::cancellation_type::terminal);
-      }
-      signal.expires_at(std::chrono::steady_clock::time_point::max());
-      co_await signal.async_wait(kTuple);
-    }
-    watch.wake = nullptr;
+    // A client leaving cancels the fetch at once (see ChatCompletions' cancel slot).
+    http::UpstreamCancel cancel;
+    if (watch.gone) cancel.Cancel();
+    watch.upstream = &cancel;
+    http::UpstreamClient::FetchResult r =
+        co_await p.client->Fetch(std::move(built->method), std::move(built->path),
+                                 std::move(built->headers), std::move(built->body), &cancel);
+    watch.upstream = nullptr;
     if (watch.gone) {
       a.client_gone = true;
-    } else if (!r) {
-      a.failure = TransportFailure(Error::Internal("upstream call failed"));
-    } else if (!r->ok()) {
-      a.failure = TransportFailure(r->error());
+    } else if (!r.ok()) {
+      a.failure = TransportFailure(r.error());
     } else {
-      const auto& [head, body] = r->value();
+      const auto& [head, body] = r.value();
       auto parsed = p.adapter->ParseChat(head.status, body, RetryAfter(head.headers));
       if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
         a.failure = *f;
@@ -633,6 +615,7 @@ struct Gateway::Impl {
     w.CancelSlot().assign([&watch](asio::cancellation_type) {
       watch.gone = true;
       if (watch.wake) watch.wake->cancel();
+      if (watch.upstream) watch.upstream->Cancel();
     });
     // The signal is emitted once; a client that left before the slot was bound is seen here.
     if (w.ClientGone()) watch.gone = true;

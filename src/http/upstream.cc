@@ -129,51 +129,89 @@ struct Connection {
 };
 
 // Arms one deadline at a time over a call's phases and, when it passes, cancels the socket (or
-// the resolver) of the call. Runs on the call's executor; the timer handler checks a
-// generation number so that a deadline re-armed in the meantime is not mistaken for a fired
-// one.
+// the resolver) of the call; also cancels them when the caller's UpstreamCancel fires. Runs on
+// the call's executor. Deadlines usually grow from phase to phase (connect, first byte, total),
+// so a later deadline keeps the pending timer wait, which re-waits for the rest when it
+// expires: one timer wait per call in the common case. A generation number makes sure that a
+// wait left over from an earlier arming is not mistaken for a fired deadline.
 class Watchdog {
  public:
-  explicit Watchdog(const asio::any_io_executor& ex)
-      : timer_(ex), state_(std::make_shared<State>()) {}
-  ~Watchdog() { Disarm(); }
+  explicit Watchdog(const asio::any_io_executor& ex, UpstreamCancel* cancel)
+      : timer_(ex), state_(std::make_shared<State>()), cancel_(cancel) {
+    state_->timer = &timer_;
+    if (cancel_) cancel_->Bind(&Watchdog::CancelNow, this);
+  }
+  ~Watchdog() {
+    Disarm();
+    if (cancel_) cancel_->Bind(nullptr, nullptr);
+  }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  void Arm(Clock::time_point deadline, std::string message, tcp::socket* socket,
-           std::shared_ptr<tcp::resolver> resolver = nullptr) {
-    std::uint64_t gen = ++state_->gen;
+  // `phase` and `limit` name the deadline in the timeout error ("first byte timeout after N ms").
+  void Arm(Clock::time_point deadline, const char* phase, std::chrono::milliseconds limit,
+           tcp::socket* socket, std::shared_ptr<tcp::resolver> resolver = nullptr) {
     state_->socket = socket;
     state_->resolver = std::move(resolver);
-    state_->message = std::move(message);
+    state_->phase = phase;
+    state_->limit = limit;
+    state_->deadline = deadline;
+    if (state_->armed && timer_.expiry() <= deadline) return;  // the pending wait re-waits
+    state_->armed = true;
     timer_.expires_at(deadline);
-    timer_.async_wait([state = state_, gen](const beast::error_code& ec) {
-      if (ec || state->gen != gen) return;
-      state->fired = true;
-      beast::error_code ignored;
-      if (state->socket) state->socket->cancel(ignored);
-      if (state->resolver) state->resolver->cancel();
-    });
+    Wait(state_, ++state_->gen);
   }
   void Disarm() {
-    ++state_->gen;
     state_->socket = nullptr;
     state_->resolver.reset();
+    if (!state_->armed) return;
+    state_->armed = false;
+    ++state_->gen;
     timer_.cancel();
   }
   bool Fired() const { return state_->fired; }
-  Error TimeoutError() const { return {ErrorCode::kTimeout, state_->message}; }
+  bool Cancelled() const { return cancel_ && cancel_->cancelled(); }
+  Error TimeoutError() const {
+    return {ErrorCode::kTimeout, std::string(state_->phase) + " timeout after " +
+                                     std::to_string(state_->limit.count()) + " ms"};
+  }
 
  private:
   struct State {
     std::uint64_t gen = 0;
+    bool armed = false;
     bool fired = false;
+    asio::steady_timer* timer = nullptr;  // valid while gen matches a wait's generation
     tcp::socket* socket = nullptr;
     std::shared_ptr<tcp::resolver> resolver;
-    std::string message;
+    const char* phase = "";
+    std::chrono::milliseconds limit{0};
+    Clock::time_point deadline;
   };
+
+  static void Abort(State& st) {
+    beast::error_code ignored;
+    if (st.socket) st.socket->cancel(ignored);
+    if (st.resolver) st.resolver->cancel();
+  }
+  static void Wait(const std::shared_ptr<State>& state, std::uint64_t gen) {
+    state->timer->async_wait([state, gen](const beast::error_code& ec) {
+      if (ec || state->gen != gen) return;  // disarmed (Disarm bumps gen): the dog may be gone
+      if (Clock::now() < state->deadline) {  // armed again with a later deadline meanwhile
+        state->timer->expires_at(state->deadline);
+        Wait(state, gen);
+        return;
+      }
+      state->armed = false;
+      state->fired = true;
+      Abort(*state);
+    });
+  }
+  static void CancelNow(void* self) { Abort(*static_cast<Watchdog*>(self)->state_); }
+
   asio::steady_timer timer_;
   std::shared_ptr<State> state_;
+  UpstreamCancel* cancel_;
 };
 
 bool IsHttpProtocolError(const beast::error_code& ec) {
@@ -194,6 +232,9 @@ Error Cancelled() { return Error::Unavailable("cancelled"); }
 // The idle connections of one client. Shared with the per-io_context PoolRegistry services
 // (by weak pointer), so that destroying an io_context closes the connections opened on it
 // while their sockets' services still exist.
+// An idle connection reused within this time is not probed for a peer close first.
+constexpr std::chrono::milliseconds kCheckIdleAfter{1000};
+
 class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
  public:
   UpstreamPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
@@ -262,7 +303,9 @@ std::unique_ptr<Connection> UpstreamPool::Take(asio::execution_context* context)
       if (idle_[i]->context != context) continue;
       auto c = std::move(idle_[i]);
       idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
-      if (c->LooksAlive()) {
+      // A connection used moments ago is not checked (a syscall per call); if the upstream
+      // closed it anyway, the call retries once on a new connection (the keep-alive race).
+      if (now - c->idle_since < kCheckIdleAfter || c->LooksAlive()) {
         found = std::move(c);
       } else {
         dead.push_back(std::move(c));
@@ -328,7 +371,8 @@ class UpstreamClient::Impl {
   using OnData = std::function<bool(std::string_view)>;
 
   asio::awaitable<Status> Call(std::string_view method, std::string_view path, Headers& headers,
-                               std::string& body, const OnHead& on_head, const OnData& on_data);
+                               std::string& body, const OnHead& on_head, const OnData& on_data,
+                               UpstreamCancel* cancel);
 
   std::size_t Idle() { return pool_->Size(); }
   std::size_t Opened() const { return opened_.load(); }
@@ -351,12 +395,15 @@ class UpstreamClient::Impl {
   asio::awaitable<Outcome> Exchange(S& s, Connection& c, bhttp::request<bhttp::string_body>& req,
                                     bool reused, Watchdog& dog, const Deadlines& d,
                                     const OnHead& on_head, const OnData& on_data);
-  std::string PhaseMessage(const Deadlines& d, Clock::time_point phase_deadline,
-                           std::string_view phase, std::chrono::milliseconds limit) const {
+  // Arms `dog` for a phase; a phase cut short by the total deadline is named "total".
+  void ArmPhase(Watchdog& dog, const Deadlines& d, Clock::time_point phase_deadline,
+                const char* phase, std::chrono::milliseconds limit, tcp::socket* socket,
+                std::shared_ptr<tcp::resolver> resolver = nullptr) const {
     if (phase_deadline >= d.total) {
-      return "total timeout after " + std::to_string(opts_.total_timeout.count()) + " ms";
+      dog.Arm(d.total, "total", opts_.total_timeout, socket, std::move(resolver));
+    } else {
+      dog.Arm(phase_deadline, phase, limit, socket, std::move(resolver));
     }
-    return std::string(phase) + " timeout after " + std::to_string(limit.count()) + " ms";
   }
 
   UpstreamOptions opts_;
@@ -370,13 +417,13 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
     asio::any_io_executor ex, Watchdog& dog, const Deadlines& d) {
   std::string where = target_.host + ":" + target_.port;
   auto connect_deadline = d.Clip(Clock::now() + opts_.connect_timeout);
-  std::string timeout_message = PhaseMessage(d, connect_deadline, "connect", opts_.connect_timeout);
-
+  if (dog.Cancelled()) co_return Cancelled();
   auto resolver = std::make_shared<tcp::resolver>(ex);
-  dog.Arm(connect_deadline, timeout_message, nullptr, resolver);
+  ArmPhase(dog, d, connect_deadline, "connect", opts_.connect_timeout, nullptr, resolver);
   auto [resolve_ec, endpoints] =
       co_await resolver->async_resolve(target_.host, target_.port, kTuple);
   if (dog.Fired()) co_return dog.TimeoutError();
+  if (dog.Cancelled()) co_return Cancelled();
   if (resolve_ec) {
     co_return Error::Unavailable("connect: cannot resolve " + target_.host + ": " +
                                  resolve_ec.message());
@@ -389,10 +436,10 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
   } else {
     c->plain.emplace(ex);
   }
-  dog.Arm(connect_deadline, timeout_message, &c->Socket());
+  ArmPhase(dog, d, connect_deadline, "connect", opts_.connect_timeout, &c->Socket());
   auto [connect_ec, ep] = co_await asio::async_connect(c->Socket(), endpoints, kTuple);
   if (dog.Fired()) co_return dog.TimeoutError();
-  if (connect_ec == asio::error::operation_aborted) co_return Cancelled();
+  if (connect_ec == asio::error::operation_aborted || dog.Cancelled()) co_return Cancelled();
   if (connect_ec) co_return Error::Unavailable("connect: " + where + ": " + connect_ec.message());
   opened_.fetch_add(1);
   beast::error_code ec;
@@ -414,12 +461,11 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
     }
     auto [hs_ec] = co_await c->tls->async_handshake(ssl::stream_base::client, kTuple);
     if (dog.Fired()) co_return dog.TimeoutError();
-    if (hs_ec == asio::error::operation_aborted) co_return Cancelled();
+    if (hs_ec == asio::error::operation_aborted || dog.Cancelled()) co_return Cancelled();
     if (hs_ec) {
       co_return Error::Unavailable("connect: TLS handshake with " + where + ": " + hs_ec.message());
     }
   }
-  dog.Disarm();
   co_return std::move(c);
 }
 
@@ -428,13 +474,14 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
     S& s, Connection& c, bhttp::request<bhttp::string_body>& req, bool reused, Watchdog& dog,
     const Deadlines& d, const OnHead& on_head, const OnData& on_data) {
   auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
-  dog.Arm(first_byte_deadline,
-          PhaseMessage(d, first_byte_deadline, "first byte", opts_.first_byte_timeout),
-          &c.Socket());
+  ArmPhase(dog, d, first_byte_deadline, "first byte", opts_.first_byte_timeout, &c.Socket());
+  if (dog.Cancelled()) co_return Outcome{Cancelled()};
 
   auto [write_ec, wn] = co_await bhttp::async_write(s, req, kTuple);
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-  if (write_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+  if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
+    co_return Outcome{Cancelled()};
+  }
   if (write_ec) {
     if (reused && IsConnectionLost(write_ec)) co_return Outcome{OkStatus(), false, true};
     co_return Outcome{Error::Unavailable("no response: write failed: " + write_ec.message())};
@@ -446,7 +493,9 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   if (req.method() == bhttp::verb::head) parser.skip(true);
   auto [head_ec, hn] = co_await bhttp::async_read_header(s, c.buffer, parser, kTuple);
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-  if (head_ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+  if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
+    co_return Outcome{Cancelled()};
+  }
   if (head_ec) {
     if (reused && !parser.got_some() && IsConnectionLost(head_ec)) {
       co_return Outcome{OkStatus(), false, true};
@@ -459,7 +508,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   }
 
   // The body is bounded only by the total deadline.
-  dog.Arm(d.total, PhaseMessage(d, d.total, "total", opts_.total_timeout), &c.Socket());
+  dog.Arm(d.total, "total", opts_.total_timeout, &c.Socket());
   UpstreamResponseHead head;
   head.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) {
@@ -476,7 +525,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
     std::size_t got = sizeof piece - parser.get().body().size;
     if (got > 0 && !on_data(std::string_view(piece, got))) co_return Outcome{OkStatus()};
     if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-    if (ec == asio::error::operation_aborted) co_return Outcome{Cancelled()};
+    if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};
     if (ec == bhttp::error::body_limit) {
       co_return Outcome{
           Error{ErrorCode::kUpstreamError,
@@ -493,7 +542,8 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
 
 asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std::string_view path,
                                                    Headers& headers, std::string& body,
-                                                   const OnHead& on_head, const OnData& on_data) {
+                                                   const OnHead& on_head, const OnData& on_data,
+                                                   UpstreamCancel* cancel) {
   if (method.empty()) co_return Error::InvalidArgument("empty HTTP method");
   bhttp::request<bhttp::string_body> req;
   req.version(11);
@@ -524,7 +574,7 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
   asio::any_io_executor ex = co_await asio::this_coro::executor;
   asio::execution_context* context = &asio::query(ex, asio::execution::context);
   Deadlines d{Clock::now() + opts_.total_timeout};
-  Watchdog dog(ex);
+  Watchdog dog(ex, cancel);
   std::optional<Error> failure;
   try {
     for (int attempt = 0;; ++attempt) {
@@ -592,7 +642,8 @@ UpstreamClient::~UpstreamClient() = default;
 asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string method,
                                                                    std::string path,
                                                                    Headers headers,
-                                                                   std::string body) {
+                                                                   std::string body,
+                                                                   UpstreamCancel* cancel) {
   UpstreamResponseHead head;
   std::string out;
   Status st = co_await impl_->Call(
@@ -604,7 +655,8 @@ asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string m
       [&out](std::string_view piece) {
         out.append(piece);
         return true;
-      });
+      },
+      cancel);
   if (!st.ok()) co_return std::move(st).error();
   co_return std::make_pair(std::move(head), std::move(out));
 }
@@ -612,8 +664,8 @@ asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string m
 asio::awaitable<Status> UpstreamClient::Stream(
     std::string method, std::string path, Headers headers, std::string body,
     std::function<bool(const UpstreamResponseHead&)> on_head,
-    std::function<bool(std::string_view)> on_data) {
-  co_return co_await impl_->Call(method, path, headers, body, on_head, on_data);
+    std::function<bool(std::string_view)> on_data, UpstreamCancel* cancel) {
+  co_return co_await impl_->Call(method, path, headers, body, on_head, on_data, cancel);
 }
 
 std::size_t UpstreamClient::idle_connections() const { return impl_->Idle(); }

@@ -187,6 +187,50 @@ TEST_F(AsyncRouteTest, ClientDisconnectDuringNonStreamedHandlerCancelsIt) {
   EXPECT_TRUE(result.get());
 }
 
+// Chunks and bodies larger than the socket buffers: the kernel takes only part of each at
+// once, and the rest must follow asynchronously, in order and intact, while the client reads
+// late (the write fast path's slow half).
+TEST_F(AsyncRouteTest, LargeChunksAndBodiesReachASlowReaderIntact) {
+  auto pattern = [](std::size_t n, char seed) {
+    std::string s(n, ' ');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+    return s;
+  };
+  const std::string big1 = pattern(3 << 20, 1);
+  const std::string big2 = pattern(2 << 20, 5);
+  const std::string body = pattern(4 << 20, 9);
+  AddAsyncRoute(*router_, "GET", "/big-stream",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  bool ok = co_await w.StartStream(200, SseHeaders());
+                  if (ok) ok = co_await w.Write(big1);
+                  if (ok) ok = co_await w.Write("small");
+                  if (ok) co_await w.Write(big2);
+                  co_return Response{};
+                });
+  AddAsyncRoute(*router_, "GET", "/big-body",
+                [&](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+                  co_return Response::Text(200, body);
+                });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/big-stream")));
+  std::this_thread::sleep_for(200ms);  // let the server fill the socket buffers and wait
+  auto head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(c.ReadChunk(), big1);
+  EXPECT_EQ(c.ReadChunk(), "small");
+  EXPECT_EQ(c.ReadChunk(), big2);
+  EXPECT_EQ(c.ReadChunk(), "");
+  // Same connection (keep-alive survived): a plain response larger than the buffers.
+  ASSERT_TRUE(c.Send(Get("/big-body")));
+  std::this_thread::sleep_for(200ms);
+  auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body.size(), body.size());
+  EXPECT_TRUE(reply->body == body);
+}
+
 TEST_F(AsyncRouteTest, PipelinedRequestIsServedAfterAsyncHandler) {
   AddAsyncRoute(*router_, "GET", "/a", [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
     co_await Sleep(20ms);  // the second request arrives (and is buffered) meanwhile

@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -26,7 +27,10 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <array>
 #include <condition_variable>
+#include <cstdio>
+#include <tuple>
 #include <csignal>
 #include <list>
 #include <mutex>
@@ -131,6 +135,109 @@ void SetResponseHeaders(Message& out, Headers& headers, const std::string& reque
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
 
+// --- Write fast path -------------------------------------------------------------------------
+// A response or an SSE chunk is small, and the kernel's socket buffer almost always takes it
+// whole: then one non-blocking sendmsg writes it, with no asynchronous operation, no handler
+// allocation and no timeout timer. Only what the kernel does not take is written
+// asynchronously (under the write timeout). Callers never have another write pending.
+
+// Sends as much of `bufs` as the socket takes now; returns the bytes sent, or -1 when the
+// connection failed (reset, closed).
+template <class Buffers>
+std::ptrdiff_t SendNow(tcp::socket& socket, const Buffers& bufs) {
+  constexpr std::size_t kMaxIov = 16;
+  iovec iov[kMaxIov];
+  std::size_t n = 0;
+  for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs); ++it) {
+    asio::const_buffer b(*it);
+    if (b.size() == 0) continue;
+    if (n == kMaxIov) break;
+    iov[n].iov_base = const_cast<void*>(b.data());
+    iov[n].iov_len = b.size();
+    ++n;
+  }
+  if (n == 0) return 0;
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  for (;;) {
+    ssize_t sent = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return sent;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -1;
+  }
+}
+
+// Writes what serializer `sr` produces: at once while the kernel takes it, the rest with an
+// async write. `header_only` stops after the header. Returns false when the connection failed.
+// (GCC 12: these coroutines keep one co_return at the end and put each co_await result in a
+// variable first; `if (!co_await f()) co_return ...` resumed a destroyed frame here.)
+template <class Serializer>
+asio::awaitable<bool> WriteSerialized(beast::tcp_stream& stream, Serializer& sr, bool header_only,
+                                      std::chrono::milliseconds timeout) {
+  beast::error_code ec;
+  bool failed = false;
+  bool blocked = false;
+  while (!failed && !blocked && !(header_only ? sr.is_header_done() : sr.is_done())) {
+    std::ptrdiff_t sent = 0;
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      sent = SendNow(stream.socket(), buffers);
+    });
+    if (ec || sent < 0) {
+      failed = true;
+    } else if (sent == 0) {
+      blocked = true;
+    } else {
+      sr.consume(static_cast<std::size_t>(sent));
+    }
+  }
+  if (blocked) {
+    stream.expires_after(timeout);
+    beast::error_code write_ec;
+    if (header_only) {
+      std::tie(write_ec, std::ignore) = co_await bhttp::async_write_header(stream, sr, kTuple);
+    } else {
+      std::tie(write_ec, std::ignore) = co_await bhttp::async_write(stream, sr, kTuple);
+    }
+    stream.expires_never();
+    failed = static_cast<bool>(write_ec);
+  }
+  co_return !failed;
+}
+
+// Writes `data` as one chunk of a chunked body (size line, data, CRLF); an empty `data` writes
+// the last chunk. Returns false when the connection failed.
+asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, std::string_view data,
+                                 std::chrono::milliseconds timeout) {
+  char size_line[24];
+  int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  static constexpr char kCrlf[] = "\r\n";
+  std::array<asio::const_buffer, 3> bufs{
+      asio::const_buffer(size_line, static_cast<std::size_t>(len)),
+      asio::const_buffer(data.data(), data.size()),
+      asio::const_buffer(kCrlf, data.empty() ? 0 : 2)};
+  // The last chunk is "0\r\n\r\n" (no trailers): the size line's CRLF plus one more.
+  if (data.empty()) bufs[1] = asio::const_buffer(kCrlf, 2);
+  std::size_t total = bufs[0].size() + bufs[1].size() + bufs[2].size();
+  std::ptrdiff_t sent = SendNow(stream.socket(), bufs);
+  bool ok = sent >= 0;
+  if (ok && static_cast<std::size_t>(sent) < total) {
+    // Skip what went out, then write the rest asynchronously.
+    std::size_t skip = static_cast<std::size_t>(sent);
+    for (auto& b : bufs) {
+      std::size_t k = std::min(skip, b.size());
+      b += k;
+      skip -= k;
+    }
+    stream.expires_after(timeout);
+    auto [ec, n] = co_await asio::async_write(stream, bufs, kTuple);
+    stream.expires_never();
+    ok = !ec;
+  }
+  co_return ok;
+}
+
 // The ResponseWriter of one async request. Lives in the session's frame; used on its thread by
 // the handler (writes) and by the session's client watcher (MarkGone).
 class AsyncWriter final : public ResponseWriter {
@@ -157,39 +264,29 @@ class AsyncWriter final : public ResponseWriter {
       no_body_ = head_request_;
     }
     bhttp::response_serializer<bhttp::empty_body> serializer{out};
-    stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kTuple);
-    stream_.expires_never();
-    if (ec) {
-      MarkGone();
-      co_return false;
-    }
-    co_return true;
+    bool ok = co_await WriteSerialized(stream_, serializer, true, write_timeout_);
+    if (!ok) MarkGone();
+    co_return ok;
   }
 
   asio::awaitable<bool> Write(std::string_view data) override {
     if (!started_ || finished_ || gone_) co_return false;
     if (data.empty() || no_body_) co_return true;
-    stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await asio::async_write(
-        stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), kTuple);
-    stream_.expires_never();
-    if (ec) {
+    bool ok = co_await WriteChunk(stream_, data, write_timeout_);
+    if (ok) {
+      bytes_ += data.size();
+    } else {
       MarkGone();
-      co_return false;
     }
-    bytes_ += data.size();
-    co_return true;
+    co_return ok;
   }
 
   asio::awaitable<void> Finish() override {
     if (!started_ || finished_ || gone_) co_return;
     finished_ = true;
     if (no_body_) co_return;
-    stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kTuple);
-    stream_.expires_never();
-    if (ec) MarkGone();
+    bool ok = co_await WriteChunk(stream_, {}, write_timeout_);
+    if (!ok) MarkGone();
   }
 
   bool ClientGone() const override { return gone_; }
@@ -659,8 +756,8 @@ asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
     out.content_length(res.body.size());
     if (method != "HEAD") out.body() = std::move(res.body);
   }
-  auto [ec, n] = co_await bhttp::async_write(stream, out, kTuple);
-  co_return !ec;
+  bhttp::response_serializer<bhttp::string_body> serializer{out};
+  co_return co_await WriteSerialized(stream, serializer, false, opts_.request_timeout);
 }
 
 asio::awaitable<void> Server::Impl::LingeringClose(beast::tcp_stream& stream) {

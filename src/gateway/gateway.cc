@@ -133,7 +133,12 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
     a.response.usage = plan.usage;
     co_return a;
   }
-  co_await Sleep(plan.ttft);
+  // One timer for the whole stream (not one per token).
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  if (plan.ttft.count() > 0) {
+    timer.expires_after(plan.ttft);
+    co_await timer.async_wait(kTuple);
+  }
   if (plan.error && *plan.error != FailureClass::kStreamError) {
     fail(*plan.error);
     co_return a;
@@ -143,7 +148,10 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
       fail(FailureClass::kStreamError);
       co_return a;
     }
-    if (i > 0) co_await Sleep(plan.inter_token);
+    if (i > 0 && plan.inter_token.count() > 0) {
+      timer.expires_after(plan.inter_token);
+      co_await timer.async_wait(kTuple);
+    }
     if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
     a.response.content += plan.tokens[i];
     a.client_bytes_sent = true;
@@ -360,7 +368,8 @@ struct Gateway::Impl {
     bool fallback_used = false;
   };
 
-  asio::awaitable<CallOutcome> Call(const ModelConfig& first, ChatRequest req, DeltaSink* sink,
+  // Sets req.model to each model of the fallback chain in turn (no copy of the request).
+  asio::awaitable<CallOutcome> Call(const ModelConfig& first, ChatRequest& req, DeltaSink* sink,
                                     ClientWatch& watch) {
     CallOutcome out;
     std::vector<const ModelConfig*> chain{&first};

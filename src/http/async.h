@@ -5,7 +5,7 @@
 // server.h and client.h stay Asio-free.
 //
 // Life of an async request: the session coroutine reads the request as for a plain route, then
-// awaits the AsyncHandler on the connection's strand (a network thread). While the handler
+// awaits the AsyncHandler on the connection's network thread. While the handler
 // runs, the session also watches the client socket: if the client closes its side or resets,
 // ClientGone() becomes true and the writer's cancellation signal is emitted once (terminal), so
 // that an upstream call bound to CancelSlot() is cancelled at once. Bytes the client pipelines
@@ -37,7 +37,7 @@ namespace asio = boost::asio;
 
 // Given to an async handler for the duration of one request; owned by the server's session,
 // valid until the handler's awaitable completes. All methods must be called from the handler's
-// coroutine (they run on the connection's strand); none is thread-safe.
+// coroutine (they run on the connection's network thread); none is thread-safe.
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
@@ -72,14 +72,15 @@ class ResponseWriter {
   // ClientGone() in case the client left before.
   virtual asio::cancellation_slot CancelSlot() = 0;
 
-  // The connection's strand, on which the handler runs (for timers in the handler).
+  // The executor of the connection's network thread, on which the handler runs (for timers in
+  // the handler).
   virtual asio::any_io_executor executor() const = 0;
 };
 
 // A coroutine request handler. Runs on a network thread and must never block (no disk I/O,
 // no waiting on locks held for long, no synchronous network calls): use asynchronous
 // operations or post blocking work elsewhere. Several requests run it concurrently, on
-// different strands. Expected failures are returned as Response::FromError.
+// different network threads. Expected failures are returned as Response::FromError.
 using AsyncHandler = std::function<asio::awaitable<Response>(Request&, ResponseWriter&)>;
 
 // Router storage for an async route (see Router::AddAsync).

@@ -1,19 +1,23 @@
 // Server: the HTTP/1.1 front door (Boost.Beast + C++20 coroutines behind a pimpl, so this
 // header stays free of Asio/Beast).
 //
-// Life of a request: a listener coroutine accepts connections; each connection runs one
-// session coroutine on its own strand: read the header (limits: header size -> 431, declared
+// Life of a request: a listener coroutine accepts connections and hands them to the network
+// threads in turn; each connection runs one session coroutine on its thread: read the header (limits: header size -> 431, declared
 // body size -> 413), read the body (-> 413 if it grows past the limit, chunked included),
 // assign the request id, route (404 / 405 with Allow), run the handler (inline on the network
 // thread, on the blocking pool for RouteOptions::blocking, or awaited for an async route),
 // write the response, keep the connection alive unless the client or the server asked to
 // close.
 //
-// Threads: `threads` network threads run all sessions; `blocking_threads` run blocking
-// handlers. Handlers never run on the thread that calls Start/Stop.
+// Threads: `threads` network threads, each running its own io_context, so a session (and the
+// upstream calls it makes) stays on one thread from accept to close: no strands, no cross-thread
+// hand-offs. `blocking_threads` run blocking handlers. Handlers never run on the thread that
+// calls Start/Stop. Responses and chunks are written with one non-blocking sendmsg when the
+// kernel takes them whole (the usual case); only the rest goes through an async write with the
+// write timeout.
 //
 // Coroutine handlers and streamed responses (server-sent events): see http/async.h. An async
-// route is awaited on the session's strand instead of being called; it may stream its body with
+// route is awaited on the session's thread instead of being called; it may stream its body with
 // chunked transfer-encoding, and the session watches the client for a disconnect meanwhile.
 #pragma once
 

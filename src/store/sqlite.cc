@@ -1,6 +1,33 @@
 #include "store/sqlite.h"
 
+#include <mutex>
+
+#include "core/log.h"
+
 namespace promptops::store::sqlite {
+
+namespace {
+
+// SQLite's memory statistics (on by default) take a process-wide mutex around every malloc and
+// free, which is most of SQLite's own per-row overhead on the trace writer. promptops never reads
+// them (no sqlite3_memory_used, no soft heap limit). sqlite3_config only works before
+// sqlite3_initialize, i.e. before the process's first sqlite3_open: if something else got there
+// first (a test, an embedding program) it answers SQLITE_MISUSE and statistics stay on, which
+// is only slower. Not thread-safe against other threads' SQLite use, hence before the first open
+// and once.
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (rc == SQLITE_MISUSE) {
+      log::Debug("sqlite already initialized; memory statistics stay on");
+    } else if (rc != SQLITE_OK) {
+      log::Warn("sqlite3_config(MEMSTATUS) failed", {{"error", sqlite3_errstr(rc)}});
+    }
+  });
+}
+
+}  // namespace
 
 Error ErrorFromSqlite(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -28,6 +55,10 @@ Statement& Statement::Bind(int i, std::optional<std::int64_t> v) {
 }
 Statement& Statement::Bind(int i, double v) {
   sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::BindNoCopy(int i, std::string_view v) {
+  sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
   return *this;
 }
 Statement& Statement::BindNull(int i) {
@@ -68,6 +99,7 @@ void Statement::Reset() {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool read_only) {
+  ConfigureSqliteOnce();
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;

@@ -35,6 +35,11 @@ class Statement {
   Statement& Bind(int i, std::optional<std::int64_t> v);
   Statement& Bind(int i, double v);
   Statement& BindNull(int i);
+  // Binds text WITHOUT copying it: SQLite reads v's bytes during each later Step/Run until the
+  // parameter is rebound or Reset() clears the bindings (the destructor does). Only for a string
+  // that provably outlives every Step/Run of this statement and is not modified meanwhile, e.g.
+  // a field of a caller's row bound and run inside one function that holds this Statement.
+  Statement& BindNoCopy(int i, std::string_view v);
   // Steps once: true if a row is available, false when done. Errors map to store errors.
   Result<bool> Step();
   // Runs to completion (for INSERT/UPDATE/DELETE).
@@ -46,6 +51,9 @@ class Statement {
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   // Resets bindings and state so a cached statement can be reused.
   void Reset();
+  // Resets the state for another Step/Run but keeps the bindings (no sqlite3_clear_bindings): for
+  // loops that rebind every parameter before each Run. BindNoCopy pointers stay bound.
+  void Rewind() { sqlite3_reset(stmt_); }
 
  private:
   sqlite3* db_;
@@ -55,6 +63,8 @@ class Statement {
 class Connection {
  public:
   // Opens (creating) the database file with WAL, foreign keys, busy timeout and synchronous=FULL.
+  // The first call also turns off SQLite's global memory statistics (SQLITE_CONFIG_MEMSTATUS,
+  // see sqlite.cc) unless SQLite was already initialized in this process.
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool read_only = false);
   ~Connection();
   Connection(const Connection&) = delete;

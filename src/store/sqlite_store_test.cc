@@ -96,5 +96,28 @@ TEST(SqliteStore, UnwritableLocationIsUnavailable) {
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
 }
 
+// Connection::Open turns SQLite's global memory statistics off before SQLite initializes (each
+// test runs in its own process under ctest, and nothing here touches SQLite before Open): with
+// them off, SQLite stops counting, so sqlite3_memory_used() stays 0 however much it allocates.
+TEST(SqliteStore, MemoryStatisticsAreOff) {
+  testing::TempDir dir;
+  auto store = OpenSqliteStore(dir.path() / "db.sqlite");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)
+                  ->Write([](Tx& tx) -> Status {
+                    std::vector<TraceRow> rows(100);
+                    for (std::size_t i = 0; i < rows.size(); ++i) {
+                      rows[i].id = "tr-" + std::to_string(i);
+                      rows[i].project_id = 1;
+                      rows[i].request_body = std::string(1000, 'x');
+                    }
+                    return tx.traces().InsertBatch(rows).ok() ? OkStatus() : Error::Internal("x");
+                  })
+                  .ok());
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+  // Opening again (SQLite initialized by now) is fine: the configuration is attempted once.
+  EXPECT_TRUE(sqlite::Connection::Open((dir.path() / "db.sqlite").string()).ok());
+}
+
 }  // namespace
 }  // namespace promptops::store

@@ -82,21 +82,25 @@ class SqliteTraces : public TraceRepository {
                    "latency_us, ttft_us, status, error_class, retries, fallback_used, cache_hit, "
                    "stream, request_body, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    // Every parameter is rebound for every row, so between rows the statement is only rewound
+    // (no clear_bindings). Text is bound without a copy: `rows` belongs to the caller and
+    // outlives this call, each row is stepped right after binding, and `st` going out of scope
+    // (on return or error) clears the bindings, so no pointer into `rows` outlives the call.
     std::size_t inserted = 0;
     for (const auto& r : rows) {
-      st.Bind(1, r.id)
+      st.BindNoCopy(1, r.id)
           .Bind(2, r.project_id)
           .Bind(3, r.time_ms)
-          .Bind(4, r.key_id)
-          .Bind(5, r.user)
-          .Bind(6, r.session)
-          .Bind(7, r.metadata_json)
-          .Bind(8, r.prompt_name)
+          .BindNoCopy(4, r.key_id)
+          .BindNoCopy(5, r.user)
+          .BindNoCopy(6, r.session)
+          .BindNoCopy(7, r.metadata_json)
+          .BindNoCopy(8, r.prompt_name)
           .Bind(9, r.prompt_version)
-          .Bind(10, r.prompt_label)
-          .Bind(11, r.model)
-          .Bind(12, r.provider)
-          .Bind(13, r.upstream_model)
+          .BindNoCopy(10, r.prompt_label)
+          .BindNoCopy(11, r.model)
+          .BindNoCopy(12, r.provider)
+          .BindNoCopy(13, r.upstream_model)
           .Bind(14, r.input_tokens)
           .Bind(15, r.output_tokens)
           .Bind(16, static_cast<std::int64_t>(r.usage_estimated))
@@ -104,16 +108,16 @@ class SqliteTraces : public TraceRepository {
           .Bind(18, r.latency_us)
           .Bind(19, r.ttft_us)
           .Bind(20, r.status)
-          .Bind(21, r.error_class)
+          .BindNoCopy(21, r.error_class)
           .Bind(22, r.retries)
           .Bind(23, static_cast<std::int64_t>(r.fallback_used))
           .Bind(24, static_cast<std::int64_t>(r.cache_hit))
           .Bind(25, static_cast<std::int64_t>(r.stream))
-          .Bind(26, r.request_body)
-          .Bind(27, r.response_body);
+          .BindNoCopy(26, r.request_body)
+          .BindNoCopy(27, r.response_body);
       PO_RETURN_IF_ERROR(st.Run());
       inserted += static_cast<std::size_t>(c_.Changes());
-      st.Reset();
+      st.Rewind();
     }
     return inserted;
   }

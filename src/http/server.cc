@@ -636,6 +636,9 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (match.ok() && match->async) {
         int status = 0;
         std::size_t bytes = 0;
+        // An async handler may stream for long: do not hold the read buffer's memory meanwhile
+        // (10,000 streams x 4 KiB). The watcher allocates it again if the client sends more.
+        if (buffer.size() == 0) buffer.shrink_to_fit();
         bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor, keep_alive,
                                        &status, &bytes);
         LogAccess(req, status, bytes, start);

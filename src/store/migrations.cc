@@ -147,9 +147,20 @@ CREATE INDEX feedback_prompt ON feedback (project_id, prompt_name, prompt_versio
 CREATE INDEX feedback_time ON feedback (created_at);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Cheaper trace inserts: every index is one more B-tree insert per trace on the writer thread.
+// traces_time served only retention across all projects, which now deletes project by project
+// through traces_project_time; traces_model served only the model filter, which now reads the
+// project's time range through traces_project_time (newest first, so a page stops early) and
+// checks the model per row.
+constexpr std::string_view kLeanerTraceIndexes = R"sql(
+DROP INDEX traces_model;
+DROP INDEX traces_time;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "initial registry schema", kInitial},
     {2, "traces and feedback", kTelemetry},
+    {3, "drop trace indexes traces_model and traces_time", kLeanerTraceIndexes},
 }};
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "store/migrations.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -94,6 +98,69 @@ TEST(SqliteStore, UnwritableLocationIsUnavailable) {
   auto s = OpenSqliteStore("/proc/promptops-cannot-exist/db.sqlite");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+}
+
+// Index names of a table, sorted.
+std::vector<std::string> Indexes(sqlite::Connection& c, const std::string& table) {
+  auto st = c.Prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
+      "ORDER BY name");
+  EXPECT_TRUE(st.ok());
+  st->Bind(1, table);
+  return *sqlite::All(*st, [](sqlite::Statement& s) { return s.Text(0); });
+}
+
+const std::vector<std::string> kTraceIndexes = {"traces_project_time", "traces_prompt",
+                                                "traces_status", "traces_user"};
+
+TEST(SqliteStore, FreshDatabaseHasTheLeanTraceIndexes) {
+  testing::TempDir dir;
+  auto path = dir.path() / "db.sqlite";
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  auto c = sqlite::Connection::Open(path.string());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+}
+
+// A database made by a promptops that knew migrations 1 and 2 (traces_model and traces_time
+// exist, traces stored) is upgraded on open: the two indexes go, the traces stay.
+TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
+  testing::TempDir dir;
+  auto path = dir.path() / "db.sqlite";
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                           "name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+                    .ok());
+    for (const auto& m : SqliteMigrations().first(2)) {
+      ASSERT_TRUE((*c)->Exec(m.sql).ok()) << m.name;
+      auto st = (*c)->Prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)");
+      st->Bind(1, std::int64_t{m.number}).Bind(2, m.name);
+      ASSERT_TRUE(st->Run().ok());
+    }
+    ASSERT_TRUE((*c)->Exec("INSERT INTO traces (id, project_id, time_ms, model, status) VALUES "
+                           "('tr-old', 1, 5, 'm', 200)")
+                    .ok());
+    auto before = Indexes(**c, "traces");
+    EXPECT_NE(std::find(before.begin(), before.end(), "traces_model"), before.end());
+    EXPECT_NE(std::find(before.begin(), before.end(), "traces_time"), before.end());
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_NE((*s)->Describe().find("schema 3"), std::string::npos) << (*s)->Describe();
+  ASSERT_TRUE((*s)->Read([](Tx& tx) -> Status {
+                    auto t = tx.traces().Get(1, "tr-old");
+                    EXPECT_TRUE(t.ok() && t->has_value());
+                    TraceFilter f;
+                    f.model = "m";
+                    EXPECT_EQ(tx.traces().List(1, f, 0, 10)->total, 1u);
+                    return OkStatus();
+                  })
+                  .ok());
+  auto c = sqlite::Connection::Open(path.string());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
 }
 
 // Connection::Open turns SQLite's global memory statistics off before SQLite initializes (each

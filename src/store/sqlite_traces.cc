@@ -1,13 +1,21 @@
 // The SQLite TraceRepository (trace_repository.h).
+//
+// Indexes (migrations 2 and 3): traces_project_time (project_id, time_ms) serves listing by time,
+// the model and error filters (checked per row within the project's time range) and retention
+// (per project); traces_prompt, traces_status and traces_user serve their filters; the primary
+// key serves Get. sqlite_traces_test.cc checks the query plans.
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "store/sqlite_traces.h"
+
 #include "store/sqlite.h"
-#include "store/trace_repository.h"
 
 namespace promptops::store {
 namespace {
@@ -165,14 +173,56 @@ class SqliteTraces : public TraceRepository {
 
   Result<std::int64_t> DeleteOlderThan(std::int64_t cutoff_ms,
                                        std::optional<std::int64_t> project_id) override {
-    std::string scope = project_id ? " AND project_id = ?" : "";
-    PO_ASSIGN_OR_RETURN(auto fb, c_.Prepare("DELETE FROM feedback WHERE created_at < ?" + scope));
-    fb.Bind(1, cutoff_ms);
-    if (project_id) fb.Bind(2, *project_id);
-    PO_RETURN_IF_ERROR(fb.Run());
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("DELETE FROM traces WHERE time_ms < ?" + scope));
-    st.Bind(1, cutoff_ms);
-    if (project_id) st.Bind(2, *project_id);
+    PO_ASSIGN_OR_RETURN(auto feedback_deleted, DeleteFeedbackBefore(cutoff_ms, project_id, -1));
+    (void)feedback_deleted;
+    std::vector<std::int64_t> projects;
+    if (project_id) {
+      projects.push_back(*project_id);
+    } else {
+      PO_ASSIGN_OR_RETURN(projects, TraceProjectIds());
+    }
+    std::int64_t deleted = 0;
+    for (auto p : projects) {
+      PO_ASSIGN_OR_RETURN(auto n, DeleteTracesBefore(p, cutoff_ms, -1));
+      deleted += n;
+    }
+    return deleted;
+  }
+
+  Result<std::vector<std::int64_t>> TraceProjectIds() override {
+    // A skip scan by hand: each MIN is one seek in traces_project_time.
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kNextProjectSql)));
+    std::vector<std::int64_t> out;
+    std::int64_t after = std::numeric_limits<std::int64_t>::min();
+    for (;;) {
+      st.Bind(1, after);
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row || st.IsNull(0)) return out;
+      after = st.Int(0);
+      out.push_back(after);
+      st.Rewind();
+    }
+  }
+
+  Result<std::int64_t> DeleteTracesBefore(std::int64_t project_id, std::int64_t cutoff_ms,
+                                          std::int64_t limit) override {
+    // LIMIT -1 is no limit.
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kDeleteTracesSql)));
+    st.Bind(1, project_id).Bind(2, cutoff_ms).Bind(3, limit);
+    PO_RETURN_IF_ERROR(st.Run());
+    return static_cast<std::int64_t>(c_.Changes());
+  }
+
+  Result<std::int64_t> DeleteFeedbackBefore(std::int64_t cutoff_ms,
+                                            std::optional<std::int64_t> project_id,
+                                            std::int64_t limit) override {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(project_id
+                                                            ? sqlite_traces::kDeleteProjectFeedbackSql
+                                                            : sqlite_traces::kDeleteFeedbackSql)));
+    int i = 1;
+    st.Bind(i++, cutoff_ms);
+    if (project_id) st.Bind(i++, *project_id);
+    st.Bind(i, limit);
     PO_RETURN_IF_ERROR(st.Run());
     return static_cast<std::int64_t>(c_.Changes());
   }

@@ -1,6 +1,12 @@
-// The SQLite TraceRepository: batch insert, filters, pagination, retention, feedback aggregates.
+// The SQLite TraceRepository: batch insert, filters, pagination, retention, feedback aggregates,
+// and the query plans of its statements (every trace query uses an index).
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <set>
+
+#include "store/sqlite.h"
+#include "store/sqlite_traces.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -197,6 +203,158 @@ TEST_F(SqliteTracesTest, DeleteOlderThanRemovesOldTracesAndFeedbackOnly) {
                   .ok());
   EXPECT_EQ(Ids(List({})), std::vector<std::string>{"new"});
   EXPECT_EQ(List({}, 0, 100, 2).total, 0u);
+}
+
+TEST_F(SqliteTracesTest, BoundedDeletesGoProjectByProjectOldestFirst) {
+  std::vector<TraceRow> rows;
+  for (int i = 0; i < 7; ++i) rows.push_back(Row("p1-" + std::to_string(i), 100 + i, 1));
+  rows.push_back(Row("p1-new", 500, 1));
+  rows.push_back(Row("p7-old", 10, 7));
+  rows.push_back(Row("p3-new", 900, 3));
+  Insert(rows);
+  ASSERT_TRUE(store_
+                  ->Write([&](Tx& tx) -> Status {
+                    EXPECT_EQ(*tx.traces().TraceProjectIds(), (std::vector<std::int64_t>{1, 3, 7}));
+                    EXPECT_EQ(*tx.traces().DeleteTracesBefore(1, 200, 3), 3);
+                    EXPECT_EQ(*tx.traces().DeleteTracesBefore(1, 200, 3), 3);
+                    EXPECT_EQ(*tx.traces().DeleteTracesBefore(1, 200, 3), 1);
+                    EXPECT_EQ(*tx.traces().DeleteTracesBefore(1, 200, 3), 0);
+                    EXPECT_EQ(*tx.traces().DeleteTracesBefore(7, 200, -1), 1);  // -1: no limit
+                    EXPECT_EQ(*tx.traces().TraceProjectIds(), (std::vector<std::int64_t>{1, 3}));
+                    return OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(Ids(List({})), std::vector<std::string>{"p1-new"});
+  EXPECT_EQ(List({}, 0, 100, 3).total, 1u);
+}
+
+TEST_F(SqliteTracesTest, BoundedFeedbackDeletesHonourTheProjectAndTheLimit) {
+  ASSERT_TRUE(store_
+                  ->Write([&](Tx& tx) -> Status {
+                    FeedbackRow f;
+                    f.trace_id = "t";
+                    f.value = "up";
+                    for (int i = 0; i < 5; ++i) {
+                      f.project_id = i < 3 ? 1 : 2;
+                      f.created_at = 100 + i;
+                      EXPECT_TRUE(tx.traces().InsertFeedback(f).ok());
+                    }
+                    f.project_id = 1;
+                    f.created_at = 1000;
+                    EXPECT_TRUE(tx.traces().InsertFeedback(f).ok());
+                    EXPECT_EQ(*tx.traces().DeleteFeedbackBefore(500, std::int64_t{1}, 2), 2);
+                    EXPECT_EQ(*tx.traces().DeleteFeedbackBefore(500, std::int64_t{1}, 2), 1);
+                    EXPECT_EQ(*tx.traces().DeleteFeedbackBefore(500, std::nullopt, -1), 2);
+                    EXPECT_EQ(tx.traces().ListFeedback(1, "t")->size(), 1u);  // the new one
+                    EXPECT_TRUE(tx.traces().ListFeedback(2, "t")->empty());
+                    return OkStatus();
+                  })
+                  .ok());
+}
+
+// Runs every TraceRepository query on a connection that records the SQL of each statement
+// stepped, then checks EXPLAIN QUERY PLAN of each: the traces table is only ever searched
+// through an index (no "SCAN traces", which is a full table or full index scan), and the lists
+// that the (project_id, time_ms) index can order need no sort.
+TEST_F(SqliteTracesTest, EveryTraceQueryUsesAnIndex) {
+  Insert({Row("tr-1", 100), Row("tr-2", 200, 2)});
+  auto conn = sqlite::Connection::Open((dir_.path() / "db.sqlite").string());
+  ASSERT_TRUE(conn.ok()) << conn.error().ToString();
+  sqlite::Connection& c = **conn;
+  std::vector<std::string> sqls;
+  auto record = [](unsigned, void* ctx, void*, void* x) -> int {
+    static_cast<std::vector<std::string>*>(ctx)->push_back(static_cast<const char*>(x));
+    return 0;
+  };
+  sqlite3_trace_v2(c.raw(), SQLITE_TRACE_STMT, record, &sqls);
+  auto repo = NewSqliteTraceRepository(c);
+
+  // What each call must show: an index its page or delete statement must use (empty: any),
+  // and whether a sort is allowed.
+  struct Case {
+    const char* name;
+    std::function<bool()> run;
+    const char* index;
+    bool sort_ok = false;
+  };
+  auto list = [&](auto set) {
+    return [&repo, set] {
+      TraceFilter f;
+      set(f);
+      return repo->List(1, f, 0, 50).ok();
+    };
+  };
+  const Case cases[] = {
+      {"list all", list([](TraceFilter&) {}), "traces_project_time"},
+      {"list time range",
+       list([](TraceFilter& f) { f.from_ms = 1, f.to_ms = 300; }),
+       "traces_project_time"},
+      {"list model (no model index since migration 3)",
+       list([](TraceFilter& f) { f.model = "gpt-4o-mini"; }),
+       "traces_project_time"},
+      {"list model in a time range",
+       list([](TraceFilter& f) { f.model = "m", f.from_ms = 1; }),
+       "traces_project_time"},
+      {"list errors", list([](TraceFilter& f) { f.errors_only = true; }), "traces_project_time"},
+      {"list error class",
+       list([](TraceFilter& f) { f.error_class = "timeout"; }),
+       "traces_project_time"},
+      // Without statistics SQLite walks the project's time index here (no sort for the page).
+      {"list prompt", list([](TraceFilter& f) { f.prompt = "p"; }), "", true},
+      {"list prompt version",
+       list([](TraceFilter& f) { f.prompt = "p", f.version = 2; }),
+       "traces_prompt"},
+      {"list status", list([](TraceFilter& f) { f.status = 429; }), "traces_status"},
+      {"list user", list([](TraceFilter& f) { f.user = "u"; }), "traces_user"},
+      {"get", [&] { return repo->Get(1, "tr-1").ok(); }, "", true},
+      {"project ids", [&] { return repo->TraceProjectIds().ok(); }, "traces_project_time"},
+      {"bounded delete",
+       [&] { return repo->DeleteTracesBefore(1, 150, 10).ok(); },
+       "traces_project_time",
+       true},
+      {"delete one project",
+       [&] { return repo->DeleteOlderThan(150, std::int64_t{1}).ok(); },
+       "traces_project_time",
+       true},
+      {"delete all projects",
+       [&] { return repo->DeleteOlderThan(150, std::nullopt).ok(); },
+       "traces_project_time",
+       true},
+  };
+  for (const auto& k : cases) {
+    sqls.clear();
+    ASSERT_TRUE(c.Exec("BEGIN").ok());
+    EXPECT_TRUE(k.run()) << k.name;
+    ASSERT_TRUE(c.Exec("ROLLBACK").ok());
+    std::set<std::string> unique(sqls.begin(), sqls.end());
+    bool traces_seen = false;
+    for (const auto& sql : unique) {
+      if (sql.find("FROM traces") == std::string::npos) continue;  // BEGIN, feedback, ...
+      traces_seen = true;
+      auto st = c.Prepare("EXPLAIN QUERY PLAN " + sql);
+      ASSERT_TRUE(st.ok()) << sql;
+      std::string plan;
+      for (;;) {
+        auto row = st->Step();
+        ASSERT_TRUE(row.ok()) << sql;
+        if (!*row) break;
+        plan += st->Text(3) + "\n";
+      }
+      SCOPED_TRACE(std::string(k.name) + ":\n" + sql + "\n" + plan);
+      EXPECT_EQ(plan.find("SCAN traces"), std::string::npos);
+      EXPECT_NE(plan.find("SEARCH traces"), std::string::npos);
+      // The counts may use any index on (project_id, ...): without statistics SQLite picks one.
+      bool count = sql.starts_with("SELECT COUNT(*)");
+      if (*k.index && !count) {
+        EXPECT_NE(plan.find(std::string("INDEX ") + k.index + " "), std::string::npos);
+      }
+      if (!k.sort_ok && sql.find("ORDER BY") != std::string::npos) {
+        EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
+      }
+    }
+    EXPECT_TRUE(traces_seen) << k.name;
+  }
+  sqlite3_trace_v2(c.raw(), 0, nullptr, nullptr);
 }
 
 TEST_F(SqliteTracesTest, FeedbackIsAggregatedPerPromptVersionAndModel) {

@@ -102,8 +102,9 @@ struct FeedbackSummaryRow {
 class TraceRepository {
  public:
   virtual ~TraceRepository() = default;
-  // Inserts rows; a row whose id already exists is skipped (ids are random: a duplicate is a
-  // replay of the same trace). Returns the number inserted.
+  // Inserts rows; a row whose id already exists is skipped (ids are unique: a duplicate is a
+  // replay of the same trace). Returns the number inserted. Cheapest with time-ordered ids
+  // (telemetry::NewTraceId): the primary-key index then grows at its right edge.
   virtual Result<std::size_t> InsertBatch(std::span<const TraceRow> rows) = 0;
   // The trace with this id in this project, if any.
   virtual Result<std::optional<TraceRow>> Get(std::int64_t project_id, std::string_view id) = 0;
@@ -113,9 +114,21 @@ class TraceRepository {
                                  std::size_t offset, std::size_t limit,
                                  bool with_bodies = false) = 0;
   // Deletes traces started before cutoff_ms and feedback created before it, in one project or
-  // (project_id nullopt) in all. Returns the number of traces deleted.
+  // (project_id nullopt) in all, all in the caller's transaction. Returns the number of traces
+  // deleted. For large deletions prefer the bounded calls below, one transaction per chunk.
   virtual Result<std::int64_t> DeleteOlderThan(std::int64_t cutoff_ms,
                                                std::optional<std::int64_t> project_id) = 0;
+  // The ids of the projects that have traces, ascending (one index seek per project).
+  virtual Result<std::vector<std::int64_t>> TraceProjectIds() = 0;
+  // Deletes at most `limit` traces of the project started before cutoff_ms. Returns the number
+  // deleted: fewer than `limit` means none is left.
+  virtual Result<std::int64_t> DeleteTracesBefore(std::int64_t project_id, std::int64_t cutoff_ms,
+                                                  std::int64_t limit) = 0;
+  // Deletes at most `limit` feedback events created before cutoff_ms, in one project or in all.
+  // Returns the number deleted.
+  virtual Result<std::int64_t> DeleteFeedbackBefore(std::int64_t cutoff_ms,
+                                                    std::optional<std::int64_t> project_id,
+                                                    std::int64_t limit) = 0;
 
   // Inserts a feedback event (id assigned).
   virtual Result<FeedbackRow> InsertFeedback(const FeedbackRow& f) = 0;

@@ -1,5 +1,6 @@
-// Retention: deletes traces and feedback older than `days` days, in every project. RunOnce is
-// one pass at the clock's current time (tests drive it with a FakeClock); Start runs a pass at
+// Retention: deletes traces and feedback older than `days` days, in every project (project by
+// project, in bounded transactions: DeleteOlderThanInChunks). RunOnce is one pass at the clock's
+// current time (tests drive it with a FakeClock); Start runs a pass at
 // once and then every `interval` on a background thread until Stop.
 //
 // Threads: RunOnce is thread-safe. Start/Stop from one owning thread. The background thread
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -18,11 +20,25 @@
 
 namespace promptops::telemetry {
 
+// Rows deleted per write transaction by DeleteOlderThanInChunks.
+inline constexpr std::int64_t kDeleteChunk = 5000;
+
+// Deletes traces started before cutoff_ms and feedback created before it, in `project_id` or
+// (nullopt) in every project, project by project through the (project_id, time_ms) index, in
+// write transactions of at most `chunk` rows each, so that the trace writer never waits long for
+// the write lock. Returns the number of traces deleted. Not atomic: after an error the chunks
+// already deleted stay deleted (running it again continues).
+Result<std::int64_t> DeleteOlderThanInChunks(store::Store& store, std::int64_t cutoff_ms,
+                                             std::optional<std::int64_t> project_id,
+                                             std::int64_t chunk = kDeleteChunk);
+
 class Retention {
  public:
-  // days > 0. `store` and `clock` must outlive this object.
+  // days > 0. `store` and `clock` must outlive this object. `chunk`: rows per transaction
+  // (DeleteOlderThanInChunks).
   Retention(store::Store& store, Clock& clock, std::int64_t days,
-            std::chrono::milliseconds interval = std::chrono::hours(1));
+            std::chrono::milliseconds interval = std::chrono::hours(1),
+            std::int64_t chunk = kDeleteChunk);
   ~Retention();  // Stop()
   Retention(const Retention&) = delete;
   Retention& operator=(const Retention&) = delete;
@@ -42,6 +58,7 @@ class Retention {
   Clock& clock_;
   const std::int64_t days_;
   const std::chrono::milliseconds interval_;
+  const std::int64_t chunk_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;         // guarded by mu_

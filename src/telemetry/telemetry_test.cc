@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <thread>
+
 #include "support/temp_dir.h"
 
 namespace promptops::telemetry {
@@ -104,6 +107,69 @@ TEST_F(TelemetryTest, RetentionDeletesWhatIsOlderThanTheConfiguredDaysAsTheClock
   EXPECT_EQ(*r.RunOnce(), 1);  // b is now 31 days old
   clock_.Advance(std::chrono::hours(24 * 31));
   EXPECT_EQ(*r.RunOnce(), 1);
+}
+
+// A Store that forwards to a real one and counts write transactions.
+class CountingStore : public store::Store {
+ public:
+  explicit CountingStore(store::Store& inner) : inner_(inner) {}
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    ++writes;
+    return inner_.Write(fn);
+  }
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  std::string Describe() const override { return "counting"; }
+  int writes = 0;
+
+ private:
+  store::Store& inner_;
+};
+
+TEST_F(TelemetryTest, RetentionDeletesProjectByProjectInBoundedTransactions) {
+  {
+    TraceWriter w(*store_);
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(w.Enqueue(Record("p1-old-" + std::to_string(i), Now() - 40 * kDayMs + i)));
+    }
+    ASSERT_TRUE(w.Enqueue(Record("p1-new", Now())));
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(w.Enqueue(Record("p9-old-" + std::to_string(i), Now() - 31 * kDayMs, 9)));
+    }
+  }
+  ASSERT_TRUE(store_
+                  ->Write([&](store::Tx& tx) -> Status {
+                    store::FeedbackRow f;
+                    f.project_id = 1;
+                    f.trace_id = "p1-old-0";
+                    f.value = "up";
+                    for (int i = 0; i < 5; ++i) {
+                      f.created_at = Now() - 35 * kDayMs;
+                      if (!tx.traces().InsertFeedback(f).ok()) return Error::Internal("f");
+                    }
+                    f.trace_id = "p1-new";
+                    f.created_at = Now();
+                    return tx.traces().InsertFeedback(f).ok() ? OkStatus() : Error::Internal("f");
+                  })
+                  .ok());
+  CountingStore counting(*store_);
+  Retention r(counting, clock_, 30, std::chrono::hours(1), /*chunk=*/4);
+  auto n = r.RunOnce();
+  ASSERT_TRUE(n.ok()) << n.error().ToString();
+  EXPECT_EQ(*n, 13);
+  // Feedback 4 + 1, project 1: 4 + 4 + 2, project 9: 3 (a short chunk ends each).
+  EXPECT_EQ(counting.writes, 2 + 3 + 1);
+  auto left = TraceService(*store_, clock_).List(admin_, {}, 0, 100);
+  ASSERT_EQ(left->rows.size(), 1u);
+  EXPECT_EQ(left->rows[0].id, "p1-new");
+  EXPECT_EQ(TraceService(*store_, clock_).List({9, "pk", Role::kAdmin}, {}, 0, 10)->total, 0u);
+  ASSERT_TRUE(store_
+                  ->Read([&](store::Tx& tx) -> Status {
+                    EXPECT_TRUE(tx.traces().ListFeedback(1, "p1-old-0")->empty());
+                    EXPECT_EQ(tx.traces().ListFeedback(1, "p1-new")->size(), 1u);
+                    return OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(*r.RunOnce(), 0);
 }
 
 TEST_F(TelemetryTest, RetentionThreadRunsAPassAtStartAndStopsPromptly) {

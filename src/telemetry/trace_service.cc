@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "telemetry/metrics.h"
+#include "telemetry/retention.h"
 #include "telemetry/trace_writer.h"
 
 namespace promptops::telemetry {
@@ -77,12 +78,8 @@ Result<std::int64_t> TraceService::DeleteOlderThan(const Actor& actor, std::int6
   PO_RETURN_IF_ERROR(actor.Require(Role::kAdmin, "delete traces"));
   if (days < 0) return Error::InvalidArgument("days must not be negative");
   std::int64_t cutoff = ToUnixMillis(clock_.Now()) - days * kDayMs;
-  std::int64_t deleted = 0;
-  PO_RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
-    PO_ASSIGN_OR_RETURN(deleted, tx.traces().DeleteOlderThan(cutoff, actor.project_id));
-    return OkStatus();
-  }));
-  return deleted;
+  // In bounded transactions, like retention: `older_than_days=0` may delete millions of rows.
+  return DeleteOlderThanInChunks(store_, cutoff, actor.project_id);
 }
 
 Result<store::FeedbackRow> TraceService::AddFeedback(const Actor& actor, std::string_view trace_id,

@@ -50,7 +50,8 @@ class TraceService {
                              const std::function<void(const store::TraceRow&)>& sink) const;
   // One trace with its feedback. NotFound if the project has no such trace.
   Result<TraceDetail> Get(const Actor& actor, std::string_view id) const;
-  // Deletes the project's traces (and feedback) older than `days` days. Needs admin.
+  // Deletes the project's traces (and feedback) older than `days` days, in transactions of at
+  // most kDeleteChunk rows (retention.h; not atomic). Needs admin.
   // Returns the number of traces deleted.
   Result<std::int64_t> DeleteOlderThan(const Actor& actor, std::int64_t days);
   // Records feedback on a trace of the actor's project. NotFound for an unknown trace.

@@ -438,41 +438,74 @@ struct Gateway::Impl {
   }
 
   // --- POST /v1/chat/completions -------------------------------------------------------------
-  asio::awaitable<http::Response> ChatCompletions(http::Request& req, http::ResponseWriter& w) {
-    auto t0 = std::chrono::steady_clock::now();
+  // A request's state from its preparation to its end. Preparation is a plain function and the
+  // rest is split into small coroutines, so that a stream in flight holds little memory (GCC
+  // keeps every local of a coroutine, temporaries included, in its heap frame).
+  struct ChatState {
+    std::chrono::steady_clock::time_point t0;
     telemetry::TraceRecord trace;
+    http::Headers headers;
+    std::string key_id;
+    std::int64_t project_id = 0;
+    std::string client_model;  // the model as the client named it
+    bool stream = false;
+    bool include_usage = false;
+    const ModelConfig* model = nullptr;
+    ChatRequest up;
+    bool cacheable = false;
+    std::string cache_state;  // "", "hit" or "miss"
+    std::string cache_key;
+    std::shared_ptr<const CachedAnswer> hit;
+    std::string completion_id;
+    std::int64_t created = 0;
+    std::string stream_error;  // an error event for a stream that had already started
+  };
+
+  // Records the failed request and returns its OpenAI-shaped error.
+  http::Response FailChat(ChatState& st, const Error& e, std::string_view code = {},
+                          std::string error_class = {}) {
+    st.trace.status = HttpStatusFor(e.code);
+    st.trace.error_class = error_class.empty() ? std::string(ErrorCodeName(e.code)) : error_class;
+    st.trace.response_body = Body(e.message);
+    Finish(st.trace, st.t0, "");
+    return Fail(e, code, st.headers);
+  }
+
+  // Authenticates, parses, admits, resolves the model or prompt and looks the cache up. Returns
+  // the response to send at once (an error), or nullopt when `st` is ready for the call.
+  std::optional<http::Response> PrepareChat(http::Request& req, ChatState& st) {
+    st.t0 = std::chrono::steady_clock::now();
+    telemetry::TraceRecord& trace = st.trace;
     trace.id = "tr-" + FastId(24);
     trace.time_ms = ToUnixMillis(deps.clock->Now());
-    http::Headers headers{{"x-promptops-trace-id", trace.id}};
-    auto fail = [&](const Error& e, std::string_view code = {}, std::string error_class = {}) {
-      trace.status = HttpStatusFor(e.code);
-      trace.error_class = error_class.empty() ? std::string(ErrorCodeName(e.code)) : error_class;
-      trace.response_body = Body(e.message);
-      Finish(trace, t0, "");
-      return Fail(e, code, headers);
-    };
+    st.headers.emplace_back("x-promptops-trace-id", trace.id);
 
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
     if (!actor.ok()) {
-      // Unauthenticated calls are neither traced nor counted per model: there is no project to file
-      // them in, and counting them would let anyone inflate the metrics.
-      co_return Fail(actor.error(), "invalid_api_key", headers);
+      // Unauthenticated calls are neither traced nor counted per model: there is no project to
+      // file them in, and counting them would let anyone inflate the metrics.
+      return Fail(actor.error(), "invalid_api_key", st.headers);
     }
+    st.key_id = actor->id;
+    st.project_id = actor->project_id;
     trace.project_id = actor->project_id;
     trace.key_id = actor->id;
     if (req.body.size() > config.policy.max_request_bytes) {
-      co_return fail(Error{ErrorCode::kPayloadTooLarge,
-                           "request body is larger than " +
-                               std::to_string(config.policy.max_request_bytes) + " bytes"});
+      return FailChat(st, Error{ErrorCode::kPayloadTooLarge,
+                                "request body is larger than " +
+                                    std::to_string(config.policy.max_request_bytes) + " bytes"});
     }
     trace.request_body = Body(req.body);
     auto parsed = ParseChatRequest(req.body);
-    if (!parsed.ok()) co_return fail(parsed.error());
+    if (!parsed.ok()) return FailChat(st, parsed.error());
     InboundChat& in = *parsed;
     trace.model = in.model;
     trace.user = in.user;
     trace.metadata = in.metadata;
     trace.stream = in.stream;
+    st.client_model = in.model;
+    st.stream = in.stream;
+    st.include_usage = in.include_usage;
     if (auto s = in.metadata.find("session_id"); s != in.metadata.end() && s->value().is_string()) {
       trace.session = std::string(s->value().as_string());
     } else if (auto h = req.Header("x-promptops-session")) {
@@ -482,33 +515,35 @@ struct Gateway::Impl {
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
         !admitted.ok()) {
-      headers.emplace_back("retry-after", std::to_string(retry_after.count()));
-      co_return fail(admitted.error(), "rate_limit_exceeded");
+      st.headers.emplace_back("retry-after", std::to_string(retry_after.count()));
+      return FailChat(st, admitted.error(), "rate_limit_exceeded");
     }
 
     // Resolve what to call: a model, or a prompt version rendered with the variables.
-    ChatRequest up;
+    ChatRequest& up = st.up;
     bj::array messages;
     std::string model_name = in.model;
     bj::object prompt_config;
     if (in.ref.is_prompt) {
       auto snap = deps.registry.snapshot();
       const registry::PromptView* p = snap->Find(actor->project_id, in.ref.prompt.name);
-      if (!p)
-        co_return fail(Error::NotFound("prompt '" + in.ref.prompt.name + "' not found"),
-                       "model_not_found");
+      if (!p) {
+        return FailChat(st, Error::NotFound("prompt '" + in.ref.prompt.name + "' not found"),
+                        "model_not_found");
+      }
       registry::Selector sel;
       sel.label = in.ref.prompt.label;
       sel.number = in.ref.prompt.version;
       auto v = deps.registry.Resolve(*p, sel);
-      if (!v.ok()) co_return fail(v.error(), "model_not_found");
+      if (!v.ok()) return FailChat(st, v.error(), "model_not_found");
       trace.prompt_name = p->name;
       trace.prompt_version = (*v)->number;
       trace.prompt_label = in.ref.prompt.label.value_or("");
-      headers.emplace_back("x-promptops-prompt", p->name + "@" + std::to_string((*v)->number));
+      st.headers.emplace_back("x-promptops-prompt",
+                              p->name + "@" + std::to_string((*v)->number));
       auto rendered =
           registry::Registry::RenderVersion(*snap, actor->project_id, **v, in.variables, true);
-      if (!rendered.ok()) co_return fail(rendered.error());
+      if (!rendered.ok()) return FailChat(st, rendered.error());
       if (rendered->is_string()) {
         // A text prompt becomes one message: the system message when the request brings its own
         // messages, else the user message.
@@ -520,23 +555,23 @@ struct Gateway::Impl {
       prompt_config = (*v)->config;
       auto m = prompt_config.find("model");
       if (m == prompt_config.end() || !m->value().is_string()) {
-        co_return fail(Error::InvalidArgument("prompt '" + p->name + "' version " +
-                                              std::to_string((*v)->number) +
-                                              " has no config.model to call"));
+        return FailChat(st, Error::InvalidArgument("prompt '" + p->name + "' version " +
+                                                   std::to_string((*v)->number) +
+                                                   " has no config.model to call"));
       }
       model_name = std::string(m->value().as_string());
     }
     for (auto& m : in.messages) messages.push_back(std::move(m));
     const ModelConfig* model = config.Find(model_name);
     if (!model) {
-      co_return fail(
-          Error::NotFound("The model '" + model_name + "' does not exist or is not configured"),
+      return FailChat(
+          st, Error::NotFound("The model '" + model_name + "' does not exist or is not configured"),
           "model_not_found");
     }
-    headers.emplace_back("x-promptops-model", model->name);
-    headers.emplace_back("x-promptops-provider", model->provider);
-    const ProviderRuntime& provider = *providers.at(model->provider);
-    trace.provider = provider.config.name;
+    st.model = model;
+    st.headers.emplace_back("x-promptops-model", model->name);
+    st.headers.emplace_back("x-promptops-provider", model->provider);
+    trace.provider = providers.at(model->provider)->config.name;
     trace.upstream_model = model->upstream_model;
 
     up.messages = std::move(messages);
@@ -555,71 +590,103 @@ struct Gateway::Impl {
     if (in.temperature) up.temperature = in.temperature;
     if (in.top_p) up.top_p = in.top_p;
     if (in.max_tokens) up.max_tokens = in.max_tokens;
-    up.stop = in.stop;
+    up.stop = std::move(in.stop);
     up.seed = in.seed;
     up.user = in.user;
     up.stream = in.stream;
     up.include_usage = in.include_usage;
-    up.extra = in.extra;
+    up.extra = std::move(in.extra);
     up.model = model->upstream_model;
 
     // Cache: exact match, by default only for deterministic (temperature 0) requests.
-    std::string cache_state;
-    std::string cache_key;
     bool no_cache = false;
     if (auto cc = req.Header("cache-control"))
       no_cache = cc->find("no-cache") != std::string_view::npos;
-    bool cacheable =
+    st.cacheable =
         config.policy.cache_enabled && !no_cache &&
         (!config.policy.cache_only_temperature_zero || (up.temperature && *up.temperature == 0.0));
-    std::shared_ptr<const CachedAnswer> hit;
-    if (cacheable) {
-      cache_key = ResponseCache::Key(model->provider, up);
-      hit = cache->Get(cache_key);
-      cache_state = hit ? "hit" : "miss";
+    if (st.cacheable) {
+      st.cache_key = ResponseCache::Key(model->provider, up);
+      st.hit = cache->Get(st.cache_key);
+      st.cache_state = st.hit ? "hit" : "miss";
     }
-    headers.emplace_back("x-promptops-cache", cache_state.empty() ? "off" : cache_state);
+    st.headers.emplace_back("x-promptops-cache",
+                            st.cache_state.empty() ? "off" : st.cache_state);
+    st.completion_id = "chatcmpl-" + FastId(24);
+    st.created = ToUnixMillis(deps.clock->Now()) / 1000;
+    return std::nullopt;
+  }
 
-    const std::string completion_id = "chatcmpl-" + FastId(24);
-    const std::int64_t created = ToUnixMillis(deps.clock->Now()) / 1000;
-    const std::string& client_model = in.model;
+  std::string Chunk(const ChatState& st, std::optional<std::string_view> role,
+                    std::optional<std::string_view> text,
+                    std::optional<std::string_view> finish_reason,
+                    const Usage* usage = nullptr) const {
+    return http::SseEvent(
+        ChunkJson(st.completion_id, st.created, st.client_model, role, text, finish_reason, usage));
+  }
 
-    if (hit) {
-      trace.cache_hit = true;
-      trace.input_tokens = hit->usage.prompt_tokens;
-      trace.output_tokens = hit->usage.completion_tokens;
-      trace.usage_estimated = hit->usage.estimated;
-      trace.response_body = Body(hit->response.content);
-      if (!in.stream) {
-        Finish(trace, t0, cache_state);
-        http::Response r = http::Response::Json(
-            200, CompletionJson(completion_id, created, client_model, hit->response, hit->usage));
-        for (auto& h : headers) r.headers.push_back(h);
-        co_return r;
-      }
-      // Replay the cached answer as a stream.
-      headers.emplace_back("content-type", "text/event-stream");
-      headers.emplace_back("cache-control", "no-cache");
-      if (!co_await w.StartStream(200, headers)) co_return http::Response{};
-      trace.ttft_us = MicrosSince(t0);
-      co_await w.Write(http::SseEvent(
-          ChunkJson(completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)));
-      co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
-                                                hit->response.content, std::nullopt, nullptr)));
-      co_await w.Write(
-          http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt, std::nullopt,
-                                   hit->response.finish_reason, nullptr)));
-      if (in.include_usage) {
-        co_await w.Write(
-            http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
-                                     std::nullopt, std::nullopt, &hit->usage)));
-      }
-      Finish(trace, t0, cache_state);  // recorded before the client sees the end of the stream
-      co_await w.Write(http::SseEvent("[DONE]"));
-      co_await w.Finish();
-      co_return http::Response{};
+  static http::Headers StreamHeaders(const ChatState& st) {
+    http::Headers h = st.headers;
+    h.emplace_back("content-type", "text/event-stream");
+    h.emplace_back("cache-control", "no-cache");
+    return h;
+  }
+
+  http::Response CompletionResponse(const ChatState& st, const providers::ChatResponse& r,
+                                    const Usage& usage) const {
+    http::Response out = http::Response::Json(
+        200, CompletionJson(st.completion_id, st.created, st.client_model, r, usage));
+    for (const auto& h : st.headers) out.headers.push_back(h);
+    return out;
+  }
+
+  asio::awaitable<http::Response> ChatCompletions(http::Request& req, http::ResponseWriter& w) {
+    auto st = std::make_unique<ChatState>();
+    std::optional<http::Response> early = PrepareChat(req, *st);
+    http::Response out;
+    if (early) {
+      out = std::move(*early);
+    } else if (st->hit) {
+      out = co_await ServeCached(*st, w);
+    } else {
+      out = co_await ServeUpstream(*st, w);
     }
+    co_return out;
+  }
 
+  // Answers from the cache, as a plain response or replayed as a stream.
+  asio::awaitable<http::Response> ServeCached(ChatState& st, http::ResponseWriter& w) {
+    const CachedAnswer& hit = *st.hit;
+    telemetry::TraceRecord& trace = st.trace;
+    trace.cache_hit = true;
+    trace.input_tokens = hit.usage.prompt_tokens;
+    trace.output_tokens = hit.usage.completion_tokens;
+    trace.usage_estimated = hit.usage.estimated;
+    trace.response_body = Body(hit.response.content);
+    http::Response out;
+    if (!st.stream) {
+      Finish(trace, st.t0, st.cache_state);
+      out = CompletionResponse(st, hit.response, hit.usage);
+    } else {
+      bool started = co_await w.StartStream(200, StreamHeaders(st));
+      if (started) {
+        trace.ttft_us = MicrosSince(st.t0);
+        co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
+        co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt));
+        co_await w.Write(Chunk(st, std::nullopt, std::nullopt, hit.response.finish_reason));
+        if (st.include_usage) {
+          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, &hit.usage));
+        }
+        Finish(trace, st.t0, st.cache_state);  // recorded before the client sees the end
+        co_await w.Write(http::SseEvent("[DONE]"));
+        co_await w.Finish();
+      }
+    }
+    co_return out;
+  }
+
+  // Calls the model's chain (retries, fallbacks), streaming to the client as tokens arrive.
+  asio::awaitable<http::Response> ServeUpstream(ChatState& st, http::ResponseWriter& w) {
     ClientWatch watch;
     w.CancelSlot().assign([&watch](asio::cancellation_type) {
       watch.gone = true;
@@ -631,44 +698,74 @@ struct Gateway::Impl {
 
     CallOutcome outcome;
     bool stream_started = false;
-    if (!in.stream) {
-      outcome = co_await Call(*model, up, nullptr, watch);
+    if (!st.stream) {
+      outcome = co_await Call(*st.model, st.up, nullptr, watch);
     } else {
       // Headers (and the role chunk) go out with the first token, so that a failure before it
       // can still fall back or answer with a proper error status.
       DeltaSink sink = [&](std::string_view text) -> asio::awaitable<bool> {
+        bool ok = true;
         if (!stream_started) {
           stream_started = true;
-          http::Headers h = headers;
-          h.emplace_back("content-type", "text/event-stream");
-          h.emplace_back("cache-control", "no-cache");
-          if (!co_await w.StartStream(200, h)) co_return false;
-          if (!co_await w.Write(http::SseEvent(ChunkJson(
-                  completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)))) {
-            co_return false;
-          }
+          ok = co_await w.StartStream(200, StreamHeaders(st));
+          if (ok) ok = co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         }
-        co_return co_await w.Write(http::SseEvent(ChunkJson(
-            completion_id, created, client_model, std::nullopt, text, std::nullopt, nullptr)));
+        if (ok) ok = co_await w.Write(Chunk(st, std::nullopt, text, std::nullopt));
+        co_return ok;
       };
-      outcome = co_await Call(*model, up, &sink, watch);
+      outcome = co_await Call(*st.model, st.up, &sink, watch);
     }
     w.CancelSlot().clear();
 
+    Usage usage;
+    std::optional<http::Response> done = Conclude(st, outcome, stream_started, &usage);
+    http::Response out;
+    if (done) {
+      out = std::move(*done);
+    } else if (outcome.attempt.failure) {
+      // Bytes already reached the client: report the error inside the stream, then end it.
+      co_await w.Write(http::SseEvent(st.stream_error));
+      co_await w.Finish();
+    } else if (st.stream) {
+      if (!stream_started) {  // an empty answer: still a well-formed stream
+        co_await w.StartStream(200, StreamHeaders(st));
+        co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
+      }
+      co_await w.Write(
+          Chunk(st, std::nullopt, std::nullopt, outcome.attempt.response.finish_reason));
+      if (st.include_usage) {
+        co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, &usage));
+      }
+      // Recorded before the client sees the end of the stream, so that a client that reads the
+      // whole answer can already find its trace (after the writer's next batch).
+      Finish(st.trace, st.t0, st.cache_state);
+      co_await w.Write(http::SseEvent("[DONE]"));
+      co_await w.Finish();
+    }
+    co_return out;
+  }
+
+  // Completes the trace and the usage accounting after the call. Returns the response when the
+  // answer is complete without more streaming (an error before any byte, a plain answer, or
+  // nothing for a client that left), or nullopt when the stream still has to be finished (its
+  // end, or st.stream_error for a failure after bytes were sent).
+  std::optional<http::Response> Conclude(ChatState& st, CallOutcome& outcome, bool stream_started,
+                                         Usage* usage_out) {
+    telemetry::TraceRecord& trace = st.trace;
     Attempt& a = outcome.attempt;
     trace.retries = outcome.retries;
     trace.fallback_used = outcome.fallback_used;
     trace.ttft_us = a.ttft_us;
-    const ModelConfig& served = outcome.served_by ? *outcome.served_by : *model;
+    const ModelConfig& served = outcome.served_by ? *outcome.served_by : *st.model;
     if (outcome.fallback_used) {
       trace.provider = served.provider;
       trace.upstream_model = served.upstream_model;
     }
-    Usage usage;
+    Usage& usage = *usage_out;
     if (a.response.usage) {
       usage = *a.response.usage;
     } else {
-      usage.prompt_tokens = providers::EstimatePromptTokens(up.messages);
+      usage.prompt_tokens = providers::EstimatePromptTokens(st.up.messages);
       usage.completion_tokens = providers::EstimateTokens(a.response.content);
       usage.estimated = true;
     }
@@ -677,66 +774,41 @@ struct Gateway::Impl {
     trace.usage_estimated = usage.estimated;
     trace.cost_usd = Cost(served, usage);
     trace.response_body = Body(a.response.content);
-    limiter->Record(actor->id, actor->project_id, usage.prompt_tokens + usage.completion_tokens,
+    limiter->Record(st.key_id, st.project_id, usage.prompt_tokens + usage.completion_tokens,
                     trace.cost_usd);
 
     if (a.client_gone) {
       trace.status = 499;
       trace.error_class = "client_cancelled";
-      Finish(trace, t0, cache_state);
-      co_return http::Response{};
+      Finish(trace, st.t0, st.cache_state);
+      return http::Response{};
     }
     if (a.failure) {
       Error e = a.failure->ToError();
       if (a.circuit_open) e = Error::Unavailable(a.failure->message);
       trace.error_class = ErrorClassOf(*a.failure);
       if (stream_started) {
-        // Bytes already reached the client: report the error inside the stream, then end it.
         trace.status = 200;
-        auto wire = OpenAiError(e);
-        Finish(trace, t0, cache_state);
-        co_await w.Write(http::SseEvent(wire.body));
-        co_await w.Finish();
-        co_return http::Response{};
+        st.stream_error = OpenAiError(e).body;
+        Finish(trace, st.t0, st.cache_state);
+        return std::nullopt;
       }
       trace.status = HttpStatusFor(e.code);
-      Finish(trace, t0, cache_state);
+      Finish(trace, st.t0, st.cache_state);
       if (a.failure->retry_after) {
-        headers.emplace_back("retry-after",
-                             std::to_string((a.failure->retry_after->count() + 999) / 1000));
+        st.headers.emplace_back("retry-after",
+                                std::to_string((a.failure->retry_after->count() + 999) / 1000));
       }
-      co_return Fail(e, {}, headers);
+      return Fail(e, {}, st.headers);
     }
 
-    if (cacheable) cache->Put(cache_key, CachedAnswer{a.response, usage});
+    if (st.cacheable) cache->Put(st.cache_key, CachedAnswer{a.response, usage});
     trace.status = 200;
-    if (!in.stream) {
-      Finish(trace, t0, cache_state);
-      http::Response r = http::Response::Json(
-          200, CompletionJson(completion_id, created, client_model, a.response, usage));
-      for (auto& h : headers) r.headers.push_back(h);
-      co_return r;
+    if (!st.stream) {
+      Finish(trace, st.t0, st.cache_state);
+      return CompletionResponse(st, a.response, usage);
     }
-    if (!stream_started) {  // an empty answer: still a well-formed stream
-      http::Headers h = headers;
-      h.emplace_back("content-type", "text/event-stream");
-      h.emplace_back("cache-control", "no-cache");
-      co_await w.StartStream(200, h);
-      co_await w.Write(http::SseEvent(
-          ChunkJson(completion_id, created, client_model, "assistant", "", std::nullopt, nullptr)));
-    }
-    co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
-                                              std::nullopt, a.response.finish_reason, nullptr)));
-    if (in.include_usage) {
-      co_await w.Write(http::SseEvent(ChunkJson(completion_id, created, client_model, std::nullopt,
-                                                std::nullopt, std::nullopt, &usage)));
-    }
-    // Recorded before the client sees the end of the stream, so that a client that reads the
-    // whole answer can already find its trace (after the writer's next batch).
-    Finish(trace, t0, cache_state);
-    co_await w.Write(http::SseEvent("[DONE]"));
-    co_await w.Finish();
-    co_return http::Response{};
+    return std::nullopt;
   }
 
   // --- GET /v1/models ------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -80,6 +84,71 @@ TEST(FastId, HasRequestedLengthAlphabetAndDoesNotRepeat) {
     ASSERT_EQ(id.size(), 20u);
     for (char c : id) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
     ASSERT_TRUE(seen.insert(id).second);
+  }
+}
+
+TEST(TimeOrderedId, HasTheShapeOfATraceId) {
+  auto id = TimeOrderedId("tr-", 24, 1'764'000'000'000);
+  ASSERT_EQ(id.size(), 27u);
+  EXPECT_EQ(id.substr(0, 3), "tr-");
+  for (char c : id.substr(3)) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << id;
+  EXPECT_EQ(id.substr(3, 8), "0V3U4EJE");  // 1764000000000 in base 62 (0-9A-Za-z)
+  EXPECT_NE(id, TimeOrderedId("tr-", 24, 1'764'000'000'000));  // the rest is random
+}
+
+TEST(TimeOrderedId, EncodesTheTimeInBase62WithAnAsciiOrderedAlphabet) {
+  EXPECT_EQ(TimeOrderedId("", 8, 0), "00000000");
+  EXPECT_EQ(TimeOrderedId("", 8, 61), "0000000z");
+  EXPECT_EQ(TimeOrderedId("", 8, 62), "00000010");
+  EXPECT_EQ(TimeOrderedId("", 8, 62 * 62 + 10), "0000010A");
+  EXPECT_EQ(TimeOrderedId("", 8, -5), "00000000");                      // clamped
+  EXPECT_EQ(TimeOrderedId("", 8, 218340105584895), "zzzzzzzz");         // 62^8 - 1
+  EXPECT_EQ(TimeOrderedId("", 8, std::int64_t{1} << 62), "zzzzzzzz");  // clamped
+  EXPECT_EQ(TimeOrderedId("x-", 10, 62).substr(0, 10), "x-00000010");
+}
+
+TEST(TimeOrderedId, SortsByTimeAcrossMillisecondsAndDigitCarries) {
+  // Consecutive ms, carries in low and high digits, and times decades apart: the byte order of
+  // the ids is the order of the times, whatever the random part.
+  std::vector<std::int64_t> times = {0, 1, 9, 10, 35, 36, 61, 62, 63, 3843, 3844, 1'000'000,
+                                     1'764'000'000'000, 1'764'000'000'001, 1'764'000'000'061,
+                                     1'764'000'000'062, 2'000'000'000'000, 4'102'444'800'000};
+  for (int round = 0; round < 200; ++round) {
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      auto a = TimeOrderedId("tr-", 24, times[i - 1]);
+      auto b = TimeOrderedId("tr-", 24, times[i]);
+      ASSERT_LT(a, b) << times[i - 1] << " vs " << times[i];
+    }
+  }
+  // A sorted sample of random times gives sorted ids.
+  std::mt19937_64 rng(42);
+  std::vector<std::int64_t> sample;
+  for (int i = 0; i < 5000; ++i) {
+    sample.push_back(static_cast<std::int64_t>(rng() % 4'102'444'800'000ULL));
+  }
+  std::sort(sample.begin(), sample.end());
+  sample.erase(std::unique(sample.begin(), sample.end()), sample.end());
+  std::string prev;
+  for (auto t : sample) {
+    auto id = TimeOrderedId("tr-", 24, t);
+    ASSERT_LT(prev, id);
+    prev = id;
+  }
+}
+
+TEST(TimeOrderedId, IsUniqueWithinOneMillisecondAndAcrossThreads) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(seen.insert(TimeOrderedId("tr-", 24, 7)).second);
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& out : per_thread) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 5000; ++i) out.push_back(TimeOrderedId("tr-", 24, 7));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& ids : per_thread) {
+    for (const auto& id : ids) ASSERT_TRUE(seen.insert(id).second) << id;
   }
 }
 

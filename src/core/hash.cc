@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -29,7 +30,10 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string FastId(std::size_t length) {
+namespace {
+
+// Fills [out, out + n) with random characters of [A-Za-z0-9] from a per-thread generator.
+void FillFastId(char* out, std::size_t n) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   thread_local std::mt19937_64 rng = [] {
@@ -39,10 +43,9 @@ std::string FastId(std::size_t length) {
     }
     return std::mt19937_64(seed);
   }();
-  std::string out(length, 'A');
   std::uint64_t bits = 0;
   int left = 0;
-  for (std::size_t i = 0; i < length;) {
+  for (std::size_t i = 0; i < n;) {
     if (left == 0) {
       bits = rng();
       left = 10;  // 10 draws of 6 bits from 64
@@ -52,6 +55,33 @@ std::string FastId(std::size_t length) {
     --left;
     if (v < 62) out[i++] = kAlphabet[v];
   }
+}
+
+}  // namespace
+
+std::string FastId(std::size_t length) {
+  std::string out(length, 'A');
+  FillFastId(out.data(), length);
+  return out;
+}
+
+std::string TimeOrderedId(std::string_view prefix, std::size_t length, std::int64_t unix_ms) {
+  // ASCII order, so that byte-wise comparison of the digits is numeric comparison.
+  static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  constexpr std::size_t kTimeDigits = 8;
+  constexpr std::uint64_t kMax = 218340105584895;  // 62^8 - 1
+  std::uint64_t t = unix_ms < 0 ? 0 : static_cast<std::uint64_t>(unix_ms);
+  if (t > kMax) t = kMax;
+  char time_digits[kTimeDigits];
+  for (std::size_t i = kTimeDigits; i-- > 0;) {
+    time_digits[i] = kDigits[t % 62];
+    t /= 62;
+  }
+  std::string out(prefix.size() + length, '0');
+  prefix.copy(out.data(), prefix.size());
+  std::size_t n_time = length < kTimeDigits ? length : kTimeDigits;
+  std::copy_n(time_digits, n_time, out.data() + prefix.size());
+  FillFastId(out.data() + prefix.size() + n_time, length - n_time);
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Hashing and randomness: SHA-256 (content hashes, API key hashes) and secure random tokens.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,5 +23,12 @@ std::string RandomToken(std::size_t length);
 // from a per-thread generator seeded once from the CSPRNG, so it is cheap on the hot path.
 // Unique in practice, not secret: never use it for keys or tokens.
 std::string FastId(std::size_t length);
+// `prefix` + `length` characters of [0-9A-Za-z] that sort (as bytes) by time: the first 8
+// characters are `unix_ms` in base 62 with the ASCII-ordered alphabet 0-9A-Za-z (zero-padded;
+// negative times count as 0; 8 digits last until the year 8888), the rest random as in FastId.
+// For ids that are a B-tree key: new ids land at the right edge of the index instead of at random
+// pages. Ids of one millisecond are in random order. length < 8 truncates the time (no longer
+// sorted). Unique in practice (16 random characters = 95 bits), not secret.
+std::string TimeOrderedId(std::string_view prefix, std::size_t length, std::int64_t unix_ms);
 
 }  // namespace promptops

@@ -172,6 +172,64 @@ TEST_F(TelemetryTest, RetentionDeletesProjectByProjectInBoundedTransactions) {
   EXPECT_EQ(*r.RunOnce(), 0);
 }
 
+TEST(TraceId, IsTrDashAnd24AlphanumericsSortedByTime) {
+  auto a = NewTraceId(1'764'000'000'000);
+  auto b = NewTraceId(1'764'000'000'001);
+  ASSERT_EQ(a.size(), 27u);
+  EXPECT_EQ(a.substr(0, 3), "tr-");
+  for (char c : a.substr(3)) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << a;
+  EXPECT_LT(a, b);
+  EXPECT_NE(NewTraceId(5), NewTraceId(5));
+  // The wall-clock overload: later calls never sort before earlier ones across milliseconds.
+  auto first = NewTraceId();
+  std::this_thread::sleep_for(2ms);
+  auto second = NewTraceId();
+  EXPECT_EQ(second.size(), 27u);
+  EXPECT_LT(first.substr(0, 11), second.substr(0, 11));
+}
+
+TEST(TraceRecordToRow, MovingGivesTheSameRowAsCopying) {
+  TraceRecord r;
+  r.id = "tr-x";
+  r.project_id = 3;
+  r.time_ms = 77;
+  r.key_id = "pk-k";
+  r.user = "u";
+  r.session = "s";
+  r.metadata["team"] = "a";
+  r.prompt_name = "p";
+  r.prompt_version = 4;
+  r.prompt_label = "production";
+  r.model = "m";
+  r.provider = "openai";
+  r.upstream_model = "um";
+  r.input_tokens = 5;
+  r.output_tokens = 6;
+  r.cost_usd = 0.5;
+  r.status = 502;
+  r.error_class = "upstream_5xx";
+  r.request_body = std::string(100, 'q');
+  r.response_body = std::string(100, 'a');
+  store::TraceRow copied = ToRow(r);
+  store::TraceRow moved = ToRow(std::move(r));
+  EXPECT_EQ(moved.id, copied.id);
+  EXPECT_EQ(moved.metadata_json, copied.metadata_json);
+  EXPECT_EQ(moved.key_id, copied.key_id);
+  EXPECT_EQ(moved.user, copied.user);
+  EXPECT_EQ(moved.session, copied.session);
+  EXPECT_EQ(moved.prompt_name, copied.prompt_name);
+  EXPECT_EQ(moved.prompt_label, copied.prompt_label);
+  EXPECT_EQ(moved.model, copied.model);
+  EXPECT_EQ(moved.provider, copied.provider);
+  EXPECT_EQ(moved.upstream_model, copied.upstream_model);
+  EXPECT_EQ(moved.error_class, copied.error_class);
+  EXPECT_EQ(moved.request_body, copied.request_body);
+  EXPECT_EQ(moved.response_body, copied.response_body);
+  EXPECT_EQ(moved.prompt_version, 4);
+  EXPECT_EQ(moved.status, 502);
+  EXPECT_EQ(copied.metadata_json, R"({"team":"a"})");
+}
+
 TEST_F(TelemetryTest, RetentionThreadRunsAPassAtStartAndStopsPromptly) {
   {
     TraceWriter w(*store_);

@@ -1,27 +1,37 @@
 #include "telemetry/trace.h"
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/json.h"
 
 namespace promptops::telemetry {
 
 namespace bj = boost::json;
 
-store::TraceRow ToRow(const TraceRecord& r) {
+std::string NewTraceId(std::int64_t unix_ms) { return TimeOrderedId("tr-", 24, unix_ms); }
+
+std::string NewTraceId() { return NewTraceId(ToUnixMillis(Clock::Real().Now())); }
+
+namespace {
+
+// Copies (const&) or moves (&&) the strings; std::forward<Record>(r).field is an rvalue only for
+// an rvalue record.
+template <typename Record>
+store::TraceRow ToRowImpl(Record&& r) {
   store::TraceRow row;
-  row.id = r.id;
+  row.id = std::forward<Record>(r).id;
   row.project_id = r.project_id;
   row.time_ms = r.time_ms;
-  row.key_id = r.key_id;
-  row.user = r.user;
-  row.session = r.session;
+  row.key_id = std::forward<Record>(r).key_id;
+  row.user = std::forward<Record>(r).user;
+  row.session = std::forward<Record>(r).session;
   row.metadata_json = json::Serialize(r.metadata);
-  row.prompt_name = r.prompt_name;
+  row.prompt_name = std::forward<Record>(r).prompt_name;
   row.prompt_version = r.prompt_version;
-  row.prompt_label = r.prompt_label;
-  row.model = r.model;
-  row.provider = r.provider;
-  row.upstream_model = r.upstream_model;
+  row.prompt_label = std::forward<Record>(r).prompt_label;
+  row.model = std::forward<Record>(r).model;
+  row.provider = std::forward<Record>(r).provider;
+  row.upstream_model = std::forward<Record>(r).upstream_model;
   row.input_tokens = r.input_tokens;
   row.output_tokens = r.output_tokens;
   row.usage_estimated = r.usage_estimated;
@@ -29,15 +39,20 @@ store::TraceRow ToRow(const TraceRecord& r) {
   row.latency_us = r.latency_us;
   row.ttft_us = r.ttft_us;
   row.status = r.status;
-  row.error_class = r.error_class;
+  row.error_class = std::forward<Record>(r).error_class;
   row.retries = r.retries;
   row.fallback_used = r.fallback_used;
   row.cache_hit = r.cache_hit;
   row.stream = r.stream;
-  row.request_body = r.request_body;
-  row.response_body = r.response_body;
+  row.request_body = std::forward<Record>(r).request_body;
+  row.response_body = std::forward<Record>(r).response_body;
   return row;
 }
+
+}  // namespace
+
+store::TraceRow ToRow(const TraceRecord& r) { return ToRowImpl(r); }
+store::TraceRow ToRow(TraceRecord&& r) { return ToRowImpl(std::move(r)); }
 
 TraceRecord FromRow(const store::TraceRow& row) {
   TraceRecord r;

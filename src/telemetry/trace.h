@@ -15,7 +15,7 @@ namespace promptops::telemetry {
 // Filled by the gateway once the response to the client is complete (or failed), then handed to
 // Telemetry::RecordRequest (metrics + trace queue). Plain value; moved through the queue.
 struct TraceRecord {
-  std::string id;            // "tr-" + random, assigned by the gateway
+  std::string id;            // NewTraceId(), assigned by the gateway
   std::int64_t time_ms = 0;  // request start, Unix ms
   std::int64_t project_id = 0;
   std::string key_id;  // public id of the API key ("pk-..."), never the secret
@@ -44,7 +44,16 @@ struct TraceRecord {
   std::string request_body, response_body;
 };
 
+// A new trace id: "tr-" + 24 characters of [0-9A-Za-z], the first 8 encoding the time in ms
+// (core/hash.h TimeOrderedId), so ids sort by creation time and the traces primary-key index
+// grows at its right edge. The overload without a time uses the wall clock (Clock::Real), which
+// keeps ids ordered even when the caller's clock is a test's FakeClock.
+std::string NewTraceId();
+std::string NewTraceId(std::int64_t unix_ms);
+
 store::TraceRow ToRow(const TraceRecord& r);
+// Moves the strings out of `r` (the trace writer's batch is discarded after conversion).
+store::TraceRow ToRow(TraceRecord&& r);
 TraceRecord FromRow(const store::TraceRow& row);
 
 // The API's JSON for a trace: times in RFC 3339, ttft_us and error_class null when absent.

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread.h"
 #include "telemetry/metrics.h"
 
 namespace promptops::telemetry {
@@ -22,7 +23,10 @@ TraceWriterOptions Sane(TraceWriterOptions o) {
 
 TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metrics* metrics)
     : store_(store), options_(Sane(options)), metrics_(metrics) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("po-traces");
+    Run();
+  });
 }
 
 TraceWriter::~TraceWriter() { Stop(); }
@@ -128,7 +132,7 @@ void TraceWriter::Run() {
 void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
   std::vector<store::TraceRow> rows;
   rows.reserve(batch.size());
-  for (const auto& r : batch) rows.push_back(ToRow(r));
+  for (auto& r : batch) rows.push_back(ToRow(std::move(r)));  // the batch is discarded
   const std::uint64_t n = batch.size();
   batch.clear();
 

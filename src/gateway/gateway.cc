@@ -476,7 +476,7 @@ struct Gateway::Impl {
   std::optional<http::Response> PrepareChat(http::Request& req, ChatState& st) {
     st.t0 = std::chrono::steady_clock::now();
     telemetry::TraceRecord& trace = st.trace;
-    trace.id = "tr-" + FastId(24);
+    trace.id = telemetry::NewTraceId();
     trace.time_ms = ToUnixMillis(deps.clock->Now());
     st.headers.emplace_back("x-promptops-trace-id", trace.id);
 
@@ -833,7 +833,7 @@ struct Gateway::Impl {
   asio::awaitable<http::Response> Embeddings(http::Request& req, http::ResponseWriter&) {
     auto t0 = std::chrono::steady_clock::now();
     telemetry::TraceRecord trace;
-    trace.id = "tr-" + FastId(24);
+    trace.id = telemetry::NewTraceId();
     trace.time_ms = ToUnixMillis(deps.clock->Now());
     http::Headers headers{{"x-promptops-trace-id", trace.id}};
     http::Response out = co_await EmbeddingsInner(req, trace, headers);

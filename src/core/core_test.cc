@@ -101,8 +101,8 @@ TEST(TimeOrderedId, EncodesTheTimeInBase62WithAnAsciiOrderedAlphabet) {
   EXPECT_EQ(TimeOrderedId("", 8, 61), "0000000z");
   EXPECT_EQ(TimeOrderedId("", 8, 62), "00000010");
   EXPECT_EQ(TimeOrderedId("", 8, 62 * 62 + 10), "0000010A");
-  EXPECT_EQ(TimeOrderedId("", 8, -5), "00000000");                      // clamped
-  EXPECT_EQ(TimeOrderedId("", 8, 218340105584895), "zzzzzzzz");         // 62^8 - 1
+  EXPECT_EQ(TimeOrderedId("", 8, -5), "00000000");                     // clamped
+  EXPECT_EQ(TimeOrderedId("", 8, 218340105584895), "zzzzzzzz");        // 62^8 - 1
   EXPECT_EQ(TimeOrderedId("", 8, std::int64_t{1} << 62), "zzzzzzzz");  // clamped
   EXPECT_EQ(TimeOrderedId("x-", 10, 62).substr(0, 10), "x-00000010");
 }
@@ -110,9 +110,11 @@ TEST(TimeOrderedId, EncodesTheTimeInBase62WithAnAsciiOrderedAlphabet) {
 TEST(TimeOrderedId, SortsByTimeAcrossMillisecondsAndDigitCarries) {
   // Consecutive ms, carries in low and high digits, and times decades apart: the byte order of
   // the ids is the order of the times, whatever the random part.
+  // clang-format off
   std::vector<std::int64_t> times = {0, 1, 9, 10, 35, 36, 61, 62, 63, 3843, 3844, 1'000'000,
                                      1'764'000'000'000, 1'764'000'000'001, 1'764'000'000'061,
                                      1'764'000'000'062, 2'000'000'000'000, 4'102'444'800'000};
+  // clang-format on
   for (int round = 0; round < 200; ++round) {
     for (std::size_t i = 1; i < times.size(); ++i) {
       auto a = TimeOrderedId("tr-", 24, times[i - 1]);

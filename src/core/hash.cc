@@ -67,7 +67,8 @@ std::string FastId(std::size_t length) {
 
 std::string TimeOrderedId(std::string_view prefix, std::size_t length, std::int64_t unix_ms) {
   // ASCII order, so that byte-wise comparison of the digits is numeric comparison.
-  static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char kDigits[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   constexpr std::size_t kTimeDigits = 8;
   constexpr std::uint64_t kMax = 218340105584895;  // 62^8 - 1
   std::uint64_t t = unix_ms < 0 ? 0 : static_cast<std::uint64_t>(unix_ms);

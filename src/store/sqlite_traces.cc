@@ -216,9 +216,9 @@ class SqliteTraces : public TraceRepository {
   Result<std::int64_t> DeleteFeedbackBefore(std::int64_t cutoff_ms,
                                             std::optional<std::int64_t> project_id,
                                             std::int64_t limit) override {
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(project_id
-                                                            ? sqlite_traces::kDeleteProjectFeedbackSql
-                                                            : sqlite_traces::kDeleteFeedbackSql)));
+    PO_ASSIGN_OR_RETURN(auto st,
+                        c_.Prepare(std::string(project_id ? sqlite_traces::kDeleteProjectFeedbackSql
+                                                          : sqlite_traces::kDeleteFeedbackSql)));
     int i = 1;
     st.Bind(i++, cutoff_ms);
     if (project_id) st.Bind(i++, *project_id);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measures the registry's hot read path over HTTP with wrk, side by side with nginx
 # serving the same bytes as a static file (the baseline, measured in the same run), then runs the
-# in-process benchmarks (handler latency, render and push throughput).
+# in-process benchmarks (handler latency, render and push throughput; trace storage per row).
 #
 #   bench/run.sh [BUILD_DIR] [SECONDS]
 #
@@ -69,6 +69,10 @@ REPORT="$ROOT/bench/results/latest.md"
   echo "## In-process (server-side work without the socket)"
   echo
   "$ROOT/$BUILD/registry_bench" --seconds 3
+  echo
+  echo "## Trace storage (what the trace writer spends per trace)"
+  echo
+  "$ROOT/$BUILD/trace_store_bench"
 } | tee "$REPORT"
 
 # The gateway: promptops vs nginx proxy_pass in front of the same mock upstream, and concurrent

@@ -15,6 +15,7 @@ constexpr int kWriteAttempts = 3;
 TraceWriterOptions Sane(TraceWriterOptions o) {
   if (o.capacity == 0) o.capacity = 1;
   if (o.batch == 0) o.batch = 1;
+  if (o.wake_at == 0 || o.wake_at > o.batch) o.wake_at = o.batch;
   if (o.interval <= std::chrono::milliseconds::zero()) o.interval = std::chrono::milliseconds(1);
   return o;
 }
@@ -43,8 +44,8 @@ bool TraceWriter::Enqueue(TraceRecord r) {
   }
   queue_.push_back(std::move(r));
   ++accepted_;
-  // The writer wakes by itself every interval; wake it early only for a full batch.
-  bool full_batch = queue_.size() == options_.batch;
+  // The writer wakes by itself every interval; early once wake_at records wait.
+  bool full_batch = queue_.size() == options_.wake_at;
   lock.unlock();
   if (full_batch) wake_.notify_one();
   return true;
@@ -104,7 +105,7 @@ void TraceWriter::Run() {
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait_for(lock, options_.interval, [&] {
-      return stopping_ || queue_.size() >= options_.batch ||
+      return stopping_ || queue_.size() >= options_.wake_at ||
              (flush_target_ > done_ && !queue_.empty());
     });
     if (queue_.empty()) {

@@ -63,6 +63,10 @@ class GatedStore : public store::Store {
     cv_.wait(lock, [&] { return entered_ >= n; });
   }
   int writes() const { return writes_; }
+  int entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
 
  private:
   store::Store& inner_;
@@ -124,6 +128,24 @@ TEST_F(TraceWriterTest, PartialBatchIsWrittenAfterTheInterval) {
   gated_->WaitEntered(1);  // no Flush: the interval alone triggers the write
   w.Stop();
   EXPECT_EQ(Stored(), 1u);
+}
+
+// Group commit: wake_at records wake the writer long before the interval, and records that
+// arrive while a batch commits go together into the next one (up to `batch`).
+TEST_F(TraceWriterTest, WakesAtWakeAtAndGroupsWhatArrivesDuringACommit) {
+  TraceWriter w(*gated_,
+                {.capacity = 1000, .batch = 50, .wake_at = 3, .interval = std::chrono::hours(1)});
+  gated_->Close();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-a" + std::to_string(i))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(gated_->entered(), 0);  // below wake_at: the writer sleeps (interval: 1 h)
+  ASSERT_TRUE(w.Enqueue(Record("tr-a2")));
+  gated_->WaitEntered(1);  // the third record woke it: a batch of 3 is being committed
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-b" + std::to_string(i))));
+  gated_->Open();
+  w.Flush();
+  EXPECT_EQ(Stored(), 43u);
+  EXPECT_EQ(gated_->writes(), 2);  // 3, then the 40 that waited meanwhile in one transaction
 }
 
 TEST_F(TraceWriterTest, FullQueueDropsAreCountedAndNeverBlock) {

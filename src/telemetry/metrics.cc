@@ -110,6 +110,7 @@ struct Metrics::Impl {
   std::unique_ptr<Series<prometheus::Histogram>> duration, ttft;
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Counter* written = nullptr;
+  prometheus::Histogram* batch_rows = nullptr;
 };
 
 Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)) {
@@ -151,6 +152,10 @@ Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)
                      {"reason"}, "promptops_trace_queue_dropped_total");
   i.written =
       &i.Counter("promptops_traces_written_total", "Traces stored in the database.").Add({});
+  i.batch_rows = &i.Histogram("promptops_trace_batch_rows",
+                              "Traces stored per write transaction of the trace writer.")
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
+                                                                       256, 512, 1024});
   i.feedback = i.Make(i.Counter("promptops_feedback_total",
                                 "Feedback events by prompt, version, model and value (up, down, "
                                 "score)."),
@@ -194,7 +199,10 @@ void Metrics::TracesDropped(std::string_view reason, std::uint64_t n) {
   impl_->dropped->Get({reason}).Increment(static_cast<double>(n));
 }
 
-void Metrics::TracesWritten(std::uint64_t n) { impl_->written->Increment(static_cast<double>(n)); }
+void Metrics::TracesWritten(std::uint64_t n) {
+  impl_->written->Increment(static_cast<double>(n));
+  impl_->batch_rows->Observe(static_cast<double>(n));
+}
 
 void Metrics::Feedback(std::string_view prompt, std::int64_t version, std::string_view model,
                        std::string_view value) {

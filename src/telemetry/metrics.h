@@ -69,7 +69,8 @@ class Metrics {
   // promptops_trace_queue_dropped_total{reason}: reason "queue_full", "stopped" or
   // "write_failed".
   void TracesDropped(std::string_view reason, std::uint64_t n = 1);
-  // promptops_traces_written_total.
+  // One write transaction of the trace writer stored `n` traces: promptops_traces_written_total
+  // and the histogram promptops_trace_batch_rows (rows per transaction: group commit at work).
   void TracesWritten(std::uint64_t n);
   // promptops_feedback_total{prompt,version,model,value}: value "up", "down" or "score".
   void Feedback(std::string_view prompt, std::int64_t version, std::string_view model,

@@ -117,6 +117,17 @@ TEST(Metrics, ObservationFromATraceRecord) {
   EXPECT_EQ(o.status, 429);
 }
 
+TEST(Metrics, TraceBatchSizesAreAHistogram) {
+  Metrics m;
+  m.TracesWritten(42);
+  m.TracesWritten(3);
+  std::string text = m.Expose();
+  EXPECT_NE(text.find("promptops_trace_batch_rows_bucket{le=\"4\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("promptops_trace_batch_rows_bucket{le=\"64\"} 2"), std::string::npos);
+  EXPECT_NE(text.find("promptops_trace_batch_rows_sum 45"), std::string::npos);
+  EXPECT_EQ(m.Value("promptops_traces_written_total"), 45);
+}
+
 TEST(Metrics, ExpositionHasTheTextFormat) {
   Metrics m;
   Fill(m);

@@ -40,7 +40,7 @@ class Metrics;
 struct TraceWriterOptions {
   std::size_t capacity = 100000;            // records waiting at most; more are dropped
   std::size_t batch = 512;                  // records per write transaction at most
-  std::size_t wake_at = 32;                 // records waiting that wake the writer early
+  std::size_t wake_at = 128;                // records waiting that wake the writer early
   std::chrono::milliseconds interval{200};  // longest wait before a partial batch is written
 };
 

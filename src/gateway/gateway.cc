@@ -180,8 +180,8 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
 // Set by the handler when the client disconnects; wakes whatever the attempt waits on.
 struct ClientWatch {
   bool gone = false;
-  asio::steady_timer* wake = nullptr;          // the timer the stream writer currently waits on
-  http::UpstreamCancel* upstream = nullptr;    // the upstream call in flight, if any
+  asio::steady_timer* wake = nullptr;        // the timer the stream writer currently waits on
+  http::UpstreamCancel* upstream = nullptr;  // the upstream call in flight, if any
 };
 
 // Note: GCC 12 destroys some coroutine locals twice when a co_return sits in a branch after a
@@ -550,8 +550,7 @@ struct Gateway::Impl {
       trace.prompt_name = p->name;
       trace.prompt_version = (*v)->number;
       trace.prompt_label = in.ref.prompt.label.value_or("");
-      st.headers.emplace_back("x-promptops-prompt",
-                              p->name + "@" + std::to_string((*v)->number));
+      st.headers.emplace_back("x-promptops-prompt", p->name + "@" + std::to_string((*v)->number));
       auto rendered =
           registry::Registry::RenderVersion(*snap, actor->project_id, **v, in.variables, true);
       if (!rendered.ok()) return FailChat(st, rendered.error());
@@ -621,8 +620,7 @@ struct Gateway::Impl {
       st.hit = cache->Get(st.cache_key);
       st.cache_state = st.hit ? "hit" : "miss";
     }
-    st.headers.emplace_back("x-promptops-cache",
-                            st.cache_state.empty() ? "off" : st.cache_state);
+    st.headers.emplace_back("x-promptops-cache", st.cache_state.empty() ? "off" : st.cache_state);
     st.completion_id = "chatcmpl-" + FastId(24);
     st.created = ToUnixMillis(deps.clock->Now()) / 1000;
     return std::nullopt;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -27,15 +28,14 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <array>
 #include <condition_variable>
-#include <cstdio>
-#include <tuple>
 #include <csignal>
+#include <cstdio>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/hash.h"
@@ -464,7 +464,7 @@ class Server::Impl {
   asio::thread_pool blocking_pool_;
   std::vector<std::unique_ptr<asio::io_context>> iocs_;  // one per network thread
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::size_t next_ioc_ = 0;  // used by the acceptor only
+  std::size_t next_ioc_ = 0;               // used by the acceptor only
   std::optional<tcp::acceptor> acceptor_;  // runs on iocs_[0]'s thread only, after Start
   std::vector<std::thread> threads_;
 };
@@ -639,8 +639,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         // An async handler may stream for long: do not hold the read buffer's memory meanwhile
         // (10,000 streams x 4 KiB). The watcher allocates it again if the client sends more.
         if (buffer.size() == 0) buffer.shrink_to_fit();
-        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor, keep_alive,
-                                       &status, &bytes);
+        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor,
+                                       keep_alive, &status, &bytes);
         LogAccess(req, status, bytes, start);
         if (!again) {
           stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -2,12 +2,12 @@
 // header stays free of Asio/Beast).
 //
 // Life of a request: a listener coroutine accepts connections and hands them to the network
-// threads in turn; each connection runs one session coroutine on its thread: read the header (limits: header size -> 431, declared
-// body size -> 413), read the body (-> 413 if it grows past the limit, chunked included),
-// assign the request id, route (404 / 405 with Allow), run the handler (inline on the network
-// thread, on the blocking pool for RouteOptions::blocking, or awaited for an async route),
-// write the response, keep the connection alive unless the client or the server asked to
-// close.
+// threads in turn; each connection runs one session coroutine on its thread: read the header
+// (limits: header size -> 431, declared body size -> 413), read the body (-> 413 if it grows past
+// the limit, chunked included), assign the request id, route (404 / 405 with Allow), run the
+// handler (inline on the network thread, on the blocking pool for RouteOptions::blocking, or
+// awaited for an async route), write the response, keep the connection alive unless the client or
+// the server asked to close.
 //
 // Threads: `threads` network threads, each running its own io_context, so a session (and the
 // upstream calls it makes) stays on one thread from accept to close: no strands, no cross-thread

@@ -196,7 +196,7 @@ class Watchdog {
   }
   static void Wait(const std::shared_ptr<State>& state, std::uint64_t gen) {
     state->timer->async_wait([state, gen](const beast::error_code& ec) {
-      if (ec || state->gen != gen) return;  // disarmed (Disarm bumps gen): the dog may be gone
+      if (ec || state->gen != gen) return;   // disarmed (Disarm bumps gen): the dog may be gone
       if (Clock::now() < state->deadline) {  // armed again with a later deadline meanwhile
         state->timer->expires_at(state->deadline);
         Wait(state, gen);

@@ -123,8 +123,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   // Durability is unchanged (the WAL is synced at every commit).
   std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
   if (!read_only) {
-    pragmas = "PRAGMA journal_mode=WAL; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=10000; " +
-              pragmas;
+    pragmas =
+        "PRAGMA journal_mode=WAL; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=10000; " +
+        pragmas;
   }
   PO_RETURN_IF_ERROR(c->Exec(pragmas));
   return c;

@@ -272,6 +272,43 @@ TEST_F(UpstreamTest, CancellationMidStreamAbortsAndClosesConnection) {
   EXPECT_TRUE(gone.get());
 }
 
+TEST_F(UpstreamTest, UpstreamCancelAbortsAFetchWaitingForTheHeadAtOnce) {
+  client_ = MakeClient();
+  UpstreamCancel cancel;
+  asio::steady_timer timer(ioc_, 200ms);  // the head would come after 30 s
+  timer.async_wait([&](const boost::system::error_code&) { cancel.Cancel(); });
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunSync(ioc_, client_->Fetch("GET", "/slow-head", {}, "", &cancel));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(r.error().message, "cancelled");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(client_->idle_connections(), 0u);  // the connection was closed, not pooled
+}
+
+TEST_F(UpstreamTest, UpstreamCancelledBeforeTheCallFailsAtOnceWithoutConnecting) {
+  client_ = MakeClient();
+  UpstreamCancel cancel;
+  cancel.Cancel();
+  auto r = RunSync(ioc_, client_->Fetch("POST", "/echo", {}, "x", &cancel));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "cancelled");
+  EXPECT_EQ(client_->connections_opened(), 0u);
+}
+
+TEST_F(UpstreamTest, UnusedUpstreamCancelChangesNothing) {
+  client_ = MakeClient();
+  UpstreamCancel cancel;
+  for (int i = 0; i < 3; ++i) {
+    auto r = RunSync(ioc_, client_->Fetch("POST", "/echo", {}, "body", &cancel));
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_EQ(r->second, "body");
+  }
+  EXPECT_EQ(client_->connections_opened(), 1u);  // kept alive and reused
+  cancel.Cancel();  // after the calls: nothing is bound any more, nothing happens
+  EXPECT_EQ(client_->idle_connections(), 1u);
+}
+
 TEST_F(UpstreamTest, CallbackReturningFalseAbortsAndConnectionIsNotReused) {
   client_ = MakeClient();
   Status st = RunSync(

@@ -130,10 +130,7 @@ asio::awaitable<void> Exchange(const Url& u, bhttp::request<bhttp::string_body>&
 }  // namespace
 
 std::optional<std::string_view> ClientResponse::Header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
-  }
-  return std::nullopt;
+  return FindHeader(headers, name);
 }
 
 Result<ClientResponse> Fetch(std::string_view method, std::string_view url, const Headers& headers,
@@ -155,9 +152,7 @@ Result<ClientResponse> Fetch(std::string_view method, std::string_view url, cons
   for (const auto& [name, value] : headers) {
     if (EqualsIgnoreCase(name, "host") || EqualsIgnoreCase(name, "user-agent")) {
       req.set(name, value);
-    } else if (!EqualsIgnoreCase(name, "content-length") &&
-               !EqualsIgnoreCase(name, "transfer-encoding") &&
-               !EqualsIgnoreCase(name, "connection")) {
+    } else if (!IsFramingHeader(name)) {
       req.insert(name, value);
     }
   }

@@ -14,13 +14,6 @@ int HexValue(char c) {
 
 char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name) {
-  for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
-  }
-  return std::nullopt;
-}
-
 // Calls fn(decoded_value) for each query pair whose decoded key equals `name`; stops when fn
 // returns false.
 template <typename Fn>
@@ -43,6 +36,18 @@ void ForEachQueryValue(std::string_view query, std::string_view name, Fn fn) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+bool IsFramingHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+         EqualsIgnoreCase(name, "connection");
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -74,5 +74,10 @@ std::string UrlEncode(std::string_view s);
 
 // ASCII case-insensitive equality, for header names.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// The first header named `name` (case-insensitive), or nullopt.
+std::optional<std::string_view> FindHeader(const Headers& headers, std::string_view name);
+// Content-Length, Transfer-Encoding or Connection: the message framing, which the HTTP layer
+// (server, client, upstream client) sets itself and never copies from a caller's headers.
+bool IsFramingHeader(std::string_view name);
 
 }  // namespace promptops::http

@@ -142,6 +142,19 @@ TEST(Router, RejectsBadPatternsAndDuplicates) {
   EXPECT_THROW(router.Add("GET", "/a/x{y}", Named("bad")), std::invalid_argument);
 }
 
+TEST(Message, HeaderLookupAndFramingHeaders) {
+  Headers h{{"Content-Type", "a"}, {"x-one", "1"}, {"X-ONE", "2"}};
+  EXPECT_EQ(FindHeader(h, "content-type"), "a");
+  EXPECT_EQ(FindHeader(h, "x-One"), "1");  // the first one
+  EXPECT_EQ(FindHeader(h, "missing"), std::nullopt);
+  for (const char* n : {"Content-Length", "transfer-encoding", "CONNECTION"}) {
+    EXPECT_TRUE(IsFramingHeader(n)) << n;
+  }
+  for (const char* n : {"content-type", "host", "connections", "keep-alive"}) {
+    EXPECT_FALSE(IsFramingHeader(n)) << n;
+  }
+}
+
 TEST(Message, UrlDecode) {
   struct {
     std::string in;

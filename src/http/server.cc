@@ -122,11 +122,7 @@ template <class Message>
 void SetResponseHeaders(Message& out, Headers& headers, const std::string& request_id,
                         bool keep_alive) {
   for (auto& [name, value] : headers) {
-    if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
-        EqualsIgnoreCase(name, "connection")) {
-      continue;
-    }
-    out.insert(name, value);
+    if (!IsFramingHeader(name)) out.insert(name, value);
   }
   out.set(bhttp::field::server, "promptops");
   out.set("x-request-id", request_id);
@@ -652,7 +648,6 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       keep_alive = keep_alive && !stopping_;
       int status = res.status;
       std::size_t bytes = res.body.size();
-      stream.expires_after(opts_.request_timeout);
       bool written =
           co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
       LogAccess(req, status, bytes, start);
@@ -721,7 +716,6 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
   *bytes = res.body.size();
   if (writer.ClientGone()) co_return false;
   keep_alive = keep_alive && !stopping_;
-  stream.expires_after(opts_.request_timeout);
   bool written =
       co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
   co_return written&& keep_alive;

@@ -559,10 +559,7 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
   req.target(target);
   req.set(bhttp::field::host, target_.host_header);
   for (auto& [name, value] : headers) {
-    if (EqualsIgnoreCase(name, "host") || EqualsIgnoreCase(name, "content-length") ||
-        EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "connection")) {
-      continue;
-    }
+    if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
     req.insert(name, value);
   }
   req.keep_alive(true);
@@ -610,10 +607,7 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
 }
 
 std::optional<std::string_view> UpstreamResponseHead::Header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
-  }
-  return std::nullopt;
+  return FindHeader(headers, name);
 }
 
 Result<std::shared_ptr<UpstreamClient>> UpstreamClient::Create(UpstreamOptions o) {

@@ -338,21 +338,17 @@ class SqlitePrompts : public PromptRepository {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(sql));
     st.Bind(1, prompt_id);
     if (label) st.Bind(2, *label);
-    std::vector<LabelEventRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
+    return sqlite::All(st, [](const Statement& s) {
       LabelEventRow e;
-      e.id = st.Int(0);
-      e.label = st.Text(1);
-      e.from_version = st.OptInt(2);
-      e.to_version = st.OptInt(3);
-      e.actor = st.Text(4);
-      e.reason = st.Text(5);
-      e.created_at = st.Int(6);
-      out.push_back(std::move(e));
-    }
-    return out;
+      e.id = s.Int(0);
+      e.label = s.Text(1);
+      e.from_version = s.OptInt(2);
+      e.to_version = s.OptInt(3);
+      e.actor = s.Text(4);
+      e.reason = s.Text(5);
+      e.created_at = s.Int(6);
+      return e;
+    });
   }
 
   Result<std::vector<BranchRow>> ListBranches(std::int64_t prompt_id) override {
@@ -361,13 +357,9 @@ class SqlitePrompts : public PromptRepository {
         c_.Prepare("SELECT name, base_version, created_by, created_at FROM prompt_branches "
                    "WHERE prompt_id = ? ORDER BY name"));
     st.Bind(1, prompt_id);
-    std::vector<BranchRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back({st.Text(0), st.Int(1), st.Text(2), st.Int(3)});
-    }
-    return out;
+    return sqlite::All(st, [](const Statement& s) {
+      return BranchRow{s.Text(0), s.Int(1), s.Text(2), s.Int(3)};
+    });
   }
   Status InsertBranch(std::int64_t prompt_id, const BranchRow& b) override {
     PO_ASSIGN_OR_RETURN(

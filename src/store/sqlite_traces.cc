@@ -163,11 +163,9 @@ class SqliteTraces : public TraceRepository {
     int next = 2 + static_cast<int>(w.is_int.size());
     st.Bind(next, static_cast<std::int64_t>(limit))
         .Bind(next + 1, static_cast<std::int64_t>(offset));
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      page.rows.push_back(ReadTrace(st, with_bodies));
-    }
+    PO_ASSIGN_OR_RETURN(page.rows, sqlite::All(st, [with_bodies](const Statement& s) {
+                          return ReadTrace(s, with_bodies);
+                        }));
     return page;
   }
 
@@ -255,25 +253,21 @@ class SqliteTraces : public TraceRepository {
                                             " FROM feedback WHERE trace_id = ? AND "
                                             "project_id = ? ORDER BY id"));
     st.Bind(1, trace_id).Bind(2, project_id);
-    std::vector<FeedbackRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
+    return sqlite::All(st, [](const Statement& s) {
       FeedbackRow f;
-      f.id = st.Int(0);
-      f.project_id = st.Int(1);
-      f.trace_id = st.Text(2);
-      f.prompt_name = st.Text(3);
-      f.prompt_version = st.Int(4);
-      f.model = st.Text(5);
-      f.value = st.Text(6);
-      f.score = st.OptInt(7);
-      f.comment = st.Text(8);
-      f.user = st.Text(9);
-      f.created_at = st.Int(10);
-      out.push_back(std::move(f));
-    }
-    return out;
+      f.id = s.Int(0);
+      f.project_id = s.Int(1);
+      f.trace_id = s.Text(2);
+      f.prompt_name = s.Text(3);
+      f.prompt_version = s.Int(4);
+      f.model = s.Text(5);
+      f.value = s.Text(6);
+      f.score = s.OptInt(7);
+      f.comment = s.Text(8);
+      f.user = s.Text(9);
+      f.created_at = s.Int(10);
+      return f;
+    });
   }
 
   Result<std::vector<FeedbackSummaryRow>> SummarizeFeedback(
@@ -293,14 +287,10 @@ class SqliteTraces : public TraceRepository {
     if (filter.prompt) st.Bind(i++, *filter.prompt);
     if (filter.version) st.Bind(i++, *filter.version);
     if (filter.model) st.Bind(i++, *filter.model);
-    std::vector<FeedbackSummaryRow> out;
-    for (;;) {
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back({st.Text(0), st.Int(1), st.Text(2), st.Int(3), st.Int(4), st.Int(5), st.Int(6),
-                     st.Int(7)});
-    }
-    return out;
+    return sqlite::All(st, [](const Statement& s) {
+      return FeedbackSummaryRow{s.Text(0), s.Int(1), s.Text(2), s.Int(3),
+                                s.Int(4),  s.Int(5), s.Int(6),  s.Int(7)};
+    });
   }
 
  private:

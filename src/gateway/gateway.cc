@@ -686,7 +686,13 @@ struct Gateway::Impl {
         if (st.include_usage) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, &hit.usage));
         }
-        Finish(trace, st.t0, st.cache_state);  // recorded before the client sees the end
+      }
+      if (w.ClientGone()) {  // traced like a client leaving an upstream stream
+        trace.status = 499;
+        trace.error_class = "client_cancelled";
+      }
+      Finish(trace, st.t0, st.cache_state);  // recorded before the client sees the end
+      if (started) {
         co_await w.Write(http::SseEvent("[DONE]"));
         co_await w.Finish();
       }

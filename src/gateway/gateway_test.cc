@@ -12,10 +12,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <boost/asio/io_context.hpp>
 #include "core/hash.h"
 #include "core/json.h"
+
+#include "http/async.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "http/test_support.h"
 #include "support/fake_upstream.h"
 #include "support/temp_dir.h"
 
@@ -457,6 +461,54 @@ TEST_F(GatewayTest, CachesDeterministicAnswersAndReplaysThemAsStreams) {
   auto warm = Chat(
       R"({"model":"gpt-test","temperature":0.7,"messages":[{"role":"user","content":"same"}]})");
   EXPECT_EQ(*warm.Header("x-promptops-cache"), "off");
+}
+
+// A ResponseWriter whose client has already left: nothing can be sent.
+namespace asio = boost::asio;
+
+class GoneWriter final : public http::ResponseWriter {
+ public:
+  explicit GoneWriter(asio::io_context& ioc) : ex_(ioc.get_executor()) {}
+  asio::awaitable<bool> StartStream(int, http::Headers) override { co_return false; }
+  asio::awaitable<bool> Write(std::string_view) override { co_return false; }
+  asio::awaitable<void> Finish() override { co_return; }
+  bool ClientGone() const override { return true; }
+  asio::cancellation_slot CancelSlot() override { return cancel_.slot(); }
+  asio::any_io_executor executor() const override { return ex_; }
+
+ private:
+  asio::any_io_executor ex_;
+  asio::cancellation_signal cancel_;
+};
+
+TEST_F(GatewayTest, CachedStreamToAClientThatLeftIsTracedAsCancelled) {
+  Start();
+  openai_.SetHandler(
+      [](const testing::FakeRequest&) { return testing::OpenAiChatResponse("cached answer"); });
+  EXPECT_EQ(
+      Chat(R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"q"}]})")
+          .status,
+      200);
+  // The same request, streamed from the cache to a client that is gone before the head.
+  http::Router router;
+  gateway_->AddRoutes(router);
+  http::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.headers = {{"authorization", std::string("Bearer ") + kKey}};
+  req.body =
+      R"({"model":"gpt-test","temperature":0,"stream":true,"messages":[{"role":"user","content":"q"}]})";
+  auto match = router.Find(req);
+  ASSERT_TRUE(match.ok() && match->async);
+  asio::io_context ioc;
+  GoneWriter w(ioc);
+  http::testing::RunSync(ioc, match->async->handler(req, w));
+  bool traced = false;
+  for (const auto& t : Traces()) {
+    traced = traced || (t.cache_hit && t.status == 499 && t.error_class == "client_cancelled");
+  }
+  EXPECT_TRUE(traced);
+  EXPECT_EQ(openai_.request_count(), 1u);  // answered from the cache
 }
 
 TEST_F(GatewayTest, RateLimitsAnswer429WithRetryAfter) {

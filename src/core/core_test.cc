@@ -198,6 +198,37 @@ TEST(Json, TypedAccessorsNameTheField) {
             R"({"error":{"code":"not_found","message":"x"}})");
 }
 
+TEST(Json, AppendHelpersWriteWhatSerializeWrites) {
+  // Every escape class, Korean text and a 4-byte UTF-8 sequence, compared with Boost.JSON.
+  const std::string samples[] = {"",
+                                 "plain",
+                                 "quote \" backslash \\ slash /",
+                                 "tab\tnewline\ncr\rbs\bff\f",
+                                 std::string("nul\0ctl\x01\x1f end", 13),
+                                 "안녕하세요, 환불 문의입니다",
+                                 "emoji \xF0\x9F\x98\x80 ok"};
+  for (const auto& s : samples) {
+    std::string out = "x";
+    json::AppendString(out, s);
+    EXPECT_EQ(out, "x" + json::Serialize(json::bj::value(s)));
+    // What was written parses back to the same text.
+    auto back = json::Parse(out.substr(1));
+    ASSERT_TRUE(back.ok()) << out;
+    EXPECT_EQ(back->as_string(), s);
+  }
+  auto v = *json::Parse(R"({"a":[1,2.5,-3e-7,true,null,{"b":"\u00e9\n"}],"k":"값"})");
+  std::string out = "[";
+  json::AppendValue(out, v);
+  EXPECT_EQ(out, "[" + json::Serialize(v));
+  std::string n;
+  json::AppendInt(n, 0);
+  n += ',';
+  json::AppendInt(n, -9223372036854775807LL - 1);
+  n += ',';
+  json::AppendInt(n, 1700000000);
+  EXPECT_EQ(n, "0,-9223372036854775808,1700000000");
+}
+
 TEST(Json, CanonicalSerializeSortsKeysAndPrintsNumbersReadably) {
   auto a = *json::Parse(R"({"b":[1,{"z":0.2,"a":true}],"a":null,"c":2.0,"d":1e300})");
   EXPECT_EQ(json::CanonicalSerialize(a),

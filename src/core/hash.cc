@@ -12,9 +12,22 @@
 namespace promptops {
 
 std::string Sha256Hex(std::string_view data) {
+  // EVP_Digest would allocate a context and look the algorithm up (under a lock) on every call;
+  // this runs for every authenticated request, so each thread keeps a context and the
+  // algorithm is fetched once.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Ctx {
+    EVP_MD_CTX* p = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(p); }
+  };
+  thread_local Ctx ctx;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  if (!kSha256 || !ctx.p || EVP_DigestInit_ex2(ctx.p, kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.p, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.p, digest, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

@@ -26,6 +26,15 @@ Result<bj::object> ParseObject(std::string_view text);
 
 // Serializes compactly.
 std::string Serialize(const bj::value& v);
+// Appends `v` serialized compactly (exactly as Serialize would) to `out`, without building an
+// intermediate string.
+void AppendValue(std::string& out, const bj::value& v);
+// Appends `s` as a JSON string literal, quotes included. `s` must be valid UTF-8 (it passes
+// through unchanged); quote, backslash and control characters are escaped.
+void AppendString(std::string& out, std::string_view s);
+// Appends a JSON number.
+void AppendInt(std::string& out, std::int64_t v);
+
 // Serializes with object keys sorted (recursively): equal values give equal text, whatever the
 // key order they arrived in. Used for content hashes and equality of config/metadata.
 // The output format is part of every stored content hash: never change it.

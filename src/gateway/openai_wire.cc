@@ -55,26 +55,27 @@ constexpr std::string_view kKnown[] = {"model",
 
 Status ValidateMessages(const bj::array& msgs) {
   for (std::size_t i = 0; i < msgs.size(); ++i) {
-    std::string where = "messages[" + std::to_string(i) + "]";
-    if (!msgs[i].is_object()) return Error::InvalidArgument(where + " must be an object");
+    // Built only for an error: this runs for every message of every request.
+    auto where = [i] { return "messages[" + std::to_string(i) + "]"; };
+    if (!msgs[i].is_object()) return Error::InvalidArgument(where() + " must be an object");
     const auto& m = msgs[i].as_object();
     auto role = m.find("role");
     if (role == m.end() || !role->value().is_string()) {
-      return Error::InvalidArgument(where + ".role is required");
+      return Error::InvalidArgument(where() + ".role is required");
     }
     std::string_view r = role->value().as_string();
     if (r != "system" && r != "user" && r != "assistant" && r != "tool" && r != "developer") {
-      return Error::InvalidArgument(where +
+      return Error::InvalidArgument(where() +
                                     ".role must be system, developer, user, assistant or tool");
     }
     auto content = m.find("content");
     bool has_tool_calls = m.contains("tool_calls");
     if (content == m.end() || content->value().is_null()) {
       if (!(r == "assistant" && has_tool_calls)) {
-        return Error::InvalidArgument(where + ".content is required");
+        return Error::InvalidArgument(where() + ".content is required");
       }
     } else if (!content->value().is_string() && !content->value().is_array()) {
-      return Error::InvalidArgument(where + ".content must be a string or an array of parts");
+      return Error::InvalidArgument(where() + ".content must be a string or an array of parts");
     }
   }
   return OkStatus();
@@ -95,15 +96,16 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
   PO_ASSIGN_OR_RETURN(c.model, json::RequireString(o, "model"));
   PO_ASSIGN_OR_RETURN(c.ref, ParseModelRef(c.model));
   PO_ASSIGN_OR_RETURN(const bj::array* msgs, json::OptArray(o, "messages"));
-  if (msgs) c.messages = *msgs;
+  // Moved, not copied: `o` is ours (same memory resource, so the move takes the elements).
+  if (msgs) c.messages = std::move(o.find("messages")->value().as_array());
   if (c.messages.empty() && !c.ref.is_prompt) {
     return Error::InvalidArgument("field 'messages' must be a non-empty array");
   }
   PO_RETURN_IF_ERROR(ValidateMessages(c.messages));
   PO_ASSIGN_OR_RETURN(const bj::object* vars, json::OptObject(o, "variables"));
-  if (vars) c.variables = *vars;
+  if (vars) c.variables = std::move(o.find("variables")->value().as_object());
   PO_ASSIGN_OR_RETURN(const bj::object* meta, json::OptObject(o, "metadata"));
-  if (meta) c.metadata = *meta;
+  if (meta) c.metadata = std::move(o.find("metadata")->value().as_object());
   PO_ASSIGN_OR_RETURN(auto user, json::OptString(o, "user"));
   c.user = user.value_or("");
   PO_ASSIGN_OR_RETURN(auto stream, json::OptBool(o, "stream"));
@@ -138,78 +140,43 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
       return Error::InvalidArgument("field 'stop' must be a string or an array of strings");
     }
   }
-  for (const auto& kv : o) {
+  for (auto& kv : o) {
     bool known = false;
     for (auto k : kKnown) known = known || kv.key() == k;
-    if (!known) c.extra[kv.key()] = kv.value();
+    if (!known) c.extra[kv.key()] = std::move(kv.value());
   }
   return c;
 }
 
+// Written by hand rather than through boost::json: it is on every non-streamed answer, and
+// building the object first cost ~20 allocations.
 std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,
                            const providers::ChatResponse& r, const providers::Usage& usage) {
-  bj::object message{{"role", "assistant"}, {"content", r.content}};
-  if (!r.tool_calls.is_null()) message["tool_calls"] = r.tool_calls;
-  bj::object choice{{"index", 0},
-                    {"message", std::move(message)},
-                    {"logprobs", nullptr},
-                    {"finish_reason", r.finish_reason}};
-  bj::object o{
-      {"id", id},
-      {"object", "chat.completion"},
-      {"created", created},
-      {"model", model},
-      {"choices", bj::array{std::move(choice)}},
-      {"usage", bj::object{{"prompt_tokens", usage.prompt_tokens},
-                           {"completion_tokens", usage.completion_tokens},
-                           {"total_tokens", usage.prompt_tokens + usage.completion_tokens}}}};
-  return bj::serialize(o);
-}
-
-namespace {
-
-// Appends `s` as a JSON string literal (quotes included). UTF-8 passes through unchanged.
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += ch;
-        }
-    }
+  std::string out;
+  out.reserve(256 + id.size() + model.size() + r.content.size());
+  out += "{\"id\":";
+  json::AppendString(out, id);
+  out += ",\"object\":\"chat.completion\",\"created\":";
+  json::AppendInt(out, created);
+  out += ",\"model\":";
+  json::AppendString(out, model);
+  out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
+  json::AppendString(out, r.content);
+  if (!r.tool_calls.is_null()) {
+    out += ",\"tool_calls\":";
+    json::AppendValue(out, r.tool_calls);
   }
-  out += '"';
+  out += "},\"logprobs\":null,\"finish_reason\":";
+  json::AppendString(out, r.finish_reason);
+  out += "}],\"usage\":{\"prompt_tokens\":";
+  json::AppendInt(out, usage.prompt_tokens);
+  out += ",\"completion_tokens\":";
+  json::AppendInt(out, usage.completion_tokens);
+  out += ",\"total_tokens\":";
+  json::AppendInt(out, usage.prompt_tokens + usage.completion_tokens);
+  out += "}}";
+  return out;
 }
-
-}  // namespace
 
 // Written by hand rather than through boost::json: one chunk per streamed token makes this the
 // hottest serializer of the gateway.
@@ -220,18 +187,18 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
   out += "{\"id\":";
-  AppendJsonString(out, id);
+  json::AppendString(out, id);
   out += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  out += std::to_string(created);
+  json::AppendInt(out, created);
   out += ",\"model\":";
-  AppendJsonString(out, model);
+  json::AppendString(out, model);
   if (usage) {
     out += ",\"choices\":[],\"usage\":{\"prompt_tokens\":";
-    out += std::to_string(usage->prompt_tokens);
+    json::AppendInt(out, usage->prompt_tokens);
     out += ",\"completion_tokens\":";
-    out += std::to_string(usage->completion_tokens);
+    json::AppendInt(out, usage->completion_tokens);
     out += ",\"total_tokens\":";
-    out += std::to_string(usage->prompt_tokens + usage->completion_tokens);
+    json::AppendInt(out, usage->prompt_tokens + usage->completion_tokens);
     out += "}}";
     return out;
   }
@@ -239,17 +206,17 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
   bool first = true;
   if (role) {
     out += "\"role\":";
-    AppendJsonString(out, *role);
+    json::AppendString(out, *role);
     first = false;
   }
   if (text) {
     if (!first) out += ',';
     out += "\"content\":";
-    AppendJsonString(out, *text);
+    json::AppendString(out, *text);
   }
   out += "},\"logprobs\":null,\"finish_reason\":";
   if (finish_reason) {
-    AppendJsonString(out, *finish_reason);
+    json::AppendString(out, *finish_reason);
   } else {
     out += "null";
   }

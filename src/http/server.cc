@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include <charconv>
+
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -116,17 +118,69 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
   return std::nullopt;
 }
 
-// Copies a handler's headers onto a wire response, dropping the framing headers the server
-// owns, and adds the server's own.
-template <class Message>
-void SetResponseHeaders(Message& out, Headers& headers, const std::string& request_id,
-                        bool keep_alive) {
-  for (auto& [name, value] : headers) {
-    if (!IsFramingHeader(name)) out.insert(name, value);
+// Header names are tokens (RFC 9110 5.1); values may not contain CR, LF or NUL. A handler's
+// header that breaks this is dropped, never written: it could split the response.
+bool ValidHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+    if (!ok) return false;
   }
-  out.set(bhttp::field::server, "promptops");
-  out.set("x-request-id", request_id);
-  out.keep_alive(keep_alive);
+  return true;
+}
+
+bool ValidHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// The status line and header block of a response (ending with the empty line): the handler's
+// headers in their order, minus the framing headers and the two the server sets itself
+// (Server, x-request-id), then those, then the framing. `content_length` nullopt: none (a
+// bodiless status); `chunked`: Transfer-Encoding: chunked.
+std::string ResponseHead(int status, const Headers& headers, const std::string& request_id,
+                         bool keep_alive, std::optional<std::size_t> content_length,
+                         bool chunked) {
+  std::string out;
+  std::size_t size = 128 + request_id.size();
+  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+  out.reserve(size);
+  out += "HTTP/1.1 ";
+  char num[24];
+  auto [end, ec] = std::to_chars(num, num + sizeof num, status);
+  out.append(num, static_cast<std::size_t>(end - num));
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out += "\r\n";
+  for (const auto& [name, value] : headers) {
+    if (IsFramingHeader(name) || EqualsIgnoreCase(name, "server") ||
+        EqualsIgnoreCase(name, "x-request-id")) {
+      continue;
+    }
+    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
+      log::Warn("http response header dropped: invalid name or value",
+                {{"request_id", request_id}, {"header", std::string(name.substr(0, 64))}});
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += "Server: promptops\r\nx-request-id: ";
+  out += request_id;
+  out += "\r\n";
+  if (!keep_alive) out += "Connection: close\r\n";
+  if (chunked) out += "Transfer-Encoding: chunked\r\n";
+  if (content_length) {
+    out += "Content-Length: ";
+    auto [cend, cec] = std::to_chars(num, num + sizeof num, *content_length);
+    out.append(num, static_cast<std::size_t>(cend - num));
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
 }
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
@@ -165,57 +219,15 @@ std::ptrdiff_t SendNow(tcp::socket& socket, const Buffers& bufs) {
   }
 }
 
-// Writes what serializer `sr` produces: at once while the kernel takes it, the rest with an
-// async write. `header_only` stops after the header. Returns false when the connection failed.
+// Writes `bufs`: at once while the kernel takes them, the rest with an async write under
+// `timeout`. Returns false when the connection failed.
 // (GCC 12: these coroutines keep one co_return at the end and put each co_await result in a
 // variable first; `if (!co_await f()) co_return ...` resumed a destroyed frame here.)
-template <class Serializer>
-asio::awaitable<bool> WriteSerialized(beast::tcp_stream& stream, Serializer& sr, bool header_only,
-                                      std::chrono::milliseconds timeout) {
-  beast::error_code ec;
-  bool failed = false;
-  bool blocked = false;
-  while (!failed && !blocked && !(header_only ? sr.is_header_done() : sr.is_done())) {
-    std::ptrdiff_t sent = 0;
-    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
-      sent = SendNow(stream.socket(), buffers);
-    });
-    if (ec || sent < 0) {
-      failed = true;
-    } else if (sent == 0) {
-      blocked = true;
-    } else {
-      sr.consume(static_cast<std::size_t>(sent));
-    }
-  }
-  if (blocked) {
-    stream.expires_after(timeout);
-    beast::error_code write_ec;
-    if (header_only) {
-      std::tie(write_ec, std::ignore) = co_await bhttp::async_write_header(stream, sr, kTuple);
-    } else {
-      std::tie(write_ec, std::ignore) = co_await bhttp::async_write(stream, sr, kTuple);
-    }
-    stream.expires_never();
-    failed = static_cast<bool>(write_ec);
-  }
-  co_return !failed;
-}
-
-// Writes `data` as one chunk of a chunked body (size line, data, CRLF); an empty `data` writes
-// the last chunk. Returns false when the connection failed.
-asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, std::string_view data,
-                                 std::chrono::milliseconds timeout) {
-  char size_line[24];
-  int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-  static constexpr char kCrlf[] = "\r\n";
-  std::array<asio::const_buffer, 3> bufs{
-      asio::const_buffer(size_line, static_cast<std::size_t>(len)),
-      asio::const_buffer(data.data(), data.size()),
-      asio::const_buffer(kCrlf, data.empty() ? 0 : 2)};
-  // The last chunk is "0\r\n\r\n" (no trailers): the size line's CRLF plus one more.
-  if (data.empty()) bufs[1] = asio::const_buffer(kCrlf, 2);
-  std::size_t total = bufs[0].size() + bufs[1].size() + bufs[2].size();
+template <std::size_t N>
+asio::awaitable<bool> WriteAll(beast::tcp_stream& stream, std::array<asio::const_buffer, N> bufs,
+                               std::chrono::milliseconds timeout) {
+  std::size_t total = 0;
+  for (const auto& b : bufs) total += b.size();
   std::ptrdiff_t sent = SendNow(stream.socket(), bufs);
   bool ok = sent >= 0;
   if (ok && static_cast<std::size_t>(sent) < total) {
@@ -231,6 +243,23 @@ asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, std::string_view dat
     stream.expires_never();
     ok = !ec;
   }
+  co_return ok;
+}
+
+// Writes `data` as one chunk of a chunked body (size line, data, CRLF); an empty `data` writes
+// the last chunk. Returns false when the connection failed.
+asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, std::string_view data,
+                                 std::chrono::milliseconds timeout) {
+  char size_line[24];
+  int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  static constexpr char kCrlf[] = "\r\n";
+  std::array<asio::const_buffer, 3> bufs{
+      asio::const_buffer(size_line, static_cast<std::size_t>(len)),
+      asio::const_buffer(data.data(), data.size()),
+      asio::const_buffer(kCrlf, data.empty() ? 0 : 2)};
+  // The last chunk is "0\r\n\r\n" (no trailers): the size line's CRLF plus one more.
+  if (data.empty()) bufs[1] = asio::const_buffer(kCrlf, 2);
+  bool ok = co_await WriteAll(stream, bufs, timeout);
   co_return ok;
 }
 
@@ -251,16 +280,14 @@ class AsyncWriter final : public ResponseWriter {
     if (started_ || gone_) co_return false;
     started_ = true;
     status_ = status;
-    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), 11};
-    SetResponseHeaders(out, headers, request_id_, keep_alive_);
-    if (BodilessStatus(status)) {
-      no_body_ = true;  // nothing may follow the head: Write and Finish do nothing
-    } else {
-      out.chunked(true);
-      no_body_ = head_request_;
-    }
-    bhttp::response_serializer<bhttp::empty_body> serializer{out};
-    bool ok = co_await WriteSerialized(stream_, serializer, true, write_timeout_);
+    bool chunked = !BodilessStatus(status);
+    // Nothing may follow the head of a bodiless status, nor of a HEAD response: Write and
+    // Finish then do nothing.
+    no_body_ = !chunked || head_request_;
+    std::string head =
+        ResponseHead(status, headers, request_id_, keep_alive_, std::nullopt, chunked);
+    bool ok = co_await WriteAll(stream_, std::array{asio::const_buffer(head.data(), head.size())},
+                                write_timeout_);
     if (!ok) MarkGone();
     co_return ok;
   }
@@ -745,16 +772,17 @@ asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
                                                   std::string_view method,
                                                   const std::string& request_id, Response res,
                                                   bool keep_alive) {
-  bhttp::response<bhttp::string_body> out;
-  out.version(11);
-  out.result(static_cast<unsigned>(res.status));
-  SetResponseHeaders(out, res.headers, request_id, keep_alive);
-  if (!BodilessStatus(res.status)) {
-    out.content_length(res.body.size());
-    if (method != "HEAD") out.body() = std::move(res.body);
-  }
-  bhttp::response_serializer<bhttp::string_body> serializer{out};
-  co_return co_await WriteSerialized(stream, serializer, false, opts_.request_timeout);
+  bool bodiless = BodilessStatus(res.status);
+  std::string head =
+      ResponseHead(res.status, res.headers, request_id, keep_alive,
+                   bodiless ? std::nullopt : std::optional<std::size_t>(res.body.size()), false);
+  std::string_view body = bodiless || method == "HEAD" ? std::string_view() : res.body;
+  bool ok = co_await WriteAll(
+      stream,
+      std::array{asio::const_buffer(head.data(), head.size()),
+                 asio::const_buffer(body.data(), body.size())},
+      opts_.request_timeout);
+  co_return ok;
 }
 
 asio::awaitable<void> Server::Impl::LingeringClose(beast::tcp_stream& stream) {

@@ -64,6 +64,18 @@ class ServerTest : public ::testing::Test {
       return Response::Text(200, r.body, std::string(r.Header("content-type").value_or("")));
     });
     router->Add("GET", "/request-id", [](Request& r) { return Response::Text(200, r.request_id); });
+    router->Add("GET", "/odd-headers", [](Request&) {
+      Response r = Response::Text(200, "body");
+      r.headers.emplace_back("X-Split", "a\r\nInjected: yes");   // would split the response
+      r.headers.emplace_back("Bad Name", "v");                    // not a token
+      r.headers.emplace_back("X-Nul", std::string("a\0b", 3));    // NUL in a value
+      r.headers.emplace_back("Content-Length", "999");            // framing: the server's
+      r.headers.emplace_back("Transfer-Encoding", "chunked");     // framing: the server's
+      r.headers.emplace_back("Server", "impostor");               // the server's own
+      r.headers.emplace_back("X-Kept", "안녕 ok");                // UTF-8 value passes
+      r.headers.emplace_back("x-kept-2", "");                     // empty value is fine
+      return r;
+    });
     router->Add("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
     router->Add("GET", "/thread", [](Request&) { return Response::Text(200, ThreadIdString()); });
     router->Add("GET", "/blocking/thread",
@@ -115,6 +127,32 @@ TEST_F(ServerTest, ServesRouteWithStandardHeaders) {
   EXPECT_EQ(r->Header("content-type"), "text/plain; charset=utf-8");
   ASSERT_TRUE(r->Header("x-request-id"));
   EXPECT_EQ(r->Header("x-request-id")->size(), 16u);
+}
+
+TEST_F(ServerTest, HandlerHeadersThatCouldBreakTheResponseAreDropped) {
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send("GET /odd-headers HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "body");
+  EXPECT_FALSE(r->Has("injected"));
+  EXPECT_FALSE(r->Has("x-split"));
+  EXPECT_FALSE(r->Has("bad name"));
+  EXPECT_FALSE(r->Has("x-nul"));
+  EXPECT_FALSE(r->Has("transfer-encoding"));
+  EXPECT_FALSE(r->Has("impostor"));
+  EXPECT_TRUE(r->Has("\r\ncontent-length: 4\r\n"));
+  EXPECT_TRUE(r->Has("\r\nserver: promptops\r\n"));
+  EXPECT_TRUE(r->Has("\r\nx-kept: 안녕 ok\r\n"));
+  EXPECT_TRUE(r->Has("\r\nx-kept-2: \r\n"));
+  EXPECT_TRUE(r->head.starts_with("http/1.1 200 ok\r\n"));
+  // The connection is intact: a second request on it is answered.
+  ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto again = c.Read();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, "hello");
 }
 
 TEST_F(ServerTest, EncodedSlashStaysInPathSegmentAndIsDecoded) {

@@ -3,6 +3,7 @@
 // streaming, `chat.completion.chunk` objects as SSE `data:` lines ending with `data: [DONE]`.
 #include <boost/json.hpp>
 
+#include "core/json.h"
 #include "providers/adapter.h"
 #include "providers/sse_parser.h"
 #include "providers/wire_util.h"
@@ -35,7 +36,10 @@ class OpenAiStreamDecoder final : public SseStreamDecoder {
         done_ = true;
         continue;
       }
-      auto chunk = wire::ParseObject(e.data);
+      // The chunk is only read (what is kept is copied out): parse it onto the stack.
+      unsigned char arena[2048];
+      bj::monotonic_resource mr(arena, sizeof arena);
+      auto chunk = wire::ParseObject(e.data, &mr);
       if (!chunk) return Fail("stream chunk is not a JSON object");
       if (e.event == "error" || chunk->contains("error")) {
         failed_ = true;
@@ -89,38 +93,61 @@ class OpenAiAdapter final : public Adapter {
 
   Result<UpstreamRequest> BuildChat(const ChatRequest& req,
                                     const std::string& api_key) const override {
-    bj::object body;
-    body["model"] = req.model;
-    body["messages"] = req.messages;
-    if (req.temperature) body["temperature"] = *req.temperature;
-    if (req.top_p) body["top_p"] = *req.top_p;
-    if (req.max_tokens) body["max_tokens"] = *req.max_tokens;
+    // Serialized field by field rather than through a bj::object: building the object copied
+    // every message of the conversation first.
+    std::string body;
+    body.reserve(256 + req.model.size() + 96 * req.messages.size());
+    body += "{\"model\":";
+    json::AppendString(body, req.model);
+    body += ",\"messages\":";
+    json::AppendValue(body, req.messages);
+    auto number = [&body](std::string_view key, const bj::value& v) {
+      body += ",\"";
+      body += key;
+      body += "\":";
+      json::AppendValue(body, v);
+    };
+    if (req.temperature) number("temperature", *req.temperature);
+    if (req.top_p) number("top_p", *req.top_p);
+    if (req.max_tokens) number("max_tokens", *req.max_tokens);
     if (!req.stop.empty()) {
-      bj::array stop;
-      for (const auto& s : req.stop) stop.emplace_back(s);
-      body["stop"] = std::move(stop);
+      body += ",\"stop\":[";
+      for (std::size_t i = 0; i < req.stop.size(); ++i) {
+        if (i > 0) body += ',';
+        json::AppendString(body, req.stop[i]);
+      }
+      body += ']';
     }
-    if (req.seed) body["seed"] = *req.seed;
-    if (!req.user.empty()) body["user"] = req.user;
+    if (req.seed) number("seed", *req.seed);
+    if (!req.user.empty()) {
+      body += ",\"user\":";
+      json::AppendString(body, req.user);
+    }
     if (req.stream) {
-      body["stream"] = true;
       // Always: the gateway needs the usage for traces and costs, and drops the usage chunk
       // for clients that did not ask for it.
-      body["stream_options"] = bj::object{{"include_usage", true}};
+      body += ",\"stream\":true,\"stream_options\":{\"include_usage\":true}";
     }
     for (const auto& kv : req.extra) {
       // The typed fields above win; stream/stream_options are the gateway's business.
-      if (body.contains(kv.key()) || kv.key() == "stream" || kv.key() == "stream_options") {
-        continue;
-      }
-      body[kv.key()] = kv.value();
+      std::string_view k = kv.key();
+      bool typed = k == "model" || k == "messages" || (k == "temperature" && req.temperature) ||
+                   (k == "top_p" && req.top_p) || (k == "max_tokens" && req.max_tokens) ||
+                   (k == "stop" && !req.stop.empty()) || (k == "seed" && req.seed) ||
+                   (k == "user" && !req.user.empty()) || k == "stream" || k == "stream_options";
+      if (typed) continue;
+      body += ',';
+      json::AppendString(body, k);
+      body += ':';
+      json::AppendValue(body, kv.value());
     }
+    body += '}';
     UpstreamRequest r;
     r.path = "/chat/completions";
     r.headers.emplace_back("Content-Type", "application/json");
     if (req.stream) r.headers.emplace_back("Accept", "text/event-stream");
     if (!api_key.empty()) r.headers.emplace_back("Authorization", "Bearer " + api_key);
-    r.body = bj::serialize(body);
+    r.body = std::move(body);
     return r;
   }
 
@@ -128,7 +155,10 @@ class OpenAiAdapter final : public Adapter {
       int status, std::string_view body,
       std::optional<std::chrono::milliseconds> retry_after) const override {
     if (status < 200 || status > 299) return wire::StatusFailure(status, body, retry_after);
-    auto o = wire::ParseObject(body);
+    // The answer is only read (what is kept is copied out): parse it onto the stack.
+    unsigned char arena[4096];
+    bj::monotonic_resource mr(arena, sizeof arena);
+    auto o = wire::ParseObject(body, &mr);
     if (!o) return wire::Malformed("response body is not a JSON object");
     if (o->contains("error") && !o->contains("choices")) {
       // Some compatible servers answer errors with status 200.

@@ -39,11 +39,11 @@ std::optional<std::int64_t> IntField(const bj::object& o, std::string_view key) 
   return std::nullopt;
 }
 
-std::optional<bj::object> ParseObject(std::string_view text) {
+std::optional<bj::object> ParseObject(std::string_view text, bj::storage_ptr sp) {
   boost::system::error_code ec;
   bj::parse_options opts;
   opts.max_depth = 64;
-  bj::value v = bj::parse(text, ec, {}, opts);
+  bj::value v = bj::parse(text, ec, std::move(sp), opts);
   if (ec || !v.is_object()) return std::nullopt;
   return std::move(v.get_object());
 }

@@ -20,8 +20,11 @@ const boost::json::object* ObjectField(const boost::json::object& o, std::string
 // The integer at o[key] (integers or integral doubles), or nullopt.
 std::optional<std::int64_t> IntField(const boost::json::object& o, std::string_view key);
 
-// Parses an upstream JSON object; nullopt if the text is not a JSON object.
-std::optional<boost::json::object> ParseObject(std::string_view text);
+// Parses an upstream JSON object; nullopt if the text is not a JSON object. The object's memory
+// comes from `sp` (default: the heap). Callers that only read the answer pass a
+// boost::json::monotonic_resource on a stack buffer: one parse then costs no allocation at all.
+std::optional<boost::json::object> ParseObject(std::string_view text,
+                                               boost::json::storage_ptr sp = {});
 
 // The human-readable message of an upstream error body: "error.message" of OpenAI's
 // {"error":{"message","type",...}} and Anthropic's {"type":"error","error":{"type","message"}}

@@ -29,11 +29,10 @@ std::string Sha256Hex(std::string_view data) {
     EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
+  std::string out(std::size_t{len} * 2, '0');
   for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xF];
   }
   return out;
 }

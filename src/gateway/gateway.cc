@@ -489,6 +489,7 @@ struct Gateway::Impl {
     telemetry::TraceRecord& trace = st.trace;
     trace.id = telemetry::NewTraceId();
     trace.time_ms = ToUnixMillis(deps.clock->Now());
+    st.headers.reserve(8);
     st.headers.emplace_back("x-promptops-trace-id", trace.id);
 
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
@@ -641,11 +642,13 @@ struct Gateway::Impl {
     return h;
   }
 
-  http::Response CompletionResponse(const ChatState& st, const providers::ChatResponse& r,
+  // The answer of a non-streamed call; the last use of st.headers (they are moved out).
+  http::Response CompletionResponse(ChatState& st, const providers::ChatResponse& r,
                                     const Usage& usage) const {
-    http::Response out = http::Response::Json(
-        200, CompletionJson(st.completion_id, st.created, st.client_model, r, usage));
-    for (const auto& h : st.headers) out.headers.push_back(h);
+    http::Response out;
+    out.body = CompletionJson(st.completion_id, st.created, st.client_model, r, usage);
+    out.headers = std::move(st.headers);
+    out.headers.emplace_back("content-type", "application/json");
     return out;
   }
 

@@ -45,6 +45,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "http/async.h"
+#include "http/wire_parser.h"
 
 namespace promptops::http {
 namespace {
@@ -121,18 +122,26 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
 // Header names are tokens (RFC 9110 5.1); values may not contain CR, LF or NUL. A handler's
 // header that breaks this is dropped, never written: it could split the response.
 bool ValidHeaderName(std::string_view name) {
+  static constexpr auto kToken = [] {
+    std::array<bool, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
   if (name.empty()) return false;
-  for (char ch : name) {
-    auto c = static_cast<unsigned char>(ch);
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
-    if (!ok) return false;
+  for (char c : name) {
+    if (!kToken[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
 
 bool ValidHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
 }
 
 // The status line and header block of a response (ending with the empty line): the handler's
@@ -140,8 +149,7 @@ bool ValidHeaderValue(std::string_view value) {
 // (Server, x-request-id), then those, then the framing. `content_length` nullopt: none (a
 // bodiless status); `chunked`: Transfer-Encoding: chunked.
 std::string ResponseHead(int status, const Headers& headers, const std::string& request_id,
-                         bool keep_alive, std::optional<std::size_t> content_length,
-                         bool chunked) {
+                         bool keep_alive, std::optional<std::size_t> content_length, bool chunked) {
   std::string out;
   std::size_t size = 128 + request_id.size();
   for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
@@ -604,14 +612,16 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       conn->idle = false;
       auto start = std::chrono::steady_clock::now();
 
-      bhttp::request_parser<bhttp::string_body> parser;
+      Request req;
+      wire::RequestParser parser(req);
       parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
       parser.body_limit(opts_.max_body_bytes);
       stream.expires_after(opts_.request_timeout);
       auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       beast::error_code body_ec = header_ec;
       if (!header_ec && !parser.is_done()) {
-        if (EqualsIgnoreCase(parser.get()[bhttp::field::expect], "100-continue")) {
+        auto expect = FindHeader(req.headers, "expect");
+        if (expect && EqualsIgnoreCase(*expect, "100-continue")) {
           bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
           auto [cont_ec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
           if (cont_ec) break;
@@ -624,8 +634,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         if (error) {
           std::string id = FastId(16);
           Request unread;
-          unread.method = std::string(parser.get().method_string());
-          SplitTarget(parser.get().target(), &unread.path, &unread.query);
+          unread.method = std::move(req.method);
+          SplitTarget(req.target, &unread.path, &unread.query);
           unread.request_id = id;
           int status = error->status;
           std::size_t bytes = error->body.size();
@@ -637,21 +647,12 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         break;
       }
 
-      auto& msg = parser.get();
-      Request req;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
       SplitTarget(req.target, &req.path, &req.query);
-      req.headers.reserve(std::distance(msg.begin(), msg.end()));
-      for (const auto& field : msg) {
-        req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-      }
-      req.body = std::move(msg.body());
       req.remote_addr = remote;
       auto incoming_id = req.Header("x-request-id");
       req.request_id =
           incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : FastId(16);
-      bool keep_alive = msg.keep_alive();
+      bool keep_alive = parser.keep_alive();
 
       stream.expires_never();  // a handler may take long; the client waits, not us
       std::string allow;
@@ -777,11 +778,10 @@ asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
       ResponseHead(res.status, res.headers, request_id, keep_alive,
                    bodiless ? std::nullopt : std::optional<std::size_t>(res.body.size()), false);
   std::string_view body = bodiless || method == "HEAD" ? std::string_view() : res.body;
-  bool ok = co_await WriteAll(
-      stream,
-      std::array{asio::const_buffer(head.data(), head.size()),
-                 asio::const_buffer(body.data(), body.size())},
-      opts_.request_timeout);
+  bool ok = co_await WriteAll(stream,
+                              std::array{asio::const_buffer(head.data(), head.size()),
+                                         asio::const_buffer(body.data(), body.size())},
+                              opts_.request_timeout);
   co_return ok;
 }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -26,6 +27,8 @@
 #include <mutex>
 #include <optional>
 #include <vector>
+
+#include "http/wire_parser.h"
 
 namespace promptops::http {
 
@@ -367,7 +370,8 @@ class UpstreamClient::Impl {
         tls_(std::move(tls)),
         pool_(std::make_shared<UpstreamPool>(opts_.max_idle_connections, opts_.idle_timeout)) {}
 
-  using OnHead = std::function<bool(const UpstreamResponseHead&)>;
+  // May take the head's contents (Fetch moves them out); the head is not used afterwards.
+  using OnHead = std::function<bool(UpstreamResponseHead&)>;
   using OnData = std::function<bool(std::string_view)>;
 
   asio::awaitable<Status> Call(std::string_view method, std::string_view path, Headers& headers,
@@ -392,9 +396,10 @@ class UpstreamClient::Impl {
   asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex,
                                                                Watchdog& dog, const Deadlines& d);
   template <class S>
-  asio::awaitable<Outcome> Exchange(S& s, Connection& c, bhttp::request<bhttp::string_body>& req,
-                                    bool reused, Watchdog& dog, const Deadlines& d,
-                                    const OnHead& on_head, const OnData& on_data);
+  asio::awaitable<Outcome> Exchange(S& s, Connection& c, const std::string& head,
+                                    const std::string& body, bool head_request, bool reused,
+                                    Watchdog& dog, const Deadlines& d, const OnHead& on_head,
+                                    const OnData& on_data);
   // Arms `dog` for a phase; a phase cut short by the total deadline is named "total".
   void ArmPhase(Watchdog& dog, const Deadlines& d, Clock::time_point phase_deadline,
                 const char* phase, std::chrono::milliseconds limit, tcp::socket* socket,
@@ -471,13 +476,17 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
 
 template <class S>
 asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
-    S& s, Connection& c, bhttp::request<bhttp::string_body>& req, bool reused, Watchdog& dog,
-    const Deadlines& d, const OnHead& on_head, const OnData& on_data) {
+    S& s, Connection& c, const std::string& head_text, const std::string& body, bool head_request,
+    bool reused, Watchdog& dog, const Deadlines& d, const OnHead& on_head, const OnData& on_data) {
   auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
   ArmPhase(dog, d, first_byte_deadline, "first byte", opts_.first_byte_timeout, &c.Socket());
   if (dog.Cancelled()) co_return Outcome{Cancelled()};
 
-  auto [write_ec, wn] = co_await bhttp::async_write(s, req, kTuple);
+  auto [write_ec, wn] =
+      co_await asio::async_write(s,
+                                 std::array{asio::const_buffer(head_text.data(), head_text.size()),
+                                            asio::const_buffer(body.data(), body.size())},
+                                 kTuple);
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
     co_return Outcome{Cancelled()};
@@ -487,10 +496,11 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
     co_return Outcome{Error::Unavailable("no response: write failed: " + write_ec.message())};
   }
 
-  bhttp::response_parser<bhttp::buffer_body> parser;
+  UpstreamResponseHead head;
+  wire::ResponseParser parser(head.status, head.headers, on_data);
   parser.header_limit(64 * 1024);
   parser.body_limit(opts_.max_response_bytes);
-  if (req.method() == bhttp::verb::head) parser.skip(true);
+  if (head_request) parser.skip(true);
   auto [head_ec, hn] = co_await bhttp::async_read_header(s, c.buffer, parser, kTuple);
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
@@ -509,21 +519,12 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
 
   // The body is bounded only by the total deadline.
   dog.Arm(d.total, "total", opts_.total_timeout, &c.Socket());
-  UpstreamResponseHead head;
-  head.status = static_cast<int>(parser.get().result_int());
-  for (const auto& field : parser.get()) {
-    head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
   if (!on_head(head)) co_return Outcome{OkStatus()};
 
-  char piece[16384];
+  // The parser hands each piece of the body to on_data as it parses it (no copy in between).
   while (!parser.is_done()) {
-    parser.get().body().data = piece;
-    parser.get().body().size = sizeof piece;
     auto [ec, n] = co_await bhttp::async_read_some(s, c.buffer, parser, kTuple);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    std::size_t got = sizeof piece - parser.get().body().size;
-    if (got > 0 && !on_data(std::string_view(piece, got))) co_return Outcome{OkStatus()};
+    if (parser.stopped()) co_return Outcome{OkStatus()};  // on_data wants no more
     if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
     if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};
     if (ec == bhttp::error::body_limit) {
@@ -544,29 +545,38 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
                                                    Headers& headers, std::string& body,
                                                    const OnHead& on_head, const OnData& on_data,
                                                    UpstreamCancel* cancel) {
-  if (method.empty()) co_return Error::InvalidArgument("empty HTTP method");
-  bhttp::request<bhttp::string_body> req;
-  req.version(11);
-  bhttp::verb verb = bhttp::string_to_verb(method);
-  if (verb == bhttp::verb::unknown) {
-    req.method_string(method);
-  } else {
-    req.method(verb);
+  if (method.empty() || method.find_first_of(" \r\n\t") != std::string_view::npos) {
+    co_return Error::InvalidArgument("invalid HTTP method");
   }
+  // The request head, written by hand (Beast's message and serializer cost an allocation per
+  // field). Header names and values come from the gateway's adapters and configuration, never
+  // from clients; a name or value that could split the request is refused all the same.
   std::string target = target_.base_path;
   if (path.empty() || path.front() != '/') target += '/';
   target.append(path);
-  req.target(target);
-  req.set(bhttp::field::host, target_.host_header);
-  for (auto& [name, value] : headers) {
+  if (target.find_first_of(" \r\n") != std::string::npos) {
+    co_return Error::InvalidArgument("upstream request target contains a space or line break");
+  }
+  bool send_length = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
+  std::string head;
+  std::size_t size = method.size() + target.size() + target_.host_header.size() + 64;
+  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+  head.reserve(size);
+  head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
+  head.append(target_.host_header).append("\r\n");
+  for (const auto& [name, value] : headers) {
     if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
-    req.insert(name, value);
+    if (name.empty() || name.find_first_of(" :\r\n\t") != std::string::npos ||
+        value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      co_return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
+                                       "' has an invalid name or value");
+    }
+    head.append(name).append(": ").append(value).append("\r\n");
   }
-  req.keep_alive(true);
-  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    req.content_length(body.size());
-    req.body() = std::move(body);
-  }
+  if (send_length)
+    head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  head.append("\r\n");
+  bool head_request = method == "HEAD";
 
   asio::any_io_executor ex = co_await asio::this_coro::executor;
   asio::execution_context* context = &asio::query(ex, asio::execution::context);
@@ -586,9 +596,11 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
       // conditional expression twice (double free on error outcomes).
       Outcome o;
       if (c->tls) {
-        o = co_await Exchange(*c->tls, *c, req, reused, dog, d, on_head, on_data);
+        o = co_await Exchange(*c->tls, *c, head, body, head_request, reused, dog, d, on_head,
+                              on_data);
       } else {
-        o = co_await Exchange(*c->plain, *c, req, reused, dog, d, on_head, on_data);
+        o = co_await Exchange(*c->plain, *c, head, body, head_request, reused, dog, d, on_head,
+                              on_data);
       }
       dog.Disarm();
       if (o.retry) continue;  // `c` is closed here; the next attempt opens a new connection
@@ -642,8 +654,8 @@ asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string m
   std::string out;
   Status st = co_await impl_->Call(
       method, path, headers, body,
-      [&head](const UpstreamResponseHead& h) {
-        head = h;
+      [&head](UpstreamResponseHead& h) {
+        head = std::move(h);
         return true;
       },
       [&out](std::string_view piece) {

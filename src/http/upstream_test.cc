@@ -148,6 +148,27 @@ TEST_F(UpstreamTest, FetchSendsHeadersAndBodyToBasePath) {
   EXPECT_EQ(r->second, "hi");
 }
 
+TEST_F(UpstreamTest, HeadersOrMethodsThatCouldSplitTheRequestAreRefusedUnsent) {
+  client_ = MakeClient();
+  auto injected = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x-a", "v\r\nX-Evil: 1"}}, "hi"));
+  ASSERT_FALSE(injected.ok());
+  EXPECT_EQ(injected.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(injected.error().message.find("x-a"), std::string::npos);
+  auto bad_name = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x a", "v"}}, "hi"));
+  ASSERT_FALSE(bad_name.ok());
+  EXPECT_EQ(bad_name.error().code, ErrorCode::kInvalidArgument);
+  auto bad_method = RunSync(ioc_, client_->Fetch("GET /x HTTP/1.1\r\n", "/echo", {}, ""));
+  ASSERT_FALSE(bad_method.ok());
+  EXPECT_EQ(bad_method.error().code, ErrorCode::kInvalidArgument);
+  auto bad_path = RunSync(ioc_, client_->Fetch("GET", "/echo x", {}, ""));
+  ASSERT_FALSE(bad_path.ok());
+  // Nothing reached the upstream, and a valid call still works.
+  EXPECT_EQ(client_->connections_opened(), 0u);
+  auto ok = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x-api-key", "k"}}, "hi"));
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ(ok->second, "hi");
+}
+
 TEST_F(UpstreamTest, HundredSequentialCallsUseOneConnection) {
   client_ = MakeClient();
   auto calls = [](UpstreamClient& c) -> asio::awaitable<int> {

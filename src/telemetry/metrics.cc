@@ -40,15 +40,20 @@ class Series {
   // Family::Add (a histogram's buckets).
   template <typename... Args>
   M& Get(std::initializer_list<std::string_view> values, Args&&... args) {
-    std::string key;
+    // The lookup key is built in a per-thread buffer: no allocation once the series exists.
+    thread_local std::string key_buffer;
+    key_buffer.clear();
     for (auto v : values) {
-      key.append(v);
-      key.push_back('\x1f');
+      key_buffer.append(v);
+      key_buffer.push_back('\x1f');
     }
     {
       std::shared_lock lock(mu_);
-      if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
+      if (auto it = cache_.find(std::string_view(key_buffer)); it != cache_.end()) {
+        return *it->second;
+      }
     }
+    std::string key = key_buffer;
     std::unique_lock lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
     std::map<std::string, std::string> labels;
@@ -78,8 +83,12 @@ class Series {
   std::size_t max_;
   std::string name_;
   std::shared_mutex mu_;
-  std::unordered_map<std::string, M*> cache_;  // guarded by mu_
-  bool warned_ = false;                        // guarded by mu_
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::unordered_map<std::string, M*, KeyHash, std::equal_to<>> cache_;  // guarded by mu_
+  bool warned_ = false;                                                  // guarded by mu_
 };
 
 std::string VersionLabel(std::int64_t v) { return v > 0 ? std::to_string(v) : std::string(); }

@@ -1,16 +1,21 @@
 // Trace storage benchmark: what the trace writer's transactions cost per row. Inserts batches of
 // 512 realistic traces (one Store::Write + TraceRepository::InsertBatch per batch, as the
-// writer does) into a table that already holds --prefill rows, for four variants measured in
-// the same run, interleaved round by round:
+// writer does) into a table that already holds --prefill rows, for each variant below, measured
+// in the same run, interleaved round by round:
 //
-//   indexes "m2": the index set of migration 2 (6 indexes + primary key; traces_model and
-//                 traces_time re-created on top of the current schema)
-//   indexes "m3": the index set of migration 3 (4 indexes + primary key)
-//   ids "random":  "tr-" + FastId(24), as the gateway made them before
-//   ids "ordered": time-ordered, as telemetry::NewTraceId makes them
+//   indexes "m3": the trace indexes of migration 3 (project/time, prompt, status, user; + the
+//                 primary key on id)
+//   indexes "m4": those of migration 4 (project/time covering status, model and user; partial
+//                 prompt and errors indexes; + the primary key on id)
+//   order "start":   traces stored in the order their requests started (as this benchmark did
+//                    before; flatters every index keyed by time or id)
+//   order "arrival": in the order they finish, as the gateway enqueues them: requests last 20 ms
+//                    to 2 s, so a trace arrives after many that started later, and its time and
+//                    id land a little behind the right edge of the time and id indexes
 //
-// and one end-to-end row: TraceWriter (queue, TraceRecord -> TraceRow, batches of 512) with the
-// current schema and ordered ids.
+// and, in arrival order, the TraceWriter end to end (queue, TraceRecord -> TraceRow, batches of
+// up to 512) on the m3 and the m4 indexes. Each variant sets its index set itself (dropping the
+// others), so this file also runs on older trees for a before/after of the code.
 //
 //   build/trace_store_bench [--prefill N] [--batches B] [--rounds R] [--body BYTES]
 //
@@ -18,8 +23,6 @@
 // row (process CPU time, user+system; SQLite runs on the calling thread, so this is what the
 // writer thread would spend) and instructions per row in user and kernel space (perf events;
 // far less noisy than time on a shared machine; -1 if unavailable). Medians over rounds.
-// Compile with -DPO_BENCH_BASELINE to run it on a tree without TimeOrderedId (ids fall back to a
-// copy), e.g. the commit before it, for a before/after comparison of the code.
 #include <linux/perf_event.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -37,7 +40,6 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/hash.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 #include "telemetry/trace.h"
@@ -49,21 +51,24 @@ namespace {
 
 constexpr std::size_t kBatch = 512;
 
-std::string OrderedId(std::int64_t ms) {
-#ifndef PO_BENCH_BASELINE
-  return telemetry::NewTraceId(ms);
-#else
-  static constexpr char kDigits[] =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string t(8, '0');
-  auto v = static_cast<std::uint64_t>(ms);
-  for (int i = 7; i >= 0; --i) {
-    t[i] = kDigits[v % 62];
-    v /= 62;
-  }
-  return "tr-" + t + FastId(16);
-#endif
-}
+// The trace index sets compared. Each drops every trace index either set has, then creates its
+// own (IF EXISTS / IF NOT EXISTS: the database may be at any schema from 3 on).
+constexpr const char* kDropTraceIndexes =
+    "DROP INDEX IF EXISTS traces_project_time; DROP INDEX IF EXISTS traces_prompt; "
+    "DROP INDEX IF EXISTS traces_status; DROP INDEX IF EXISTS traces_user; "
+    "DROP INDEX IF EXISTS traces_errors; DROP INDEX IF EXISTS traces_model; "
+    "DROP INDEX IF EXISTS traces_time;";
+constexpr const char* kM3Indexes =
+    "CREATE INDEX traces_project_time ON traces (project_id, time_ms); "
+    "CREATE INDEX traces_prompt ON traces (project_id, prompt_name, prompt_version, time_ms); "
+    "CREATE INDEX traces_status ON traces (project_id, status, time_ms); "
+    "CREATE INDEX traces_user ON traces (project_id, user, time_ms);";
+constexpr const char* kM4Indexes =
+    "CREATE INDEX traces_project_time ON traces (project_id, time_ms, status, model, user); "
+    "CREATE INDEX traces_prompt ON traces (project_id, prompt_name, prompt_version, time_ms) "
+    "WHERE prompt_name != ''; "
+    "CREATE INDEX traces_errors ON traces (project_id, time_ms) "
+    "WHERE status >= 400 OR error_class != '';";
 
 // Instructions retired by this process (threads started later included), user or kernel
 // space: much less noisy than time on a shared machine. -1 when perf events are unavailable.
@@ -100,10 +105,55 @@ double CpuSeconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-// Realistic traffic: a few projects, 20 prompts, 6 models, 2000 users, 3% errors, masked bodies.
+// Realistic traffic: a few projects, 20 prompts, 6 models, 2000 users, 3% errors, masked bodies,
+// time-ordered ids (telemetry::NewTraceId at the request's start), requests of 20 ms to 2 s.
 class Traffic {
  public:
-  Traffic(bool ordered_ids, std::size_t body) : ordered_(ordered_ids), body_(body) {}
+  Traffic(bool arrival_order, std::size_t body, std::int64_t start_ms)
+      : arrival_(arrival_order), body_(body), next_start_us_(start_ms * 1000) {}
+
+  // The next n traces in storage order, requests starting `step_us` apart.
+  std::vector<telemetry::TraceRecord> Records(std::size_t n, std::int64_t step_us) {
+    std::vector<telemetry::TraceRecord> out;
+    out.reserve(n);
+    while (out.size() < n) {
+      if (!arrival_) {
+        out.push_back(Record(next_start_us_ / 1000));
+        next_start_us_ += step_us;
+        continue;
+      }
+      // Start requests until none that is still running can finish before the oldest running
+      // one does; that one arrives next.
+      while (running_.empty() || Finish(running_.front()) > next_start_us_) {
+        running_.push_back(Record(next_start_us_ / 1000));
+        std::push_heap(running_.begin(), running_.end(), Later);
+        next_start_us_ += step_us;
+      }
+      std::pop_heap(running_.begin(), running_.end(), Later);
+      out.push_back(std::move(running_.back()));
+      running_.pop_back();
+    }
+    return out;
+  }
+
+  std::vector<store::TraceRow> Rows(std::size_t n, std::int64_t step_us) {
+    auto records = Records(n, step_us);
+    std::vector<store::TraceRow> out;
+    out.reserve(n);
+    for (auto& r : records) out.push_back(telemetry::ToRow(std::move(r)));
+    return out;
+  }
+
+  std::int64_t next_start_ms() const { return next_start_us_ / 1000; }
+
+ private:
+  static std::int64_t Finish(const telemetry::TraceRecord& r) {
+    return r.time_ms * 1000 + r.latency_us;
+  }
+  // Heap order: the request finishing first on top.
+  static bool Later(const telemetry::TraceRecord& a, const telemetry::TraceRecord& b) {
+    return Finish(a) > Finish(b);
+  }
 
   telemetry::TraceRecord Record(std::int64_t time_ms) {
     static const char* kModels[] = {"gpt-4o-mini",  "gpt-4o",
@@ -111,7 +161,7 @@ class Traffic {
                                     "demo-chat",    "prompt:support/bot@production"};
     static const char* kErrors[] = {"rate_limited", "timeout", "upstream_5xx", "client_cancelled"};
     telemetry::TraceRecord r;
-    r.id = ordered_ ? OrderedId(time_ms) : "tr-" + FastId(24);
+    r.id = telemetry::NewTraceId(time_ms);
     r.time_ms = time_ms;
     r.project_id = rng_() % 10 < 8 ? 1 : 2 + static_cast<std::int64_t>(rng_() % 3);
     r.key_id = "pk-" + std::to_string(1000 + rng_() % 20);
@@ -145,32 +195,27 @@ class Traffic {
     return r;
   }
 
-  // n rows from from_ms on: `step_ms` apart, or (step_ms 0) 25 per ms, i.e. 25k traces/s.
-  std::vector<store::TraceRow> Rows(std::size_t n, std::int64_t from_ms, std::int64_t step_ms) {
-    std::vector<store::TraceRow> out;
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto k = static_cast<std::int64_t>(i);
-      out.push_back(telemetry::ToRow(Record(from_ms + (step_ms ? k * step_ms : k / 25))));
-    }
-    return out;
-  }
-
- private:
-  bool ordered_;
+  bool arrival_;
   std::size_t body_;
+  std::int64_t next_start_us_;
+  std::vector<telemetry::TraceRecord> running_;  // heap by finish time (arrival order only)
   std::mt19937_64 rng_{42};
+};
+
+struct Figures {
+  std::vector<double> rows_per_s, cpu_us_per_row, user_instr_per_row, kernel_instr_per_row;
 };
 
 struct Variant {
   const char* name = "";
-  bool old_indexes = false;
-  bool ordered_ids = false;
+  const char* indexes = "";
+  bool arrival = false;
+  bool through_writer = false;
+  Variant* store_of = nullptr;  // TraceWriter variants write into a direct variant's database
   std::string dir;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<Traffic> traffic;
-  std::int64_t next_ms = 0;
-  std::vector<double> rows_per_s, cpu_us_per_row, user_instr_per_row, kernel_instr_per_row;
+  Figures figures;
 };
 
 bool Fail(const char* what, const Status& s) {
@@ -196,6 +241,10 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+double Instr(const Figures& f) {
+  return Median(f.user_instr_per_row) + Median(f.kernel_instr_per_row);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,22 +259,32 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/promptops-trace-bench-XXXXXX";
   std::string root = mkdtemp(tmpl);
   const std::int64_t now = ToUnixMillis(Clock::Real().Now());
-  // Prefilled rows cover the past 2 days, evenly; measured rows continue from now, 0.04 ms apart
-  // (25k traces/s).
+  // Prefilled rows cover the past 2 days, evenly; measured rows continue from now, requests
+  // starting 40 us apart (25k traces/s).
   const std::int64_t prefill_from = now - 2LL * 24 * 3600 * 1000;
-  const std::int64_t prefill_step =
-      prefill
-          ? std::max<std::int64_t>(1, 2LL * 24 * 3600 * 1000 / static_cast<std::int64_t>(prefill))
-          : 1;
+  const std::int64_t prefill_step_us =
+      prefill ? std::max<std::int64_t>(
+                    1, 2LL * 24 * 3600 * 1000 * 1000 / static_cast<std::int64_t>(prefill))
+              : 1;
+  constexpr std::int64_t kStepUs = 40;
 
-  std::vector<Variant> variants(4);
-  const char* names[] = {"m2 indexes, random ids (before)", "m2 indexes, ordered ids",
-                         "m3 indexes, random ids", "m3 indexes, ordered ids (after)"};
+  std::vector<Variant> variants(6);
+  auto set = [](Variant& v, const char* name, const char* indexes, bool arrival,
+                Variant* writer_into = nullptr) {
+    v.name = name;
+    v.indexes = indexes;
+    v.arrival = arrival;
+    v.through_writer = writer_into != nullptr;
+    v.store_of = writer_into;
+  };
+  set(variants[0], "m3 indexes, start order", kM3Indexes, false);
+  set(variants[1], "m3 indexes, arrival order (before)", kM3Indexes, true);
+  set(variants[2], "m4 indexes, start order", kM4Indexes, false);
+  set(variants[3], "m4 indexes, arrival order (after)", kM4Indexes, true);
+  set(variants[4], "TraceWriter, m3 indexes, arrival order", kM3Indexes, true, &variants[1]);
+  set(variants[5], "TraceWriter, m4 indexes, arrival order", kM4Indexes, true, &variants[3]);
   for (auto& v : variants) {
-    auto i = &v - variants.data();
-    v.name = names[i];
-    v.old_indexes = i < 2;
-    v.ordered_ids = i % 2 == 1;
+    if (v.through_writer) continue;
     v.dir = root + "/" + std::to_string(&v - variants.data());
     auto s = store::OpenSqliteStore(v.dir + "/bench.db");
     if (!s.ok()) {
@@ -236,68 +295,47 @@ int main(int argc, char** argv) {
     {
       auto c = store::sqlite::Connection::Open(v.dir + "/bench.db");
       if (!c.ok()) return 1;
-      const char* sql =
-          v.old_indexes ? "CREATE INDEX IF NOT EXISTS traces_model ON traces (project_id, model, "
-                          "time_ms); CREATE INDEX IF NOT EXISTS traces_time ON traces (time_ms);"
-                        : "DROP INDEX IF EXISTS traces_model; DROP INDEX IF EXISTS traces_time;";
-      if (Fail("schema", (*c)->Exec(sql))) return 1;
+      if (Fail("schema", (*c)->Exec(std::string(kDropTraceIndexes) + v.indexes))) return 1;
     }
-    v.traffic = std::make_unique<Traffic>(v.ordered_ids, body);
+    v.traffic = std::make_unique<Traffic>(v.arrival, body, prefill_from);
     // Prefill in pieces so that memory stays bounded.
     for (std::size_t done = 0; done < prefill;) {
       std::size_t n = std::min<std::size_t>(100 * kBatch, prefill - done);
-      auto rows = v.traffic->Rows(n, prefill_from + static_cast<std::int64_t>(done) * prefill_step,
-                                  prefill_step);
-      if (Fail("prefill", InsertBatches(*v.store, rows))) return 1;
+      if (Fail("prefill", InsertBatches(*v.store, v.traffic->Rows(n, prefill_step_us)))) return 1;
       done += n;
     }
-    v.next_ms = now;
   }
 
   const std::size_t n = batches * kBatch;
   Instructions user_instr(false), kernel_instr(true);
   for (std::size_t round = 0; round < rounds; ++round) {
     for (auto& v : variants) {
-      auto rows = v.traffic->Rows(n, v.next_ms, 0);
-      v.next_ms += static_cast<std::int64_t>(n / 25) + 1;
-      double cpu0 = CpuSeconds(), iu0 = user_instr.Read(), ik0 = kernel_instr.Read();
-      auto t0 = std::chrono::steady_clock::now();
-      if (Fail("insert", InsertBatches(*v.store, rows))) return 1;
-      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      double cpu = CpuSeconds() - cpu0;
-      v.rows_per_s.push_back(static_cast<double>(n) / wall);
-      v.cpu_us_per_row.push_back(cpu * 1e6 / static_cast<double>(n));
-      v.user_instr_per_row.push_back(iu0 < 0 ? -1 : (user_instr.Read() - iu0) / n);
-      v.kernel_instr_per_row.push_back(ik0 < 0 ? -1 : (kernel_instr.Read() - ik0) / n);
-    }
-  }
-
-  // End to end through the TraceWriter (current schema = the last variant's store).
-  std::vector<double> e2e_rows_per_s, e2e_cpu, e2e_user_instr, e2e_kernel_instr;
-  {
-    auto& v = variants.back();
-    for (std::size_t round = 0; round < rounds; ++round) {
+      Variant& db = v.store_of ? *v.store_of : v;
+      std::vector<store::TraceRow> rows;
       std::vector<telemetry::TraceRecord> records;
-      records.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        records.push_back(v.traffic->Record(v.next_ms + static_cast<std::int64_t>(i / 25)));
+      if (v.through_writer) {
+        records = db.traffic->Records(n, kStepUs);
+      } else {
+        rows = db.traffic->Rows(n, kStepUs);
       }
-      v.next_ms += static_cast<std::int64_t>(n / 25) + 1;
-      telemetry::TraceWriterOptions o;
-      o.capacity = n + 1;
       double cpu0 = CpuSeconds(), iu0 = user_instr.Read(), ik0 = kernel_instr.Read();
       auto t0 = std::chrono::steady_clock::now();
-      {
-        telemetry::TraceWriter w(*v.store, o);
+      if (v.through_writer) {
+        telemetry::TraceWriterOptions o;
+        o.capacity = n + 1;
+        telemetry::TraceWriter w(*db.store, o);
         for (auto& r : records) w.Enqueue(std::move(r));
         w.Flush();
+      } else if (Fail("insert", InsertBatches(*db.store, rows))) {
+        return 1;
       }
       double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       double cpu = CpuSeconds() - cpu0;
-      e2e_rows_per_s.push_back(static_cast<double>(n) / wall);
-      e2e_cpu.push_back(cpu * 1e6 / static_cast<double>(n));
-      e2e_user_instr.push_back(iu0 < 0 ? -1 : (user_instr.Read() - iu0) / n);
-      e2e_kernel_instr.push_back(ik0 < 0 ? -1 : (kernel_instr.Read() - ik0) / n);
+      auto& f = v.figures;
+      f.rows_per_s.push_back(static_cast<double>(n) / wall);
+      f.cpu_us_per_row.push_back(cpu * 1e6 / static_cast<double>(n));
+      f.user_instr_per_row.push_back(iu0 < 0 ? -1 : (user_instr.Read() - iu0) / n);
+      f.kernel_instr_per_row.push_back(ik0 < 0 ? -1 : (kernel_instr.Read() - ik0) / n);
     }
   }
 
@@ -305,30 +343,25 @@ int main(int argc, char** argv) {
       "Trace store: %zu rows per round in batches of %zu onto %zu prefilled rows, "
       "median of %zu rounds (bodies ~%zu+%zu bytes)\n\n",
       n, kBatch, prefill, rounds, body + 60, body / 2 + 60);
-  std::printf("| %-40s | %8s | %10s | %13s | %13s |\n", "variant", "rows/s", "CPU us/row",
+  std::printf("| %-40s | %8s | %10s | %14s | %16s |\n", "variant", "rows/s", "CPU us/row",
               "user instr/row", "kernel instr/row");
   std::printf("|%s|%s|%s|%s|%s|\n", std::string(42, '-').c_str(), std::string(10, '-').c_str(),
               std::string(12, '-').c_str(), std::string(16, '-').c_str(),
               std::string(18, '-').c_str());
-  auto row = [](const char* name, const std::vector<double>& rps, const std::vector<double>& cpu,
-                const std::vector<double>& iu, const std::vector<double>& ik) {
-    std::printf("| %-40s | %8.0f | %10.2f | %14.0f | %16.0f |\n", name, Median(rps), Median(cpu),
-                Median(iu), Median(ik));
-  };
   for (const auto& v : variants) {
-    row(v.name, v.rows_per_s, v.cpu_us_per_row, v.user_instr_per_row, v.kernel_instr_per_row);
+    const auto& f = v.figures;
+    std::printf("| %-40s | %8.0f | %10.2f | %14.0f | %16.0f |\n", v.name, Median(f.rows_per_s),
+                Median(f.cpu_us_per_row), Median(f.user_instr_per_row),
+                Median(f.kernel_instr_per_row));
   }
-  row("TraceWriter end to end, m3, ordered ids", e2e_rows_per_s, e2e_cpu, e2e_user_instr,
-      e2e_kernel_instr);
-  const auto& b = variants.front();
-  const auto& a = variants.back();
-  std::printf(
-      "\nafter vs before (same run, same code): CPU per row %.2fx less, instructions per "
-      "row %.2fx less, rows/s %.2fx\n",
-      Median(b.cpu_us_per_row) / Median(a.cpu_us_per_row),
-      (Median(b.user_instr_per_row) + Median(b.kernel_instr_per_row)) /
-          (Median(a.user_instr_per_row) + Median(a.kernel_instr_per_row)),
-      Median(a.rows_per_s) / Median(b.rows_per_s));
+  auto compare = [](const char* what, const Figures& before, const Figures& after) {
+    std::printf("%s: instructions per row %.2fx less (%.0f%% fewer), CPU per row %.2fx less\n",
+                what, Instr(before) / Instr(after), 100 * (1 - Instr(after) / Instr(before)),
+                Median(before.cpu_us_per_row) / Median(after.cpu_us_per_row));
+  };
+  std::printf("\n");
+  compare("m4 vs m3 indexes, arrival order", variants[1].figures, variants[3].figures);
+  compare("m4 vs m3 indexes, through the TraceWriter", variants[4].figures, variants[5].figures);
   variants.clear();
   std::error_code ec;
   std::filesystem::remove_all(root, ec);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -110,8 +111,23 @@ std::vector<std::string> Indexes(sqlite::Connection& c, const std::string& table
   return *sqlite::All(*st, [](sqlite::Statement& s) { return s.Text(0); });
 }
 
-const std::vector<std::string> kTraceIndexes = {"traces_project_time", "traces_prompt",
-                                                "traces_status", "traces_user"};
+const std::vector<std::string> kTraceIndexes = {"traces_errors", "traces_project_time",
+                                                "traces_prompt"};
+
+// Creates a database as a promptops that knew the first `n` migrations left it.
+void CreateAtSchema(const std::filesystem::path& path, std::size_t n) {
+  auto c = sqlite::Connection::Open(path.string());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                         "name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+                  .ok());
+  for (const auto& m : SqliteMigrations().first(n)) {
+    ASSERT_TRUE((*c)->Exec(m.sql).ok()) << m.name;
+    auto st = (*c)->Prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)");
+    st->Bind(1, std::int64_t{m.number}).Bind(2, m.name);
+    ASSERT_TRUE(st->Run().ok());
+  }
+}
 
 TEST(SqliteStore, FreshDatabaseHasTheLeanTraceIndexes) {
   testing::TempDir dir;
@@ -127,18 +143,10 @@ TEST(SqliteStore, FreshDatabaseHasTheLeanTraceIndexes) {
 TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
   testing::TempDir dir;
   auto path = dir.path() / "db.sqlite";
+  CreateAtSchema(path, 2);
   {
     auto c = sqlite::Connection::Open(path.string());
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE((*c)->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-                           "name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-                    .ok());
-    for (const auto& m : SqliteMigrations().first(2)) {
-      ASSERT_TRUE((*c)->Exec(m.sql).ok()) << m.name;
-      auto st = (*c)->Prepare("INSERT INTO schema_migrations VALUES (?, ?, 0)");
-      st->Bind(1, std::int64_t{m.number}).Bind(2, m.name);
-      ASSERT_TRUE(st->Run().ok());
-    }
     ASSERT_TRUE((*c)->Exec("INSERT INTO traces (id, project_id, time_ms, model, status) VALUES "
                            "('tr-old', 1, 5, 'm', 200)")
                     .ok());
@@ -148,7 +156,8 @@ TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
   }
   auto s = OpenSqliteStore(path);
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  EXPECT_NE((*s)->Describe().find("schema 3"), std::string::npos) << (*s)->Describe();
+  std::string latest = "schema " + std::to_string(SqliteMigrations().back().number);
+  EXPECT_NE((*s)->Describe().find(latest), std::string::npos) << (*s)->Describe();
   ASSERT_TRUE((*s)->Read([](Tx& tx) -> Status {
                     auto t = tx.traces().Get(1, "tr-old");
                     EXPECT_TRUE(t.ok() && t->has_value());
@@ -161,6 +170,132 @@ TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
   auto c = sqlite::Connection::Open(path.string());
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+}
+
+// A database at schema 3 (traces_status and traces_user, traces and feedback stored, ids of every
+// format promptops ever handed out) is upgraded in place by migration 4: the traces, their ids
+// and their feedback stay, and every query answers as before.
+TEST(SqliteStore, UpgradesASchema3DatabaseKeepingItsTracesAndIds) {
+  testing::TempDir dir;
+  auto path = dir.path() / "db.sqlite";
+  CreateAtSchema(path, 3);
+  const char* kRandomId = "tr-Qx81bLr0aZ9kTTm2pWc4eN7y";   // "tr-" + FastId(24), before ordered ids
+  const char* kOrderedId = "tr-1ffbWk3Wd9Xq2VbRk0LmZc5A";  // NewTraceId: time digits + random
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    auto before = Indexes(**c, "traces");
+    EXPECT_EQ(before, (std::vector<std::string>{"traces_project_time", "traces_prompt",
+                                                "traces_status", "traces_user"}));
+    auto st = (*c)->Prepare(
+        "INSERT INTO traces (id, project_id, time_ms, user, prompt_name, prompt_version, model, "
+        "status, error_class, request_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'body')");
+    ASSERT_TRUE(st.ok());
+    struct Old {
+      const char* id;
+      std::int64_t project, time_ms;
+      const char* user;
+      const char* prompt;
+      std::int64_t version;
+      const char* model;
+      std::int64_t status;
+      const char* error_class;
+    };
+    const Old old[] = {
+        {kRandomId, 1, 100, "alice", "support/bot", 2, "gpt-4o", 200, ""},
+        {kOrderedId, 1, 200, "bob", "", 0, "gpt-4o-mini", 429, "rate_limited"},
+        {"tr-legacy", 1, 300, "", "support/bot", 1, "gpt-4o", 200, "client_cancelled"},
+        {"tr-other-project", 2, 150, "alice", "support/bot", 2, "gpt-4o", 200, ""},
+    };
+    for (const auto& o : old) {
+      st->Bind(1, o.id)
+          .Bind(2, o.project)
+          .Bind(3, o.time_ms)
+          .Bind(4, o.user)
+          .Bind(5, o.prompt)
+          .Bind(6, o.version)
+          .Bind(7, o.model)
+          .Bind(8, o.status)
+          .Bind(9, o.error_class);
+      ASSERT_TRUE(st->Run().ok()) << o.id;
+      st->Reset();
+    }
+    ASSERT_TRUE((*c)->Exec(std::string("INSERT INTO feedback (project_id, trace_id, value, "
+                                       "created_at) VALUES (1, '") +
+                           kRandomId + "', 'up', 150)")
+                    .ok());
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_NE((*s)->Describe().find("schema 4"), std::string::npos) << (*s)->Describe();
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+  }
+  // A trace stored after the upgrade, and a replay of an old one (skipped: ids stay unique).
+  ASSERT_TRUE((*s)->Write([&](Tx& tx) -> Status {
+                    std::vector<TraceRow> rows(2);
+                    rows[0].id = "tr-new";
+                    rows[0].project_id = 1;
+                    rows[0].time_ms = 400;
+                    rows[0].user = "alice";
+                    rows[0].model = "gpt-4o";
+                    rows[1].id = kOrderedId;
+                    rows[1].project_id = 1;
+                    rows[1].time_ms = 999;
+                    PO_ASSIGN_OR_RETURN(auto n, tx.traces().InsertBatch(rows));
+                    EXPECT_EQ(n, 1u);
+                    return OkStatus();
+                  })
+                  .ok());
+  ASSERT_TRUE(
+      (*s)->Read([&](Tx& tx) -> Status {
+            for (const char* id : {kRandomId, kOrderedId, "tr-legacy"}) {
+              auto t = tx.traces().Get(1, id);
+              EXPECT_TRUE(t.ok() && t->has_value()) << id;
+              if (t.ok() && t->has_value()) {
+                EXPECT_EQ((*t)->request_body, "body") << id;
+              }
+            }
+            EXPECT_FALSE(tx.traces().Get(2, kRandomId)->has_value());
+            EXPECT_EQ(tx.traces().Get(1, kOrderedId).value()->time_ms, 200);
+            EXPECT_EQ(tx.traces().ListFeedback(1, kRandomId)->size(), 1u);
+            auto ids = [&](auto set) {
+              TraceFilter f;
+              set(f);
+              std::vector<std::string> out;
+              auto page = tx.traces().List(1, f, 0, 10);
+              EXPECT_TRUE(page.ok());
+              for (const auto& r : page->rows) out.push_back(r.id);
+              return out;
+            };
+            using V = std::vector<std::string>;
+            EXPECT_EQ(ids([](TraceFilter&) {}), (V{"tr-new", "tr-legacy", kOrderedId, kRandomId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.from_ms = 150, f.to_ms = 301; }),
+                      (V{"tr-legacy", kOrderedId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.user = "alice"; }), (V{"tr-new", kRandomId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.prompt = "support/bot"; }),
+                      (V{"tr-legacy", kRandomId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.prompt = "support/bot", f.version = 2; }),
+                      V{kRandomId});
+            EXPECT_EQ(ids([](TraceFilter& f) { f.model = "gpt-4o"; }),
+                      (V{"tr-new", "tr-legacy", kRandomId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.status = 429; }), V{kOrderedId});
+            EXPECT_EQ(ids([](TraceFilter& f) { f.errors_only = true; }),
+                      (V{"tr-legacy", kOrderedId}));
+            EXPECT_EQ(ids([](TraceFilter& f) { f.error_class = "client_cancelled"; }),
+                      V{"tr-legacy"});
+            EXPECT_EQ(*tx.traces().TraceProjectIds(), (std::vector<std::int64_t>{1, 2}));
+            return OkStatus();
+          })
+          .ok());
+  // Retention still finds the old traces through the rebuilt traces_project_time.
+  ASSERT_TRUE((*s)->Write([](Tx& tx) -> Status {
+                    EXPECT_EQ(*tx.traces().DeleteOlderThan(250, std::nullopt), 3);
+                    return OkStatus();
+                  })
+                  .ok());
 }
 
 // Connection::Open turns SQLite's global memory statistics off before SQLite initializes (each

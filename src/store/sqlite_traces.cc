@@ -1,9 +1,17 @@
 // The SQLite TraceRepository (trace_repository.h).
 //
-// Indexes (migrations 2 and 3): traces_project_time (project_id, time_ms) serves listing by time,
-// the model and error filters (checked per row within the project's time range) and retention
-// (per project); traces_prompt, traces_status and traces_user serve their filters; the primary
-// key serves Get. sqlite_traces_test.cc checks the query plans.
+// Indexes (migration 4; sqlite_traces_test.cc checks the query plans):
+// - traces_project_time (project_id, time_ms, status, model, user): listing by time, the time
+//   range, retention (per project), and the filters checked on its entries without reading the
+//   row: model, user, a status below 400 (and their counts).
+// - traces_prompt (project_id, prompt_name, prompt_version, time_ms) WHERE prompt_name != '':
+//   the prompt/version filters.
+// - traces_errors (project_id, time_ms) WHERE status >= 400 OR error_class != '': status=error,
+//   error_class and a status >= 400.
+// - the primary key on id: Get, feedback's lookup, duplicate detection.
+// SQLite uses a partial index only when the query's WHERE contains the index's condition (or
+// something SQLite can prove implies it; a bound parameter proves nothing), so FilterSql adds
+// kHasPrompt and kFailed literally where they follow from the filter.
 
 #include <cstdint>
 #include <cstdio>
@@ -63,16 +71,33 @@ struct Where {
   }
 };
 
+// The WHERE clauses of the partial indexes traces_prompt and traces_errors (migration 4), as
+// SQLite must find them in a query to use the index (compared as parsed expressions).
+constexpr const char* kHasPrompt = " AND prompt_name != ''";
+constexpr const char* kFailed = " AND (status >= 400 OR error_class != '')";
+
 Where FilterSql(const TraceFilter& f) {
   Where w;
   if (f.from_ms) w.Int(" AND time_ms >= ?", *f.from_ms);
   if (f.to_ms) w.Int(" AND time_ms < ?", *f.to_ms);
-  if (f.prompt) w.Text(" AND prompt_name = ?", *f.prompt);
+  if (f.prompt) {
+    w.Text(" AND prompt_name = ?", *f.prompt);
+    if (!f.prompt->empty()) w.sql += kHasPrompt;  // implied by the filter
+  }
   if (f.version) w.Int(" AND prompt_version = ?", *f.version);
   if (f.model) w.Text(" AND model = ?", *f.model);
-  if (f.status) w.Int(" AND status = ?", *f.status);
-  if (f.errors_only) w.sql += " AND (status >= 400 OR error_class != '')";
-  if (f.error_class) w.Text(" AND error_class = ?", *f.error_class);
+  // A failed trace is one with status >= 400 or an error class: an error status or class implies
+  // kFailed, so it is added once for any of these filters (a no-op for the result).
+  bool failed = f.errors_only;
+  if (f.status) {
+    w.Int(" AND status = ?", *f.status);
+    failed = failed || *f.status >= 400;
+  }
+  if (f.error_class) {
+    w.Text(" AND error_class = ?", *f.error_class);
+    failed = failed || !f.error_class->empty();
+  }
+  if (failed) w.sql += kFailed;
   if (f.user) w.Text(" AND user = ?", *f.user);
   return w;
 }
@@ -153,6 +178,10 @@ class SqliteTraces : public TraceRepository {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
       page.total = row ? static_cast<std::size_t>(st.Int(0)) : 0;
     }
+    // Through traces_project_time, whose entries are ordered by (time, status, model, user,
+    // rowid), SQLite orders the traces of one millisecond by rowid with a small sort per
+    // millisecond ("TEMP B-TREE FOR RIGHT PART OF ORDER BY"), emitting as it goes: the page still
+    // stops early.
     std::string sql = std::string("SELECT ") + kTraceCols;
     if (with_bodies) sql += ", request_body, response_body";
     sql += " FROM traces WHERE project_id = ?" + w.sql +

@@ -177,6 +177,117 @@ TEST_F(SqliteTracesTest, ListsNewestFirstWithFiltersAndPagination) {
   EXPECT_TRUE(page.rows[0].request_body.empty());
 }
 
+// The filters served by the partial indexes (traces_errors, traces_prompt) and by the entries of
+// traces_project_time return exactly the matching traces, including those outside the partial
+// indexes (no prompt, no error) and failures of each kind.
+TEST_F(SqliteTracesTest, FiltersOnPartialAndCoveringIndexesMissNoTrace) {
+  struct Spec {
+    const char* id;
+    std::int64_t status;
+    const char* error_class;
+    const char* prompt;
+    const char* user;
+  };
+  const Spec specs[] = {
+      {"ok", 200, "", "", ""},
+      {"ok-prompt", 200, "", "a", "alice"},
+      {"limited", 429, "rate_limited", "a", "bob"},
+      {"broke-mid-stream", 200, "upstream_5xx", "b", "alice"},  // 200 sent, then the stream failed
+      {"bad-gateway", 502, "", "", "bob"},                      // an error status without class
+      {"not-found", 404, "", "a", ""},
+      {"cached", 304, "", "", "alice"},
+  };
+  std::vector<TraceRow> rows;
+  std::int64_t t = 1000;
+  for (const auto& sp : specs) {
+    TraceRow r = Row(sp.id, t++);
+    r.status = sp.status;
+    r.error_class = sp.error_class;
+    r.prompt_name = sp.prompt;
+    r.prompt_version = *sp.prompt ? 1 : 0;
+    r.user = sp.user;
+    rows.push_back(r);
+  }
+  Insert(rows);
+  auto F = [](auto set) {
+    TraceFilter f;
+    set(f);
+    return f;
+  };
+  struct Case {
+    const char* name;
+    TraceFilter filter;
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {"errors",
+       F([](TraceFilter& f) { f.errors_only = true; }),
+       {"not-found", "bad-gateway", "broke-mid-stream", "limited"}},
+      {"status 200",
+       F([](TraceFilter& f) { f.status = 200; }),
+       {"broke-mid-stream", "ok-prompt", "ok"}},
+      {"status 304", F([](TraceFilter& f) { f.status = 304; }), {"cached"}},
+      {"status 502", F([](TraceFilter& f) { f.status = 502; }), {"bad-gateway"}},
+      {"status 503", F([](TraceFilter& f) { f.status = 503; }), {}},
+      {"error class",
+       F([](TraceFilter& f) { f.error_class = "upstream_5xx"; }),
+       {"broke-mid-stream"}},
+      {"no error class",
+       F([](TraceFilter& f) { f.error_class = ""; }),
+       {"cached", "not-found", "bad-gateway", "ok-prompt", "ok"}},
+      {"error status and class",
+       F([](TraceFilter& f) { f.status = 429, f.error_class = "rate_limited"; }),
+       {"limited"}},
+      {"errors with status 200",
+       F([](TraceFilter& f) { f.errors_only = true, f.status = 200; }),
+       {"broke-mid-stream"}},
+      {"prompt", F([](TraceFilter& f) { f.prompt = "a"; }), {"not-found", "limited", "ok-prompt"}},
+      {"prompt version",
+       F([](TraceFilter& f) { f.prompt = "a", f.version = 1; }),
+       {"not-found", "limited", "ok-prompt"}},
+      {"no prompt", F([](TraceFilter& f) { f.prompt = ""; }), {"cached", "bad-gateway", "ok"}},
+      {"user",
+       F([](TraceFilter& f) { f.user = "alice"; }),
+       {"cached", "broke-mid-stream", "ok-prompt"}},
+      {"no user", F([](TraceFilter& f) { f.user = ""; }), {"not-found", "ok"}},
+      {"user and errors",
+       F([](TraceFilter& f) { f.user = "bob", f.errors_only = true; }),
+       {"bad-gateway", "limited"}},
+      {"model, user and status",
+       F([](TraceFilter& f) { f.model = "gpt-4o-mini", f.user = "alice", f.status = 200; }),
+       {"broke-mid-stream", "ok-prompt"}},
+      {"other model", F([](TraceFilter& f) { f.model = "other"; }), {}},
+  };
+  for (const auto& c : cases) {
+    auto page = List(c.filter);
+    EXPECT_EQ(Ids(page), c.ids) << c.name;
+    EXPECT_EQ(page.total, c.ids.size()) << c.name;
+  }
+}
+
+// Traces of the same millisecond are listed newest stored first, also across pages (the list
+// orders them by rowid within the millisecond, see List).
+TEST_F(SqliteTracesTest, TracesOfOneMillisecondListNewestStoredFirst) {
+  std::vector<TraceRow> rows;
+  const char* users[] = {"zed", "amy", "max", "bea", "amy"};
+  for (int i = 0; i < 5; ++i) {
+    TraceRow r = Row("tr-" + std::to_string(i), 7000);
+    r.user = users[i];
+    r.status = i % 2 ? 429 : 200;  // entries of one millisecond differ in their index columns
+    r.model = i < 3 ? "z" : "a";
+    rows.push_back(r);
+  }
+  rows.push_back(Row("tr-later", 7001));
+  Insert(rows);
+  EXPECT_EQ(Ids(List({})),
+            (std::vector<std::string>{"tr-later", "tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}));
+  EXPECT_EQ(Ids(List({}, 1, 2)), (std::vector<std::string>{"tr-4", "tr-3"}));
+  EXPECT_EQ(Ids(List({}, 3, 2)), (std::vector<std::string>{"tr-2", "tr-1"}));
+  TraceFilter amy;
+  amy.user = "amy";
+  EXPECT_EQ(Ids(List(amy)), (std::vector<std::string>{"tr-4", "tr-1"}));
+}
+
 TEST_F(SqliteTracesTest, DeleteOlderThanRemovesOldTracesAndFeedbackOnly) {
   Insert({Row("old", 100), Row("new", 200), Row("old-2", 50, 2)});
   ASSERT_TRUE(store_
@@ -254,8 +365,9 @@ TEST_F(SqliteTracesTest, BoundedFeedbackDeletesHonourTheProjectAndTheLimit) {
 
 // Runs every TraceRepository query on a connection that records the SQL of each statement
 // stepped, then checks EXPLAIN QUERY PLAN of each: the traces table is only ever searched
-// through an index (no "SCAN traces", which is a full table or full index scan), and the lists
-// that the (project_id, time_ms) index can order need no sort.
+// through an index (no "SCAN traces", which is a full table or full index scan), the lists never
+// sort their whole result (at most the traces of one millisecond, "RIGHT PART OF ORDER BY"), and
+// the counts of the filters checked on traces_project_time read only that index.
 TEST_F(SqliteTracesTest, EveryTraceQueryUsesAnIndex) {
   Insert({Row("tr-1", 100), Row("tr-2", 200, 2)});
   auto conn = sqlite::Connection::Open((dir_.path() / "db.sqlite").string());
@@ -270,12 +382,13 @@ TEST_F(SqliteTracesTest, EveryTraceQueryUsesAnIndex) {
   auto repo = NewSqliteTraceRepository(c);
 
   // What each call must show: an index its page or delete statement must use (empty: any),
-  // and whether a sort is allowed.
+  // whether a sort is allowed, and whether its count must read only traces_project_time.
   struct Case {
     const char* name;
     std::function<bool()> run;
     const char* index;
     bool sort_ok = false;
+    bool count_covered = false;
   };
   auto list = [&](auto set) {
     return [&repo, set] {
@@ -285,22 +398,29 @@ TEST_F(SqliteTracesTest, EveryTraceQueryUsesAnIndex) {
     };
   };
   const Case cases[] = {
-      {"list all", list([](TraceFilter&) {}), "traces_project_time"},
+      {"list all", list([](TraceFilter&) {}), "traces_project_time", false, true},
       {"list time range", list([](TraceFilter& f) { f.from_ms = 1, f.to_ms = 300; }),
-       "traces_project_time"},
-      {"list model (no model index since migration 3)",
-       list([](TraceFilter& f) { f.model = "gpt-4o-mini"; }), "traces_project_time"},
+       "traces_project_time", false, true},
+      {"list model", list([](TraceFilter& f) { f.model = "gpt-4o-mini"; }), "traces_project_time",
+       false, true},
       {"list model in a time range", list([](TraceFilter& f) { f.model = "m", f.from_ms = 1; }),
-       "traces_project_time"},
-      {"list errors", list([](TraceFilter& f) { f.errors_only = true; }), "traces_project_time"},
+       "traces_project_time", false, true},
+      {"list user (no user index since migration 4)", list([](TraceFilter& f) { f.user = "u"; }),
+       "traces_project_time", false, true},
+      {"list user and model", list([](TraceFilter& f) { f.user = "u", f.model = "m"; }),
+       "traces_project_time", false, true},
+      {"list status 200", list([](TraceFilter& f) { f.status = 200; }), "traces_project_time",
+       false, true},
+      {"list status 429", list([](TraceFilter& f) { f.status = 429; }), "traces_errors"},
+      {"list errors", list([](TraceFilter& f) { f.errors_only = true; }), "traces_errors"},
       {"list error class", list([](TraceFilter& f) { f.error_class = "timeout"; }),
-       "traces_project_time"},
+       "traces_errors"},
+      {"list errors of a model", list([](TraceFilter& f) { f.errors_only = true, f.model = "m"; }),
+       "traces_errors"},
       // Without statistics SQLite walks the project's time index here (no sort for the page).
       {"list prompt", list([](TraceFilter& f) { f.prompt = "p"; }), "", true},
       {"list prompt version", list([](TraceFilter& f) { f.prompt = "p", f.version = 2; }),
        "traces_prompt"},
-      {"list status", list([](TraceFilter& f) { f.status = 429; }), "traces_status"},
-      {"list user", list([](TraceFilter& f) { f.user = "u"; }), "traces_user"},
       {"get", [&] { return repo->Get(1, "tr-1").ok(); }, "", true},
       {"project ids", [&] { return repo->TraceProjectIds().ok(); }, "traces_project_time"},
       {"bounded delete", [&] { return repo->DeleteTracesBefore(1, 150, 10).ok(); },
@@ -334,11 +454,14 @@ TEST_F(SqliteTracesTest, EveryTraceQueryUsesAnIndex) {
       EXPECT_NE(plan.find("SEARCH traces"), std::string::npos);
       // The counts may use any index on (project_id, ...): without statistics SQLite picks one.
       bool count = sql.starts_with("SELECT COUNT(*)");
+      if (count && k.count_covered) {
+        EXPECT_NE(plan.find("USING COVERING INDEX traces_project_time "), std::string::npos);
+      }
       if (*k.index && !count) {
         EXPECT_NE(plan.find(std::string("INDEX ") + k.index + " "), std::string::npos);
       }
       if (!k.sort_ok && sql.find("ORDER BY") != std::string::npos) {
-        EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
+        EXPECT_EQ(plan.find("TEMP B-TREE FOR ORDER BY"), std::string::npos);
       }
     }
     EXPECT_TRUE(traces_seen) << k.name;

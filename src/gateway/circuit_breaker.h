@@ -5,6 +5,7 @@
 // Thread safety: all methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -31,10 +32,14 @@ class CircuitBreaker {
   const int threshold_;
   const std::chrono::milliseconds cooldown_;
   mutable std::mutex mu_;
-  State state_ = State::kClosed;  // guarded by mu_
-  int consecutive_failures_ = 0;  // guarded by mu_
-  SystemTime opened_at_{};        // guarded by mu_
-  bool trial_in_flight_ = false;  // guarded by mu_
+  // Lock-free fast paths for the common case (every call of a healthy upstream): both are
+  // written under mu_ and mirror the state below.
+  std::atomic<bool> closed_{true};  // state_ == kClosed
+  std::atomic<bool> clean_{true};   // closed, no failure counted, no trial in flight
+  State state_ = State::kClosed;    // guarded by mu_
+  int consecutive_failures_ = 0;    // guarded by mu_
+  SystemTime opened_at_{};          // guarded by mu_
+  bool trial_in_flight_ = false;    // guarded by mu_
 };
 
 }  // namespace promptops::gateway

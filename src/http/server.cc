@@ -271,6 +271,86 @@ asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, std::string_view dat
   co_return ok;
 }
 
+// The idle and request-read timeouts of one connection, on one timer that is rarely touched.
+// Setting a deadline is a plain store as long as it is not earlier than the pending wake-up: the
+// timer wakes, finds the deadline moved and waits again. Wake-ups are capped at `step` (the
+// shorter timeout) ahead, so a deadline computed as now + timeout is never earlier than the
+// pending wake-up and a busy keep-alive connection costs one timer wait per `step`, not two
+// timer operations per request. When a deadline passes, the socket's operations are cancelled
+// (they complete with operation_aborted) and Fired() turns true. Runs on the connection's thread.
+class ConnectionDeadline {
+  using Clock = std::chrono::steady_clock;
+
+ public:
+  ConnectionDeadline(tcp::socket& socket, std::chrono::milliseconds step)
+      : st_(std::make_shared<State>(socket, step)) {}
+  ~ConnectionDeadline() {
+    st_->socket = nullptr;  // a wait still pending completes without touching the socket
+    st_->timer.cancel();
+  }
+  ConnectionDeadline(const ConnectionDeadline&) = delete;
+  ConnectionDeadline& operator=(const ConnectionDeadline&) = delete;
+
+  void Set(Clock::time_point deadline) {
+    st_->deadline = deadline;
+    if (!st_->waiting || deadline < st_->wake) Arm(st_, deadline);
+  }
+  void Clear() { st_->deadline = Clock::time_point::max(); }
+  bool Fired() const { return st_->fired; }
+
+ private:
+  struct State {
+    State(tcp::socket& s, std::chrono::milliseconds st)
+        : socket(&s), timer(s.get_executor()), step(st) {}
+    tcp::socket* socket;
+    asio::steady_timer timer;
+    std::chrono::milliseconds step;
+    Clock::time_point deadline = Clock::time_point::max();
+    Clock::time_point wake{};
+    bool waiting = false;
+    bool fired = false;
+  };
+
+  static void Arm(const std::shared_ptr<State>& st, Clock::time_point deadline) {
+    st->wake = std::min(deadline, Clock::now() + st->step);
+    st->waiting = true;
+    st->timer.expires_at(st->wake);
+    st->timer.async_wait([st](const beast::error_code& ec) {
+      if (ec == asio::error::operation_aborted && st->wake > Clock::now()) {
+        return;  // re-armed earlier (that wait is pending) or destroyed
+      }
+      st->waiting = false;
+      if (!st->socket || st->deadline == Clock::time_point::max()) return;
+      if (Clock::now() >= st->deadline) {
+        st->fired = true;
+        beast::error_code ignored;
+        st->socket->cancel(ignored);
+        return;
+      }
+      Arm(st, st->deadline);
+    });
+  }
+
+  std::shared_ptr<State> st_;
+};
+
+// Feeds what is already buffered to the parser, without an asynchronous operation: most
+// requests arrive whole in one read, and Beast's read would complete through a posted handler.
+// Leaves `ec` clear when the parser simply needs more input.
+void ParseBuffered(bhttp::basic_parser<true>& parser, beast::flat_buffer& buffer,
+                   beast::error_code& ec) {
+  parser.eager(true);
+  while (buffer.size() > 0 && !parser.is_done()) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || n == 0) return;
+  }
+}
+
 // The ResponseWriter of one async request. Lives in the session's frame; used on its thread by
 // the handler (writes) and by the session's client watcher (MarkGone).
 class AsyncWriter final : public ResponseWriter {
@@ -598,15 +678,16 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   conn->stream = &stream;
   beast::flat_buffer buffer;
+  ConnectionDeadline deadline(stream.socket(), std::min(opts_.idle_timeout, opts_.request_timeout));
   try {
     for (;;) {
       // Idle: between requests on a keep-alive connection. Stop() closes connections here.
       conn->idle = true;
       if (stopping_) break;
       if (buffer.size() == 0) {
-        stream.expires_after(opts_.idle_timeout);
+        deadline.Set(std::chrono::steady_clock::now() + opts_.idle_timeout);
         auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
-        if (read_ec) break;
+        if (read_ec || deadline.Fired()) break;
         buffer.commit(n);
       }
       conn->idle = false;
@@ -616,8 +697,13 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       wire::RequestParser parser(req);
       parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
       parser.body_limit(opts_.max_body_bytes);
-      stream.expires_after(opts_.request_timeout);
-      auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      deadline.Set(start + opts_.request_timeout);
+      beast::error_code header_ec;
+      ParseBuffered(parser, buffer, header_ec);
+      if (!header_ec && !parser.is_header_done()) {
+        auto [read_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+        header_ec = read_ec;
+      }
       beast::error_code body_ec = header_ec;
       if (!header_ec && !parser.is_done()) {
         auto expect = FindHeader(req.headers, "expect");
@@ -629,6 +715,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         auto [read_ec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
         body_ec = read_ec;
       }
+      if (deadline.Fired()) break;  // the request was not read in time: just close
       if (body_ec) {
         std::optional<Response> error = ReadErrorResponse(body_ec, opts_.max_body_bytes);
         if (error) {
@@ -654,7 +741,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
           incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : FastId(16);
       bool keep_alive = parser.keep_alive();
 
-      stream.expires_never();  // a handler may take long; the client waits, not us
+      deadline.Clear();  // a handler may take long; the client waits, not us
       std::string allow;
       auto match = router_->Find(req, &allow);
       if (match.ok() && match->async) {

@@ -66,14 +66,14 @@ class ServerTest : public ::testing::Test {
     router->Add("GET", "/request-id", [](Request& r) { return Response::Text(200, r.request_id); });
     router->Add("GET", "/odd-headers", [](Request&) {
       Response r = Response::Text(200, "body");
-      r.headers.emplace_back("X-Split", "a\r\nInjected: yes");   // would split the response
-      r.headers.emplace_back("Bad Name", "v");                    // not a token
-      r.headers.emplace_back("X-Nul", std::string("a\0b", 3));    // NUL in a value
-      r.headers.emplace_back("Content-Length", "999");            // framing: the server's
-      r.headers.emplace_back("Transfer-Encoding", "chunked");     // framing: the server's
-      r.headers.emplace_back("Server", "impostor");               // the server's own
-      r.headers.emplace_back("X-Kept", "안녕 ok");                // UTF-8 value passes
-      r.headers.emplace_back("x-kept-2", "");                     // empty value is fine
+      r.headers.emplace_back("X-Split", "a\r\nInjected: yes");  // would split the response
+      r.headers.emplace_back("Bad Name", "v");                  // not a token
+      r.headers.emplace_back("X-Nul", std::string("a\0b", 3));  // NUL in a value
+      r.headers.emplace_back("Content-Length", "999");          // framing: the server's
+      r.headers.emplace_back("Transfer-Encoding", "chunked");   // framing: the server's
+      r.headers.emplace_back("Server", "impostor");             // the server's own
+      r.headers.emplace_back("X-Kept", "안녕 ok");              // UTF-8 value passes
+      r.headers.emplace_back("x-kept-2", "");                   // empty value is fine
       return r;
     });
     router->Add("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
@@ -487,6 +487,43 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAtIdleTimeout) {
   ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(c.Read());
   EXPECT_TRUE(c.AtEof());
+}
+
+TEST_F(ServerTest, BusyKeepAliveConnectionOutlivesItsIdleTimeout) {
+  // The idle deadline moves with every request: a connection used every 100 ms stays open
+  // well past a 250 ms idle timeout, then closes 250 ms after its last request.
+  options_.idle_timeout = 250ms;
+  options_.request_timeout = 1000ms;
+  StartServer();
+  RawConnection c(server_->port());
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->body, "hello");
+    std::this_thread::sleep_for(100ms);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.AtEof());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST_F(ServerTest, SlowlyTrickledRequestIsClosedAtRequestTimeout) {
+  // Every byte resets no timer: the whole request must arrive within request_timeout.
+  options_.request_timeout = 300ms;
+  options_.idle_timeout = 5000ms;
+  StartServer();
+  RawConnection c(server_->port());
+  std::string req = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnopqrstuvwxyz\r\n\r\n";
+  auto t0 = std::chrono::steady_clock::now();
+  for (char ch : req) {
+    if (!c.Send(std::string(1, ch))) break;  // the server closed: sends start failing
+    std::this_thread::sleep_for(20ms);
+    if (std::chrono::steady_clock::now() - t0 > 1000ms) break;
+  }
+  // Closed without an answer. (AtEof would wait up to 10 s if the server kept it open.)
+  EXPECT_TRUE(c.AtEof());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
 }
 
 TEST_F(ServerTest, StopFromAHandlerBeginsShutdownWithoutDeadlock) {

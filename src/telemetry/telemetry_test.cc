@@ -7,6 +7,7 @@
 #include <cctype>
 #include <thread>
 
+#include "core/json.h"
 #include "support/temp_dir.h"
 
 namespace promptops::telemetry {
@@ -228,6 +229,59 @@ TEST(TraceRecordToRow, MovingGivesTheSameRowAsCopying) {
   EXPECT_EQ(moved.prompt_version, 4);
   EXPECT_EQ(moved.status, 502);
   EXPECT_EQ(copied.metadata_json, R"({"team":"a"})");
+}
+
+// The row's metadata_json is what json::Serialize makes of the metadata, byte for byte, for
+// every kind of value a request may carry (ToRow writes flat objects of strings itself).
+TEST(TraceRecordToRow, MetadataIsSerializedExactlyAsJsonSerialize) {
+  const char* cases[] = {
+      R"({})",
+      R"({"team":"search"})",
+      R"({"team":"search","env":"production","tier":"gold"})",
+      R"({"quote":"say \"hi\"","slash":"a\\b/c","ctl":"\n\t\r\b\f\u0001\u001f"})",
+      R"({"unicode":"caf\u00e9 \u2603 \ud83d\ude00","":"empty key"})",
+      R"({"n":1,"neg":-7,"f":0.25,"big":1e300,"t":true,"f2":false,"z":null})",
+      R"({"nested":{"a":[1,"two",{"three":3}],"b":{}},"arr":[]})",
+  };
+  for (const char* text : cases) {
+    auto metadata = json::ParseObject(text);
+    ASSERT_TRUE(metadata.ok()) << text;
+    TraceRecord r;
+    r.metadata = *metadata;
+    std::string expected = json::Serialize(*metadata);
+    EXPECT_EQ(ToRow(r).metadata_json, expected) << text;
+    store::TraceRow reused;
+    reused.metadata_json = "stale text that must go";
+    MoveToRow(std::move(r), reused);
+    EXPECT_EQ(reused.metadata_json, expected) << text;
+  }
+}
+
+// MoveToRow overwrites every field of a row that held another trace (the writer reuses rows).
+TEST(TraceRecordToRow, MoveToRowOverwritesAReusedRow) {
+  TraceRecord first;
+  first.id = "tr-first";
+  first.user = "u1";
+  first.error_class = "timeout";
+  first.ttft_us = 5;
+  first.stream = true;
+  first.metadata["a"] = "b";
+  first.request_body = std::string(300, 'r');
+  TraceRecord second;
+  second.id = "tr-second";
+  second.time_ms = 9;
+  store::TraceRow row;
+  MoveToRow(std::move(first), row);
+  EXPECT_EQ(row.request_body.size(), 300u);
+  MoveToRow(std::move(second), row);
+  EXPECT_EQ(row.id, "tr-second");
+  EXPECT_EQ(row.time_ms, 9);
+  EXPECT_EQ(row.user, "");
+  EXPECT_EQ(row.error_class, "");
+  EXPECT_EQ(row.ttft_us, -1);
+  EXPECT_FALSE(row.stream);
+  EXPECT_EQ(row.metadata_json, "{}");
+  EXPECT_EQ(row.request_body, "");
 }
 
 TEST_F(TelemetryTest, RetentionThreadRunsAPassAtStartAndStopsPromptly) {

@@ -14,18 +14,38 @@ std::string NewTraceId() { return NewTraceId(ToUnixMillis(Clock::Real().Now()));
 
 namespace {
 
-// Copies (const&) or moves (&&) the strings; std::forward<Record>(r).field is an rvalue only for
-// an rvalue record.
+// Appends `o` serialized exactly as json::Serialize would, without converting it to a bj::value
+// (a copy) and without Boost.JSON's serializer for the usual flat object of strings (most of
+// the conversion's cost when it was used).
+void AppendMetadata(std::string& out, const bj::object& o) {
+  out += '{';
+  bool first = true;
+  for (const auto& kv : o) {
+    if (!first) out += ',';
+    first = false;
+    json::AppendString(out, kv.key());
+    out += ':';
+    if (kv.value().is_string()) {
+      json::AppendString(out, kv.value().get_string());
+    } else {
+      json::AppendValue(out, kv.value());
+    }
+  }
+  out += '}';
+}
+
+// Sets every field of `row` from `r`, copying (const&) or moving (&&) the strings;
+// std::forward<Record>(r).field is an rvalue only for an rvalue record.
 template <typename Record>
-store::TraceRow ToRowImpl(Record&& r) {
-  store::TraceRow row;
+void FillRow(Record&& r, store::TraceRow& row) {
   row.id = std::forward<Record>(r).id;
   row.project_id = r.project_id;
   row.time_ms = r.time_ms;
   row.key_id = std::forward<Record>(r).key_id;
   row.user = std::forward<Record>(r).user;
   row.session = std::forward<Record>(r).session;
-  row.metadata_json = json::Serialize(r.metadata);
+  row.metadata_json.clear();
+  AppendMetadata(row.metadata_json, r.metadata);
   row.prompt_name = std::forward<Record>(r).prompt_name;
   row.prompt_version = r.prompt_version;
   row.prompt_label = std::forward<Record>(r).prompt_label;
@@ -46,13 +66,23 @@ store::TraceRow ToRowImpl(Record&& r) {
   row.stream = r.stream;
   row.request_body = std::forward<Record>(r).request_body;
   row.response_body = std::forward<Record>(r).response_body;
-  return row;
 }
 
 }  // namespace
 
-store::TraceRow ToRow(const TraceRecord& r) { return ToRowImpl(r); }
-store::TraceRow ToRow(TraceRecord&& r) { return ToRowImpl(std::move(r)); }
+store::TraceRow ToRow(const TraceRecord& r) {
+  store::TraceRow row;
+  FillRow(r, row);
+  return row;
+}
+
+store::TraceRow ToRow(TraceRecord&& r) {
+  store::TraceRow row;
+  FillRow(std::move(r), row);
+  return row;
+}
+
+void MoveToRow(TraceRecord&& r, store::TraceRow& row) { FillRow(std::move(r), row); }
 
 TraceRecord FromRow(const store::TraceRow& row) {
   TraceRecord r;

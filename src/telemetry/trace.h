@@ -51,9 +51,13 @@ struct TraceRecord {
 std::string NewTraceId();
 std::string NewTraceId(std::int64_t unix_ms);
 
+// The stored row of a trace; metadata_json is json::Serialize(metadata), byte for byte.
 store::TraceRow ToRow(const TraceRecord& r);
 // Moves the strings out of `r` (the trace writer's batch is discarded after conversion).
 store::TraceRow ToRow(TraceRecord&& r);
+// ToRow(std::move(r)) into an existing row (every field overwritten, the row's own string
+// buffers reused where nothing is moved in): the trace writer fills rows in place.
+void MoveToRow(TraceRecord&& r, store::TraceRow& row);
 TraceRecord FromRow(const store::TraceRow& row);
 
 // The API's JSON for a trace: times in RFC 3339, ttft_us and error_class null when absent.

@@ -131,9 +131,11 @@ void TraceWriter::Run() {
 }
 
 void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
-  std::vector<store::TraceRow> rows;
-  rows.reserve(batch.size());
-  for (auto& r : batch) rows.push_back(ToRow(std::move(r)));  // the batch is discarded
+  // Rows are built in place in rows_, which keeps its capacity from batch to batch (a batch of
+  // 512 rows is ~350 KB: allocated afresh each time, it would be mapped and unmapped).
+  auto& rows = rows_;
+  rows.resize(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) MoveToRow(std::move(batch[i]), rows[i]);
   const std::uint64_t n = batch.size();
   batch.clear();
 
@@ -152,6 +154,7 @@ void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100) * attempt);
     }
   }
+  rows.clear();  // before taking mu_: freeing a batch's strings must not hold up Enqueue
   std::lock_guard lock(mu_);
   if (s.ok()) {
     written_ += n;

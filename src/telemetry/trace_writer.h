@@ -29,6 +29,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
 #include "telemetry/trace.h"
@@ -91,6 +92,8 @@ class TraceWriter {
   std::uint64_t written_ = 0;       // guarded by mu_
   std::chrono::steady_clock::time_point last_warn_{};  // guarded by mu_
   std::uint64_t unwarned_drops_ = 0;                   // guarded by mu_
+
+  std::vector<store::TraceRow> rows_;  // writer thread only: the batch being stored
 
   std::mutex stop_mu_;  // serializes Stop()
   std::thread thread_;

@@ -2,6 +2,7 @@
 // proxies, ...): POST {base}/chat/completions, answers `chat.completion` objects or, when
 // streaming, `chat.completion.chunk` objects as SSE `data:` lines ending with `data: [DONE]`.
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include "core/json.h"
 #include "providers/adapter.h"
@@ -20,6 +21,212 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
   usage.prompt_tokens = wire::IntField(*u, "prompt_tokens").value_or(0);
   usage.completion_tokens = wire::IntField(*u, "completion_tokens").value_or(0);
   return usage;
+}
+
+// The fields of a plain chat.completion answer, read by a SAX pass (no DOM: building Boost.JSON
+// objects for the whole answer cost more than the rest of the call's JSON work). `regular` is
+// false for anything the fast pass does not cover (tool calls, an error object, an unexpected
+// shape or type): the caller then parses the answer fully, so errors and rare shapes keep
+// exactly the full parser's behaviour.
+struct CompletionFields {
+  bool regular = true;
+  bool has_choices = false;
+  bool has_message = false;
+  std::string id, model, content, finish_reason;
+  bool has_finish_reason = false;
+  bool has_usage = false;
+  std::optional<std::int64_t> prompt_tokens, completion_tokens;
+};
+
+class CompletionScanner {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  using sv = bj::string_view;
+
+  explicit CompletionScanner(CompletionFields& f) : f_(f) {}
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) {
+    Kind k = Kind::kOther;
+    if (stack_.empty()) {
+      k = Kind::kTop;
+    } else if (In(Kind::kChoices) && stack_.back().index == 0) {
+      k = Kind::kChoice0;
+    } else if (In(Kind::kChoice0) && key_ == "message") {
+      k = Kind::kMessage;
+      f_.has_message = true;
+    } else if (In(Kind::kTop) && key_ == "usage") {
+      k = Kind::kUsage;
+      f_.has_usage = true;
+    } else {
+      Unread();
+    }
+    EndValue();
+    stack_.push_back({k, 0});
+    return true;
+  }
+  bool on_object_end(std::size_t, ec_t&) {
+    stack_.pop_back();
+    return true;
+  }
+  bool on_array_begin(ec_t&) {
+    Kind k = Kind::kOther;
+    if (In(Kind::kTop) && key_ == "choices") {
+      k = Kind::kChoices;
+      f_.has_choices = true;
+    } else {
+      Unread();
+    }
+    EndValue();
+    stack_.push_back({k, 0});
+    return true;
+  }
+  bool on_array_end(std::size_t n, ec_t&) {
+    if (In(Kind::kChoices) && n == 0) f_.regular = false;  // "response has no choices"
+    stack_.pop_back();
+    return true;
+  }
+  bool on_key_part(sv s, std::size_t, ec_t&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, ec_t&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string_part(sv s, std::size_t, ec_t&) {
+    str_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(sv s, std::size_t, ec_t&) {
+    str_.append(s.data(), s.size());
+    std::string* dst = nullptr;
+    if (In(Kind::kTop) && key_ == "id") {
+      dst = &f_.id;
+    } else if (In(Kind::kTop) && key_ == "model") {
+      dst = &f_.model;
+    } else if (In(Kind::kMessage) && key_ == "content") {
+      dst = &f_.content;
+    } else if (In(Kind::kChoice0) && key_ == "finish_reason") {
+      f_.has_finish_reason = true;
+      dst = &f_.finish_reason;
+    } else {
+      Unread();
+    }
+    if (dst) *dst = std::move(str_);
+    str_.clear();
+    EndValue();
+    return true;
+  }
+  bool on_number_part(sv, ec_t&) { return true; }
+  bool on_int64(std::int64_t v, sv, ec_t&) {
+    if (In(Kind::kUsage) && key_ == "prompt_tokens") {
+      f_.prompt_tokens = v;
+    } else if (In(Kind::kUsage) && key_ == "completion_tokens") {
+      f_.completion_tokens = v;
+    } else {
+      Unread();
+    }
+    EndValue();
+    return true;
+  }
+  bool on_uint64(std::uint64_t v, sv text, ec_t& ec) {
+    if (v <= static_cast<std::uint64_t>(INT64_MAX)) {
+      return on_int64(static_cast<std::int64_t>(v), text, ec);
+    }
+    Unread();
+    EndValue();
+    return true;
+  }
+  bool on_double(double, sv, ec_t&) {
+    Unread();  // integral doubles as token counts: left to the full parser
+    EndValue();
+    return true;
+  }
+  bool on_bool(bool, ec_t&) {
+    Unread();
+    EndValue();
+    return true;
+  }
+  bool on_null(ec_t&) {
+    // null content, finish_reason or usage reads like an absent field, as in the full parser.
+    bool absent_ok = (In(Kind::kMessage) && key_ == "content") ||
+                     (In(Kind::kChoice0) && key_ == "finish_reason") ||
+                     (In(Kind::kTop) && key_ == "usage");
+    if (!absent_ok) Unread();
+    EndValue();
+    return true;
+  }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+
+ private:
+  enum class Kind { kTop, kChoices, kChoice0, kMessage, kUsage, kOther };
+  struct Frame {
+    Kind kind;
+    std::size_t index;  // arrays: the index of the next element
+  };
+  bool In(Kind k) const { return !stack_.empty() && stack_.back().kind == k; }
+
+  // A value ended: the next key starts afresh; in an array the index moves on.
+  void EndValue() {
+    if (!stack_.empty()) ++stack_.back().index;
+    key_.clear();
+  }
+  // A value the fast pass does not read. Harmless in most places; where the full parser would
+  // read it or fail on it, the answer is left to the full parser.
+  void Unread() {
+    if (stack_.empty()) {
+      f_.regular = false;  // the document is not an object
+      return;
+    }
+    switch (stack_.back().kind) {
+      case Kind::kTop:
+        if (key_ == "error" || key_ == "choices" || key_ == "usage" || key_ == "id" ||
+            key_ == "model") {
+          f_.regular = false;
+        }
+        break;
+      case Kind::kChoices:
+        if (stack_.back().index == 0) f_.regular = false;  // choices[0] is not an object
+        break;
+      case Kind::kChoice0:
+        if (key_ == "message" || key_ == "finish_reason") f_.regular = false;
+        break;
+      case Kind::kMessage:
+        if (key_ == "content" || key_ == "tool_calls") f_.regular = false;
+        break;
+      case Kind::kUsage:
+        if (key_ == "prompt_tokens" || key_ == "completion_tokens") f_.regular = false;
+        break;
+      case Kind::kOther:
+        break;
+    }
+  }
+
+  CompletionFields& f_;
+  std::vector<Frame> stack_;
+  std::string key_;
+  std::string str_;
+};
+
+// Reads a chat.completion with CompletionScanner; nullopt when the text is not valid JSON.
+std::optional<CompletionFields> ScanCompletion(std::string_view body) {
+  CompletionFields f;
+  bj::parse_options opts;
+  opts.max_depth = 64;
+  bj::basic_parser<CompletionScanner> p(opts, f);
+  boost::system::error_code ec;
+  std::size_t n = p.write_some(false, body.data(), body.size(), ec);
+  if (ec || !p.done()) return std::nullopt;
+  // write_some stops after the document: anything but whitespace after it is malformed.
+  if (body.find_first_not_of(" \t\r\n", n) != std::string_view::npos) return std::nullopt;
+  return f;
 }
 
 // One streamed call: OpenAI chunks until data: [DONE].
@@ -155,6 +362,22 @@ class OpenAiAdapter final : public Adapter {
       int status, std::string_view body,
       std::optional<std::chrono::milliseconds> retry_after) const override {
     if (status < 200 || status > 299) return wire::StatusFailure(status, body, retry_after);
+    // Fast path: a plain answer, read without building a DOM.
+    if (auto f = ScanCompletion(body); f && f->regular && f->has_choices && f->has_message) {
+      ChatResponse r;
+      r.id = std::move(f->id);
+      r.model = std::move(f->model);
+      r.content = std::move(f->content);
+      if (f->has_finish_reason) r.finish_reason = std::move(f->finish_reason);
+      if (f->has_usage) {
+        Usage u;
+        u.prompt_tokens = f->prompt_tokens.value_or(0);
+        u.completion_tokens = f->completion_tokens.value_or(0);
+        r.usage = u;
+      }
+      return r;
+    }
+    // Anything else (tool calls, errors, odd shapes): the full parse below decides.
     // The answer is only read (what is kept is copied out): parse it onto the stack.
     unsigned char arena[4096];
     bj::monotonic_resource mr(arena, sizeof arena);

@@ -147,6 +147,112 @@ TEST(OpenAiAdapter, ParsesTheDocumentedResponse) {
   EXPECT_FALSE(c.usage->estimated);
 }
 
+// The fast (SAX) reading of plain answers must agree with the full parse on every shape: this
+// reference reads the answer the way the full parser does, and every case is compared with it.
+struct Expected {
+  std::string id, model, content, finish_reason = "stop";
+  std::optional<std::pair<std::int64_t, std::int64_t>> usage;
+};
+
+Expected Reference(std::string_view body) {
+  bj::object o = bj::parse(body).as_object();
+  Expected e;
+  auto str = [](const bj::object& obj, std::string_view k) -> std::optional<std::string> {
+    auto it = obj.find(k);
+    if (it == obj.end() || !it->value().is_string()) return std::nullopt;
+    return std::string(it->value().as_string());
+  };
+  e.id = str(o, "id").value_or("");
+  e.model = str(o, "model").value_or("");
+  const bj::object& choice = o.at("choices").as_array()[0].as_object();
+  const bj::object& message = choice.at("message").as_object();
+  e.content = str(message, "content").value_or("");
+  if (auto f = str(choice, "finish_reason")) e.finish_reason = *f;
+  if (auto u = o.find("usage"); u != o.end() && u->value().is_object()) {
+    auto num = [](const bj::object& obj, std::string_view k) -> std::int64_t {
+      auto it = obj.find(k);
+      if (it == obj.end()) return 0;
+      if (it->value().is_int64()) return it->value().as_int64();
+      if (it->value().is_double()) return static_cast<std::int64_t>(it->value().as_double());
+      return 0;
+    };
+    e.usage = std::make_pair(num(u->value().as_object(), "prompt_tokens"),
+                             num(u->value().as_object(), "completion_tokens"));
+  }
+  return e;
+}
+
+TEST(OpenAiAdapter, EveryAnswerShapeReadsLikeTheFullParse) {
+  const std::string cases[] = {
+      std::string(kDocResponse),
+      // Today's OpenAI answer: refusal, annotations, usage details objects, service tier.
+      R"({"id":"chatcmpl-B9","object":"chat.completion","created":1741570283,"model":"gpt-4o-2024-08-06",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"안녕하세요! \"인용\" \\ 줄\n바꿈 \u00e9 \ud83d\ude00",
+          "refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],
+          "usage":{"prompt_tokens":1117,"completion_tokens":46,"total_tokens":1163,
+          "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},
+          "completion_tokens_details":{"reasoning_tokens":0,"accepted_prediction_tokens":0}},
+          "service_tier":"default","system_fingerprint":"fp_fc9f1d7035"})",
+      // Several choices: only the first counts; logprobs with nested arrays inside choice 0.
+      R"({"id":"a","model":"m","choices":[{"index":0,"logprobs":{"content":[{"token":"x","top_logprobs":[1,2]}]},
+          "message":{"role":"assistant","content":"first"},"finish_reason":"length"},
+          {"index":1,"message":{"role":"assistant","content":"second"},"finish_reason":"stop"}]})",
+      // Keys in another order, usage before choices, message after finish_reason.
+      R"({"usage":{"completion_tokens":3,"prompt_tokens":2},"choices":[{"finish_reason":"content_filter",
+          "message":{"content":"x","role":"assistant"}}],"model":"m2","id":"i2"})",
+      // null content, null finish_reason, null usage, no id/model.
+      R"({"choices":[{"message":{"role":"assistant","content":null},"finish_reason":null}],"usage":null})",
+      // Integral doubles as token counts (some servers): left to the full parser.
+      R"({"choices":[{"message":{"content":"d"}}],"usage":{"prompt_tokens":5.0,"completion_tokens":7.0}})",
+      // Unknown extra values of every type, everywhere.
+      R"({"x":[true,false,null,1.5,-2,{"y":"z"}],"choices":[{"message":{"content":"c","extra":{"a":[1]}},
+          "z":18446744073709551615}],"id":"i","model":"m","usage":{"prompt_tokens":1,"completion_tokens":2,"n":null}})",
+      // Content split across the parser's buffer: a long answer.
+      R"({"choices":[{"message":{"content":")" + std::string(20000, 'a') + R"("}}]})",
+  };
+  for (const auto& body : cases) {
+    auto r = kOpenAi->ParseChat(200, body, std::nullopt);
+    ASSERT_EQ(r.index(), 0u) << body;
+    const auto& c = std::get<ChatResponse>(r);
+    Expected e = Reference(body);
+    EXPECT_EQ(c.id, e.id) << body;
+    EXPECT_EQ(c.model, e.model) << body;
+    EXPECT_EQ(c.content, e.content) << body;
+    EXPECT_EQ(c.finish_reason, e.finish_reason) << body;
+    ASSERT_EQ(c.usage.has_value(), e.usage.has_value()) << body;
+    if (e.usage) {
+      EXPECT_EQ(c.usage->prompt_tokens, e.usage->first) << body;
+      EXPECT_EQ(c.usage->completion_tokens, e.usage->second) << body;
+    }
+    EXPECT_TRUE(c.tool_calls.is_null());
+  }
+}
+
+TEST(OpenAiAdapter, MalformedAnswersAreRefusedLikeBefore) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"([1,2])", "not a JSON object"},
+      {R"({"choices":[]})", "no choices"},
+      {R"({"choices":"x"})", "no choices"},
+      {R"({"choices":[1]})", "no choices"},
+      {R"({"choices":[{"message":"x"}]})", "no message"},
+      {R"({"choices":[{"finish_reason":"stop"}]})", "no message"},
+      {R"({"choices":[{"message":{"content":"x"}}]} trailing)", "not a JSON object"},
+      {"{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}", "not a JSON object"},
+  };
+  for (const auto& [body, what] : cases) {
+    auto r = kOpenAi->ParseChat(200, body, std::nullopt);
+    ASSERT_EQ(r.index(), 1u) << body;
+    const auto& f = std::get<UpstreamFailure>(r);
+    EXPECT_EQ(f.cls, FailureClass::kMalformed) << body;
+    EXPECT_NE(f.message.find(what), std::string::npos) << body << " -> " << f.message;
+  }
+  // An error object in a 200 answer is an upstream error, as before.
+  auto err = kOpenAi->ParseChat(200, R"({"error":{"message":"boom","type":"server_error"}})",
+                                std::nullopt);
+  ASSERT_EQ(err.index(), 1u);
+  EXPECT_EQ(std::get<UpstreamFailure>(err).cls, FailureClass::kServerError);
+}
+
 TEST(OpenAiAdapter, ParsesToolCallsWithNullContent) {
   auto r = kOpenAi->ParseChat(200, R"({"id":"x","model":"m","choices":[{"index":0,
       "message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",

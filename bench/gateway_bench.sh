@@ -46,6 +46,34 @@ CONF
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
 PIDS+=($!)
 
+# A second reference: nginx proxy_pass as its own process with 2 workers (as many as promptops
+# has network threads, and as `worker_processes auto` gives here), in front of the same mock.
+# Unlike the proxy above, it does not share a worker with the mock, so each request crosses
+# processes as it does through promptops.
+SEP_PORT=$(free_port)
+mkdir -p "$WORK/nginx2"
+cat >"$WORK/nginx2/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx2/nginx.pid;
+error_log $WORK/nginx2/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$SEP_PORT;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+nginx -c "$WORK/nginx2/nginx.conf" -p "$WORK/nginx2" -g 'daemon off;' &
+PIDS+=($!)
+
 cat >"$WORK/promptops.yaml" <<CONF
 providers:
   mock: {type: openai, base_url: "http://127.0.0.1:$MOCK_PORT/v1"}
@@ -72,9 +100,11 @@ LUA
 read -r D_RPS D_P50 D_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 read -r P_RPS P_P50 P_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 read -r N_RPS N_P50 N_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+read -r S_RPS1 S_P50 S_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$SEP_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 read -r P64_RPS P64_P50 P64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 PO_RSS_LOAD=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
 read -r N64_RPS N64_P50 N64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+read -r S64_RPS S64_P50 S64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$SEP_PORT/v1/chat/completions" -s "$WORK/post.lua")"
 
 # Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
 cat >"$WORK/stream.lua" <<LUA
@@ -104,11 +134,14 @@ mkdir -p "$ROOT/bench/results"
   echo "|---|---|---|---|---|---|---|"
   echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
   echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(added "$P_P50" "$D_P50") | $(added "$P_P99" "$D_P99") |"
-  echo "| client -> nginx proxy_pass -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
+  echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
+  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $S_RPS1 | $S_P50 | $S_P99 | $(added "$S_P50" "$D_P50") | $(added "$S_P99" "$D_P99") |"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
-  echo "| client -> nginx proxy_pass -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
+  echo "| client -> nginx proxy_pass (mock's worker) -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
+  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $S64_RPS | $S64_P50 | $S64_P99 | | |"
   echo
-  echo "Max throughput, promptops / nginx proxy_pass at concurrency 64: **$(ratio "$P64_RPS" "$N64_RPS")**."
+  echo "Max throughput at concurrency 64, promptops / nginx proxy_pass sharing the mock's worker:"
+  echo "**$(ratio "$P64_RPS" "$N64_RPS")**; promptops / nginx proxy_pass as its own 2-worker process: **$(ratio "$P64_RPS" "$S64_RPS")**."
   echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB."
   echo
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"

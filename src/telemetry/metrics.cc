@@ -1,5 +1,7 @@
 #include "telemetry/metrics.h"
 
+#include <atomic>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -36,24 +38,44 @@ class Series {
          std::string name)
       : family_(family), names_(std::move(label_names)), max_(max), name_(std::move(name)) {}
 
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+
   // The series for these label values (in label_names order); extra arguments are passed to
   // Family::Add (a histogram's buckets).
   template <typename... Args>
   M& Get(std::initializer_list<std::string_view> values, Args&&... args) {
-    // The lookup key is built in a per-thread buffer: no allocation once the series exists.
+    // Each thread keeps its own map from label values to series: once a thread has seen a
+    // label set, finding its series takes no lock and touches no shared cache line (a shared
+    // lock taken by every request on every network thread cost more than the lookup). The
+    // key starts with this Series' id, never reused, so maps of destroyed Series never match.
     thread_local std::string key_buffer;
-    key_buffer.clear();
+    thread_local std::unordered_map<std::string, void*, KeyHash, std::equal_to<>> local;
+    key_buffer.assign(reinterpret_cast<const char*>(&id_), sizeof id_);
     for (auto v : values) {
       key_buffer.append(v);
       key_buffer.push_back('\x1f');
     }
+    if (auto it = local.find(std::string_view(key_buffer)); it != local.end()) {
+      return *static_cast<M*>(it->second);
+    }
+    M& m = Shared(std::string_view(key_buffer).substr(sizeof id_), values,
+                  std::forward<Args>(args)...);
+    if (local.size() < kLocalMax) local.emplace(key_buffer, &m);
+    return m;
+  }
+
+ private:
+  template <typename... Args>
+  M& Shared(std::string_view key_view, std::initializer_list<std::string_view> values,
+            Args&&... args) {
     {
       std::shared_lock lock(mu_);
-      if (auto it = cache_.find(std::string_view(key_buffer)); it != cache_.end()) {
-        return *it->second;
-      }
+      if (auto it = cache_.find(key_view); it != cache_.end()) return *it->second;
     }
-    std::string key = key_buffer;
+    std::string key(key_view);
     std::unique_lock lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return *it->second;
     std::map<std::string, std::string> labels;
@@ -77,16 +99,19 @@ class Series {
     return m;
   }
 
- private:
+  static constexpr std::size_t kLocalMax = 4096;  // per thread and Series type
+
+  static std::uint64_t NextId() {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1);
+  }
+
+  const std::uint64_t id_ = NextId();
   prometheus::Family<M>& family_;
   std::vector<std::string> names_;
   std::size_t max_;
   std::string name_;
   std::shared_mutex mu_;
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   std::unordered_map<std::string, M*, KeyHash, std::equal_to<>> cache_;  // guarded by mu_
   bool warned_ = false;                                                  // guarded by mu_
 };

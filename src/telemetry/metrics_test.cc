@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -99,6 +102,25 @@ TEST(Metrics, LabelSetsBeyondTheCapAreCountedAsOther) {
   EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "provider-2"}}), 1);
   EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "provider-3"}}), 0);
   EXPECT_EQ(m.Value("promptops_gateway_retries_total", {{"provider", "_other"}}), 7);
+}
+
+TEST(Metrics, ThreadsShareSeriesAndANewMetricsObjectStartsAtZero) {
+  // Series are cached per thread: counts from several threads still land in one series, and a
+  // Metrics object made after another was destroyed (same thread, maybe the same address)
+  // never reaches the old one's series (ASan would flag it).
+  for (int round = 0; round < 3; ++round) {
+    auto m = std::make_unique<Metrics>();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&m] {
+        for (int i = 0; i < 250; ++i) m->Retry("openai");
+      });
+    }
+    for (int i = 0; i < 250; ++i) m->Retry("openai");
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(m->Value("promptops_gateway_retries_total", {{"provider", "openai"}}), 1250);
+    m.reset();
+  }
 }
 
 TEST(Metrics, ObservationFromATraceRecord) {

@@ -2,7 +2,11 @@
 # Gateway benchmark (part of make bench): promptops in front of a mock upstream, side by side with
 # nginx proxy_pass in front of the same mock, in one run, plus many concurrent simulated streams.
 #
-#   bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
+#   [ROUNDS=3] bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
+#
+# Two reference proxies: nginx proxy_pass in the mock's own worker (one process does proxy and
+# mock: no cross-process hop), and nginx proxy_pass as its own process with 2 workers. Each path
+# is measured ROUNDS times, interleaved, and reported as the median.
 #
 # The mock upstream is nginx returning a fixed chat.completion (no model behind it), so the
 # figures measure the proxies, not a model. Everything listens on 127.0.0.1.
@@ -97,14 +101,47 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
-read -r D_RPS D_P50 D_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-read -r P_RPS P_P50 P_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-read -r N_RPS N_P50 N_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-read -r S_RPS1 S_P50 S_P99 <<<"$(wrk_measure 1 1 "http://127.0.0.1:$SEP_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-read -r P64_RPS P64_P50 P64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PO_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-PO_RSS_LOAD=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
-read -r N64_RPS N64_P50 N64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" -s "$WORK/post.lua")"
-read -r S64_RPS S64_P50 S64_P99 <<<"$(wrk_measure 2 64 "http://127.0.0.1:$SEP_PORT/v1/chat/completions" -s "$WORK/post.lua")"
+# The machine is shared: every path is measured ROUNDS times, the paths interleaved round by
+# round, and each figure is the median of its rounds (requests/s and the two percentiles taken
+# separately), so that a noisy minute does not land on one path only.
+ROUNDS=${ROUNDS:-3}
+declare -A RUNS
+measure() {  # NAME THREADS CONNECTIONS PORT: appends "rps p50 p99" to RUNS[NAME]
+  RUNS[$1]+="$(wrk_measure "$2" "$3" "http://127.0.0.1:$4/v1/chat/completions" -s "$WORK/post.lua");"
+}
+median_of() {  # NAME FIELD(1..3) -> the median of that field over the rounds
+  echo "${RUNS[$1]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}' | sort -g |
+    awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+PO_RSS_LOAD=0
+# CPU time stolen by the hypervisor during the measurements (the 8th field of /proc/stat's cpu
+# line): a share above a few percent means the figures of this run are not comparable.
+STEAL0=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+for _ in $(seq 1 "$ROUNDS"); do
+  measure D 1 1 "$MOCK_PORT"
+  measure P 1 1 "$PO_PORT"
+  measure N 1 1 "$PROXY_PORT"
+  measure Q 1 1 "$SEP_PORT"
+  measure P64 2 64 "$PO_PORT"
+  RSS_NOW=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
+  [ "$RSS_NOW" -gt "$PO_RSS_LOAD" ] && PO_RSS_LOAD=$RSS_NOW
+  measure N64 2 64 "$PROXY_PORT"
+  measure Q64 2 64 "$SEP_PORT"
+done
+# Throughput ratios per round (the paths of one round ran within the same half minute), median.
+round_ratio() {  # A B -> median over rounds of A_i / B_i
+  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk 'NF {print $1}') \
+    <(echo "${RUNS[$2]}" | tr ';' '\n' | awk 'NF {print $1}') |
+    awk '$2 > 0 {print $1 / $2}' | sort -g |
+    awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+RATIO_N=$(round_ratio P64 N64)
+RATIO_Q=$(round_ratio P64 Q64)
+STEAL1=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+STEAL_PCT=$(echo "$STEAL0 $STEAL1" | awk '{ if ($4 > $2) printf "%.1f", 100 * ($3 - $1) / ($4 - $2); else print "n/a" }')
+for name in D P N Q P64 N64 Q64; do
+  read -r "${name}_RPS" "${name}_P50" "${name}_P99" <<<"$(median_of "$name" 1) $(median_of "$name" 2) $(median_of "$name" 3)"
+done
 
 # Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
 cat >"$WORK/stream.lua" <<LUA
@@ -127,22 +164,25 @@ mkdir -p "$ROOT/bench/results"
 {
   echo "## Gateway: promptops vs nginx proxy_pass in front of the same mock upstream"
   echo
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), ${SECS}s per run, $(nproc) cores shared by wrk, nginx and promptops."
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), ${SECS}s per run, medians of $ROUNDS interleaved rounds, $(nproc) cores shared by wrk, nginx and promptops."
   echo "Mock upstream: nginx (1 worker) returning a fixed chat.completion; traces and metrics on, cache off."
+  echo "CPU time stolen by the hypervisor during the request/s runs: ${STEAL_PCT}%."
   echo
   echo "| path | concurrency | requests/s | p50 us | p99 us | added p50 us | added p99 us |"
   echo "|---|---|---|---|---|---|---|"
   echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
   echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(added "$P_P50" "$D_P50") | $(added "$P_P99" "$D_P99") |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
-  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $S_RPS1 | $S_P50 | $S_P99 | $(added "$S_P50" "$D_P50") | $(added "$S_P99" "$D_P99") |"
+  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $Q_RPS | $Q_P50 | $Q_P99 | $(added "$Q_P50" "$D_P50") | $(added "$Q_P99" "$D_P99") |"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
-  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $S64_RPS | $S64_P50 | $S64_P99 | | |"
+  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $Q64_RPS | $Q64_P50 | $Q64_P99 | | |"
   echo
-  echo "Max throughput at concurrency 64, promptops / nginx proxy_pass sharing the mock's worker:"
-  echo "**$(ratio "$P64_RPS" "$N64_RPS")**; promptops / nginx proxy_pass as its own 2-worker process: **$(ratio "$P64_RPS" "$S64_RPS")**."
-  echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB."
+  echo "Max throughput at concurrency 64 (median over rounds of the ratio within a round):"
+  echo "promptops / nginx proxy_pass sharing the mock's worker **$RATIO_N**;"
+  echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**."
+  echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Requests/s of every round:"
+  for name in D P N Q P64 N64 Q64; do echo "- $name: $(echo "${RUNS[$name]}" | tr ';' '\n' | awk 'NF {printf "%s ", $1}')"; done
   echo
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"
   echo "20 tokens/s each): $S_RPS completed streams/s, stream duration p50 $S_P50 us, p99 $S_P99 us,"

@@ -5,8 +5,6 @@
 
 #include <cerrno>
 
-#include <charconv>
-
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -30,6 +28,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>

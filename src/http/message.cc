@@ -1,5 +1,7 @@
 #include "http/message.h"
 
+#include <array>
+
 #include "core/json.h"
 
 namespace promptops::http {
@@ -47,6 +49,29 @@ std::optional<std::string_view> FindHeader(const Headers& headers, std::string_v
 bool IsFramingHeader(std::string_view name) {
   return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
          EqualsIgnoreCase(name, "connection");
+}
+
+bool ValidHeaderName(std::string_view name) {
+  static constexpr auto kToken = [] {
+    std::array<bool, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!kToken[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+bool ValidHeaderValue(std::string_view value) {
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

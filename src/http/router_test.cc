@@ -155,6 +155,21 @@ TEST(Message, HeaderLookupAndFramingHeaders) {
   }
 }
 
+TEST(Message, HeaderNamesMustBeTokensAndValuesSingleLines) {
+  for (const char* n :
+       {"Content-Type", "x-promptops-trace-id", "X_1", "a!#$%&'*+-.^_`|~z", "POST"}) {
+    EXPECT_TRUE(ValidHeaderName(n)) << n;
+  }
+  for (const char* n : {"", "Bad Name", "x:y", "x\r\ny", "tab\t", "quote\"", "(paren)", "é"}) {
+    EXPECT_FALSE(ValidHeaderName(n)) << n;
+  }
+  EXPECT_TRUE(ValidHeaderValue(""));
+  EXPECT_TRUE(ValidHeaderValue("Bearer sk-1; a=\"b\", 안녕\t"));
+  EXPECT_FALSE(ValidHeaderValue("a\r\nInjected: 1"));
+  EXPECT_FALSE(ValidHeaderValue("a\nb"));
+  EXPECT_FALSE(ValidHeaderValue(std::string("a\0b", 3)));
+}
+
 TEST(Message, UrlDecode) {
   struct {
     std::string in;

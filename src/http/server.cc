@@ -21,13 +21,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <charconv>
 #include <condition_variable>
 #include <csignal>
@@ -116,31 +111,6 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
     return Response::FromError(Error::InvalidArgument("malformed request: " + ec.message()));
   }
   return std::nullopt;
-}
-
-// Header names are tokens (RFC 9110 5.1); values may not contain CR, LF or NUL. A handler's
-// header that breaks this is dropped, never written: it could split the response.
-bool ValidHeaderName(std::string_view name) {
-  static constexpr auto kToken = [] {
-    std::array<bool, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!kToken[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
-
-bool ValidHeaderValue(std::string_view value) {
-  for (char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
 }
 
 // The status line and header block of a response (ending with the empty line): the handler's
@@ -707,9 +677,11 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (!header_ec && !parser.is_done()) {
         auto expect = FindHeader(req.headers, "expect");
         if (expect && EqualsIgnoreCase(*expect, "100-continue")) {
-          bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-          auto [cont_ec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
-          if (cont_ec) break;
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          bool sent = co_await WriteAll(
+              stream, std::array{asio::const_buffer(kContinue.data(), kContinue.size())},
+              opts_.request_timeout);
+          if (!sent) break;
         }
         auto [read_ec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
         body_ec = read_ec;

@@ -15,12 +15,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <deque>
@@ -545,7 +541,7 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
                                                    Headers& headers, std::string& body,
                                                    const OnHead& on_head, const OnData& on_data,
                                                    UpstreamCancel* cancel) {
-  if (method.empty() || method.find_first_of(" \r\n\t") != std::string_view::npos) {
+  if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
     co_return Error::InvalidArgument("invalid HTTP method");
   }
   // The request head, written by hand (Beast's message and serializer cost an allocation per
@@ -566,8 +562,7 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
   head.append(target_.host_header).append("\r\n");
   for (const auto& [name, value] : headers) {
     if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
-    if (name.empty() || name.find_first_of(" :\r\n\t") != std::string::npos ||
-        value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
       co_return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
                                        "' has an invalid name or value");
     }

@@ -148,18 +148,41 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
   return c;
 }
 
+namespace {
+
+// `{"id":…,"object":…,"created":…,"model":…` (the object stays open), shared by both shapes.
+void AppendObjectHead(std::string& out, std::string_view id, std::string_view object,
+                      std::int64_t created, std::string_view model) {
+  out += "{\"id\":";
+  json::AppendString(out, id);
+  out += ",\"object\":\"";
+  out += object;
+  out += "\",\"created\":";
+  json::AppendInt(out, created);
+  out += ",\"model\":";
+  json::AppendString(out, model);
+}
+
+// `,"usage":{"prompt_tokens":…,"completion_tokens":…,"total_tokens":…}`.
+void AppendUsage(std::string& out, const providers::Usage& usage) {
+  out += ",\"usage\":{\"prompt_tokens\":";
+  json::AppendInt(out, usage.prompt_tokens);
+  out += ",\"completion_tokens\":";
+  json::AppendInt(out, usage.completion_tokens);
+  out += ",\"total_tokens\":";
+  json::AppendInt(out, usage.prompt_tokens + usage.completion_tokens);
+  out += '}';
+}
+
+}  // namespace
+
 // Written by hand rather than through boost::json: it is on every non-streamed answer, and
 // building the object first cost ~20 allocations.
 std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,
                            const providers::ChatResponse& r, const providers::Usage& usage) {
   std::string out;
   out.reserve(256 + id.size() + model.size() + r.content.size());
-  out += "{\"id\":";
-  json::AppendString(out, id);
-  out += ",\"object\":\"chat.completion\",\"created\":";
-  json::AppendInt(out, created);
-  out += ",\"model\":";
-  json::AppendString(out, model);
+  AppendObjectHead(out, id, "chat.completion", created, model);
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
   json::AppendString(out, r.content);
   if (!r.tool_calls.is_null()) {
@@ -168,13 +191,9 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
   }
   out += "},\"logprobs\":null,\"finish_reason\":";
   json::AppendString(out, r.finish_reason);
-  out += "}],\"usage\":{\"prompt_tokens\":";
-  json::AppendInt(out, usage.prompt_tokens);
-  out += ",\"completion_tokens\":";
-  json::AppendInt(out, usage.completion_tokens);
-  out += ",\"total_tokens\":";
-  json::AppendInt(out, usage.prompt_tokens + usage.completion_tokens);
-  out += "}}";
+  out += "}]";
+  AppendUsage(out, usage);
+  out += '}';
   return out;
 }
 
@@ -186,20 +205,11 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
                       const providers::Usage* usage) {
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
-  out += "{\"id\":";
-  json::AppendString(out, id);
-  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  json::AppendInt(out, created);
-  out += ",\"model\":";
-  json::AppendString(out, model);
+  AppendObjectHead(out, id, "chat.completion.chunk", created, model);
   if (usage) {
-    out += ",\"choices\":[],\"usage\":{\"prompt_tokens\":";
-    json::AppendInt(out, usage->prompt_tokens);
-    out += ",\"completion_tokens\":";
-    json::AppendInt(out, usage->completion_tokens);
-    out += ",\"total_tokens\":";
-    json::AppendInt(out, usage->prompt_tokens + usage->completion_tokens);
-    out += "}}";
+    out += ",\"choices\":[]";
+    AppendUsage(out, *usage);
+    out += '}';
     return out;
   }
   out += ",\"choices\":[{\"index\":0,\"delta\":{";

@@ -98,6 +98,22 @@ TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {
   auto usage = *json::Parse(ChunkJson("id", 1, "m", std::nullopt, std::nullopt, std::nullopt, &u));
   EXPECT_TRUE(usage.at("choices").as_array().empty());
   EXPECT_EQ(usage.at("usage").at("prompt_tokens").as_int64(), 3);
+  EXPECT_EQ(usage.at("usage").at("total_tokens").as_int64(), 5);
+
+  // Hand-written output: quotes and control characters are escaped, tool calls pass through.
+  r.content = "say \"hi\"\n\\ok";
+  r.finish_reason = "tool_calls";
+  r.tool_calls = *json::Parse(R"([{"id":"call_1","type":"function",
+      "function":{"name":"f","arguments":"{\"a\":1}"}}])");
+  auto t = *json::Parse(CompletionJson("id\"x", 7, "model/\u00e9", r, u));
+  EXPECT_EQ(t.at("id").as_string(), "id\"x");
+  EXPECT_EQ(t.at("model").as_string(), "model/\u00e9");
+  EXPECT_EQ(t.at("created").as_int64(), 7);
+  const auto& msg = t.at("choices").at(0).at("message");
+  EXPECT_EQ(msg.at("content").as_string(), "say \"hi\"\n\\ok");
+  EXPECT_EQ(msg.at("tool_calls"), r.tool_calls);
+  EXPECT_EQ(t.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
+  EXPECT_EQ(t.at("usage").at("completion_tokens").as_int64(), 2);
 
   struct Case {
     Error e;

@@ -18,65 +18,35 @@ SECONDS_PER_RUN=$SECS
 source "$(dirname "$0")/lib.sh"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MOCK_PORT=$(free_port)
-PROXY_PORT=$(free_port)
+free_port MOCK_PORT
+free_port PROXY_PORT
+free_port SEP_PORT
 COMPLETION='{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
+UPSTREAM="upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }"
+PROXY_LOCATION='location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+# The mock upstream, and the first reference proxy served by the mock's own worker.
+start_nginx nginx 1 "
+  $UPSTREAM
   server {  # the mock upstream
     listen 127.0.0.1:$MOCK_PORT;
     location / { default_type application/json; return 200 '$COMPLETION'; }
   }
   server {  # the reference proxy
     listen 127.0.0.1:$PROXY_PORT;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
-PIDS+=($!)
+    $PROXY_LOCATION
+  }"
 
 # A second reference: nginx proxy_pass as its own process with 2 workers (as many as promptops
 # has network threads, and as `worker_processes auto` gives here), in front of the same mock.
 # Unlike the proxy above, it does not share a worker with the mock, so each request crosses
 # processes as it does through promptops.
-SEP_PORT=$(free_port)
-mkdir -p "$WORK/nginx2"
-cat >"$WORK/nginx2/nginx.conf" <<CONF
-worker_processes 2;
-pid $WORK/nginx2/nginx.pid;
-error_log $WORK/nginx2/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+start_nginx nginx2 2 "
+  $UPSTREAM
   server {
     listen 127.0.0.1:$SEP_PORT;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -c "$WORK/nginx2/nginx.conf" -p "$WORK/nginx2" -g 'daemon off;' &
-PIDS+=($!)
+    $PROXY_LOCATION
+  }"
 
 cat >"$WORK/promptops.yaml" <<CONF
 providers:

@@ -32,6 +32,59 @@ start_promptops() {
   [ -n "$PO_PORT" ] || { echo "bench: promptops did not start"; cat "$WORK/serve.err"; exit 1; }
 }
 
+# free_port NAME: sets variable NAME to a TCP port on 127.0.0.1 that nothing listens on now,
+# below the ephemeral port range, and that this run has not handed out before (bash's /dev/tcp:
+# no other tool needed). Not called in $(...): the ports handed out are remembered in this shell.
+USED_PORTS=" "
+free_port() {
+  # Below the kernel's ephemeral range, where no client socket of this run can hold the port.
+  local p low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
+  for _ in $(seq 1 500); do
+    p=$((10000 + RANDOM % (low - 10000)))
+    [[ "$USED_PORTS" == *" $p "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      USED_PORTS+="$p "
+      printf -v "$1" '%s' "$p"
+      return 0
+    fi
+  done
+  echo "bench: no free port found" >&2
+  return 1
+}
+
+# start_nginx NAME WORKERS HTTP_BLOCK: runs nginx in the foreground (stopped on exit) with its
+# own prefix WORK/NAME, WORKERS worker processes, no access log, long keep-alive, and
+# HTTP_BLOCK (upstream and server blocks) inside `http { }`. Returns when it accepts connections
+# on the first `listen` address of HTTP_BLOCK.
+start_nginx() {
+  local dir="$WORK/$1"
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes $2;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+$3
+}
+CONF
+  nginx -c "$dir/nginx.conf" -p "$dir" -g 'daemon off;' &
+  PIDS+=($!)
+  local port
+  port=$(echo "$3" | sed -n 's/.*listen 127.0.0.1:\([0-9]*\).*/\1/p' | head -1)
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: nginx $1 did not start"
+  cat "$dir/error.log"
+  exit 1
+}
+
 # to_us 24.00us|1.16ms|1.02s -> microseconds (wrk's latency notation).
 to_us() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'

@@ -17,27 +17,15 @@ PORT=$PO_PORT
 URL="http://127.0.0.1:$PORT/api/v1/prompts/support%2Frefund-bot?label=production"
 
 # 2. nginx serving the identical response body as a static file (baseline).
-mkdir -p "$WORK/www" "$WORK/nginx"
+mkdir -p "$WORK/www"
 curl -sf -H "Authorization: Bearer $KEY" "$URL" >"$WORK/www/prompt.json"
-NGINX_PORT=$((PORT + 1))
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
+free_port NGINX_PORT
+start_nginx nginx 2 "
   default_type application/json;
-  keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$NGINX_PORT;
     root $WORK/www;
-  }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g 'daemon off;' &
-PIDS+=($!)
-sleep 0.5
+  }"
 BASE_URL="http://127.0.0.1:$NGINX_PORT/prompt.json"
 
 AUTH="Authorization: Bearer $KEY"

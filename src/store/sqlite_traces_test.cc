@@ -22,6 +22,22 @@ TraceRow Row(std::string id, std::int64_t time_ms, std::int64_t project = 1) {
   return r;
 }
 
+// Builds a filter by setting fields on a default one (designated initializers would warn about
+// the fields left out).
+template <class Set>
+TraceFilter F(Set set) {
+  TraceFilter f;
+  set(f);
+  return f;
+}
+
+// A listing case: the filter and the ids it must return, newest first.
+struct FilterCase {
+  const char* name;
+  TraceFilter filter;
+  std::vector<std::string> ids;
+};
+
 class SqliteTracesTest : public ::testing::Test {
  protected:
   void SetUp() override { store_ = std::move(OpenSqliteStore(dir_.path() / "db.sqlite")).value(); }
@@ -136,19 +152,7 @@ TEST_F(SqliteTracesTest, ListsNewestFirstWithFiltersAndPagination) {
   rows.push_back(Row("tr-other-project", 5000, 2));
   Insert(rows);
 
-  // Builds a filter by setting fields on a default one (designated initializers would warn
-  // about the fields left out).
-  auto F = [](auto set) {
-    TraceFilter f;
-    set(f);
-    return f;
-  };
-  struct Case {
-    const char* name;
-    TraceFilter filter;
-    std::vector<std::string> ids;
-  };
-  const Case cases[] = {
+  const FilterCase cases[] = {
       {"all", {}, {"tr-9", "tr-8", "tr-7", "tr-6", "tr-5", "tr-4", "tr-3", "tr-2", "tr-1", "tr-0"}},
       {"time range",
        F([](TraceFilter& f) { f.from_ms = 1020, f.to_ms = 1050; }),
@@ -209,17 +213,7 @@ TEST_F(SqliteTracesTest, FiltersOnPartialAndCoveringIndexesMissNoTrace) {
     rows.push_back(r);
   }
   Insert(rows);
-  auto F = [](auto set) {
-    TraceFilter f;
-    set(f);
-    return f;
-  };
-  struct Case {
-    const char* name;
-    TraceFilter filter;
-    std::vector<std::string> ids;
-  };
-  const Case cases[] = {
+  const FilterCase cases[] = {
       {"errors",
        F([](TraceFilter& f) { f.errors_only = true; }),
        {"not-found", "bad-gateway", "broke-mid-stream", "limited"}},

@@ -1,7 +1,11 @@
 #include "core/thread.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <string>
 
 namespace promptops {
@@ -10,5 +14,83 @@ void SetThreadName(std::string_view name) {
   std::string n(name.substr(0, 15));
   pthread_setname_np(pthread_self(), n.c_str());
 }
+
+namespace {
+
+// A yield that took this long handed the core to another thread (sched_yield alone returns in
+// well under a microsecond).
+constexpr std::int64_t kSwitchedNs = 5'000;
+// Yields per adaptation window.
+constexpr unsigned kWindow = 32;
+
+struct Cooperation {
+  bool enabled = false;
+  std::int64_t base_ns = 0;
+  std::int64_t max_ns = 0;
+  std::int64_t slice_ns = 0;
+  std::int64_t last_ns = 0;  // when the thread last gave way (or enabled cooperation)
+  std::uint64_t yields = 0;
+  unsigned window = 0;    // yields in the current window
+  unsigned switched = 0;  // of which handed the core to another thread
+};
+thread_local Cooperation t_coop;
+
+std::int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
+                                              std::chrono::nanoseconds base,
+                                              std::chrono::nanoseconds max, unsigned yields,
+                                              unsigned switched) {
+  if (yields == 0) return current;
+  if (switched * 2 > yields) return std::min(std::max(current * 2, base), max);
+  if (switched * 8 < yields) return std::max(current / 2, base);
+  return current;
+}
+
+void EnableCooperativeYield(std::chrono::microseconds slice, std::chrono::microseconds max_slice) {
+  t_coop = Cooperation{};
+  t_coop.enabled = true;
+  t_coop.base_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count();
+  t_coop.max_ns = std::max(
+      t_coop.base_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(max_slice).count());
+  t_coop.slice_ns = t_coop.base_ns;
+  t_coop.last_ns = MonotonicNs();
+}
+
+void CooperativeYield() {
+  if (!t_coop.enabled) return;
+  // Called from inside SQLite's I/O methods too: errno must be what the caller left.
+  const int saved_errno = errno;
+  const std::int64_t now = MonotonicNs();
+  if (now - t_coop.last_ns >= t_coop.slice_ns) {
+    sched_yield();
+    const std::int64_t after = MonotonicNs();
+    ++t_coop.yields;
+    if (after - now >= kSwitchedNs) ++t_coop.switched;
+    if (++t_coop.window == kWindow) {
+      using std::chrono::nanoseconds;
+      t_coop.slice_ns = NextCooperativeSlice(nanoseconds(t_coop.slice_ns),
+                                             nanoseconds(t_coop.base_ns),
+                                             nanoseconds(t_coop.max_ns), t_coop.window,
+                                             t_coop.switched)
+                            .count();
+      t_coop.window = 0;
+      t_coop.switched = 0;
+    }
+    // The time spent waiting for the core does not count towards the next slice.
+    t_coop.last_ns = after;
+  }
+  errno = saved_errno;
+}
+
+std::uint64_t CooperativeYields() { return t_coop.yields; }
+
+std::chrono::nanoseconds CooperativeSlice() { return std::chrono::nanoseconds(t_coop.slice_ns); }
 
 }  // namespace promptops

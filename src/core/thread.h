@@ -1,11 +1,41 @@
 #pragma once
-// Thread naming, so that top -H, perf and gdb show which part of promptops a thread belongs to.
+// Thread naming, so that top -H, perf and gdb show which part of promptops a thread belongs to;
+// and cooperative yielding for background threads that share the cores with network threads.
 
+#include <chrono>
+#include <cstdint>
 #include <string_view>
 
 namespace promptops {
 
 // Names the calling thread (Linux keeps the first 15 bytes). Best effort: errors are ignored.
 void SetThreadName(std::string_view name);
+
+// Cooperative yielding. A background thread that runs long stretches of CPU work beside the
+// latency-sensitive network threads (the trace writer storing a batch) calls
+// EnableCooperativeYield once, then CooperativeYield at points where it may pause (between
+// rows, after each page SQLite writes). When the thread has run for its current slice since it
+// last gave way, the call yields the CPU (sched_yield), so that a network thread woken onto the
+// same core runs within about a slice instead of waiting for the scheduler to preempt the
+// background thread, which can take milliseconds. When nothing else is runnable the yield
+// returns at once (well under a microsecond).
+//
+// The slice adapts: when most yields hand the core to another thread (the cores are saturated,
+// everybody waits anyway), fine slicing would only add context switches, so the slice doubles,
+// up to `max_slice`; when few yields do, it halves, down to `slice`.
+// On a thread that did not enable it, CooperativeYield only reads a thread-local flag.
+void EnableCooperativeYield(std::chrono::microseconds slice = std::chrono::microseconds(25),
+                            std::chrono::microseconds max_slice = std::chrono::milliseconds(2));
+void CooperativeYield();
+// How many times the calling thread has yielded in CooperativeYield, and its current slice (for
+// tests and diagnostics).
+std::uint64_t CooperativeYields();
+std::chrono::nanoseconds CooperativeSlice();
+// The adaptation rule, on its own for tests: the slice after a window of `yields` yields of
+// which `switched` handed the core to another thread.
+std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
+                                              std::chrono::nanoseconds base,
+                                              std::chrono::nanoseconds max, unsigned yields,
+                                              unsigned switched);
 
 }  // namespace promptops

@@ -1,8 +1,12 @@
 #include "store/sqlite.h"
 
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <mutex>
 
 #include "core/log.h"
+#include "core/thread.h"
 
 namespace promptops::store::sqlite {
 
@@ -15,6 +19,44 @@ namespace {
 // first (a test, an embedding program) it answers SQLITE_MISUSE and statistics stay on, which
 // is only slower. Not thread-safe against other threads' SQLite use, hence before the first open
 // and once.
+//
+// Page writes are cooperation points (core/thread.h): the unix VFS's pwrite/pwrite64 are wrapped
+// so that a thread that enabled cooperative yielding (the trace writer) gives way to network
+// threads between the pages of a commit or checkpoint, which it otherwise writes in one
+// stretch of hundreds of microseconds. Other threads pay one thread-local check per page. The
+// wrapper is installed through the VFS's documented system-call override (xSetSystemCall)
+// before any connection exists; a VFS without it, or a build using neither call, is left as is.
+using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
+static_assert(sizeof(off_t) == 8, "pwrite and pwrite64 share one signature on 64-bit Linux");
+PwriteFn g_pwrite = nullptr;
+PwriteFn g_pwrite64 = nullptr;
+ssize_t CooperativePwrite(int fd, const void* buf, size_t n, off_t off) {
+  ssize_t r = g_pwrite(fd, buf, n, off);
+  CooperativeYield();  // keeps errno
+  return r;
+}
+ssize_t CooperativePwrite64(int fd, const void* buf, size_t n, off_t off) {
+  ssize_t r = g_pwrite64(fd, buf, n, off);
+  CooperativeYield();
+  return r;
+}
+
+void WrapPageWrites() {
+  sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+  if (vfs == nullptr || vfs->iVersion < 3 || vfs->xSetSystemCall == nullptr) return;
+  auto wrap = [&](const char* name, PwriteFn& original, PwriteFn wrapper) {
+    auto current = vfs->xGetSystemCall(vfs, name);
+    if (current == nullptr) return;  // this build of SQLite does not use it
+    original = reinterpret_cast<PwriteFn>(current);
+    if (vfs->xSetSystemCall(vfs, name, reinterpret_cast<sqlite3_syscall_ptr>(wrapper)) !=
+        SQLITE_OK) {
+      log::Warn("sqlite: cannot wrap page writes", {{"call", name}});
+    }
+  };
+  wrap("pwrite", g_pwrite, CooperativePwrite);
+  wrap("pwrite64", g_pwrite64, CooperativePwrite64);
+}
+
 void ConfigureSqliteOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -24,6 +66,7 @@ void ConfigureSqliteOnce() {
     } else if (rc != SQLITE_OK) {
       log::Warn("sqlite3_config(MEMSTATUS) failed", {{"error", sqlite3_errstr(rc)}});
     }
+    WrapPageWrites();
   });
 }
 

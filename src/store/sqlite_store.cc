@@ -457,7 +457,19 @@ class SqliteStore : public Store {
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
     std::lock_guard lock(write_mu_);
+    PO_RETURN_IF_ERROR(SetRelaxed(false));
     return RunTx(*writer_, "BEGIN IMMEDIATE", fn);
+  }
+  // synchronous=NORMAL for one transaction: in WAL mode the commit appends to the WAL without an
+  // fsync (the WAL is synced by the next synchronous=FULL commit or checkpoint). The setting
+  // belongs to the connection, so it is restored before the next durable write, even if
+  // restoring it right after this transaction failed.
+  Status WriteRelaxed(const std::function<Status(Tx&)>& fn) override {
+    std::lock_guard lock(write_mu_);
+    PO_RETURN_IF_ERROR(SetRelaxed(true));
+    Status s = RunTx(*writer_, "BEGIN IMMEDIATE", fn);
+    (void)SetRelaxed(false);
+    return s;
   }
   Status Read(const std::function<Status(Tx&)>& fn) override {
     std::lock_guard lock(read_mu_);
@@ -487,9 +499,18 @@ class SqliteStore : public Store {
     return commit;
   }
 
+  // Called with write_mu_ held.
+  Status SetRelaxed(bool relaxed) {
+    if (relaxed_ == relaxed) return OkStatus();
+    PO_RETURN_IF_ERROR(writer_->Exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL"));
+    relaxed_ = relaxed;
+    return OkStatus();
+  }
+
   std::string path_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;  // guarded by write_mu_
+  bool relaxed_ = false;                // writer_ has synchronous=NORMAL; guarded by write_mu_
   std::mutex read_mu_;
   std::unique_ptr<Connection> reader_;  // guarded by read_mu_
   int schema_;

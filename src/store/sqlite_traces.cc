@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "store/sqlite_traces.h"
-
+#include "core/thread.h"
 #include "store/sqlite.h"
+#include "store/sqlite_traces.h"
 
 namespace promptops::store {
 namespace {
@@ -121,6 +121,7 @@ class SqliteTraces : public TraceRepository {
     // (on return or error) clears the bindings, so no pointer into `rows` outlives the call.
     std::size_t inserted = 0;
     for (const auto& r : rows) {
+      CooperativeYield();  // the trace writer gives way to network threads between rows
       st.BindNoCopy(1, r.id)
           .Bind(2, r.project_id)
           .Bind(3, r.time_ms)

@@ -100,6 +100,11 @@ class Store {
   // Runs fn in one write transaction: committed if fn returns ok, rolled back otherwise (and on
   // exceptions, which propagate). Writers are serialized; the commit is durable when this returns.
   virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
+  // Like Write, for telemetry (trace batches): the commit survives a process crash when this
+  // returns, but an OS crash or power loss may lose it until the next durable write or
+  // checkpoint (SQLite: synchronous=NORMAL for this transaction, no fsync at commit). A store
+  // without the distinction makes it durable.
+  virtual Status WriteRelaxed(const std::function<Status(Tx&)>& fn) { return Write(fn); }
   // Runs fn in a read transaction (consistent snapshot). Writes inside fn are a bug.
   virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
   // Human-readable backend description, e.g. "sqlite:/data/promptops.db (schema 1)".

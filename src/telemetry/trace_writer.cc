@@ -11,6 +11,9 @@ namespace promptops::telemetry {
 namespace {
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr int kWriteAttempts = 3;
+// Longest stretch of CPU work between two cooperation points at which the writer gives way to
+// a network thread waiting for its core (core/thread.h).
+constexpr auto kCooperativeSlice = std::chrono::microseconds(25);
 
 TraceWriterOptions Sane(TraceWriterOptions o) {
   if (o.capacity == 0) o.capacity = 1;
@@ -26,6 +29,7 @@ TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metric
     : store_(store), options_(Sane(options)), metrics_(metrics) {
   thread_ = std::thread([this] {
     SetThreadName("po-traces");
+    EnableCooperativeYield(kCooperativeSlice);
     Run();
   });
 }
@@ -135,14 +139,19 @@ void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
   // 512 rows is ~350 KB: allocated afresh each time, it would be mapped and unmapped).
   auto& rows = rows_;
   rows.resize(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) MoveToRow(std::move(batch[i]), rows[i]);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    MoveToRow(std::move(batch[i]), rows[i]);
+    CooperativeYield();
+  }
   const std::uint64_t n = batch.size();
   batch.clear();
 
   Status s;
   std::size_t inserted = 0;
   for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
-    s = store_.Write([&](store::Tx& tx) -> Status {
+    // Relaxed durability: traces survive a crash of promptops once stored, and an OS crash or
+    // power loss once the next durable write or checkpoint syncs the WAL (docs/telemetry.md).
+    s = store_.WriteRelaxed([&](store::Tx& tx) -> Status {
       PO_ASSIGN_OR_RETURN(inserted, tx.traces().InsertBatch(rows));
       return OkStatus();
     });
@@ -154,7 +163,12 @@ void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100) * attempt);
     }
   }
-  rows.clear();  // before taking mu_: freeing a batch's strings must not hold up Enqueue
+  // Before taking mu_: freeing a batch's strings must not hold up Enqueue.
+  for (auto& row : rows) {
+    row = store::TraceRow();
+    CooperativeYield();
+  }
+  rows.clear();
   std::lock_guard lock(mu_);
   if (s.ok()) {
     written_ += n;

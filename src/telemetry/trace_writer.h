@@ -6,7 +6,12 @@
 // `batch`). Under moderate traffic the batches stay small, so the writer works in short bursts
 // (a long burst on a shared core delays the network threads' wake-ups: that is the gateway's
 // p99 at low concurrency); under heavy traffic records pile up while a batch commits, so the
-// next batch is bigger and the commit rate, not the traffic, bounds the fsyncs.
+// next batch is bigger and the commit rate, not the traffic, bounds the commits.
+//
+// Batches are committed with Store::WriteRelaxed (a stored trace survives a crash of promptops;
+// an OS crash may lose it until the next durable write or checkpoint), and the writer thread
+// yields the CPU to network threads every 25 us of work (core/thread.h, cooperative yielding),
+// so that neither an fsync per batch nor a batch's CPU burst delays the network threads.
 //
 // Nothing is lost silently: a record that is not stored is counted in dropped() and in
 // promptops_trace_queue_dropped_total{reason}, and logged (rate-limited):

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread.h"
 #include "support/temp_dir.h"
 #include "telemetry/metrics.h"
 
@@ -31,15 +32,15 @@ class GatedStore : public store::Store {
  public:
   explicit GatedStore(store::Store& inner) : inner_(inner) {}
   Status Write(const std::function<Status(store::Tx&)>& fn) override {
-    {
-      std::unique_lock lock(mu_);
-      ++entered_;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return open_; });
-      if (failing_) return Error::Unavailable("disk on fire");
-    }
-    ++writes_;
+    PO_RETURN_IF_ERROR(Gate());
     return inner_.Write(fn);
+  }
+  Status WriteRelaxed(const std::function<Status(store::Tx&)>& fn) override {
+    PO_RETURN_IF_ERROR(Gate());
+    ++relaxed_;
+    // The calling thread gives way to network threads (core/thread.h) if it enabled that.
+    if (CooperativeSlice().count() > 0) ++cooperative_;
+    return inner_.WriteRelaxed(fn);
   }
   Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
   std::string Describe() const override { return "gated"; }
@@ -63,12 +64,26 @@ class GatedStore : public store::Store {
     cv_.wait(lock, [&] { return entered_ >= n; });
   }
   int writes() const { return writes_; }
+  int relaxed() const { return relaxed_; }
+  int cooperative() const { return cooperative_; }
   int entered() {
     std::lock_guard lock(mu_);
     return entered_;
   }
 
  private:
+  Status Gate() {
+    {
+      std::unique_lock lock(mu_);
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      if (failing_) return Error::Unavailable("disk on fire");
+    }
+    ++writes_;
+    return OkStatus();
+  }
+
   store::Store& inner_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -76,6 +91,8 @@ class GatedStore : public store::Store {
   bool failing_ = false;
   int entered_ = 0;
   std::atomic<int> writes_{0};
+  std::atomic<int> relaxed_{0};
+  std::atomic<int> cooperative_{0};
 };
 
 class TraceWriterTest : public ::testing::Test {
@@ -112,6 +129,11 @@ TEST_F(TraceWriterTest, FlushStoresEverythingEnqueuedInBatches) {
   EXPECT_EQ(w.depth(), 0u);
   // 9 full batches and one partial one: one transaction per batch, never one per record.
   EXPECT_EQ(gated_->writes(), 10);
+  // Trace batches are telemetry: relaxed durability (no fsync per batch), written by a thread
+  // that gives way to the network threads.
+  EXPECT_EQ(gated_->relaxed(), 10);
+  EXPECT_EQ(gated_->cooperative(), 10);
+  EXPECT_EQ(CooperativeSlice().count(), 0);  // the test's own thread is not cooperative
   EXPECT_EQ(metrics.Value("promptops_traces_written_total"), 95);
   EXPECT_EQ(metrics.Value("promptops_trace_queue_depth"), 0);
 }

@@ -1,0 +1,67 @@
+#include "core/thread.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+namespace promptops {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+TEST(CooperativeYield, DoesNothingOnAThreadThatDidNotEnableIt) {
+  std::thread([] {
+    for (int i = 0; i < 10000; ++i) CooperativeYield();
+    EXPECT_EQ(CooperativeYields(), 0u);
+    EXPECT_EQ(CooperativeSlice().count(), 0);
+  }).join();
+}
+
+TEST(CooperativeYield, YieldsOnlyOnceASliceHasPassed) {
+  std::thread([] {
+    EnableCooperativeYield(milliseconds(1000), milliseconds(1000));
+    for (int i = 0; i < 10000; ++i) CooperativeYield();
+    EXPECT_EQ(CooperativeYields(), 0u);  // far less than a second of work
+
+    EnableCooperativeYield(milliseconds(2), milliseconds(2));
+    auto end = std::chrono::steady_clock::now() + milliseconds(20);
+    while (std::chrono::steady_clock::now() < end) CooperativeYield();
+    // About one yield per 2 ms of running: at most 10 in 20 ms, and at least one.
+    EXPECT_GE(CooperativeYields(), 1u);
+    EXPECT_LE(CooperativeYields(), 10u);
+  }).join();
+}
+
+TEST(CooperativeYield, ZeroSliceYieldsAtEveryPointAndKeepsErrno) {
+  std::thread([] {
+    EnableCooperativeYield(microseconds(0), microseconds(0));
+    for (int i = 0; i < 100; ++i) {
+      errno = EIO;
+      CooperativeYield();
+      ASSERT_EQ(errno, EIO);  // callable from inside I/O wrappers
+    }
+    EXPECT_EQ(CooperativeYields(), 100u);
+  }).join();
+}
+
+TEST(CooperativeYield, SliceDoublesWhenYieldsSwitchAndHalvesWhenTheyDoNot) {
+  const nanoseconds base = microseconds(25), max = milliseconds(2);
+  // Most yields handed the core over: the cores are saturated, yield half as often.
+  EXPECT_EQ(NextCooperativeSlice(base, base, max, 32, 17), microseconds(50));
+  EXPECT_EQ(NextCooperativeSlice(microseconds(1600), base, max, 32, 32), max);
+  EXPECT_EQ(NextCooperativeSlice(max, base, max, 32, 32), max);
+  // Few did: back towards the base slice, never below it.
+  EXPECT_EQ(NextCooperativeSlice(microseconds(800), base, max, 32, 3), microseconds(400));
+  EXPECT_EQ(NextCooperativeSlice(base, base, max, 32, 0), base);
+  // In between (from 1/8 to 1/2 switched): unchanged.
+  EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 32, 4), microseconds(400));
+  EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 32, 16), microseconds(400));
+  EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 0, 0), microseconds(400));
+}
+
+}  // namespace
+}  // namespace promptops

@@ -17,9 +17,11 @@ void SetThreadName(std::string_view name) {
 
 namespace {
 
-// A yield that took this long handed the core to another thread (sched_yield alone returns in
-// well under a microsecond).
-constexpr std::int64_t kSwitchedNs = 5'000;
+// A yield that took this long handed the core to a thread that kept it (a busy thread of a
+// saturated machine). A yield to a network thread that was woken onto this core lasts about
+// as long as that thread's handling of its event, tens of microseconds; sched_yield alone
+// returns in well under a microsecond.
+constexpr std::int64_t kLongYieldNs = 200'000;
 // Yields per adaptation window.
 constexpr unsigned kWindow = 32;
 
@@ -31,7 +33,7 @@ struct Cooperation {
   std::int64_t last_ns = 0;  // when the thread last gave way (or enabled cooperation)
   std::uint64_t yields = 0;
   unsigned window = 0;    // yields in the current window
-  unsigned switched = 0;  // of which handed the core to another thread
+  unsigned long_yields = 0;  // of which lasted kLongYieldNs or more
 };
 thread_local Cooperation t_coop;
 
@@ -46,10 +48,10 @@ std::int64_t MonotonicNs() {
 std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
                                               std::chrono::nanoseconds base,
                                               std::chrono::nanoseconds max, unsigned yields,
-                                              unsigned switched) {
+                                              unsigned long_yields) {
   if (yields == 0) return current;
-  if (switched * 2 > yields) return std::min(std::max(current * 2, base), max);
-  if (switched * 8 < yields) return std::max(current / 2, base);
+  if (long_yields * 2 > yields) return std::min(std::max(current * 2, base), max);
+  if (long_yields * 8 < yields) return std::max(current / 2, base);
   return current;
 }
 
@@ -72,16 +74,16 @@ void CooperativeYield() {
     sched_yield();
     const std::int64_t after = MonotonicNs();
     ++t_coop.yields;
-    if (after - now >= kSwitchedNs) ++t_coop.switched;
+    if (after - now >= kLongYieldNs) ++t_coop.long_yields;
     if (++t_coop.window == kWindow) {
       using std::chrono::nanoseconds;
       t_coop.slice_ns = NextCooperativeSlice(nanoseconds(t_coop.slice_ns),
                                              nanoseconds(t_coop.base_ns),
                                              nanoseconds(t_coop.max_ns), t_coop.window,
-                                             t_coop.switched)
+                                             t_coop.long_yields)
                             .count();
       t_coop.window = 0;
-      t_coop.switched = 0;
+      t_coop.long_yields = 0;
     }
     // The time spent waiting for the core does not count towards the next slice.
     t_coop.last_ns = after;

@@ -20,9 +20,11 @@ void SetThreadName(std::string_view name);
 // background thread, which can take milliseconds. When nothing else is runnable the yield
 // returns at once (well under a microsecond).
 //
-// The slice adapts: when most yields hand the core to another thread (the cores are saturated,
-// everybody waits anyway), fine slicing would only add context switches, so the slice doubles,
-// up to `max_slice`; when few yields do, it halves, down to `slice`.
+// The slice adapts: when most yields hand the core to a thread that keeps it for long (200 us or
+// more: the cores are saturated and everybody waits anyway), fine slicing would only add
+// context switches, so the slice doubles, up to `max_slice`; when few yields do, it halves,
+// down to `slice`. A yield to a network thread that handles one event and sleeps again is
+// short, so at low load the slice stays at `slice`.
 // On a thread that did not enable it, CooperativeYield only reads a thread-local flag.
 void EnableCooperativeYield(std::chrono::microseconds slice = std::chrono::microseconds(25),
                             std::chrono::microseconds max_slice = std::chrono::milliseconds(2));
@@ -32,10 +34,10 @@ void CooperativeYield();
 std::uint64_t CooperativeYields();
 std::chrono::nanoseconds CooperativeSlice();
 // The adaptation rule, on its own for tests: the slice after a window of `yields` yields of
-// which `switched` handed the core to another thread.
+// which `long_yields` lasted 200 us or more.
 std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
                                               std::chrono::nanoseconds base,
                                               std::chrono::nanoseconds max, unsigned yields,
-                                              unsigned switched);
+                                              unsigned long_yields);
 
 }  // namespace promptops

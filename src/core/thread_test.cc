@@ -48,16 +48,16 @@ TEST(CooperativeYield, ZeroSliceYieldsAtEveryPointAndKeepsErrno) {
   }).join();
 }
 
-TEST(CooperativeYield, SliceDoublesWhenYieldsSwitchAndHalvesWhenTheyDoNot) {
+TEST(CooperativeYield, SliceDoublesWhenMostYieldsAreLongAndHalvesWhenFewAre) {
   const nanoseconds base = microseconds(25), max = milliseconds(2);
-  // Most yields handed the core over: the cores are saturated, yield half as often.
+  // Most yields were long (the core went to a busy thread): saturated, yield half as often.
   EXPECT_EQ(NextCooperativeSlice(base, base, max, 32, 17), microseconds(50));
   EXPECT_EQ(NextCooperativeSlice(microseconds(1600), base, max, 32, 32), max);
   EXPECT_EQ(NextCooperativeSlice(max, base, max, 32, 32), max);
   // Few did: back towards the base slice, never below it.
   EXPECT_EQ(NextCooperativeSlice(microseconds(800), base, max, 32, 3), microseconds(400));
   EXPECT_EQ(NextCooperativeSlice(base, base, max, 32, 0), base);
-  // In between (from 1/8 to 1/2 switched): unchanged.
+  // In between (from 1/8 to 1/2 long yields): unchanged.
   EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 32, 4), microseconds(400));
   EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 32, 16), microseconds(400));
   EXPECT_EQ(NextCooperativeSlice(microseconds(400), base, max, 0, 0), microseconds(400));

@@ -57,10 +57,10 @@ class CompletionScanner {
       k = Kind::kTop;
     } else if (In(Kind::kChoices) && stack_.back().index == 0) {
       k = Kind::kChoice0;
-    } else if (In(Kind::kChoice0) && key_ == "message") {
+    } else if (In(Kind::kChoice0) && KeyIs("message")) {
       k = Kind::kMessage;
       f_.has_message = true;
-    } else if (In(Kind::kTop) && key_ == "usage") {
+    } else if (In(Kind::kTop) && KeyIs("usage")) {
       k = Kind::kUsage;
       f_.has_usage = true;
     } else {
@@ -76,7 +76,7 @@ class CompletionScanner {
   }
   bool on_array_begin(ec_t&) {
     Kind k = Kind::kOther;
-    if (In(Kind::kTop) && key_ == "choices") {
+    if (In(Kind::kTop) && KeyIs("choices")) {
       k = Kind::kChoices;
       f_.has_choices = true;
     } else {
@@ -106,13 +106,13 @@ class CompletionScanner {
   bool on_string(sv s, std::size_t, ec_t&) {
     str_.append(s.data(), s.size());
     std::string* dst = nullptr;
-    if (In(Kind::kTop) && key_ == "id") {
+    if (In(Kind::kTop) && KeyIs("id")) {
       dst = &f_.id;
-    } else if (In(Kind::kTop) && key_ == "model") {
+    } else if (In(Kind::kTop) && KeyIs("model")) {
       dst = &f_.model;
-    } else if (In(Kind::kMessage) && key_ == "content") {
+    } else if (In(Kind::kMessage) && KeyIs("content")) {
       dst = &f_.content;
-    } else if (In(Kind::kChoice0) && key_ == "finish_reason") {
+    } else if (In(Kind::kChoice0) && KeyIs("finish_reason")) {
       f_.has_finish_reason = true;
       dst = &f_.finish_reason;
     } else {
@@ -125,9 +125,9 @@ class CompletionScanner {
   }
   bool on_number_part(sv, ec_t&) { return true; }
   bool on_int64(std::int64_t v, sv, ec_t&) {
-    if (In(Kind::kUsage) && key_ == "prompt_tokens") {
+    if (In(Kind::kUsage) && KeyIs("prompt_tokens")) {
       f_.prompt_tokens = v;
-    } else if (In(Kind::kUsage) && key_ == "completion_tokens") {
+    } else if (In(Kind::kUsage) && KeyIs("completion_tokens")) {
       f_.completion_tokens = v;
     } else {
       Unread();
@@ -155,9 +155,9 @@ class CompletionScanner {
   }
   bool on_null(ec_t&) {
     // null content, finish_reason or usage reads like an absent field, as in the full parser.
-    bool absent_ok = (In(Kind::kMessage) && key_ == "content") ||
-                     (In(Kind::kChoice0) && key_ == "finish_reason") ||
-                     (In(Kind::kTop) && key_ == "usage");
+    bool absent_ok = (In(Kind::kMessage) && KeyIs("content")) ||
+                     (In(Kind::kChoice0) && KeyIs("finish_reason")) ||
+                     (In(Kind::kTop) && KeyIs("usage"));
     if (!absent_ok) Unread();
     EndValue();
     return true;
@@ -172,6 +172,9 @@ class CompletionScanner {
     std::size_t index;  // arrays: the index of the next element
   };
   bool In(Kind k) const { return !stack_.empty() && stack_.back().kind == k; }
+  // Compares lengths first: std::string == "literal" (GCC 12) calls memcmp every time, which
+  // was 3.5% of the gateway's user-space instructions per request.
+  bool KeyIs(std::string_view k) const { return std::string_view(key_) == k; }
 
   // A value ended: the next key starts afresh; in an array the index moves on.
   void EndValue() {
@@ -187,8 +190,8 @@ class CompletionScanner {
     }
     switch (stack_.back().kind) {
       case Kind::kTop:
-        if (key_ == "error" || key_ == "choices" || key_ == "usage" || key_ == "id" ||
-            key_ == "model") {
+        if (KeyIs("error") || KeyIs("choices") || KeyIs("usage") || KeyIs("id") ||
+            KeyIs("model")) {
           f_.regular = false;
         }
         break;
@@ -196,13 +199,13 @@ class CompletionScanner {
         if (stack_.back().index == 0) f_.regular = false;  // choices[0] is not an object
         break;
       case Kind::kChoice0:
-        if (key_ == "message" || key_ == "finish_reason") f_.regular = false;
+        if (KeyIs("message") || KeyIs("finish_reason")) f_.regular = false;
         break;
       case Kind::kMessage:
-        if (key_ == "content" || key_ == "tool_calls") f_.regular = false;
+        if (KeyIs("content") || KeyIs("tool_calls")) f_.regular = false;
         break;
       case Kind::kUsage:
-        if (key_ == "prompt_tokens" || key_ == "completion_tokens") f_.regular = false;
+        if (KeyIs("prompt_tokens") || KeyIs("completion_tokens")) f_.regular = false;
         break;
       case Kind::kOther:
         break;

@@ -27,6 +27,7 @@ constexpr unsigned kWindow = 32;
 
 struct Cooperation {
   bool enabled = false;
+  const std::atomic<bool>* pause = nullptr;
   std::int64_t base_ns = 0;
   std::int64_t max_ns = 0;
   std::int64_t slice_ns = 0;
@@ -56,7 +57,9 @@ std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
 }
 
 void EnableCooperativeYield(std::chrono::microseconds slice, std::chrono::microseconds max_slice) {
+  const std::atomic<bool>* pause = t_coop.pause;
   t_coop = Cooperation{};
+  t_coop.pause = pause;
   t_coop.enabled = true;
   t_coop.base_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count();
   t_coop.max_ns = std::max(
@@ -65,8 +68,15 @@ void EnableCooperativeYield(std::chrono::microseconds slice, std::chrono::micros
   t_coop.last_ns = MonotonicNs();
 }
 
+void SetCooperativeYieldPause(const std::atomic<bool>* pause) { t_coop.pause = pause; }
+
+bool CooperativeYieldPaused() {
+  return t_coop.pause != nullptr && t_coop.pause->load(std::memory_order_relaxed);
+}
+
 void CooperativeYield() {
   if (!t_coop.enabled) return;
+  if (CooperativeYieldPaused()) return;
   // Called from inside SQLite's I/O methods too: errno must be what the caller left.
   const int saved_errno = errno;
   const std::int64_t now = MonotonicNs();

@@ -2,6 +2,7 @@
 // Thread naming, so that top -H, perf and gdb show which part of promptops a thread belongs to;
 // and cooperative yielding for background threads that share the cores with network threads.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
@@ -29,6 +30,12 @@ void SetThreadName(std::string_view name);
 void EnableCooperativeYield(std::chrono::microseconds slice = std::chrono::microseconds(25),
                             std::chrono::microseconds max_slice = std::chrono::milliseconds(2));
 void CooperativeYield();
+// While *pause is true (checked at every cooperation point; null: never), CooperativeYield on
+// this thread does nothing. The trace writer points it at its "behind" flag, set as soon as more
+// than a batch of traces waits, so that giving way never lets its backlog grow.
+void SetCooperativeYieldPause(const std::atomic<bool>* pause);
+// Whether CooperativeYield is paused on this thread right now (for tests and diagnostics).
+bool CooperativeYieldPaused();
 // How many times the calling thread has yielded in CooperativeYield, and its current slice (for
 // tests and diagnostics).
 std::uint64_t CooperativeYields();

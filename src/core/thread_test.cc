@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -45,6 +46,23 @@ TEST(CooperativeYield, ZeroSliceYieldsAtEveryPointAndKeepsErrno) {
       ASSERT_EQ(errno, EIO);  // callable from inside I/O wrappers
     }
     EXPECT_EQ(CooperativeYields(), 100u);
+  }).join();
+}
+
+TEST(CooperativeYield, DoesNotYieldWhilePaused) {
+  std::thread([] {
+    std::atomic<bool> pause{true};
+    EnableCooperativeYield(microseconds(0), microseconds(0));
+    SetCooperativeYieldPause(&pause);
+    for (int i = 0; i < 100; ++i) CooperativeYield();
+    EXPECT_TRUE(CooperativeYieldPaused());
+    EXPECT_EQ(CooperativeYields(), 0u);
+    pause = false;  // seen at the next cooperation point
+    for (int i = 0; i < 100; ++i) CooperativeYield();
+    EXPECT_FALSE(CooperativeYieldPaused());
+    EXPECT_EQ(CooperativeYields(), 100u);
+    SetCooperativeYieldPause(nullptr);
+    EXPECT_FALSE(CooperativeYieldPaused());
   }).join();
 }
 

@@ -30,6 +30,7 @@ TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metric
   thread_ = std::thread([this] {
     SetThreadName("po-traces");
     EnableCooperativeYield(kCooperativeSlice);
+    SetCooperativeYieldPause(&behind_);
     Run();
   });
 }
@@ -48,6 +49,10 @@ bool TraceWriter::Enqueue(TraceRecord r) {
   }
   queue_.push_back(std::move(r));
   ++accepted_;
+  // More than a batch waits: the writer is behind (saturated cores, a slow disk). It stops
+  // giving way to the network threads (core/thread.h) until it has caught up, so that the
+  // backlog, and the memory it holds, stays small instead of growing towards `capacity`.
+  if (queue_.size() == options_.batch + 1) behind_.store(true, std::memory_order_relaxed);
   // The writer wakes by itself every interval; early once wake_at records wait.
   bool full_batch = queue_.size() == options_.wake_at;
   lock.unlock();
@@ -126,6 +131,7 @@ void TraceWriter::Run() {
       queue_.erase(queue_.begin(), end);
     }
     if (metrics_) metrics_->SetTraceQueueDepth(queue_.size());
+    behind_.store(queue_.size() > options_.batch, std::memory_order_relaxed);
     lock.unlock();
     WriteBatch(batch);
     lock.lock();

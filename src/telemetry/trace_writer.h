@@ -11,7 +11,8 @@
 // Batches are committed with Store::WriteRelaxed (a stored trace survives a crash of promptops;
 // an OS crash may lose it until the next durable write or checkpoint), and the writer thread
 // yields the CPU to network threads every 25 us of work (core/thread.h, cooperative yielding),
-// so that neither an fsync per batch nor a batch's CPU burst delays the network threads.
+// so that neither an fsync per batch nor a batch's CPU burst delays the network threads. While
+// more than a batch waits the writer is behind and does not yield until it has caught up.
 //
 // Nothing is lost silently: a record that is not stored is counted in dropped() and in
 // promptops_trace_queue_dropped_total{reason}, and logged (rate-limited):
@@ -27,6 +28,7 @@
 // by the constructor, joined by Stop() or the destructor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -89,6 +91,8 @@ class TraceWriter {
   std::condition_variable wake_;      // writer: work, flush or stop
   std::condition_variable progress_;  // Flush: done_ advanced
   std::deque<TraceRecord> queue_;     // guarded by mu_
+  // More than a batch waits (written under mu_, read by the writer's cooperation points).
+  std::atomic<bool> behind_{false};
   std::uint64_t accepted_ = 0;        // guarded by mu_; records ever queued
   std::uint64_t done_ = 0;            // guarded by mu_; records stored or dropped by the writer
   std::uint64_t flush_target_ = 0;  // guarded by mu_; write partial batches until done_ reaches it

@@ -40,6 +40,10 @@ class GatedStore : public store::Store {
     ++relaxed_;
     // The calling thread gives way to network threads (core/thread.h) if it enabled that.
     if (CooperativeSlice().count() > 0) ++cooperative_;
+    {
+      std::lock_guard lock(mu_);
+      paused_.push_back(CooperativeYieldPaused());
+    }
     return inner_.WriteRelaxed(fn);
   }
   Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
@@ -66,6 +70,11 @@ class GatedStore : public store::Store {
   int writes() const { return writes_; }
   int relaxed() const { return relaxed_; }
   int cooperative() const { return cooperative_; }
+  // For each relaxed write, whether the writer's cooperative yielding was paused then.
+  std::vector<bool> paused() {
+    std::lock_guard lock(mu_);
+    return paused_;
+  }
   int entered() {
     std::lock_guard lock(mu_);
     return entered_;
@@ -93,6 +102,7 @@ class GatedStore : public store::Store {
   std::atomic<int> writes_{0};
   std::atomic<int> relaxed_{0};
   std::atomic<int> cooperative_{0};
+  std::vector<bool> paused_;  // guarded by mu_
 };
 
 class TraceWriterTest : public ::testing::Test {
@@ -168,6 +178,25 @@ TEST_F(TraceWriterTest, WakesAtWakeAtAndGroupsWhatArrivesDuringACommit) {
   w.Flush();
   EXPECT_EQ(Stored(), 43u);
   EXPECT_EQ(gated_->writes(), 2);  // 3, then the 40 that waited meanwhile in one transaction
+}
+
+// The writer gives way to network threads only while it keeps up: with more than a batch
+// waiting it stops yielding until the backlog is down to a batch.
+TEST_F(TraceWriterTest, StopsGivingWayWhileMoreThanABatchWaits) {
+  TraceWriter w(*gated_, {.capacity = 1000,
+                          .batch = 10,
+                          .wake_at = 1,
+                          .interval = std::chrono::hours(1)});
+  gated_->Close();
+  ASSERT_TRUE(w.Enqueue(Record("tr-first")));
+  gated_->WaitEntered(1);  // the writer holds tr-first and waits at the gate
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-" + std::to_string(i))));
+  gated_->Open();
+  w.Flush();
+  EXPECT_EQ(Stored(), 26u);
+  // Batch 1 (tr-first) is written while 25 wait: behind. Batch 2 takes 10 and leaves 15 (more
+  // than a batch): still behind. Batch 3 leaves 5 and batch 4 none: caught up, giving way again.
+  EXPECT_EQ(gated_->paused(), (std::vector<bool>{true, true, false, false}));
 }
 
 TEST_F(TraceWriterTest, FullQueueDropsAreCountedAndNeverBlock) {

@@ -33,7 +33,7 @@ struct Cooperation {
   std::int64_t slice_ns = 0;
   std::int64_t last_ns = 0;  // when the thread last gave way (or enabled cooperation)
   std::uint64_t yields = 0;
-  unsigned window = 0;    // yields in the current window
+  unsigned window = 0;       // yields in the current window
   unsigned long_yields = 0;  // of which lasted kLongYieldNs or more
 };
 thread_local Cooperation t_coop;
@@ -62,8 +62,8 @@ void EnableCooperativeYield(std::chrono::microseconds slice, std::chrono::micros
   t_coop.pause = pause;
   t_coop.enabled = true;
   t_coop.base_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count();
-  t_coop.max_ns = std::max(
-      t_coop.base_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(max_slice).count());
+  t_coop.max_ns = std::max(t_coop.base_ns,
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(max_slice).count());
   t_coop.slice_ns = t_coop.base_ns;
   t_coop.last_ns = MonotonicNs();
 }
@@ -87,11 +87,10 @@ void CooperativeYield() {
     if (after - now >= kLongYieldNs) ++t_coop.long_yields;
     if (++t_coop.window == kWindow) {
       using std::chrono::nanoseconds;
-      t_coop.slice_ns = NextCooperativeSlice(nanoseconds(t_coop.slice_ns),
-                                             nanoseconds(t_coop.base_ns),
-                                             nanoseconds(t_coop.max_ns), t_coop.window,
-                                             t_coop.long_yields)
-                            .count();
+      t_coop.slice_ns =
+          NextCooperativeSlice(nanoseconds(t_coop.slice_ns), nanoseconds(t_coop.base_ns),
+                               nanoseconds(t_coop.max_ns), t_coop.window, t_coop.long_yields)
+              .count();
       t_coop.window = 0;
       t_coop.long_yields = 0;
     }

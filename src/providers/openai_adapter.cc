@@ -190,8 +190,7 @@ class CompletionScanner {
     }
     switch (stack_.back().kind) {
       case Kind::kTop:
-        if (KeyIs("error") || KeyIs("choices") || KeyIs("usage") || KeyIs("id") ||
-            KeyIs("model")) {
+        if (KeyIs("error") || KeyIs("choices") || KeyIs("usage") || KeyIs("id") || KeyIs("model")) {
           f_.regular = false;
         }
         break;

@@ -49,9 +49,8 @@ TEST(SqliteDurability, WriteSyncsAtCommitAndWriteRelaxedDoesNot) {
     before = g_syncs.load();
     for (int i = 0; i < 5; ++i) {
       ASSERT_TRUE(store
-                      .WriteRelaxed([&](Tx& tx) {
-                        return CreateProject(tx, "relaxed-" + std::to_string(i));
-                      })
+                      .WriteRelaxed(
+                          [&](Tx& tx) { return CreateProject(tx, "relaxed-" + std::to_string(i)); })
                       .ok());
     }
     EXPECT_EQ(g_syncs.load() - before, 0) << "relaxed commits append to the WAL without a sync";
@@ -76,8 +75,8 @@ TEST(SqliteDurability, WriteSyncsAtCommitAndWriteRelaxedDoesNot) {
   ASSERT_TRUE(again.ok());
   ASSERT_TRUE((*again)
                   ->Read([](Tx& tx) -> Status {
-                    for (const char* name : {"durable-1", "relaxed-0", "relaxed-4", "durable-2",
-                                             "durable-3"}) {
+                    for (const char* name :
+                         {"durable-1", "relaxed-0", "relaxed-4", "durable-2", "durable-3"}) {
                       auto p = tx.projects().FindByName(name);
                       EXPECT_TRUE(p.ok() && p->has_value()) << name;
                     }

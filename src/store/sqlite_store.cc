@@ -502,7 +502,8 @@ class SqliteStore : public Store {
   // Called with write_mu_ held.
   Status SetRelaxed(bool relaxed) {
     if (relaxed_ == relaxed) return OkStatus();
-    PO_RETURN_IF_ERROR(writer_->Exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL"));
+    PO_RETURN_IF_ERROR(
+        writer_->Exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL"));
     relaxed_ = relaxed;
     return OkStatus();
   }

@@ -93,8 +93,8 @@ class TraceWriter {
   std::deque<TraceRecord> queue_;     // guarded by mu_
   // More than a batch waits (written under mu_, read by the writer's cooperation points).
   std::atomic<bool> behind_{false};
-  std::uint64_t accepted_ = 0;        // guarded by mu_; records ever queued
-  std::uint64_t done_ = 0;            // guarded by mu_; records stored or dropped by the writer
+  std::uint64_t accepted_ = 0;      // guarded by mu_; records ever queued
+  std::uint64_t done_ = 0;          // guarded by mu_; records stored or dropped by the writer
   std::uint64_t flush_target_ = 0;  // guarded by mu_; write partial batches until done_ reaches it
   bool stopping_ = false;           // guarded by mu_
   std::uint64_t dropped_ = 0;       // guarded by mu_

@@ -183,10 +183,8 @@ TEST_F(TraceWriterTest, WakesAtWakeAtAndGroupsWhatArrivesDuringACommit) {
 // The writer gives way to network threads only while it keeps up: with more than a batch
 // waiting it stops yielding until the backlog is down to a batch.
 TEST_F(TraceWriterTest, StopsGivingWayWhileMoreThanABatchWaits) {
-  TraceWriter w(*gated_, {.capacity = 1000,
-                          .batch = 10,
-                          .wake_at = 1,
-                          .interval = std::chrono::hours(1)});
+  TraceWriter w(*gated_,
+                {.capacity = 1000, .batch = 10, .wake_at = 1, .interval = std::chrono::hours(1)});
   gated_->Close();
   ASSERT_TRUE(w.Enqueue(Record("tr-first")));
   gated_->WaitEntered(1);  // the writer holds tr-first and waits at the gate

@@ -111,6 +111,12 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
     PO_RETURN_IF_ERROR(ParseInt(where, v, n));
     if (n < 0) return Error::InvalidArgument(where + ": must not be negative");
     c.trace_retention_days = n;
+  } else if (key == "trace_durability") {
+    if (v != "relaxed" && v != "full") {
+      return Error::InvalidArgument(where + ": must be relaxed or full, not '" + std::string(v) +
+                                    "'");
+    }
+    c.trace_durability = v;
   } else {
     return Error::InvalidArgument(std::string(source) + ": unknown option '" + std::string(key) +
                                   "'");
@@ -161,6 +167,7 @@ Status ApplyEnvironment(ServeConfig& c) {
       {"PROMPTOPS_DEMO", "demo"},
       {"PROMPTOPS_PROJECT", "project"},
       {"PROMPTOPS_TRACE_RETENTION_DAYS", "trace_retention_days"},
+      {"PROMPTOPS_TRACE_DURABILITY", "trace_durability"},
   };
   for (const auto& [var, key] : kVars) {
     if (const char* v = std::getenv(var)) {

@@ -26,6 +26,9 @@ struct ServeConfig {
   bool demo = false;                       // load demo prompts on start
   std::string project = "default";         // the bootstrap project's name
   std::int64_t trace_retention_days = 30;  // traces older than this are deleted; 0 = keep all
+  // relaxed: a stored trace survives a crash of promptops, an OS crash may lose the last few
+  // seconds of them (no fsync per batch); full: every trace batch is synced like registry writes.
+  std::string trace_durability = "relaxed";
   // The gateway's providers, models, aliases and policies (file sections of the same names).
   gateway::GatewayConfig gateway;
 };
@@ -36,7 +39,7 @@ struct ServeConfig {
 Status ApplyConfigFile(const std::string& path, ServeConfig& c);
 // Applies PROMPTOPS_LISTEN, PROMPTOPS_DATA, PROMPTOPS_THREADS, PROMPTOPS_MAX_BODY,
 // PROMPTOPS_REQUEST_TIMEOUT_MS, PROMPTOPS_ACCESS_LOG, PROMPTOPS_LOG_LEVEL, PROMPTOPS_LOG_FORMAT,
-// PROMPTOPS_DEMO, PROMPTOPS_PROJECT.
+// PROMPTOPS_DEMO, PROMPTOPS_PROJECT, PROMPTOPS_TRACE_RETENTION_DAYS, PROMPTOPS_TRACE_DURABILITY.
 Status ApplyEnvironment(ServeConfig& c);
 // Checks values and cross-field rules.
 Status Validate(const ServeConfig& c);

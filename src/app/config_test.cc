@@ -51,6 +51,19 @@ TEST(Config, FileThenEnvironmentOverrideDefaults) {
   EXPECT_TRUE(Validate(c).ok());
 }
 
+TEST(Config, TraceDurabilityIsRelaxedByDefaultAndCanBeFull) {
+  ServeConfig c;
+  EXPECT_EQ(c.trace_durability, "relaxed");
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "c.yaml", "trace_durability: full\n");
+  ASSERT_TRUE(ApplyConfigFile(dir.File("c.yaml"), c).ok());
+  EXPECT_EQ(c.trace_durability, "full");
+  setenv("PROMPTOPS_TRACE_DURABILITY", "relaxed", 1);
+  ASSERT_TRUE(ApplyEnvironment(c).ok());
+  unsetenv("PROMPTOPS_TRACE_DURABILITY");
+  EXPECT_EQ(c.trace_durability, "relaxed");
+}
+
 TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
   testing::TempDir dir;
   struct Case {
@@ -65,6 +78,7 @@ TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
       {"listen: [unclosed\n", "c.yaml"},
       {"listen: nohost\n", "listen"},
       {"max_body: 10XB\n", "max_body"},
+      {"trace_durability: sometimes\n", "trace_durability"},
   };
   for (const auto& c : cases) {
     testing::WriteFile(dir.path() / "c.yaml", c.yaml);

@@ -30,7 +30,8 @@ int Run(int argc, char** argv) {
   serve->add_option("--config", config_file,
                     "YAML config file (env PROMPTOPS_CONFIG). Keys as the long flags, with "
                     "underscores: listen, data, threads, max_body, request_timeout_ms, "
-                    "access_log, log_level, log_format, demo, project, trace_retention_days; "
+                    "access_log, log_level, log_format, demo, project, trace_retention_days, "
+                    "trace_durability; "
                     "and the gateway sections providers, models, aliases, gateway "
                     "(docs/gateway.md, promptops.example.yaml)");
   serve->add_option("--listen", listen,

@@ -82,6 +82,7 @@ int Serve(const ServeConfig& cfg) {
 
   telemetry::TelemetryOptions topts;
   topts.retention_days = cfg.trace_retention_days;
+  topts.writer.durable = cfg.trace_durability == "full";
   telemetry::Telemetry telemetry(**store, Clock::Real(), topts);
   telemetry.Start();
 

@@ -155,12 +155,14 @@ void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
   Status s;
   std::size_t inserted = 0;
   for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
-    // Relaxed durability: traces survive a crash of promptops once stored, and an OS crash or
-    // power loss once the next durable write or checkpoint syncs the WAL (docs/telemetry.md).
-    s = store_.WriteRelaxed([&](store::Tx& tx) -> Status {
+    // Relaxed durability (the default): traces survive a crash of promptops once stored, and
+    // an OS crash or power loss once the next durable write or checkpoint syncs the WAL
+    // (docs/telemetry.md). `durable` syncs every batch.
+    auto insert = [&](store::Tx& tx) -> Status {
       PO_ASSIGN_OR_RETURN(inserted, tx.traces().InsertBatch(rows));
       return OkStatus();
-    });
+    };
+    s = options_.durable ? store_.Write(insert) : store_.WriteRelaxed(insert);
     if (s.ok()) break;
     log::Error("storing traces failed", {{"error", s.error().ToString()},
                                          {"records", std::to_string(n)},

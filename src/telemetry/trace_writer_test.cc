@@ -148,6 +148,15 @@ TEST_F(TraceWriterTest, FlushStoresEverythingEnqueuedInBatches) {
   EXPECT_EQ(metrics.Value("promptops_trace_queue_depth"), 0);
 }
 
+TEST_F(TraceWriterTest, DurableOptionSyncsEveryBatchLikeRegistryWrites) {
+  TraceWriter w(*gated_, {.batch = 10, .interval = std::chrono::hours(1), .durable = true});
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-" + std::to_string(i))));
+  w.Flush();
+  EXPECT_EQ(Stored(), 25u);
+  EXPECT_EQ(gated_->writes(), 3);
+  EXPECT_EQ(gated_->relaxed(), 0);  // Store::Write, never WriteRelaxed
+}
+
 TEST_F(TraceWriterTest, FlushWithNothingQueuedReturnsAtOnce) {
   TraceWriter w(*gated_, {.interval = std::chrono::hours(1)});
   w.Flush();

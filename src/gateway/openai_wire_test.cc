@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/json.h"
+#include "http/sse.h"
+#include "providers/sse_parser.h"
 
 namespace promptops::gateway {
 namespace {
@@ -140,6 +142,18 @@ TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {
                 .at("code")
                 .as_string(),
             "model_not_found");
+}
+
+// What the gateway streams (http::SseEvent) reads back as the same events through the SSE parser
+// the provider adapters use, multi-line data and event names included.
+TEST(SseWire, FormattedEventsParseBack) {
+  providers::SseParser p;
+  std::vector<providers::SseEvent> out;
+  ASSERT_TRUE(p.Feed(
+      http::SseEvent("line1\nline2", "e") + http::SseEvent("{\"한\":1}") + http::SseEvent("[DONE]"),
+      out));
+  EXPECT_EQ(out, (std::vector<providers::SseEvent>{
+                     {"e", "line1\nline2"}, {"", "{\"한\":1}"}, {"", "[DONE]"}}));
 }
 
 }  // namespace

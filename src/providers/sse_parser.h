@@ -22,6 +22,7 @@ namespace promptops::providers {
 struct SseEvent {
   std::string event;  // the "event:" field; empty means the default type ("message")
   std::string data;
+  bool operator==(const SseEvent&) const = default;
 };
 
 class SseParser {

@@ -108,6 +108,13 @@ round_ratio() {  # A B -> median over rounds of A_i / B_i
 RATIO_N=$(round_ratio P64 N64)
 RATIO_Q=$(round_ratio P64 Q64)
 STEAL1=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+# Every request through promptops leaves a trace: after the runs, the traces stored must match
+# the requests answered, and none may have been dropped (the queue is flushed within 200 ms).
+sleep 0.5
+METRICS=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PO_PORT/metrics")
+PO_REQUESTS=$(echo "$METRICS" | awk '/^promptops_gateway_requests_total/ {s += $2} END {printf "%d", s}')
+PO_TRACES=$(echo "$METRICS" | awk '/^promptops_traces_written_total/ {s += $2} END {printf "%d", s}')
+PO_DROPPED=$(echo "$METRICS" | awk '/^promptops_trace_queue_dropped_total/ {s += $2} END {printf "%d", s}')
 STEAL_PCT=$(echo "$STEAL0 $STEAL1" | awk '{ if ($4 > $2) printf "%.1f", 100 * ($3 - $1) / ($4 - $2); else print "n/a" }')
 for name in D P N Q P64 N64 Q64; do
   read -r "${name}_RPS" "${name}_P50" "${name}_P99" <<<"$(median_of "$name" 1) $(median_of "$name" 2) $(median_of "$name" 3)"
@@ -151,7 +158,8 @@ mkdir -p "$ROOT/bench/results"
   echo "Max throughput at concurrency 64 (median over rounds of the ratio within a round):"
   echo "promptops / nginx proxy_pass sharing the mock's worker **$RATIO_N**;"
   echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**."
-  echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Requests/s of every round:"
+  echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Traces: ${PO_TRACES} stored for"
+  echo "${PO_REQUESTS} gateway requests, ${PO_DROPPED} dropped. Requests/s of every round:"
   for name in D P N Q P64 N64 Q64; do echo "- $name: $(echo "${RUNS[$name]}" | tr ';' '\n' | awk 'NF {printf "%s ", $1}')"; done
   echo
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"

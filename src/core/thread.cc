@@ -57,9 +57,7 @@ std::chrono::nanoseconds NextCooperativeSlice(std::chrono::nanoseconds current,
 }
 
 void EnableCooperativeYield(std::chrono::microseconds slice, std::chrono::microseconds max_slice) {
-  const std::atomic<bool>* pause = t_coop.pause;
   t_coop = Cooperation{};
-  t_coop.pause = pause;
   t_coop.enabled = true;
   t_coop.base_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slice).count();
   t_coop.max_ns = std::max(t_coop.base_ns,

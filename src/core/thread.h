@@ -31,8 +31,9 @@ void EnableCooperativeYield(std::chrono::microseconds slice = std::chrono::micro
                             std::chrono::microseconds max_slice = std::chrono::milliseconds(2));
 void CooperativeYield();
 // While *pause is true (checked at every cooperation point; null: never), CooperativeYield on
-// this thread does nothing. The trace writer points it at its "behind" flag, set as soon as more
-// than a batch of traces waits, so that giving way never lets its backlog grow.
+// this thread does nothing. Call after EnableCooperativeYield, which resets it. The trace writer
+// points it at its "behind" flag, set as soon as more than a batch of traces waits, so that giving
+// way never lets its backlog grow.
 void SetCooperativeYieldPause(const std::atomic<bool>* pause);
 // Whether CooperativeYield is paused on this thread right now (for tests and diagnostics).
 bool CooperativeYieldPaused();

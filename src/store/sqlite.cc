@@ -30,14 +30,11 @@ using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
 static_assert(sizeof(off_t) == 8, "pwrite and pwrite64 share one signature on 64-bit Linux");
 PwriteFn g_pwrite = nullptr;
 PwriteFn g_pwrite64 = nullptr;
+// The wrapper of the call whose original is *Original.
+template <PwriteFn* Original>
 ssize_t CooperativePwrite(int fd, const void* buf, size_t n, off_t off) {
-  ssize_t r = g_pwrite(fd, buf, n, off);
+  ssize_t r = (*Original)(fd, buf, n, off);
   CooperativeYield();  // keeps errno
-  return r;
-}
-ssize_t CooperativePwrite64(int fd, const void* buf, size_t n, off_t off) {
-  ssize_t r = g_pwrite64(fd, buf, n, off);
-  CooperativeYield();
   return r;
 }
 
@@ -53,8 +50,8 @@ void WrapPageWrites() {
       log::Warn("sqlite: cannot wrap page writes", {{"call", name}});
     }
   };
-  wrap("pwrite", g_pwrite, CooperativePwrite);
-  wrap("pwrite64", g_pwrite64, CooperativePwrite64);
+  wrap("pwrite", g_pwrite, CooperativePwrite<&g_pwrite>);
+  wrap("pwrite64", g_pwrite64, CooperativePwrite<&g_pwrite64>);
 }
 
 void ConfigureSqliteOnce() {

@@ -189,6 +189,24 @@ TEST_F(TraceWriterTest, WakesAtWakeAtAndGroupsWhatArrivesDuringACommit) {
   EXPECT_EQ(gated_->writes(), 2);  // 3, then the 40 that waited meanwhile in one transaction
 }
 
+
+// By default the writer wakes early only for a full batch: fewer, fuller commits write fewer
+// pages per trace.
+TEST_F(TraceWriterTest, ByDefaultWakesEarlyOnlyForAFullBatch) {
+  TraceWriterOptions defaults;
+  EXPECT_EQ(defaults.wake_at, defaults.batch);
+  TraceWriter w(*gated_, {.capacity = 1000, .batch = 20, .interval = std::chrono::hours(1)});
+  gated_->Close();
+  for (int i = 0; i < 19; ++i) ASSERT_TRUE(w.Enqueue(Record("tr-" + std::to_string(i))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(gated_->entered(), 0);  // 19 of 20: the writer sleeps (interval: 1 h)
+  ASSERT_TRUE(w.Enqueue(Record("tr-19")));
+  gated_->WaitEntered(1);  // the 20th record woke it
+  gated_->Open();
+  w.Flush();
+  EXPECT_EQ(Stored(), 20u);
+  EXPECT_EQ(gated_->writes(), 1);
+}
 // The writer gives way to network threads only while it keeps up: with more than a batch
 // waiting it stops yielding until the backlog is down to a batch.
 TEST_F(TraceWriterTest, StopsGivingWayWhileMoreThanABatchWaits) {

@@ -1,7 +1,6 @@
 #include "http/server.h"
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -39,6 +38,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "http/async.h"
+#include "http/send_now.h"
 #include "http/wire_parser.h"
 
 namespace promptops::http {
@@ -162,39 +162,7 @@ std::string ResponseHead(int status, const Headers& headers, const std::string& 
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
 
-// --- Write fast path -------------------------------------------------------------------------
-// A response or an SSE chunk is small, and the kernel's socket buffer almost always takes it
-// whole: then one non-blocking sendmsg writes it, with no asynchronous operation, no handler
-// allocation and no timeout timer. Only what the kernel does not take is written
-// asynchronously (under the write timeout). Callers never have another write pending.
-
-// Sends as much of `bufs` as the socket takes now; returns the bytes sent, or -1 when the
-// connection failed (reset, closed).
-template <class Buffers>
-std::ptrdiff_t SendNow(tcp::socket& socket, const Buffers& bufs) {
-  constexpr std::size_t kMaxIov = 16;
-  iovec iov[kMaxIov];
-  std::size_t n = 0;
-  for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs); ++it) {
-    asio::const_buffer b(*it);
-    if (b.size() == 0) continue;
-    if (n == kMaxIov) break;
-    iov[n].iov_base = const_cast<void*>(b.data());
-    iov[n].iov_len = b.size();
-    ++n;
-  }
-  if (n == 0) return 0;
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = n;
-  for (;;) {
-    ssize_t sent = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (sent >= 0) return sent;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return -1;
-  }
-}
+// --- Write fast path (http/send_now.h) ---------------------------------------------------------
 
 // Writes `bufs`: at once while the kernel takes them, the rest with an async write under
 // `timeout`. Returns false when the connection failed.
@@ -205,16 +173,11 @@ asio::awaitable<bool> WriteAll(beast::tcp_stream& stream, std::array<asio::const
                                std::chrono::milliseconds timeout) {
   std::size_t total = 0;
   for (const auto& b : bufs) total += b.size();
-  std::ptrdiff_t sent = SendNow(stream.socket(), bufs);
+  std::ptrdiff_t sent = detail::SendNow(stream.socket(), bufs);
   bool ok = sent >= 0;
   if (ok && static_cast<std::size_t>(sent) < total) {
     // Skip what went out, then write the rest asynchronously.
-    std::size_t skip = static_cast<std::size_t>(sent);
-    for (auto& b : bufs) {
-      std::size_t k = std::min(skip, b.size());
-      b += k;
-      skip -= k;
-    }
+    detail::Consume(bufs, static_cast<std::size_t>(sent));
     stream.expires_after(timeout);
     auto [ec, n] = co_await asio::async_write(stream, bufs, kTuple);
     stream.expires_never();

@@ -22,8 +22,10 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
+#include "http/send_now.h"
 #include "http/wire_parser.h"
 
 namespace promptops::http {
@@ -478,11 +480,26 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   ArmPhase(dog, d, first_byte_deadline, "first byte", opts_.first_byte_timeout, &c.Socket());
   if (dog.Cancelled()) co_return Outcome{Cancelled()};
 
-  auto [write_ec, wn] =
-      co_await asio::async_write(s,
-                                 std::array{asio::const_buffer(head_text.data(), head_text.size()),
-                                            asio::const_buffer(body.data(), body.size())},
-                                 kTuple);
+  std::array bufs{asio::const_buffer(head_text.data(), head_text.size()),
+                  asio::const_buffer(body.data(), body.size())};
+  beast::error_code write_ec;
+  std::size_t unsent = head_text.size() + body.size();
+  if constexpr (std::is_same_v<S, tcp::socket>) {
+    // Plain connection: write what the socket takes now (usually all of it) without an
+    // asynchronous operation (http/send_now.h).
+    std::ptrdiff_t sent = detail::SendNow(s, bufs);
+    if (sent < 0) {
+      write_ec = beast::error_code(errno, asio::error::get_system_category());
+      unsent = 0;
+    } else {
+      detail::Consume(bufs, static_cast<std::size_t>(sent));
+      unsent -= static_cast<std::size_t>(sent);
+    }
+  }
+  if (unsent > 0) {
+    auto [ec, wn] = co_await asio::async_write(s, bufs, kTuple);
+    write_ec = ec;
+  }
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
     co_return Outcome{Cancelled()};

@@ -148,6 +148,26 @@ TEST_F(UpstreamTest, FetchSendsHeadersAndBodyToBasePath) {
   EXPECT_EQ(r->second, "hi");
 }
 
+// A request the socket cannot take in one non-blocking send (8 MB over loopback): the part the
+// fast path sent and the rest written asynchronously arrive whole and in order.
+TEST_F(UpstreamTest, RequestBiggerThanTheSocketBufferArrivesWhole) {
+  client_ = MakeClient();
+  std::string body;
+  body.reserve(8 << 20);
+  for (std::size_t i = 0; body.size() < (8u << 20); ++i) {
+    body += "요청 " + std::to_string(i) + '\n';
+  }
+  auto r = RunSync(ioc_, client_->Fetch("POST", "/echo", {}, body));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->first.status, 201);
+  ASSERT_EQ(r->second.size(), body.size());
+  EXPECT_TRUE(r->second == body);
+  // The connection stays usable.
+  auto again = RunSync(ioc_, client_->Fetch("POST", "/echo", {}, "small"));
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(again->second, "small");
+}
+
 TEST_F(UpstreamTest, HeadersOrMethodsThatCouldSplitTheRequestAreRefusedUnsent) {
   client_ = MakeClient();
   auto injected = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x-a", "v\r\nX-Evil: 1"}}, "hi"));

@@ -179,12 +179,41 @@ TEST_F(AsyncRouteTest, ClientDisconnectDuringNonStreamedHandlerCancelsIt) {
       });
   StartServer();
   auto result = gone.get_future();
+  std::chrono::steady_clock::time_point closed;
+  {
+    RawConnection c(server_->port());
+    ASSERT_TRUE(c.Send(Get("/slow")));
+    std::this_thread::sleep_for(50ms);  // the handler runs, and the watcher has started
+    closed = std::chrono::steady_clock::now();
+  }
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+  // Noticed at once (the watcher waits on the socket), not at a timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - closed, 2s);
+}
+
+// The client closing before the watcher starts (it waits 10 ms into the handler) is noticed
+// when it starts.
+TEST_F(AsyncRouteTest, ClientGoneBeforeTheWatcherStartsIsNoticedWhenItStarts) {
+  std::promise<bool> gone;
+  AddAsyncRoute(
+      *router_, "GET", "/slow", [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+        asio::steady_timer timer(w.executor(), 60s);
+        co_await timer.async_wait(
+            asio::bind_cancellation_slot(w.CancelSlot(), asio::as_tuple(asio::use_awaitable)));
+        gone.set_value(w.ClientGone());
+        co_return Response::Text(200, "too late");
+      });
+  StartServer();
+  auto result = gone.get_future();
+  auto start = std::chrono::steady_clock::now();
   {
     RawConnection c(server_->port());
     ASSERT_TRUE(c.Send(Get("/slow")));
   }
   ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(result.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
 // Chunks and bodies larger than the socket buffers: the kernel takes only part of each at
@@ -246,6 +275,25 @@ TEST_F(AsyncRouteTest, PipelinedRequestIsServedAfterAsyncHandler) {
   auto h2 = c.ReadHead();
   ASSERT_TRUE(h2);
   EXPECT_EQ(c.ReadBody(*h2), "b");
+}
+
+// A handler faster than the watcher's start: the pipelined request stays in the socket until
+// the session reads it.
+TEST_F(AsyncRouteTest, PipelinedRequestsAfterFastAsyncHandlersAreServedInOrder) {
+  AddAsyncRoute(*router_, "GET", "/fast",
+                [](Request& req, ResponseWriter&) -> asio::awaitable<Response> {
+                  co_return Response::Text(200, std::string(req.Query("n").value_or("")));
+                });
+  StartServer();
+  RawConnection c(server_->port());
+  std::string all;
+  for (int i = 0; i < 20; ++i) all += Get("/fast?n=" + std::to_string(i));
+  ASSERT_TRUE(c.Send(all));
+  for (int i = 0; i < 20; ++i) {
+    auto h = c.ReadHead();
+    ASSERT_TRUE(h) << i;
+    EXPECT_EQ(c.ReadBody(*h), std::to_string(i));
+  }
 }
 
 TEST_F(AsyncRouteTest, ExceptionBeforeAnythingSentIs500AndConnectionSurvives) {

@@ -39,6 +39,7 @@
 #include "core/thread.h"
 #include "http/async.h"
 #include "http/send_now.h"
+#include "http/ticker.h"
 #include "http/wire_parser.h"
 
 namespace promptops::http {
@@ -365,25 +366,38 @@ class AsyncWriter final : public ResponseWriter {
   std::size_t bytes_ = 0;
 };
 
-// While an async handler runs, watches the client socket to notice EOF or a reset at once: a
-// readiness wait (no coroutine, no buffer while nothing arrives) whose handler reads what the
-// client sent into the session's buffer (kept for the next request) and waits again. Stops at
+// While an async handler runs, watches the client socket to notice EOF or a reset: a readiness
+// wait (no coroutine, no buffer while nothing arrives) whose handler reads what the client sent
+// into the session's buffer (kept for the next request) and waits again. Stops at
 // `max_buffered` bytes (a client pipelining that much is not going away) or at Stop(). The
 // handler may run after Stop() (the wait is cancelled, not awaited): it then only drops its
 // reference to the shared state.
-class ClientWatcher {
+//
+// The wait starts only once the handler has run for kWatchAfter (on the connection's Ticker):
+// most requests are answered sooner, and arming the wait (an epoll_ctl system call) and
+// cancelling it (a posted completion) cost each of them about as much as routing it. A client
+// that goes away is noticed within kWatchAfter plus a tick (~20-30 ms), which matters for
+// calls that last seconds, not for those that are over by then.
+class ClientWatcher : private TickEntry {
  public:
+  static constexpr std::chrono::milliseconds kWatchAfter{10};
+
   ClientWatcher(tcp::socket& socket, beast::flat_buffer& buffer, AsyncWriter& writer,
-                std::size_t max_buffered)
-      : state_(std::make_shared<State>(State{&socket, &buffer, &writer, max_buffered})) {
-    Arm(state_);
+                std::size_t max_buffered, Ticker& ticker, const asio::any_io_executor& ex)
+      : TickEntry(&ClientWatcher::OnDue),
+        socket_(socket),
+        buffer_(buffer),
+        writer_(writer),
+        max_buffered_(max_buffered) {
+    ticker.Schedule(*this, ticker.Now() + kWatchAfter, ex);
   }
   ~ClientWatcher() { Stop(); }
   ClientWatcher(const ClientWatcher&) = delete;
   ClientWatcher& operator=(const ClientWatcher&) = delete;
 
   void Stop() {
-    if (!state_->active) return;
+    TickEntry::Cancel();
+    if (!state_ || !state_->active) return;
     state_->active = false;
     if (state_->waiting) {
       beast::error_code ec;
@@ -400,6 +414,12 @@ class ClientWatcher {
     bool active = true;
     bool waiting = false;
   };
+
+  static void OnDue(TickEntry& e) {
+    auto& w = static_cast<ClientWatcher&>(e);
+    w.state_ = std::make_shared<State>(State{&w.socket_, &w.buffer_, &w.writer_, w.max_buffered_});
+    Arm(w.state_);
+  }
 
   static void Arm(const std::shared_ptr<State>& st) {
     if (st->buffer->size() >= st->max_buffered) return;
@@ -423,7 +443,11 @@ class ClientWatcher {
     });
   }
 
-  std::shared_ptr<State> state_;
+  tcp::socket& socket_;
+  beast::flat_buffer& buffer_;
+  AsyncWriter& writer_;
+  std::size_t max_buffered_;
+  std::shared_ptr<State> state_;  // from the first wait on
 };
 
 }  // namespace
@@ -473,7 +497,8 @@ class Server::Impl {
   // *bytes for the access log.
   asio::awaitable<bool> RunAsync(const AsyncRoute& route, Request& req, beast::tcp_stream& stream,
                                  beast::flat_buffer& buffer, asio::any_io_executor executor,
-                                 bool keep_alive, int* status, std::size_t* bytes);
+                                 Ticker& ticker, bool keep_alive, int* status,
+                                 std::size_t* bytes);
   asio::awaitable<Response> RunBlocking(const Handler* h, Request& req);
   Response CallHandler(const Handler& h, Request& req);
   // Writes `res`; false if the connection failed. HEAD responses get headers only.
@@ -611,6 +636,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   conn->stream = &stream;
   beast::flat_buffer buffer;
   ConnectionDeadline deadline(stream.socket(), std::min(opts_.idle_timeout, opts_.request_timeout));
+  Ticker& ticker = Ticker::Of(conn->executor);
   try {
     for (;;) {
       // Idle: between requests on a keep-alive connection. Stop() closes connections here.
@@ -685,7 +711,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         // (10,000 streams x 4 KiB). The watcher allocates it again if the client sends more.
         if (buffer.size() == 0) buffer.shrink_to_fit();
         bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor,
-                                       keep_alive, &status, &bytes);
+                                       ticker, keep_alive, &status, &bytes);
         LogAccess(req, status, bytes, start);
         if (!again) {
           stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -728,12 +754,13 @@ asio::awaitable<Response> Server::Impl::Dispatch(Request& req, const Result<Rout
 
 asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& req,
                                              beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                             asio::any_io_executor executor, bool keep_alive,
-                                             int* status, std::size_t* bytes) {
+                                             asio::any_io_executor executor, Ticker& ticker,
+                                             bool keep_alive, int* status, std::size_t* bytes) {
   AsyncWriter writer(stream, std::move(executor), req, keep_alive && !stopping_,
                      opts_.request_timeout);
   ClientWatcher watcher(stream.socket(), buffer, writer,
-                        opts_.max_header_bytes + opts_.max_body_bytes);
+                        opts_.max_header_bytes + opts_.max_body_bytes, ticker, writer.executor());
+
 
   Response res;
   bool threw = false;

@@ -10,7 +10,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "http/send_now.h"
+#include "http/ticker.h"
 #include "http/wire_parser.h"
 
 namespace promptops::http {
@@ -131,15 +131,13 @@ struct Connection {
 
 // Arms one deadline at a time over a call's phases and, when it passes, cancels the socket (or
 // the resolver) of the call; also cancels them when the caller's UpstreamCancel fires. Runs on
-// the call's executor. Deadlines usually grow from phase to phase (connect, first byte, total),
-// so a later deadline keeps the pending timer wait, which re-waits for the rest when it
-// expires: one timer wait per call in the common case. A generation number makes sure that a
-// wait left over from an earlier arming is not mistaken for a fired deadline.
-class Watchdog {
+// the call's executor, on the io_context's Ticker (http/ticker.h): arming, re-arming for the
+// next phase and disarming are list operations, with no timer operation and no posted
+// completion per call. A deadline fires up to a tick (10 ms) late.
+class Watchdog : private TickEntry {
  public:
   explicit Watchdog(const asio::any_io_executor& ex, UpstreamCancel* cancel)
-      : timer_(ex), state_(std::make_shared<State>()), cancel_(cancel) {
-    state_->timer = &timer_;
+      : TickEntry(&Watchdog::OnDue), ex_(ex), ticker_(Ticker::Of(ex)), cancel_(cancel) {
     if (cancel_) cancel_->Bind(&Watchdog::CancelNow, this);
   }
   ~Watchdog() {
@@ -152,67 +150,45 @@ class Watchdog {
   // `phase` and `limit` name the deadline in the timeout error ("first byte timeout after N ms").
   void Arm(Clock::time_point deadline, const char* phase, std::chrono::milliseconds limit,
            tcp::socket* socket, std::shared_ptr<tcp::resolver> resolver = nullptr) {
-    state_->socket = socket;
-    state_->resolver = std::move(resolver);
-    state_->phase = phase;
-    state_->limit = limit;
-    state_->deadline = deadline;
-    if (state_->armed && timer_.expiry() <= deadline) return;  // the pending wait re-waits
-    state_->armed = true;
-    timer_.expires_at(deadline);
-    Wait(state_, ++state_->gen);
+    socket_ = socket;
+    resolver_ = std::move(resolver);
+    phase_ = phase;
+    limit_ = limit;
+    ticker_.Schedule(*this, deadline, ex_);
   }
   void Disarm() {
-    state_->socket = nullptr;
-    state_->resolver.reset();
-    if (!state_->armed) return;
-    state_->armed = false;
-    ++state_->gen;
-    timer_.cancel();
+    TickEntry::Cancel();
+    socket_ = nullptr;
+    resolver_.reset();
   }
-  bool Fired() const { return state_->fired; }
+  bool Fired() const { return fired_; }
   bool Cancelled() const { return cancel_ && cancel_->cancelled(); }
   Error TimeoutError() const {
-    return {ErrorCode::kTimeout, std::string(state_->phase) + " timeout after " +
-                                     std::to_string(state_->limit.count()) + " ms"};
+    return {ErrorCode::kTimeout,
+            std::string(phase_) + " timeout after " + std::to_string(limit_.count()) + " ms"};
   }
 
  private:
-  struct State {
-    std::uint64_t gen = 0;
-    bool armed = false;
-    bool fired = false;
-    asio::steady_timer* timer = nullptr;  // valid while gen matches a wait's generation
-    tcp::socket* socket = nullptr;
-    std::shared_ptr<tcp::resolver> resolver;
-    const char* phase = "";
-    std::chrono::milliseconds limit{0};
-    Clock::time_point deadline;
-  };
-
-  static void Abort(State& st) {
+  static void OnDue(TickEntry& e) {
+    auto& dog = static_cast<Watchdog&>(e);
+    dog.fired_ = true;
+    dog.Abort();
+  }
+  static void CancelNow(void* self) { static_cast<Watchdog*>(self)->Abort(); }
+  void Abort() {
     beast::error_code ignored;
-    if (st.socket) st.socket->cancel(ignored);
-    if (st.resolver) st.resolver->cancel();
+    if (socket_) socket_->cancel(ignored);
+    if (resolver_) resolver_->cancel();
   }
-  static void Wait(const std::shared_ptr<State>& state, std::uint64_t gen) {
-    state->timer->async_wait([state, gen](const beast::error_code& ec) {
-      if (ec || state->gen != gen) return;   // disarmed (Disarm bumps gen): the dog may be gone
-      if (Clock::now() < state->deadline) {  // armed again with a later deadline meanwhile
-        state->timer->expires_at(state->deadline);
-        Wait(state, gen);
-        return;
-      }
-      state->armed = false;
-      state->fired = true;
-      Abort(*state);
-    });
-  }
-  static void CancelNow(void* self) { Abort(*static_cast<Watchdog*>(self)->state_); }
 
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
+  asio::any_io_executor ex_;
+  Ticker& ticker_;
   UpstreamCancel* cancel_;
+  bool fired_ = false;
+  tcp::socket* socket_ = nullptr;
+  std::shared_ptr<tcp::resolver> resolver_;
+  const char* phase_ = "";
+  std::chrono::milliseconds limit_{0};
 };
 
 bool IsHttpProtocolError(const beast::error_code& ec) {

@@ -38,6 +38,13 @@ ssize_t CooperativePwrite(int fd, const void* buf, size_t n, off_t off) {
   return r;
 }
 
+// SQLite's progress handler as a cooperation point; returning 0 lets the statement go on.
+constexpr int kOpsPerCooperation = 200;
+int CooperationPoint(void*) {
+  CooperativeYield();
+  return 0;
+}
+
 void WrapPageWrites() {
   sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
   if (vfs == nullptr || vfs->iVersion < 3 || vfs->xSetSystemCall == nullptr) return;
@@ -152,6 +159,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bo
   }
   std::unique_ptr<Connection> c(new Connection(db));
   sqlite3_busy_timeout(db, 10000);
+  // A cooperation point inside statements too (core/thread.h): every kOpsPerCooperation
+  // virtual-machine instructions. A no-op (one thread-local check) on threads that did not
+  // enable cooperative yielding; on the trace writer it slices a multi-row INSERT.
+  sqlite3_progress_handler(db, kOpsPerCooperation, &CooperationPoint, nullptr);
   sqlite3_extended_result_codes(db, 1);
   // WAL: readers never block the writer. synchronous=FULL: a committed transaction survives a
   // process kill and a power loss. Foreign keys are enforced.

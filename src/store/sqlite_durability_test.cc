@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/thread.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -101,6 +102,25 @@ TEST(SqliteDurability, PageWritesAreCooperationPoints) {
     ASSERT_TRUE(store.WriteRelaxed([](Tx& tx) { return CreateProject(tx, "coop"); }).ok());
     // No trace rows in this transaction: every yield came from a page written at commit.
     EXPECT_GE(CooperativeYields(), 1u);
+  }).join();
+}
+
+// Statements are cooperation points too (SQLite's progress handler, every 200 virtual-machine
+// instructions): a long statement that writes no page gives way as well.
+TEST(SqliteDurability, LongStatementsAreCooperationPoints) {
+  testing::TempDir dir;
+  auto c = sqlite::Connection::Open((dir.path() / "db.sqlite").string());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  constexpr std::string_view kCount =
+      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000) "
+      "SELECT count(*) FROM n";
+  std::thread([&] {
+    ASSERT_TRUE((*c)->Exec(kCount).ok());
+    EXPECT_EQ(CooperativeYields(), 0u);  // not enabled on this thread: no yields
+    EnableCooperativeYield(std::chrono::microseconds(0), std::chrono::microseconds(0));
+    ASSERT_TRUE((*c)->Exec(kCount).ok());
+    // 20,000 rows of a few instructions each, no page written: the progress handler yielded.
+    EXPECT_GE(CooperativeYields(), 100u);
   }).join();
 }
 

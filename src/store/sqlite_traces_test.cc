@@ -282,6 +282,38 @@ TEST_F(SqliteTracesTest, TracesOfOneMillisecondListNewestStoredFirst) {
   EXPECT_EQ(Ids(List(amy)), (std::vector<std::string>{"tr-4", "tr-1"}));
 }
 
+// A batch goes in as multi-row statements of 16 rows, reordered by project and time: batches
+// of every size around that are stored whole, duplicates (in the table or in the batch) are
+// skipped and counted out, and rows of one millisecond keep their arrival order.
+TEST_F(SqliteTracesTest, BatchesOfAnySizeAreStoredWholeInTheirOrder) {
+  Insert({Row("tr-old", 10)});
+  std::size_t expected = 1;
+  int next = 0;
+  for (std::size_t size : {1u, 15u, 16u, 17u, 33u, 100u}) {
+    std::vector<TraceRow> rows;
+    for (std::size_t i = 0; i < size; ++i) {
+      // Times out of order, several rows per millisecond.
+      rows.push_back(Row("tr-" + std::to_string(next++), 1000 + static_cast<std::int64_t>((i * 7) % 5)));
+    }
+    rows.push_back(Row("tr-old", 10));                         // already stored
+    if (size > 1) rows.push_back(Row(rows[0].id, rows[0].time_ms));  // twice in this batch
+    ASSERT_TRUE(store_
+                    ->Write([&](Tx& tx) -> Status {
+                      auto n = tx.traces().InsertBatch(rows);
+                      EXPECT_TRUE(n.ok());
+                      EXPECT_EQ(*n, size) << size;
+                      return OkStatus();
+                    })
+                    .ok());
+    expected += size;
+    EXPECT_EQ(List({}, 0, 1000).total, expected);
+  }
+  // Ids that sort against their arrival order: within the millisecond, newest stored first.
+  Insert({Row("tr-z", 5000), Row("tr-a", 5000), Row("tr-m", 4999)});
+  auto page = List({}, 0, 3);
+  EXPECT_EQ(Ids(page), (std::vector<std::string>{"tr-a", "tr-z", "tr-m"}));
+}
+
 TEST_F(SqliteTracesTest, DeleteOlderThanRemovesOldTracesAndFeedbackOnly) {
   Insert({Row("old", 100), Row("new", 200), Row("old-2", 50, 2)});
   ASSERT_TRUE(store_

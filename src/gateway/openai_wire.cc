@@ -1,5 +1,8 @@
 #include "gateway/openai_wire.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/json.h"
 
 namespace promptops::gateway {
@@ -85,12 +88,18 @@ Status ValidateMessages(const bj::array& msgs) {
 
 Result<InboundChat> ParseChatRequest(std::string_view body) {
   PO_ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
-  for (auto f : kForbidden) {
-    if (o.contains(f)) {
-      return Error::InvalidArgument("field '" + std::string(f) +
+  // One pass over the body's fields (a lookup per forbidden name cost more than the rest):
+  // refuse a forbidden one, note whether any is not ours (kept as extra parameters below).
+  bool has_unknown = false;
+  for (const auto& kv : o) {
+    std::string_view key(kv.key().data(), kv.key().size());
+    if (std::find(std::begin(kForbidden), std::end(kForbidden), key) != std::end(kForbidden)) {
+      return Error::InvalidArgument("field '" + std::string(key) +
                                     "' is not allowed: upstreams and their keys come from the "
                                     "gateway's configuration");
     }
+    has_unknown = has_unknown ||
+                  std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown);
   }
   InboundChat c;
   PO_ASSIGN_OR_RETURN(c.model, json::RequireString(o, "model"));
@@ -140,10 +149,13 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
       return Error::InvalidArgument("field 'stop' must be a string or an array of strings");
     }
   }
-  for (auto& kv : o) {
-    bool known = false;
-    for (auto k : kKnown) known = known || kv.key() == k;
-    if (!known) c.extra[kv.key()] = std::move(kv.value());
+  if (has_unknown) {
+    for (auto& kv : o) {
+      std::string_view key(kv.key().data(), kv.key().size());
+      if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+        c.extra[kv.key()] = std::move(kv.value());
+      }
+    }
   }
   return c;
 }

@@ -70,6 +70,9 @@ TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"base_url":"http://evil"})",
        "base_url"},
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"api_key":"sk-x"})", "api_key"},
+      // A client-chosen upstream is refused before anything else is looked at.
+      {R"({"extra_headers":{"x-api-key":"k"}})", "extra_headers"},
+      {R"({"model":5,"organization":"o"})", "organization"},
   };
   for (const auto& c : cases) {
     auto r = ParseChatRequest(c.body);

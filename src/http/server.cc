@@ -120,17 +120,18 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
 // bodiless status); `chunked`: Transfer-Encoding: chunked.
 std::string ResponseHead(int status, const Headers& headers, const std::string& request_id,
                          bool keep_alive, std::optional<std::size_t> content_length, bool chunked) {
+  using namespace std::string_view_literals;  // no strlen per literal
   std::string out;
   std::size_t size = 128 + request_id.size();
   for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
   out.reserve(size);
-  out += "HTTP/1.1 ";
+  out += "HTTP/1.1 "sv;
   char num[24];
   auto [end, ec] = std::to_chars(num, num + sizeof num, status);
   out.append(num, static_cast<std::size_t>(end - num));
   out += ' ';
   out += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  out += "\r\n";
+  out += "\r\n"sv;
   for (const auto& [name, value] : headers) {
     if (IsFramingHeader(name) || EqualsIgnoreCase(name, "server") ||
         EqualsIgnoreCase(name, "x-request-id")) {
@@ -142,22 +143,22 @@ std::string ResponseHead(int status, const Headers& headers, const std::string& 
       continue;
     }
     out += name;
-    out += ": ";
+    out += ": "sv;
     out += value;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
-  out += "Server: promptops\r\nx-request-id: ";
+  out += "Server: promptops\r\nx-request-id: "sv;
   out += request_id;
-  out += "\r\n";
-  if (!keep_alive) out += "Connection: close\r\n";
-  if (chunked) out += "Transfer-Encoding: chunked\r\n";
+  out += "\r\n"sv;
+  if (!keep_alive) out += "Connection: close\r\n"sv;
+  if (chunked) out += "Transfer-Encoding: chunked\r\n"sv;
   if (content_length) {
-    out += "Content-Length: ";
+    out += "Content-Length: "sv;
     auto [cend, cec] = std::to_chars(num, num + sizeof num, *content_length);
     out.append(num, static_cast<std::size_t>(cend - num));
-    out += "\r\n";
+    out += "\r\n"sv;
   }
-  out += "\r\n";
+  out += "\r\n"sv;
   return out;
 }
 

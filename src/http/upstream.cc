@@ -547,23 +547,24 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std:
     co_return Error::InvalidArgument("upstream request target contains a space or line break");
   }
   bool send_length = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
+  using namespace std::string_view_literals;  // no strlen per literal
   std::string head;
   std::size_t size = method.size() + target.size() + target_.host_header.size() + 64;
   for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
   head.reserve(size);
-  head.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
-  head.append(target_.host_header).append("\r\n");
+  head.append(method).append(" "sv).append(target).append(" HTTP/1.1\r\nHost: "sv);
+  head.append(target_.host_header).append("\r\n"sv);
   for (const auto& [name, value] : headers) {
     if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
     if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
       co_return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
                                        "' has an invalid name or value");
     }
-    head.append(name).append(": ").append(value).append("\r\n");
+    head.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
   if (send_length)
-    head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  head.append("\r\n");
+    head.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
+  head.append("\r\n"sv);
   bool head_request = method == "HEAD";
 
   asio::any_io_executor ex = co_await asio::this_coro::executor;

@@ -11,7 +11,7 @@
 
 namespace promptops {
 
-std::string Sha256Hex(std::string_view data) {
+void Sha256HexTo(std::string_view data, char (&out)[64]) {
   // EVP_Digest would allocate a context and look the algorithm up (under a lock) on every call;
   // this runs for every authenticated request, so each thread keeps a context and the
   // algorithm is fetched once.
@@ -29,12 +29,16 @@ std::string Sha256Hex(std::string_view data) {
     EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(std::size_t{len} * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
+  for (unsigned int i = 0; i < 32; ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 0xF];
   }
-  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  char hex[64];
+  Sha256HexTo(data, hex);
+  return std::string(hex, sizeof hex);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

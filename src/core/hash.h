@@ -11,6 +11,8 @@ namespace promptops {
 
 // Lower-case hex SHA-256 of the bytes.
 std::string Sha256Hex(std::string_view data);
+// The same 64 characters written to `out` (no allocation, for hot paths).
+void Sha256HexTo(std::string_view data, char (&out)[64]);
 // Constant-time comparison of two strings of equal length (false if lengths differ).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Base64 (RFC 4648, with padding) encoding.

@@ -15,8 +15,33 @@ Status ValidatePublicId(std::string_view id) {
   return OkStatus();
 }
 
+namespace {
+std::atomic<std::uint64_t> g_next_index_version{1};
+}  // namespace
+
 ApiKeys::ApiKeys(store::Store& store, Clock& clock) : store_(store), clock_(clock) {
-  index_.store(std::make_shared<const Index>());
+  Publish(std::make_shared<const Index>());
+}
+
+void ApiKeys::Publish(std::shared_ptr<const Index> index) {
+  // The index first, then its version (release): a thread that sees the version sees the
+  // index (or a newer one).
+  index_.store(std::move(index));
+  version_.store(g_next_index_version.fetch_add(1), std::memory_order_release);
+}
+
+const ApiKeys::Index& ApiKeys::CurrentIndex() const {
+  struct Cached {
+    std::uint64_t version = 0;
+    std::shared_ptr<const Index> index;
+  };
+  thread_local Cached cached;
+  std::uint64_t v = version_.load(std::memory_order_acquire);
+  if (cached.version != v || !cached.index) {
+    cached.index = index_.load();
+    cached.version = v;
+  }
+  return *cached.index;
 }
 
 Status ApiKeys::Load() { return Reload(); }
@@ -34,15 +59,17 @@ Status ApiKeys::Reload() {
     }
     return OkStatus();
   }));
-  index_.store(std::move(index));
+  Publish(std::move(index));
   return OkStatus();
 }
 
 Result<Actor> ApiKeys::Authenticate(std::string_view secret) const {
   if (secret.empty()) return Error::Unauthenticated("missing API key");
-  auto index = index_.load();
-  auto it = index->find(Sha256Hex(secret));
-  if (it == index->end()) return Error::Unauthenticated("invalid or revoked API key");
+  const Index& index = CurrentIndex();
+  char hash[64];
+  Sha256HexTo(secret, hash);
+  auto it = index.find(std::string_view(hash, sizeof hash));
+  if (it == index.end()) return Error::Unauthenticated("invalid or revoked API key");
   return Actor{it->second.project_id, it->second.public_id, it->second.role};
 }
 

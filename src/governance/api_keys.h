@@ -7,10 +7,13 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -74,13 +77,25 @@ class ApiKeys {
     std::int64_t project_id;
     Role role;
   };
-  using Index = std::unordered_map<std::string, Entry>;  // by secret hash
+  struct HashKey {  // transparent: lookups by string_view need no std::string
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Index = std::unordered_map<std::string, Entry, HashKey, std::equal_to<>>;  // by hash
   Status Reload();
+  void Publish(std::shared_ptr<const Index> index);
+  // The current index. Each thread keeps the last one it loaded while the version is unchanged,
+  // so authenticating a request touches no shared reference count (an atomic shared_ptr load
+  // and release per request bounced their cache lines between the network threads).
+  const Index& CurrentIndex() const;
 
   store::Store& store_;
   Clock& clock_;
   std::mutex reload_mu_;
   std::atomic<std::shared_ptr<const Index>> index_;
+  // Of the index in index_: unique across all ApiKeys objects (a process-wide counter), so a
+  // thread's cached index can only match the object that published it.
+  std::atomic<std::uint64_t> version_{0};
 };
 
 // Validates a public id: "^[A-Za-z0-9_.-]{3,64}$".

@@ -46,6 +46,16 @@ TEST(UsageLimiter, ZeroMeansUnlimited) {
   std::chrono::seconds retry{0};
   for (int i = 0; i < 10000; ++i) ASSERT_TRUE(l.Admit("k", 1, &retry).ok());
   EXPECT_LT(l.KeyUsage("k").requests_available, 0);
+  // Usage is counted all the same, per key and per project, and rolls over at UTC midnight.
+  l.Record("k", 1, 120, 0.25);
+  l.Record("k2", 1, 30, 0.05);
+  EXPECT_EQ(l.KeyUsage("k").tokens_today, 120);
+  EXPECT_EQ(l.ProjectUsage(1).tokens_today, 150);
+  EXPECT_DOUBLE_EQ(l.ProjectUsage(1).cost_today_usd, 0.30);
+  clock.Advance(std::chrono::hours(24));
+  EXPECT_TRUE(l.Admit("k", 1, &retry).ok());
+  EXPECT_EQ(l.KeyUsage("k").tokens_today, 0);
+  EXPECT_EQ(l.ProjectUsage(1).tokens_today, 0);
 }
 
 }  // namespace

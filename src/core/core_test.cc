@@ -182,6 +182,30 @@ TEST(Json, ParseRejectsMalformedDeepAndInvalidUtf8) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("deeper"), std::string::npos);
   EXPECT_FALSE(json::ParseObject("[1]").ok());
+  // The messages name the problem; invalid UTF-8 is named as such wherever it is.
+  for (std::string_view bad : {"\"\xFF\"", "{\"a\":1}\xC3", "{\"\xE2\x82\":1}", "\xEF\xBB"}) {
+    auto e = json::Parse(bad);
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.error().message, "request body is not valid UTF-8") << bad;
+  }
+  EXPECT_EQ(json::Parse("{\"a\":").error().message.rfind("malformed JSON: ", 0), 0u);
+  EXPECT_EQ(json::Parse("[1] 2").error().message.rfind("malformed JSON: ", 0), 0u);
+  EXPECT_EQ(deep.size(), 200u);
+  EXPECT_EQ(json::Parse(deep).error().message, "JSON nested deeper than 64 levels");
+  // A thread's parser is reused: a document after a failed one, and Korean text, parse whole.
+  auto ok = json::Parse(R"({"k":"값","n":[1,2,3]})");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->at("k").as_string(), "값");
+  EXPECT_EQ(ok->at("n").as_array().size(), 3u);
+  // Big documents (their own parser) too.
+  std::string big = "[";
+  for (int i = 0; i < 50000; ++i) big += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  big += "]";
+  auto b = json::Parse(big);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->as_array().size(), 50000u);
+  EXPECT_EQ(b->as_array().back().as_string(), "49999");
+  EXPECT_TRUE(json::Parse("{}").ok());
 }
 
 TEST(Json, TypedAccessorsNameTheField) {

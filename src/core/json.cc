@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "core/utf8.h"
@@ -10,20 +11,28 @@
 namespace promptops::json {
 
 Result<bj::value> Parse(std::string_view text) {
-  if (!utf8::IsValid(text)) {
-    return Error::InvalidArgument("request body is not valid UTF-8");
-  }
   bj::parse_options opts;
   opts.max_depth = kMaxDepth;
   opts.allow_invalid_utf8 = false;
+  // Small documents (every gateway request) reuse a parser per thread, whose temporary stack
+  // stays allocated between documents; a big one gets its own, so that no thread keeps the
+  // memory a large document needed.
+  constexpr std::size_t kReuseUpTo = 64 * 1024;
+  thread_local bj::parser reused(bj::storage_ptr(), opts);
+  std::optional<bj::parser> own;
+  bj::parser& p = text.size() <= kReuseUpTo ? reused : own.emplace(bj::storage_ptr(), opts);
+  p.reset();
   boost::system::error_code ec;
-  bj::value v = bj::parse(text, ec, {}, opts);
+  p.write(text.data(), text.size(), ec);
   if (ec) {
+    // Boost.JSON refuses invalid UTF-8 (in strings, and any byte >= 0x80 outside them is a
+    // syntax error), so the text is checked only here, for the clearer message.
+    if (!utf8::IsValid(text)) return Error::InvalidArgument("request body is not valid UTF-8");
     std::string msg = "malformed JSON: " + ec.message();
     if (ec == bj::error::too_deep) msg = "JSON nested deeper than 64 levels";
     return Error::InvalidArgument(std::move(msg));
   }
-  return v;
+  return p.release();
 }
 
 Result<bj::object> ParseObject(std::string_view text) {

@@ -98,8 +98,8 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
                                     "' is not allowed: upstreams and their keys come from the "
                                     "gateway's configuration");
     }
-    has_unknown = has_unknown ||
-                  std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown);
+    has_unknown =
+        has_unknown || std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown);
   }
   InboundChat c;
   PO_ASSIGN_OR_RETURN(c.model, json::RequireString(o, "model"));

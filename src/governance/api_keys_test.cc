@@ -46,7 +46,8 @@ TEST_F(ApiKeysTest, AuthenticatesBySecretAndHeader) {
 // A network thread keeps the index it loaded last; a key created or revoked on another thread
 // must count on its next request all the same.
 TEST_F(ApiKeysTest, ThreadsSeeNewAndRevokedKeysAtOnce) {
-  auto created = keys_->Create(admin_, {.role = Role::kViewer, .secret = "po-viewer-secret-0123456"});
+  auto created =
+      keys_->Create(admin_, {.role = Role::kViewer, .secret = "po-viewer-secret-0123456"});
   ASSERT_TRUE(created.ok()) << created.error().ToString();
   std::string id = created->key.public_id;
   std::atomic<int> step{0};

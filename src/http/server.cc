@@ -498,8 +498,7 @@ class Server::Impl {
   // *bytes for the access log.
   asio::awaitable<bool> RunAsync(const AsyncRoute& route, Request& req, beast::tcp_stream& stream,
                                  beast::flat_buffer& buffer, asio::any_io_executor executor,
-                                 Ticker& ticker, bool keep_alive, int* status,
-                                 std::size_t* bytes);
+                                 Ticker& ticker, bool keep_alive, int* status, std::size_t* bytes);
   asio::awaitable<Response> RunBlocking(const Handler* h, Request& req);
   Response CallHandler(const Handler& h, Request& req);
   // Writes `res`; false if the connection failed. HEAD responses get headers only.
@@ -711,8 +710,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
         // An async handler may stream for long: do not hold the read buffer's memory meanwhile
         // (10,000 streams x 4 KiB). The watcher allocates it again if the client sends more.
         if (buffer.size() == 0) buffer.shrink_to_fit();
-        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor,
-                                       ticker, keep_alive, &status, &bytes);
+        bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor, ticker,
+                                       keep_alive, &status, &bytes);
         LogAccess(req, status, bytes, start);
         if (!again) {
           stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -761,7 +760,6 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
                      opts_.request_timeout);
   ClientWatcher watcher(stream.socket(), buffer, writer,
                         opts_.max_header_bytes + opts_.max_body_bytes, ticker, writer.executor());
-
 
   Response res;
   bool threw = false;

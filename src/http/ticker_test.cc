@@ -54,8 +54,8 @@ TEST(Ticker, FiresAtTheFirstTickAtOrAfterTheDueTimeInDueOrder) {
   EXPECT_FALSE(a.scheduled());
   for (Probe* p : {&a, &b, &c}) {
     EXPECT_EQ(p->fired, 1);
-    EXPECT_GE(p->fired_at, p->due());              // never early
-    EXPECT_LT(p->fired_at - p->due(), 500ms);      // about a tick late (loaded machine)
+    EXPECT_GE(p->fired_at, p->due());          // never early
+    EXPECT_LT(p->fired_at - p->due(), 500ms);  // about a tick late (loaded machine)
   }
 }
 
@@ -70,7 +70,7 @@ TEST(Ticker, CancelledAndDestroyedEntriesNeverFire) {
   t.Schedule(*gone, Clock::now() + 10ms, ex);
   cancelled.Cancel();
   cancelled.Cancel();  // twice: a no-op
-  gone.reset();              // its destructor unlinks it
+  gone.reset();        // its destructor unlinks it
   EXPECT_EQ(t.scheduled(), 1u);
   ioc.run();
   EXPECT_EQ(kept.fired, 1);
@@ -120,8 +120,8 @@ TEST(Ticker, CallbacksMayScheduleAndCancelEntries) {
   Probe first(1, &order), victim(2, &order), chained(3, &order);
   auto due = Clock::now() + 20ms;
   first.then = [&](Probe&) {
-    victim.Cancel();                            // same slot, not fired yet
-    t.Schedule(chained, Clock::now(), ex);      // due now: the next tick
+    victim.Cancel();                             // same slot, not fired yet
+    t.Schedule(chained, Clock::now(), ex);       // due now: the next tick
     t.Schedule(first, Clock::now() + 30ms, ex);  // itself, once more
     first.then = nullptr;
   };

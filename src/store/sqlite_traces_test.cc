@@ -293,9 +293,10 @@ TEST_F(SqliteTracesTest, BatchesOfAnySizeAreStoredWholeInTheirOrder) {
     std::vector<TraceRow> rows;
     for (std::size_t i = 0; i < size; ++i) {
       // Times out of order, several rows per millisecond.
-      rows.push_back(Row("tr-" + std::to_string(next++), 1000 + static_cast<std::int64_t>((i * 7) % 5)));
+      rows.push_back(
+          Row("tr-" + std::to_string(next++), 1000 + static_cast<std::int64_t>((i * 7) % 5)));
     }
-    rows.push_back(Row("tr-old", 10));                         // already stored
+    rows.push_back(Row("tr-old", 10));                               // already stored
     if (size > 1) rows.push_back(Row(rows[0].id, rows[0].time_ms));  // twice in this batch
     ASSERT_TRUE(store_
                     ->Write([&](Tx& tx) -> Status {

@@ -189,7 +189,6 @@ TEST_F(TraceWriterTest, WakesAtWakeAtAndGroupsWhatArrivesDuringACommit) {
   EXPECT_EQ(gated_->writes(), 2);  // 3, then the 40 that waited meanwhile in one transaction
 }
 
-
 // By default the writer wakes early only for a full batch: fewer, fuller commits write fewer
 // pages per trace.
 TEST_F(TraceWriterTest, ByDefaultWakesEarlyOnlyForAFullBatch) {

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <map>
+#include <atomic>
 
 #include <filesystem>
 #include <memory>
@@ -119,6 +121,76 @@ TEST(Metrics, ThreadsShareSeriesAndANewMetricsObjectStartsAtZero) {
     for (int i = 0; i < 250; ++i) m->Retry("openai");
     for (auto& t : threads) t.join();
     EXPECT_EQ(m->Value("promptops_gateway_retries_total", {{"provider", "openai"}}), 1250);
+    m.reset();
+  }
+}
+
+// Request metrics are added up per thread and folded into the series when read: counts and
+// histograms from threads that ended, from a thread still running and from the reader's own
+// thread are all there, exactly once, and what comes after a read counts at the next one.
+TEST(Metrics, RequestMetricsFromManyThreadsAreExactWhenRead) {
+  for (int round = 0; round < 2; ++round) {  // a second Metrics object starts from zero
+    auto m = std::make_unique<Metrics>();
+    auto observe = [&m](double seconds, double ttft) {
+      RequestObservation o;
+      o.model = "m";
+      o.status = 200;
+      o.duration_seconds = seconds;
+      o.ttft_seconds = ttft;
+      o.input_tokens = 3;
+      o.output_tokens = 4;
+      o.cost_usd = 0.5;
+      o.cache_consulted = true;
+      m->ObserveRequest(o);
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 100; ++i) observe(0.005, -1);  // on a bucket's bound: le="0.005"
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::atomic<int> phase{0};
+    std::thread alive([&] {
+      for (int i = 0; i < 10; ++i) observe(2.0, 0.3);
+      phase = 1;
+      while (phase != 2) std::this_thread::yield();
+      observe(100.0, -1);  // after the first read, beyond the last bound: +Inf only
+      phase = 3;
+    });
+    while (phase != 1) std::this_thread::yield();
+    observe(0.0001, -1);  // the reader's own thread
+    std::map<std::string, std::string> model{{"model", "m"}};
+    std::map<std::string, std::string> ok{{"prompt", ""}, {"version", ""}, {"model", "m"},
+                                          {"status", "200"}};
+    EXPECT_EQ(m->Value("promptops_gateway_requests_total", ok), 311);
+    EXPECT_EQ(m->Value("promptops_gateway_request_duration_seconds", model), 311);
+    EXPECT_EQ(m->Value("promptops_gateway_ttft_seconds", model), 10);
+    EXPECT_EQ(m->Value("promptops_gateway_tokens_total", {{"model", "m"}, {"direction", "input"}}),
+              933);
+    EXPECT_DOUBLE_EQ(m->Value("promptops_gateway_cost_usd_total", model), 155.5);
+    EXPECT_EQ(m->Value("promptops_gateway_cache_total", {{"result", "miss"}}), 311);
+    std::string text = m->Expose();  // read twice: nothing counted again
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"m\","
+                                "le=\"0.001\"} 1\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"m\","
+                                "le=\"0.005\"} 301\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"m\","
+                                "le=\"2.5\"} 311\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_ttft_seconds_bucket{model=\"m\",le=\"0.25\"} "
+                                "0\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_ttft_seconds_bucket{model=\"m\",le=\"0.5\"} "
+                                "10\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_ttft_seconds_sum{model=\"m\"} 3\n"));
+    phase = 2;
+    while (phase != 3) std::this_thread::yield();
+    EXPECT_EQ(m->Value("promptops_gateway_requests_total", ok), 312);
+    text = m->Expose();
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"m\","
+                                "le=\"60\"} 311\n"));
+    EXPECT_THAT(text, HasSubstr("promptops_gateway_request_duration_seconds_bucket{model=\"m\","
+                                "le=\"+Inf\"} 312\n"));
+    alive.join();
     m.reset();
   }
 }

@@ -123,6 +123,12 @@ std::string VersionLabel(std::int64_t v) { return v > 0 ? std::to_string(v) : st
 struct Metrics::Impl {
   explicit Impl(MetricsOptions o) : opts(o), registry(std::make_shared<prometheus::Registry>()) {}
 
+  static std::uint64_t NextId() {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1);
+  }
+  const std::uint64_t id = NextId();  // keys this object's per-thread caches; never reused
+
   template <typename M>
   std::unique_ptr<Series<M>> Make(prometheus::Family<M>& f, std::vector<std::string> labels,
                                   std::string name) {
@@ -200,19 +206,66 @@ Metrics::~Metrics() = default;
 
 void Metrics::ObserveRequest(const RequestObservation& o) {
   auto& i = *impl_;
-  std::string version = VersionLabel(o.version);
-  std::string status = std::to_string(o.status);
-  i.requests->Get({o.prompt, version, o.model, status}).Increment();
-  i.duration->Get({o.model}, LatencyBuckets()).Observe(o.duration_seconds);
-  if (o.ttft_seconds >= 0) i.ttft->Get({o.model}, LatencyBuckets()).Observe(o.ttft_seconds);
+  // All series a request of this prompt, version, model and status may touch, found with one
+  // per-thread lookup (instead of one per series) and each resolved the first time it is
+  // needed, so that no series appears in the exposition before it counted something. The key
+  // starts with this object's id, never reused, like the per-series caches.
+  struct RequestSeries {
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Histogram* ttft = nullptr;
+    prometheus::Counter* input = nullptr;
+    prometheus::Counter* output = nullptr;
+    prometheus::Counter* cost = nullptr;
+    prometheus::Counter* cache_hit = nullptr;
+    prometheus::Counter* cache_miss = nullptr;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  thread_local std::string key;
+  thread_local std::unordered_map<std::string, RequestSeries, KeyHash, std::equal_to<>> local;
+  static constexpr std::size_t kLocalMax = 4096;
+  key.assign(reinterpret_cast<const char*>(&i.id), sizeof i.id);
+  key.append(reinterpret_cast<const char*>(&o.version), sizeof o.version);
+  key.append(reinterpret_cast<const char*>(&o.status), sizeof o.status);
+  key.append(o.prompt);  // a registry name: never contains the separator, so the key is exact
+  key.push_back('\x1f');
+  key.append(o.model);
+  RequestSeries scratch;  // when the per-thread map is full
+  auto it = local.find(std::string_view(key));
+  RequestSeries& s = it != local.end()          ? it->second
+                     : local.size() < kLocalMax ? local.emplace(key, RequestSeries{}).first->second
+                                                : scratch;
+  if (!s.requests) {
+    s.requests =
+        &i.requests->Get({o.prompt, VersionLabel(o.version), o.model, std::to_string(o.status)});
+    s.duration = &i.duration->Get({o.model}, LatencyBuckets());
+  }
+  s.requests->Increment();
+  s.duration->Observe(o.duration_seconds);
+  if (o.ttft_seconds >= 0) {
+    if (!s.ttft) s.ttft = &i.ttft->Get({o.model}, LatencyBuckets());
+    s.ttft->Observe(o.ttft_seconds);
+  }
   if (o.input_tokens > 0) {
-    i.tokens->Get({o.model, "input"}).Increment(static_cast<double>(o.input_tokens));
+    if (!s.input) s.input = &i.tokens->Get({o.model, "input"});
+    s.input->Increment(static_cast<double>(o.input_tokens));
   }
   if (o.output_tokens > 0) {
-    i.tokens->Get({o.model, "output"}).Increment(static_cast<double>(o.output_tokens));
+    if (!s.output) s.output = &i.tokens->Get({o.model, "output"});
+    s.output->Increment(static_cast<double>(o.output_tokens));
   }
-  if (o.cost_usd > 0) i.cost->Get({o.model}).Increment(o.cost_usd);
-  if (o.cache_consulted) i.cache->Get({o.cache_hit ? "hit" : "miss"}).Increment();
+  if (o.cost_usd > 0) {
+    if (!s.cost) s.cost = &i.cost->Get({o.model});
+    s.cost->Increment(o.cost_usd);
+  }
+  if (o.cache_consulted) {
+    prometheus::Counter*& c = o.cache_hit ? s.cache_hit : s.cache_miss;
+    if (!c) c = &i.cache->Get({o.cache_hit ? "hit" : "miss"});
+    c->Increment();
+  }
 }
 
 void Metrics::Retry(std::string_view provider) { impl_->retries->Get({provider}).Increment(); }

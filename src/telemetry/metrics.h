@@ -10,10 +10,12 @@
 // family holds at most MetricsOptions::max_series label sets; further sets are counted under
 // the label value "_other" in every label and logged once per family.
 //
-// Threads: every method is thread-safe. A series is looked up in a per-family cache (a
-// shared-mutex hash map from the label values to the prometheus-cpp object; prometheus-cpp's
-// Family::Add would hash a std::map of labels under a mutex on every call); the update itself
-// is an atomic add (counters, gauges) or a short mutex (histograms, inside prometheus-cpp).
+// Threads: every method is thread-safe. A series is looked up in a per-thread cache, then a
+// per-family one (a shared-mutex hash map from the label values to the prometheus-cpp object;
+// prometheus-cpp's Family::Add would hash a std::map of labels under a mutex on every call);
+// ObserveRequest finds all the series of a request's label set with one per-thread lookup. The
+// update itself is an atomic add (counters, gauges) or a short mutex (histograms, inside
+// prometheus-cpp).
 #pragma once
 
 #include <cstddef>

@@ -4,8 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <map>
 #include <atomic>
+#include <map>
 
 #include <filesystem>
 #include <memory>
@@ -161,8 +161,8 @@ TEST(Metrics, RequestMetricsFromManyThreadsAreExactWhenRead) {
     while (phase != 1) std::this_thread::yield();
     observe(0.0001, -1);  // the reader's own thread
     std::map<std::string, std::string> model{{"model", "m"}};
-    std::map<std::string, std::string> ok{{"prompt", ""}, {"version", ""}, {"model", "m"},
-                                          {"status", "200"}};
+    std::map<std::string, std::string> ok{
+        {"prompt", ""}, {"version", ""}, {"model", "m"}, {"status", "200"}};
     EXPECT_EQ(m->Value("promptops_gateway_requests_total", ok), 311);
     EXPECT_EQ(m->Value("promptops_gateway_request_duration_seconds", model), 311);
     EXPECT_EQ(m->Value("promptops_gateway_ttft_seconds", model), 10);
@@ -193,6 +193,28 @@ TEST(Metrics, RequestMetricsFromManyThreadsAreExactWhenRead) {
     alive.join();
     m.reset();
   }
+}
+
+// More label sets than a thread caches (4096): the rest are still counted, beyond the series
+// cap under "_other".
+TEST(Metrics, ManyLabelSetsOnOneThreadAreAllCounted) {
+  Metrics m({.max_series = 10});
+  for (int i = 0; i < 5000; ++i) {
+    RequestObservation o;
+    o.model = "model-" + std::to_string(i);
+    m.ObserveRequest(o);
+    m.ObserveRequest(o);
+  }
+  EXPECT_EQ(m.Value("promptops_gateway_requests_total",
+                    {{"prompt", ""}, {"version", ""}, {"model", "model-3"}, {"status", "200"}}),
+            2);
+  EXPECT_EQ(
+      m.Value(
+          "promptops_gateway_requests_total",
+          {{"prompt", "_other"}, {"version", "_other"}, {"model", "_other"}, {"status", "_other"}}),
+      2 * (5000 - 10));
+  EXPECT_EQ(m.Value("promptops_gateway_request_duration_seconds", {{"model", "_other"}}),
+            2 * (5000 - 10));
 }
 
 TEST(Metrics, ObservationFromATraceRecord) {

@@ -1042,6 +1042,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, GatewayDe
       uo.first_byte_timeout = pc.first_byte_timeout;
       uo.total_timeout = pc.total_timeout;
       uo.ca_file = pc.ca_file;
+      uo.response_headers = {"retry-after"};  // all the gateway reads of an upstream's head
       auto client = http::UpstreamClient::Create(uo);
       if (!client.ok())
         return Error::InvalidArgument("provider '" + name + "': " + client.error().message);

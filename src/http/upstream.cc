@@ -486,7 +486,7 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   }
 
   UpstreamResponseHead head;
-  wire::ResponseParser parser(head.status, head.headers, on_data);
+  wire::ResponseParser parser(head.status, head.headers, on_data, opts_.response_headers);
   parser.header_limit(64 * 1024);
   parser.body_limit(opts_.max_response_bytes);
   if (head_request) parser.skip(true);

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "http/message.h"
@@ -48,11 +49,15 @@ struct UpstreamOptions {
   // (SSL_CTX_set_default_verify_paths) plus ca_file, and its name against the URL's host.
   bool verify_tls = true;
   std::string ca_file;  // optional extra CA bundle (PEM)
+  // Response header fields kept in UpstreamResponseHead::headers (names, case-insensitive);
+  // empty: all of them. A caller that reads one or two (the gateway: Retry-After) saves copying
+  // every other field of every response. The message framing is parsed either way.
+  std::vector<std::string> response_headers;
 };
 
 struct UpstreamResponseHead {
   int status = 0;
-  Headers headers;
+  Headers headers;  // in arrival order; only UpstreamOptions::response_headers if set
   // The first header with this name (case-insensitive), or nullopt.
   std::optional<std::string_view> Header(std::string_view name) const;
 };

@@ -148,6 +148,27 @@ TEST_F(UpstreamTest, FetchSendsHeadersAndBodyToBasePath) {
   EXPECT_EQ(r->second, "hi");
 }
 
+// response_headers: only the named fields are kept (names case-insensitive); the body and the
+// framing are not affected.
+TEST_F(UpstreamTest, OnlyTheResponseHeadersAskedForAreKept) {
+  UpstreamOptions o;
+  o.response_headers = {"X-Seen", "retry-after"};
+  client_ = MakeClient(o);
+  auto r = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x-api-key", "k1"}}, "body"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->first.status, 201);
+  EXPECT_EQ(r->second, "body");
+  ASSERT_EQ(r->first.headers.size(), 1u);
+  EXPECT_EQ(r->first.Header("x-seen"), "k1");
+  EXPECT_FALSE(r->first.Header("x-target"));
+  EXPECT_FALSE(r->first.Header("content-length"));
+  // And the connection is reused as usual (framing parsed all the same).
+  auto again = RunSync(ioc_, client_->Fetch("POST", "/echo", {}, "two"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->second, "two");
+  EXPECT_EQ(client_->idle_connections(), 1u);
+}
+
 // A request the socket cannot take in one non-blocking send (8 MB over loopback): the part the
 // fast path sent and the rest written asynchronously arrive whole and in order.
 TEST_F(UpstreamTest, RequestBiggerThanTheSocketBufferArrivesWhole) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/message.h"
 
@@ -60,19 +61,21 @@ class RequestParser final : public bhttp::basic_parser<true> {
 };
 
 // Parses one response: the status and header fields into `status` / `headers` (framing fields
-// included, in arrival order), and hands every piece of the body, as it is parsed, to
-// `on_data`. When on_data returns false, parsing stops with `stopped()` set (and an
-// operation_aborted error, which the caller recognises by stopped()).
+// included, in arrival order; only the names in `keep`, case-insensitive, when it is not
+// empty), and hands every piece of the body, as it is parsed, to `on_data`. When on_data
+// returns false, parsing stops with `stopped()` set (and an operation_aborted error, which the
+// caller recognises by stopped()).
 class ResponseParser final : public bhttp::basic_parser<false> {
  public:
   using OnData = std::function<bool(std::string_view)>;
-  ResponseParser(int& status, Headers& headers, const OnData& on_data)
-      : status_(status), headers_(headers), on_data_(on_data) {
-    headers_.reserve(12);
+  ResponseParser(int& status, Headers& headers, const OnData& on_data,
+                 const std::vector<std::string>& keep)
+      : status_(status), headers_(headers), on_data_(on_data), keep_(keep) {
+    headers_.reserve(keep_.empty() ? 12 : keep_.size());
   }
-  // on_data is kept by reference: a temporary (e.g. a lambda converted on the call) would
-  // dangle.
-  ResponseParser(int&, Headers&, OnData&&) = delete;
+  // on_data and keep are kept by reference: a temporary would dangle.
+  ResponseParser(int&, Headers&, OnData&&, const std::vector<std::string>&) = delete;
+  ResponseParser(int&, Headers&, const OnData&, std::vector<std::string>&&) = delete;
   bool stopped() const { return stopped_; }
 
  private:
@@ -83,7 +86,14 @@ class ResponseParser final : public bhttp::basic_parser<false> {
   }
   void on_field_impl(bhttp::field, bstring_view name, bstring_view value,
                      boost::beast::error_code&) override {
+    if (!keep_.empty() && !Kept(std::string_view(name.data(), name.size()))) return;
     headers_.emplace_back(std::string(name), std::string(value));
+  }
+  bool Kept(std::string_view name) const {
+    for (const auto& k : keep_) {
+      if (EqualsIgnoreCase(name, k)) return true;
+    }
+    return false;
   }
   void on_header_impl(boost::beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&,
@@ -111,6 +121,7 @@ class ResponseParser final : public bhttp::basic_parser<false> {
   int& status_;
   Headers& headers_;
   const OnData& on_data_;
+  const std::vector<std::string>& keep_;
   bool stopped_ = false;
 };
 

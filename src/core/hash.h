@@ -3,11 +3,21 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace promptops {
+
+// A hash for unordered containers keyed by std::string that also finds std::string_view keys
+// (transparent: a lookup needs no temporary std::string). Use with std::equal_to<>.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
 
 // Lower-case hex SHA-256 of the bytes.
 std::string Sha256Hex(std::string_view data);

@@ -15,11 +15,11 @@ void SetThreadName(std::string_view name);
 // Cooperative yielding. A background thread that runs long stretches of CPU work beside the
 // latency-sensitive network threads (the trace writer storing a batch) calls
 // EnableCooperativeYield once, then CooperativeYield at points where it may pause (between
-// rows, after each page SQLite writes). When the thread has run for its current slice since it
-// last gave way, the call yields the CPU (sched_yield), so that a network thread woken onto the
-// same core runs within about a slice instead of waiting for the scheduler to preempt the
-// background thread, which can take milliseconds. When nothing else is runnable the yield
-// returns at once (well under a microsecond).
+// rows and statements, inside statements, after each page SQLite writes). When the thread has run
+// for its current slice since it last gave way, the call yields the CPU (sched_yield), so that a
+// network thread woken onto the same core runs within about a slice instead of waiting for the
+// scheduler to preempt the background thread, which can take milliseconds. When nothing else is
+// runnable the yield returns at once (well under a microsecond).
 //
 // The slice adapts: when most yields hand the core to a thread that keeps it for long (200 us or
 // more: the cores are saturated and everybody waits anyway), fine slicing would only add

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "core/actor.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "store/store.h"
 
 namespace promptops::governance {
@@ -77,11 +77,7 @@ class ApiKeys {
     std::int64_t project_id;
     Role role;
   };
-  struct HashKey {  // transparent: lookups by string_view need no std::string
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Index = std::unordered_map<std::string, Entry, HashKey, std::equal_to<>>;  // by hash
+  using Index = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;  // by hash
   Status Reload();
   void Publish(std::shared_ptr<const Index> index);
   // The current index. Each thread keeps the last one it loaded while the version is unchanged,

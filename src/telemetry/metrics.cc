@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/log.h"
 
 namespace promptops::telemetry {
@@ -30,6 +31,13 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return kBuckets;
 }
 
+// Ids that key per-thread caches (of a Series, of a Metrics object): never reused, so a cache
+// entry left by a destroyed object never matches a new one at the same address.
+std::uint64_t NextCacheId() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
 // The series of one metric family, cached by label values and capped at max_series.
 template <typename M>
 class Series {
@@ -37,11 +45,6 @@ class Series {
   Series(prometheus::Family<M>& family, std::vector<std::string> label_names, std::size_t max,
          std::string name)
       : family_(family), names_(std::move(label_names)), max_(max), name_(std::move(name)) {}
-
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
 
   // The series for these label values (in label_names order); extra arguments are passed to
   // Family::Add (a histogram's buckets).
@@ -52,7 +55,7 @@ class Series {
     // lock taken by every request on every network thread cost more than the lookup). The
     // key starts with this Series' id, never reused, so maps of destroyed Series never match.
     thread_local std::string key_buffer;
-    thread_local std::unordered_map<std::string, void*, KeyHash, std::equal_to<>> local;
+    thread_local std::unordered_map<std::string, void*, StringHash, std::equal_to<>> local;
     key_buffer.assign(reinterpret_cast<const char*>(&id_), sizeof id_);
     for (auto v : values) {
       key_buffer.append(v);
@@ -101,19 +104,14 @@ class Series {
 
   static constexpr std::size_t kLocalMax = 4096;  // per thread and Series type
 
-  static std::uint64_t NextId() {
-    static std::atomic<std::uint64_t> next{1};
-    return next.fetch_add(1);
-  }
-
-  const std::uint64_t id_ = NextId();
+  const std::uint64_t id_ = NextCacheId();
   prometheus::Family<M>& family_;
   std::vector<std::string> names_;
   std::size_t max_;
   std::string name_;
   std::shared_mutex mu_;
-  std::unordered_map<std::string, M*, KeyHash, std::equal_to<>> cache_;  // guarded by mu_
-  bool warned_ = false;                                                  // guarded by mu_
+  std::unordered_map<std::string, M*, StringHash, std::equal_to<>> cache_;  // guarded by mu_
+  bool warned_ = false;                                                     // guarded by mu_
 };
 
 std::string VersionLabel(std::int64_t v) { return v > 0 ? std::to_string(v) : std::string(); }
@@ -123,11 +121,7 @@ std::string VersionLabel(std::int64_t v) { return v > 0 ? std::to_string(v) : st
 struct Metrics::Impl {
   explicit Impl(MetricsOptions o) : opts(o), registry(std::make_shared<prometheus::Registry>()) {}
 
-  static std::uint64_t NextId() {
-    static std::atomic<std::uint64_t> next{1};
-    return next.fetch_add(1);
-  }
-  const std::uint64_t id = NextId();  // keys this object's per-thread caches; never reused
+  const std::uint64_t id = NextCacheId();  // keys this object's per-thread caches
 
   template <typename M>
   std::unique_ptr<Series<M>> Make(prometheus::Family<M>& f, std::vector<std::string> labels,
@@ -220,12 +214,8 @@ void Metrics::ObserveRequest(const RequestObservation& o) {
     prometheus::Counter* cache_hit = nullptr;
     prometheus::Counter* cache_miss = nullptr;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   thread_local std::string key;
-  thread_local std::unordered_map<std::string, RequestSeries, KeyHash, std::equal_to<>> local;
+  thread_local std::unordered_map<std::string, RequestSeries, StringHash, std::equal_to<>> local;
   static constexpr std::size_t kLocalMax = 4096;
   key.assign(reinterpret_cast<const char*>(&i.id), sizeof i.id);
   key.append(reinterpret_cast<const char*>(&o.version), sizeof o.version);

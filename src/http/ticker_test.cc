@@ -35,10 +35,15 @@ struct Probe : TickEntry {
   std::function<void(Probe&)> then;
 };
 
-TEST(Ticker, FiresAtTheFirstTickAtOrAfterTheDueTimeInDueOrder) {
+// A fresh io_context and its ticker per test.
+class TickerTest : public ::testing::Test {
+ protected:
   asio::io_context ioc;
-  auto ex = ioc.get_executor();
+  asio::any_io_executor ex = ioc.get_executor();
   Ticker& t = Ticker::Of(ex);
+};
+
+TEST_F(TickerTest, FiresAtTheFirstTickAtOrAfterTheDueTimeInDueOrder) {
   EXPECT_EQ(&t, &Ticker::Of(ex));  // one per context
   std::vector<int> order;
   Probe a(1, &order), b(2, &order), c(3, &order);
@@ -59,10 +64,7 @@ TEST(Ticker, FiresAtTheFirstTickAtOrAfterTheDueTimeInDueOrder) {
   }
 }
 
-TEST(Ticker, CancelledAndDestroyedEntriesNeverFire) {
-  asio::io_context ioc;
-  auto ex = ioc.get_executor();
-  Ticker& t = Ticker::Of(ex);
+TEST_F(TickerTest, CancelledAndDestroyedEntriesNeverFire) {
   Probe kept(1), cancelled(2);
   auto gone = std::make_unique<Probe>(3);
   t.Schedule(kept, Clock::now() + 30ms, ex);
@@ -77,10 +79,7 @@ TEST(Ticker, CancelledAndDestroyedEntriesNeverFire) {
   EXPECT_EQ(cancelled.fired, 0);
 }
 
-TEST(Ticker, RescheduleMovesTheEntryAndAPastDueFiresAtTheNextTick) {
-  asio::io_context ioc;
-  auto ex = ioc.get_executor();
-  Ticker& t = Ticker::Of(ex);
+TEST_F(TickerTest, RescheduleMovesTheEntryAndAPastDueFiresAtTheNextTick) {
   Probe moved(1), past(2);
   auto start = Clock::now();
   t.Schedule(moved, start + 10ms, ex);
@@ -96,10 +95,7 @@ TEST(Ticker, RescheduleMovesTheEntryAndAPastDueFiresAtTheNextTick) {
 
 // An entry due more than a lap of the wheel ahead (2.56 s) shares its slot with nearer ones and
 // must not fire a lap early.
-TEST(Ticker, EntryDueBeyondOneLapFiresOnTime) {
-  asio::io_context ioc;
-  auto ex = ioc.get_executor();
-  Ticker& t = Ticker::Of(ex);
+TEST_F(TickerTest, EntryDueBeyondOneLapFiresOnTime) {
   Probe far(1), near(2);
   auto start = Clock::now();
   t.Schedule(far, start + 2700ms, ex);
@@ -112,10 +108,7 @@ TEST(Ticker, EntryDueBeyondOneLapFiresOnTime) {
 }
 
 // Callbacks may schedule and cancel entries, those of the slot being processed included.
-TEST(Ticker, CallbacksMayScheduleAndCancelEntries) {
-  asio::io_context ioc;
-  auto ex = ioc.get_executor();
-  Ticker& t = Ticker::Of(ex);
+TEST_F(TickerTest, CallbacksMayScheduleAndCancelEntries) {
   std::vector<int> order;
   Probe first(1, &order), victim(2, &order), chained(3, &order);
   auto due = Clock::now() + 20ms;
@@ -135,10 +128,7 @@ TEST(Ticker, CallbacksMayScheduleAndCancelEntries) {
   EXPECT_GE(t.ticks(), 2u);
 }
 
-TEST(Ticker, NowIsTheLastTickWhileTickingElseTheClock) {
-  asio::io_context ioc;
-  auto ex = ioc.get_executor();
-  Ticker& t = Ticker::Of(ex);
+TEST_F(TickerTest, NowIsTheLastTickWhileTickingElseTheClock) {
   auto before = Clock::now();
   EXPECT_GE(t.Now(), before);  // idle: the clock
   Probe p(1);

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +15,61 @@ namespace promptops {
 void SetThreadName(std::string_view name) {
   std::string n(name.substr(0, 15));
   pthread_setname_np(pthread_self(), n.c_str());
+}
+
+namespace {
+
+// The kernel's struct sched_attr (the ABI of sched_getattr(2) and sched_setattr(2); glibc
+// 2.36 has neither wrapper, and <linux/sched/types.h> clashes with <sched.h>).
+struct SchedAttr {
+  std::uint32_t size = sizeof(SchedAttr);
+  std::uint32_t sched_policy = 0;
+  std::uint64_t sched_flags = 0;
+  std::int32_t sched_nice = 0;
+  std::uint32_t sched_priority = 0;
+  std::uint64_t sched_runtime = 0;
+  std::uint64_t sched_deadline = 0;
+  std::uint64_t sched_period = 0;
+  std::uint32_t sched_util_min = 0;
+  std::uint32_t sched_util_max = 0;
+};
+static_assert(sizeof(SchedAttr) == 56);  // SCHED_ATTR_SIZE_VER1
+constexpr std::uint64_t kSchedFlagResetOnFork = 0x01;
+
+bool GetSchedAttr(SchedAttr& attr, int tid = 0) {
+  attr = SchedAttr{};
+  return syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0) == 0;
+}
+
+bool IsFairPolicy(std::uint32_t policy) {
+  return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
+}
+
+}  // namespace
+
+std::chrono::nanoseconds SchedulerSlice(int tid) {
+  SchedAttr attr;
+  // Kernels without slice requests report a runtime only for SCHED_DEADLINE threads.
+  if (!GetSchedAttr(attr, tid) || !IsFairPolicy(attr.sched_policy))
+    return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(attr.sched_runtime);
+}
+
+std::chrono::nanoseconds RequestSchedulerSlice(std::chrono::nanoseconds slice) {
+  SchedAttr attr;
+  // Only the fair policies take a slice; real-time threads are left as they are.
+  if (!GetSchedAttr(attr) || !IsFairPolicy(attr.sched_policy)) return std::chrono::nanoseconds(0);
+  const int saved_errno = errno;
+  // Same policy, nice value and reset-on-fork flag as now (an unprivileged thread could not
+  // lower its nice value back): only the runtime, the slice request of the fair policies,
+  // changes. Utilization clamps are left alone (their flags are not passed).
+  attr.size = sizeof attr;
+  attr.sched_flags &= kSchedFlagResetOnFork;
+  attr.sched_runtime = static_cast<std::uint64_t>(std::max<std::int64_t>(slice.count(), 0));
+  const bool ok = syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
+  errno = saved_errno;
+  if (!ok) return std::chrono::nanoseconds(0);
+  return SchedulerSlice();
 }
 
 namespace {

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace promptops {
@@ -13,6 +19,38 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
+
+// Slice requests exist since Linux 6.12; older kernels report no slice for fair threads.
+bool KernelTakesSliceRequests() {
+  utsname u{};
+  if (uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 12);
+}
+
+TEST(SchedulerSlice, ALongSliceIsGrantedToTheCallingThreadOnlyAndKeepsItsNiceValue) {
+  if (!KernelTakesSliceRequests()) {
+    // Ignored, and said so: zero, and the thread is otherwise unchanged.
+    std::thread([] { EXPECT_EQ(RequestSchedulerSlice(milliseconds(100)).count(), 0); }).join();
+    GTEST_SKIP() << "this kernel predates scheduler slice requests (Linux 6.12)";
+  }
+  const nanoseconds before = SchedulerSlice();
+  ASSERT_GT(before.count(), 0);  // the default slice, reported by kernels that take requests
+  std::thread([&] {
+    // A nice value set by the operator (here: by the thread itself) survives the request.
+    ASSERT_EQ(setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5), 0);
+    EXPECT_EQ(RequestSchedulerSlice(milliseconds(100)), milliseconds(100));
+    EXPECT_EQ(SchedulerSlice(), milliseconds(100));
+    errno = 0;
+    EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), 5);
+    EXPECT_EQ(errno, 0);
+    // The kernel clamps requests to 0.1-100 ms, and the call reports what is in effect.
+    EXPECT_EQ(RequestSchedulerSlice(std::chrono::seconds(5)), milliseconds(100));
+    EXPECT_EQ(RequestSchedulerSlice(microseconds(10)), microseconds(100));
+  }).join();
+  EXPECT_EQ(SchedulerSlice(), before);  // other threads keep theirs
+}
 
 TEST(CooperativeYield, DoesNothingOnAThreadThatDidNotEnableIt) {
   std::thread([] {

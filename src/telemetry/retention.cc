@@ -75,6 +75,8 @@ void Retention::Start() {
   }
   thread_ = std::thread([this] {
     SetThreadName("po-retention");
+    // Background deletes give way to every other thread woken onto their core (core/thread.h).
+    RequestSchedulerSlice(kBackgroundSchedulerSlice);
     Run();
   });
 }

@@ -29,6 +29,8 @@ TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metric
     : store_(store), options_(Sane(options)), metrics_(metrics) {
   thread_ = std::thread([this] {
     SetThreadName("po-traces");
+    // A thread woken onto the writer's core preempts it at once (core/thread.h).
+    RequestSchedulerSlice(kBackgroundSchedulerSlice);
     EnableCooperativeYield(kCooperativeSlice);
     SetCooperativeYieldPause(&behind_);
     Run();

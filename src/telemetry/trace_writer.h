@@ -10,10 +10,12 @@
 // the writer yields every 25 us (below).
 //
 // Batches are committed with Store::WriteRelaxed (a stored trace survives a crash of promptops;
-// an OS crash may lose it until the next durable write or checkpoint), and the writer thread
-// yields the CPU to network threads every 25 us of work (core/thread.h, cooperative yielding),
-// so that neither an fsync per batch nor a batch's CPU burst delays the network threads. While
-// more than a batch waits the writer is behind and does not yield until it has caught up.
+// an OS crash may lose it until the next durable write or checkpoint). The writer thread stays
+// out of the way of the network threads and of the other processes on the machine (core/thread.h):
+// it asks the scheduler for a long slice, so that on Linux 6.12+ a thread woken onto its core
+// preempts it at once, and it yields the CPU every 25 us of work (cooperative yielding), so
+// that neither an fsync per batch nor a batch's CPU burst delays them. While more than a batch
+// waits the writer is behind and does not yield until it has caught up.
 //
 // Nothing is lost silently: a record that is not stored is counted in dropped() and in
 // promptops_trace_queue_dropped_total{reason}, and logged (rate-limited):

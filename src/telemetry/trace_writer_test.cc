@@ -43,6 +43,7 @@ class GatedStore : public store::Store {
     {
       std::lock_guard lock(mu_);
       paused_.push_back(CooperativeYieldPaused());
+      slice_ = SchedulerSlice();
     }
     return inner_.WriteRelaxed(fn);
   }
@@ -79,6 +80,11 @@ class GatedStore : public store::Store {
     std::lock_guard lock(mu_);
     return entered_;
   }
+  // The scheduler slice of the thread of the last relaxed write (core/thread.h).
+  std::chrono::nanoseconds slice() {
+    std::lock_guard lock(mu_);
+    return slice_;
+  }
 
  private:
   Status Gate() {
@@ -102,7 +108,8 @@ class GatedStore : public store::Store {
   std::atomic<int> writes_{0};
   std::atomic<int> relaxed_{0};
   std::atomic<int> cooperative_{0};
-  std::vector<bool> paused_;  // guarded by mu_
+  std::vector<bool> paused_;          // guarded by mu_
+  std::chrono::nanoseconds slice_{};  // guarded by mu_
 };
 
 class TraceWriterTest : public ::testing::Test {
@@ -144,6 +151,14 @@ TEST_F(TraceWriterTest, FlushStoresEverythingEnqueuedInBatches) {
   EXPECT_EQ(gated_->relaxed(), 10);
   EXPECT_EQ(gated_->cooperative(), 10);
   EXPECT_EQ(CooperativeSlice().count(), 0);  // the test's own thread is not cooperative
+  // The writer asks the scheduler for a long slice, so that a thread woken onto its core
+  // preempts it at once (core/thread.h). Kernels before slice requests report zero for all.
+  if (SchedulerSlice().count() > 0) {
+    EXPECT_EQ(gated_->slice(), kBackgroundSchedulerSlice);
+    EXPECT_NE(SchedulerSlice(), kBackgroundSchedulerSlice);  // only the writer's thread
+  } else {
+    EXPECT_EQ(gated_->slice().count(), 0);
+  }
   EXPECT_EQ(metrics.Value("promptops_traces_written_total"), 95);
   EXPECT_EQ(metrics.Value("promptops_trace_queue_depth"), 0);
 }

@@ -36,9 +36,9 @@ struct SchedAttr {
 static_assert(sizeof(SchedAttr) == 56);  // SCHED_ATTR_SIZE_VER1
 constexpr std::uint64_t kSchedFlagResetOnFork = 0x01;
 
-bool GetSchedAttr(SchedAttr& attr, int tid = 0) {
+bool GetSchedAttr(SchedAttr& attr) {
   attr = SchedAttr{};
-  return syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0) == 0;
+  return syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) == 0;
 }
 
 bool IsFairPolicy(std::uint32_t policy) {
@@ -47,11 +47,10 @@ bool IsFairPolicy(std::uint32_t policy) {
 
 }  // namespace
 
-std::chrono::nanoseconds SchedulerSlice(int tid) {
+std::chrono::nanoseconds SchedulerSlice() {
   SchedAttr attr;
   // Kernels without slice requests report a runtime only for SCHED_DEADLINE threads.
-  if (!GetSchedAttr(attr, tid) || !IsFairPolicy(attr.sched_policy))
-    return std::chrono::nanoseconds(0);
+  if (!GetSchedAttr(attr) || !IsFairPolicy(attr.sched_policy)) return std::chrono::nanoseconds(0);
   return std::chrono::nanoseconds(attr.sched_runtime);
 }
 

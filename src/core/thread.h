@@ -24,9 +24,8 @@ void SetThreadName(std::string_view name);
 // Returns the slice in effect after the call, as the kernel reports it, or zero when the kernel
 // ignores slice requests (before 6.12) or refused this one; best effort, nothing else changes.
 std::chrono::nanoseconds RequestSchedulerSlice(std::chrono::nanoseconds slice);
-// A thread's scheduler slice as the kernel reports it (zero: no slice request support, or no
-// such thread). `tid` 0: the calling thread.
-std::chrono::nanoseconds SchedulerSlice(int tid = 0);
+// The calling thread's scheduler slice as the kernel reports it (zero: no slice requests).
+std::chrono::nanoseconds SchedulerSlice();
 // Not longer: a sched_yield moves the yielding thread's deadline on by one slice, so a thread
 // that also yields cooperatively (below) with a 100 ms slice gives its core away for up to
 // 100 ms at every yield on a busy machine and falls behind (measured: the trace writer's backlog

@@ -48,6 +48,7 @@ TEST(SchedulerSlice, ALongSliceIsGrantedToTheCallingThreadOnlyAndKeepsItsNiceVal
     // The kernel clamps requests to 0.1-100 ms, and the call reports what is in effect.
     EXPECT_EQ(RequestSchedulerSlice(std::chrono::seconds(5)), milliseconds(100));
     EXPECT_EQ(RequestSchedulerSlice(microseconds(10)), microseconds(100));
+    EXPECT_EQ(RequestSchedulerSlice(nanoseconds(0)), before);  // 0: the kernel's default again
   }).join();
   EXPECT_EQ(SchedulerSlice(), before);  // other threads keep theirs
 }

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>

@@ -6,7 +6,9 @@
 #
 # Two reference proxies: nginx proxy_pass in the mock's own worker (one process does proxy and
 # mock: no cross-process hop), and nginx proxy_pass as its own process with 2 workers. Each path
-# is measured ROUNDS times, interleaved, and reported as the median.
+# is measured ROUNDS times, interleaved, and reported as the median. At concurrency 1 a second
+# promptops with its data directory on tmpfs is measured too, to show what the trace
+# database's disk I/O adds to the tail.
 #
 # The mock upstream is nginx returning a fixed chat.completion (no model behind it), so the
 # figures measure the proxies, not a model. Everything listens on 127.0.0.1.
@@ -62,6 +64,17 @@ gateway:
   trace_bodies: none
 CONF
 start_promptops --config "$WORK/promptops.yaml"
+# A second promptops, same configuration, with its data directory on tmpfs (no block device),
+# measured at concurrency 1 only: the difference to the first is what the trace database's disk
+# I/O adds to the tail (docs/performance.md, fifth session). Skipped without a writable /dev/shm.
+PT_PORT=""
+if SHM=$(mktemp -d /dev/shm/promptops-bench-XXXXXX 2>/dev/null); then
+  EXTRA_DIRS+=("$SHM")
+  MAIN_PID=$PO_PID MAIN_PORT=$PO_PORT
+  PO_DATA="$SHM/data" PO_OUT="$WORK/serve-tmpfs" start_promptops --config "$WORK/promptops.yaml"
+  PT_PORT=$PO_PORT
+  PO_PID=$MAIN_PID PO_PORT=$MAIN_PORT
+fi
 sleep 0.3
 
 BODY='{"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]}'
@@ -90,6 +103,7 @@ STEAL0=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
 for _ in $(seq 1 "$ROUNDS"); do
   measure D 1 1 "$MOCK_PORT"
   measure P 1 1 "$PO_PORT"
+  [ -z "$PT_PORT" ] || measure T 1 1 "$PT_PORT"
   measure N 1 1 "$PROXY_PORT"
   measure Q 1 1 "$SEP_PORT"
   measure P64 2 64 "$PO_PORT"
@@ -116,7 +130,9 @@ PO_REQUESTS=$(echo "$METRICS" | awk '/^promptops_gateway_requests_total/ {s += $
 PO_TRACES=$(echo "$METRICS" | awk '/^promptops_traces_written_total/ {s += $2} END {printf "%d", s}')
 PO_DROPPED=$(echo "$METRICS" | awk '/^promptops_trace_queue_dropped_total/ {s += $2} END {printf "%d", s}')
 STEAL_PCT=$(echo "$STEAL0 $STEAL1" | awk '{ if ($4 > $2) printf "%.1f", 100 * ($3 - $1) / ($4 - $2); else print "n/a" }')
-for name in D P N Q P64 N64 Q64; do
+PATHS="D P N Q P64 N64 Q64"
+[ -z "$PT_PORT" ] || PATHS="D P T N Q P64 N64 Q64"
+for name in $PATHS; do
   read -r "${name}_RPS" "${name}_P50" "${name}_P99" <<<"$(median_of "$name" 1) $(median_of "$name" 2) $(median_of "$name" 3)"
 done
 
@@ -149,6 +165,7 @@ mkdir -p "$ROOT/bench/results"
   echo "|---|---|---|---|---|---|---|"
   echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
   echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(added "$P_P50" "$D_P50") | $(added "$P_P99" "$D_P99") |"
+  [ -z "$PT_PORT" ] || echo "| client -> promptops (data directory on tmpfs) -> mock | 1 | $T_RPS | $T_P50 | $T_P99 | $(added "$T_P50" "$D_P50") | $(added "$T_P99" "$D_P99") |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
   echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $Q_RPS | $Q_P50 | $Q_P99 | $(added "$Q_P50" "$D_P50") | $(added "$Q_P99" "$D_P99") |"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
@@ -160,7 +177,7 @@ mkdir -p "$ROOT/bench/results"
   echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**."
   echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Traces: ${PO_TRACES} stored for"
   echo "${PO_REQUESTS} gateway requests, ${PO_DROPPED} dropped. Requests/s of every round:"
-  for name in D P N Q P64 N64 Q64; do echo "- $name: $(echo "${RUNS[$name]}" | tr ';' '\n' | awk 'NF {printf "%s ", $1}')"; done
+  for name in $PATHS; do echo "- $name: $(echo "${RUNS[$name]}" | tr ';' '\n' | awk 'NF {printf "%s ", $1}')"; done
   echo
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"
   echo "20 tokens/s each): $S_RPS completed streams/s, stream duration p50 $S_P50 us, p99 $S_P99 us,"

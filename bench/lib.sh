@@ -6,10 +6,11 @@ BIN="$ROOT/$BUILD/promptops"
 WORK=$(mktemp -d /tmp/promptops-bench-XXXXXX)
 KEY="po-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 PIDS=()
+EXTRA_DIRS=()  # more directories to remove on exit (e.g. a data directory on tmpfs)
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "${EXTRA_DIRS[@]}"
 }
 trap cleanup EXIT
 
@@ -18,18 +19,20 @@ for tool in wrk nginx curl; do
 done
 
 # start_promptops ARGS...: `promptops serve` on a free port with the bench admin key; sets PO_PID
-# and PO_PORT, or exits with the server's log.
+# and PO_PORT, or exits with the server's log. Its data directory is PO_DATA (default
+# WORK/data) and its output goes to PO_OUT.out and PO_OUT.err (default WORK/serve).
 start_promptops() {
-  PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/data" \
-    --log-level warn "$@" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+  local data=${PO_DATA:-$WORK/data} out=${PO_OUT:-$WORK/serve}
+  PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$data" \
+    --log-level warn "$@" >"$out.out" 2>"$out.err" &
   PO_PID=$!
   PIDS+=("$PO_PID")
   for _ in $(seq 1 100); do
-    grep -q "listening on" "$WORK/serve.out" 2>/dev/null && break
+    grep -q "listening on" "$out.out" 2>/dev/null && break
     sleep 0.1
   done
-  PO_PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/serve.out")
-  [ -n "$PO_PORT" ] || { echo "bench: promptops did not start"; cat "$WORK/serve.err"; exit 1; }
+  PO_PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$out.out")
+  [ -n "$PO_PORT" ] || { echo "bench: promptops did not start"; cat "$out.err"; exit 1; }
 }
 
 # free_port NAME: sets variable NAME to a TCP port on 127.0.0.1 that nothing listens on now,

@@ -105,9 +105,7 @@ void Ticker::OnTick() {
         e->Unlink();
         e->fire_(*e);
       } else {  // due in a later lap: back into its slot
-        e->prev_->next_ = e->next_;
-        e->next_->prev_ = e->prev_;
-        --count_;
+        e->Unlink();
         Link(slot, *e);
       }
     }

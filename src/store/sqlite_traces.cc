@@ -146,11 +146,10 @@ class SqliteTraces : public TraceRepository {
       return a->project_id != b->project_id ? a->project_id < b->project_id
                                             : a->time_ms < b->time_ms;
     });
-    // Every parameter is rebound for every row, so between statements the statement is only
-    // rewound (no clear_bindings). Text is bound without a copy: `rows` belongs to the caller and
-    // outlives this call, each statement is run right after binding, and the statement going out
-    // of scope (on return or error) clears the bindings, so no pointer into `rows` outlives the
-    // call.
+    // Each statement comes from the connection's cache (one per row count), is bound, run and
+    // given back: going out of scope resets it and clears its bindings. Text is bound without a
+    // copy: `rows` belongs to the caller and outlives this call, and each statement runs right
+    // after binding, so no pointer into `rows` outlives the call.
     std::size_t inserted = 0;
     std::size_t i = 0;
     while (i < order.size()) {
@@ -192,7 +191,6 @@ class SqliteTraces : public TraceRepository {
       }
       PO_RETURN_IF_ERROR(st.Run());
       inserted += static_cast<std::size_t>(c_.Changes());
-      st.Rewind();
       i += n;
     }
     return inserted;

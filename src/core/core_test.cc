@@ -244,6 +244,13 @@ TEST(Json, AppendHelpersWriteWhatSerializeWrites) {
   std::string out = "[";
   json::AppendValue(out, v);
   EXPECT_EQ(out, "[" + json::Serialize(v));
+  // An array or object held directly serializes the same (without a copy into a value).
+  out = "[";
+  json::AppendValue(out, v.as_object());
+  EXPECT_EQ(out, "[" + json::Serialize(v));
+  out.clear();
+  json::AppendValue(out, v.as_object().at("a").as_array());
+  EXPECT_EQ(out, json::Serialize(v.as_object().at("a")));
   std::string n;
   json::AppendInt(n, 0);
   n += ',';

@@ -43,12 +43,19 @@ Result<bj::object> ParseObject(std::string_view text) {
 
 std::string Serialize(const bj::value& v) { return bj::serialize(v); }
 
-void AppendValue(std::string& out, const bj::value& v) {
+namespace {
+template <class T>
+void AppendSerialized(std::string& out, const T& v) {
   bj::serializer sr;
   sr.reset(&v);
   char buf[512];
   while (!sr.done()) out += sr.read(buf, sizeof buf);
 }
+}  // namespace
+
+void AppendValue(std::string& out, const bj::value& v) { AppendSerialized(out, v); }
+void AppendValue(std::string& out, const bj::array& v) { AppendSerialized(out, v); }
+void AppendValue(std::string& out, const bj::object& v) { AppendSerialized(out, v); }
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

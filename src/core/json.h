@@ -29,6 +29,10 @@ std::string Serialize(const bj::value& v);
 // Appends `v` serialized compactly (exactly as Serialize would) to `out`, without building an
 // intermediate string.
 void AppendValue(std::string& out, const bj::value& v);
+// The same for an array or object held directly: without these overloads the argument would be
+// converted to a bj::value, a deep copy of every element.
+void AppendValue(std::string& out, const bj::array& v);
+void AppendValue(std::string& out, const bj::object& v);
 // Appends `s` as a JSON string literal, quotes included. `s` must be valid UTF-8 (it passes
 // through unchanged); quote, backslash and control characters are escaped.
 void AppendString(std::string& out, std::string_view s);

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <cstdlib>
 #include <cstring>
@@ -383,7 +384,7 @@ struct Gateway::Impl {
   asio::awaitable<CallOutcome> Call(const ModelConfig& first, ChatRequest& req, DeltaSink* sink,
                                     ClientWatch& watch) {
     CallOutcome out;
-    std::vector<const ModelConfig*> chain{&first};
+    boost::container::small_vector<const ModelConfig*, 4> chain{&first};
     for (const auto& f : first.fallbacks) {
       if (const ModelConfig* m = config.Find(f)) chain.push_back(m);
     }

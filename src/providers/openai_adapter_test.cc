@@ -207,6 +207,11 @@ TEST(OpenAiAdapter, EveryAnswerShapeReadsLikeTheFullParse) {
       // Unknown extra values of every type, everywhere.
       R"({"x":[true,false,null,1.5,-2,{"y":"z"}],"choices":[{"message":{"content":"c","extra":{"a":[1]}},
           "z":18446744073709551615}],"id":"i","model":"m","usage":{"prompt_tokens":1,"completion_tokens":2,"n":null}})",
+      // Keys longer than the scanner's key buffer, one starting with a key it reads; nesting
+      // deeper than its inline stack.
+      R"({"choices":[{"message":{"content_but_a_much_longer_key_than_any_read":"no","content":"yes",
+          "deep":[[[[[[[[[[[[{"content":"inner"}]]]]]]]]]]]]},"finish_reason_with_a_long_suffix_over_32":"x"}],
+          "usage_is_what_this_key_is_not_about_at_all":{"prompt_tokens":9},"usage":{"prompt_tokens":4}})",
       // Content split across the parser's buffer: a long answer.
       R"({"choices":[{"message":{"content":")" + std::string(20000, 'a') + R"("}}]})",
   };

@@ -2,11 +2,15 @@
 # Gateway benchmark (part of make bench): promptops in front of a mock upstream, side by side with
 # nginx proxy_pass in front of the same mock, in one run, plus many concurrent simulated streams.
 #
-#   [ROUNDS=3] bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
+#   [ROUNDS=3] [C1_ROUNDS=4*ROUNDS] [C1_SECONDS=2] bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
 #
 # Two reference proxies: nginx proxy_pass in the mock's own worker (one process does proxy and
 # mock: no cross-process hop), and nginx proxy_pass as its own process with 2 workers. Each path
-# is measured ROUNDS times, interleaved, and reported as the median. At concurrency 1 a second
+# is measured ROUNDS times, interleaved, and reported as the median. Concurrency 1 runs as
+# C1_ROUNDS short rounds of C1_SECONDS (default 4 x ROUNDS rounds of 2 s): the machine's
+# scheduling drifts within seconds, so the added latency is taken within each round (promptops
+# minus the direct path measured moments before) and reported as the median of those paired
+# differences, next to the per-path medians. At concurrency 1 a second
 # promptops with its data directory on tmpfs is measured too, to show what the trace
 # database's disk I/O adds to the tail.
 #
@@ -100,12 +104,18 @@ PO_RSS_LOAD=0
 # CPU time stolen by the hypervisor during the measurements (the 8th field of /proc/stat's cpu
 # line): a share above a few percent means the figures of this run are not comparable.
 STEAL0=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-for _ in $(seq 1 "$ROUNDS"); do
+C1_ROUNDS=${C1_ROUNDS:-$((4 * ROUNDS))}
+C1_SECONDS=${C1_SECONDS:-2}
+SECONDS_PER_RUN=$C1_SECONDS
+for _ in $(seq 1 "$C1_ROUNDS"); do
   measure D 1 1 "$MOCK_PORT"
   measure P 1 1 "$PO_PORT"
   [ -z "$PT_PORT" ] || measure T 1 1 "$PT_PORT"
   measure N 1 1 "$PROXY_PORT"
   measure Q 1 1 "$SEP_PORT"
+done
+SECONDS_PER_RUN=$SECS
+for _ in $(seq 1 "$ROUNDS"); do
   measure P64 2 64 "$PO_PORT"
   RSS_NOW=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$PO_PID/status")
   [ "$RSS_NOW" -gt "$PO_RSS_LOAD" ] && PO_RSS_LOAD=$RSS_NOW
@@ -118,6 +128,19 @@ round_ratio() {  # A B -> median over rounds of A_i / B_i
     <(echo "${RUNS[$2]}" | tr ';' '\n' | awk 'NF {print $1}') |
     awk '$2 > 0 {print $1 / $2}' | sort -g |
     awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+# Added latency at concurrency 1, paired: median over rounds of (NAME_i - D_i) for a field.
+paired_added() {  # NAME FIELD(2=p50, 3=p99)
+  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}') \
+    <(echo "${RUNS[D]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}') |
+    awk '{print $1 - $2}' | sort -g |
+    awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) printf "%d", v[(NR + 1) / 2]; else printf "%d", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+# The paired p99 differences of every round, and how many were at most 50 us.
+paired_list() {  # NAME
+  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk 'NF {print $3}') \
+    <(echo "${RUNS[D]}" | tr ';' '\n' | awk 'NF {print $3}') |
+    awk '{d = $1 - $2; printf "%d ", d; if (d <= 50) n++} END {printf "(%d of %d rounds <= 50 us)", n, NR}'
 }
 RATIO_N=$(round_ratio P64 N64)
 RATIO_Q=$(round_ratio P64 Q64)
@@ -152,25 +175,31 @@ S_P99=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="99%" {print $2}')")
 S_ERR=$(echo "$STREAM_OUT" | awk '/Socket errors/ {print}' | tr -d '\n')
 S_NON2XX=$(echo "$STREAM_OUT" | awk '/Non-2xx/ {print $NF}')
 
-added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a - b }'; }
 mkdir -p "$ROOT/bench/results"
 {
   echo "## Gateway: promptops vs nginx proxy_pass in front of the same mock upstream"
   echo
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), ${SECS}s per run, medians of $ROUNDS interleaved rounds, $(nproc) cores shared by wrk, nginx and promptops."
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores shared by wrk, nginx and promptops. Concurrency 1: medians of"
+  echo "$C1_ROUNDS interleaved rounds of ${C1_SECONDS}s; \"added\" is the median over rounds of the path's figure minus the"
+  echo "direct path's in the same round. Concurrency 64: medians of $ROUNDS interleaved rounds of ${SECS}s."
   echo "Mock upstream: nginx (1 worker) returning a fixed chat.completion; traces and metrics on, cache off."
   echo "CPU time stolen by the hypervisor during the request/s runs: ${STEAL_PCT}%."
   echo
   echo "| path | concurrency | requests/s | p50 us | p99 us | added p50 us | added p99 us |"
   echo "|---|---|---|---|---|---|---|"
   echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
-  echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(added "$P_P50" "$D_P50") | $(added "$P_P99" "$D_P99") |"
-  [ -z "$PT_PORT" ] || echo "| client -> promptops (data directory on tmpfs) -> mock | 1 | $T_RPS | $T_P50 | $T_P99 | $(added "$T_P50" "$D_P50") | $(added "$T_P99" "$D_P99") |"
-  echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(added "$N_P50" "$D_P50") | $(added "$N_P99" "$D_P99") |"
-  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $Q_RPS | $Q_P50 | $Q_P99 | $(added "$Q_P50" "$D_P50") | $(added "$Q_P99" "$D_P99") |"
+  echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(paired_added P 2) | $(paired_added P 3) |"
+  [ -z "$PT_PORT" ] || echo "| client -> promptops (data directory on tmpfs) -> mock | 1 | $T_RPS | $T_P50 | $T_P99 | $(paired_added T 2) | $(paired_added T 3) |"
+  echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(paired_added N 2) | $(paired_added N 3) |"
+  echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $Q_RPS | $Q_P50 | $Q_P99 | $(paired_added Q 2) | $(paired_added Q 3) |"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
   echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $Q64_RPS | $Q64_P50 | $Q64_P99 | | |"
+  echo
+  echo "Added p99 at concurrency 1 in each round (path minus direct, us):"
+  for name in P T N Q; do
+    [ -n "${RUNS[$name]:-}" ] && echo "- $name: $(paired_list "$name")"
+  done
   echo
   echo "Max throughput at concurrency 64 (median over rounds of the ratio within a round):"
   echo "promptops / nginx proxy_pass sharing the mock's worker **$RATIO_N**;"

@@ -1,6 +1,7 @@
 #include "http/ticker.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/system/error_code.hpp>
@@ -27,10 +28,30 @@ Ticker::Ticker(asio::execution_context& ctx) : asio::execution_context::service(
   for (auto& h : slots_) h.node.prev_ = h.node.next_ = &h.node;
 }
 
-Ticker::~Ticker() = default;
+namespace {
+// Bumped whenever a ticker is destroyed, so that a thread's cached lookup (below) is never
+// trusted for a context that was destroyed, even if a new one now has its address.
+std::atomic<std::uint64_t> g_ticker_epoch{0};
+}  // namespace
+
+Ticker::~Ticker() { g_ticker_epoch.fetch_add(1, std::memory_order_release); }
 
 Ticker& Ticker::Of(const asio::any_io_executor& ex) {
-  return asio::use_service<Ticker>(asio::query(ex, asio::execution::context));
+  // use_service takes the context's service-registry lock and searches its list; a network
+  // thread asks for its own context's ticker on every session and upstream call, so the last
+  // answer is kept per thread.
+  struct Cached {
+    const asio::execution_context* context = nullptr;
+    Ticker* ticker = nullptr;
+    std::uint64_t epoch = 0;
+  };
+  thread_local Cached cached;
+  asio::execution_context& context = asio::query(ex, asio::execution::context);
+  const std::uint64_t epoch = g_ticker_epoch.load(std::memory_order_acquire);
+  if (cached.context == &context && cached.epoch == epoch) return *cached.ticker;
+  Ticker& t = asio::use_service<Ticker>(context);
+  cached = {&context, &t, epoch};
+  return t;
 }
 
 std::int64_t Ticker::TickIndex(Clock::time_point t) {

@@ -158,5 +158,33 @@ TEST(Ticker, ContextDestroyedWithEntriesScheduled) {
   EXPECT_EQ(p.fired, 0);
 }
 
+// Ticker::Of keeps its last answer per thread; it must still answer each context's own ticker,
+// also for a new context built where a destroyed one was (same address, new ticker).
+TEST(Ticker, OfAnswersEachContextsOwnTickerAlsoAfterAContextAtTheSameAddress) {
+  asio::io_context a, b;
+  Ticker& ta = Ticker::Of(a.get_executor());
+  EXPECT_EQ(&Ticker::Of(a.get_executor()), &ta);
+  EXPECT_EQ(&ta, &asio::use_service<Ticker>(a));
+  Ticker& tb = Ticker::Of(b.get_executor());
+  EXPECT_NE(&tb, &ta);
+  EXPECT_EQ(&tb, &asio::use_service<Ticker>(b));
+  EXPECT_EQ(&Ticker::Of(a.get_executor()), &ta);
+
+  alignas(asio::io_context) unsigned char storage[sizeof(asio::io_context)];
+  auto* first = new (storage) asio::io_context;
+  Ticker& t1 = Ticker::Of(first->get_executor());
+  EXPECT_EQ(&t1, &asio::use_service<Ticker>(*first));
+  first->~io_context();
+  auto* second = new (storage) asio::io_context;  // same address, a new ticker on first use
+  Ticker& t2 = Ticker::Of(second->get_executor());
+  EXPECT_EQ(&t2, &asio::use_service<Ticker>(*second));
+  // The new ticker works: an entry scheduled on it fires.
+  Probe p(1);
+  t2.Schedule(p, Clock::now(), second->get_executor());
+  second->run_for(100ms);
+  EXPECT_EQ(p.fired, 1);
+  second->~io_context();
+}
+
 }  // namespace
 }  // namespace promptops::http

@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -222,16 +224,34 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   // Closes the connections of an io_context that is being destroyed.
   void DropContext(asio::execution_context* context);
   std::size_t Size() {
-    std::lock_guard lock(mu_);
-    return idle_.size();
+    std::size_t n = 0;
+    for (auto& shard : shards_) {
+      std::lock_guard lock(shard.mu);
+      n += shard.idle.size();
+    }
+    return n;
   }
 
  private:
+  // The idle connections of one io_context (one network thread), each shard on its own cache
+  // lines: network threads take and return connections without sharing a lock. A shard is
+  // claimed by the first context that puts a connection into it; contexts beyond kShards share
+  // the last shard (each connection records its context, so sharing is only slower).
+  static constexpr std::size_t kShards = 16;
+  struct alignas(64) Shard {
+    std::atomic<asio::execution_context*> context{nullptr};
+    std::mutex mu;
+    std::deque<std::unique_ptr<Connection>> idle;  // guarded by mu; oldest first
+    // The contexts whose PoolRegistry knows this pool through this shard; guarded by mu.
+    std::vector<asio::execution_context*> registered_in;
+  };
+  // The shard of `context`; claims a free one when `claim`, else null if it has none.
+  Shard* ShardOf(asio::execution_context* context, bool claim);
+
   std::size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
-  std::mutex mu_;
-  std::deque<std::unique_ptr<Connection>> idle_;         // guarded by mu_; oldest first
-  std::vector<asio::execution_context*> registered_in_;  // guarded by mu_
+  std::atomic<std::size_t> total_idle_{0};  // over all shards; bounded by max_idle_
+  std::array<Shard, kShards> shards_;
 };
 
 // An io_context service that knows the pools holding connections of that io_context.
@@ -261,25 +281,40 @@ class PoolRegistry : public asio::execution_context::service {
   std::vector<std::weak_ptr<UpstreamPool>> pools_;
 };
 
+UpstreamPool::Shard* UpstreamPool::ShardOf(asio::execution_context* context, bool claim) {
+  for (std::size_t i = 0; i + 1 < kShards; ++i) {
+    asio::execution_context* owner = shards_[i].context.load(std::memory_order_acquire);
+    if (owner == context) return &shards_[i];
+    if (owner == nullptr) {
+      if (!claim) return nullptr;  // shards are claimed in order: no later one is ours
+      if (shards_[i].context.compare_exchange_strong(owner, context, std::memory_order_acq_rel)) {
+        return &shards_[i];
+      }
+      if (owner == context) return &shards_[i];  // another thread claimed it for us
+    }
+  }
+  return &shards_[kShards - 1];  // shared by any further contexts
+}
+
 std::unique_ptr<Connection> UpstreamPool::Take(asio::execution_context* context) {
+  Shard* shard = ShardOf(context, false);
+  if (shard == nullptr) return nullptr;
   std::vector<std::unique_ptr<Connection>> dead;  // closed outside the lock
   std::unique_ptr<Connection> found;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(shard->mu);
+    if (shard->idle.empty()) return nullptr;
     auto now = Clock::now();
-    for (auto it = idle_.begin(); it != idle_.end();) {
-      if (now - (*it)->idle_since > idle_timeout_) {
-        dead.push_back(std::move(*it));
-        it = idle_.erase(it);
-      } else {
-        ++it;
-      }
+    // Oldest first: stop at the first one still within its idle time.
+    while (!shard->idle.empty() && now - shard->idle.front()->idle_since > idle_timeout_) {
+      dead.push_back(std::move(shard->idle.front()));
+      shard->idle.pop_front();
     }
     // Most recently used first: it is the least likely to have been closed by the peer.
-    for (std::size_t i = idle_.size(); i-- > 0 && !found;) {
-      if (idle_[i]->context != context) continue;
-      auto c = std::move(idle_[i]);
-      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+    for (std::size_t i = shard->idle.size(); i-- > 0 && !found;) {
+      if (shard->idle[i]->context != context) continue;  // the shared last shard
+      auto c = std::move(shard->idle[i]);
+      shard->idle.erase(shard->idle.begin() + static_cast<std::ptrdiff_t>(i));
       // A connection used moments ago is not checked (a syscall per call); if the upstream
       // closed it anyway, the call retries once on a new connection (the keep-alive race).
       if (now - c->idle_since < kCheckIdleAfter || c->LooksAlive()) {
@@ -289,47 +324,56 @@ std::unique_ptr<Connection> UpstreamPool::Take(asio::execution_context* context)
       }
     }
   }
+  total_idle_.fetch_sub(dead.size() + (found ? 1 : 0), std::memory_order_relaxed);
   return found;
 }
 
 void UpstreamPool::Put(std::unique_ptr<Connection> c) {
+  if (max_idle_ == 0) return;
   c->idle_since = Clock::now();
-  std::unique_ptr<Connection> evicted;
-  bool register_context = false;
-  {
-    std::lock_guard lock(mu_);
-    if (max_idle_ == 0) return;
-    if (idle_.size() >= max_idle_) {
-      evicted = std::move(idle_.front());
-      idle_.pop_front();
+  Shard* shard = ShardOf(c->context, true);
+  std::unique_ptr<Connection> evicted;  // closed outside the locks
+  if (total_idle_.load(std::memory_order_relaxed) >= max_idle_) {
+    // Over the client's limit: the oldest of this context goes, else another context's (one
+    // shard locked at a time; this path is rare).
+    for (std::size_t i = 0; i <= kShards && !evicted; ++i) {
+      Shard& victim = i == 0 ? *shard : shards_[i - 1];
+      std::lock_guard lock(victim.mu);
+      if (victim.idle.empty()) continue;
+      evicted = std::move(victim.idle.front());
+      victim.idle.pop_front();
+      total_idle_.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (std::find(registered_in_.begin(), registered_in_.end(), c->context) ==
-        registered_in_.end()) {
-      registered_in_.push_back(c->context);
-      register_context = true;
-    }
-    if (register_context) {
-      // Registered before the connection becomes visible, so shutdown finds it.
-      asio::use_service<PoolRegistry>(*c->context).Add(weak_from_this());
-    }
-    idle_.push_back(std::move(c));
   }
+  std::lock_guard lock(shard->mu);
+  if (total_idle_.load(std::memory_order_relaxed) >= max_idle_) return;  // raced: c closes
+  if (std::find(shard->registered_in.begin(), shard->registered_in.end(), c->context) ==
+      shard->registered_in.end()) {
+    // Registered before the connection becomes visible, so shutdown finds it.
+    shard->registered_in.push_back(c->context);
+    asio::use_service<PoolRegistry>(*c->context).Add(weak_from_this());
+  }
+  shard->idle.push_back(std::move(c));
+  total_idle_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void UpstreamPool::DropContext(asio::execution_context* context) {
   std::vector<std::unique_ptr<Connection>> dropped;
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = idle_.begin(); it != idle_.end();) {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (auto it = shard.idle.begin(); it != shard.idle.end();) {
       if ((*it)->context == context) {
         dropped.push_back(std::move(*it));
-        it = idle_.erase(it);
+        it = shard.idle.erase(it);
       } else {
         ++it;
       }
     }
-    std::erase(registered_in_, context);
+    // The shard stays claimed (contexts are few, and a new one at the same address reuses it);
+    // the pool registers again with the next connection put into it.
+    std::erase(shard.registered_in, context);
   }
+  total_idle_.fetch_sub(dropped.size(), std::memory_order_relaxed);
 }
 
 }  // namespace upstream_internal

@@ -227,6 +227,47 @@ TEST_F(UpstreamTest, HundredSequentialCallsUseOneConnection) {
   EXPECT_EQ(client_->idle_connections(), 1u);
 }
 
+// Network threads each have their own io_context and keep their own idle connections: two
+// threads calling at the same time each reuse one connection, a connection never crosses
+// contexts, and destroying a context closes its idle connections only.
+TEST_F(UpstreamTest, EachContextReusesItsOwnConnectionsAndDropsThemWhenDestroyed) {
+  client_ = MakeClient();
+  auto calls = [](UpstreamClient& c, int n) -> asio::awaitable<int> {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) {
+      auto r = co_await c.Fetch("GET", "/conn", {}, "");
+      if (r.ok() && r->first.status == 200 && r->second == "ok") ++ok;
+    }
+    co_return ok;
+  };
+  int other_ok = 0;
+  std::thread other([&] {
+    asio::io_context ioc;
+    other_ok = RunSync(ioc, calls(*client_, 200));
+  });  // its io_context is destroyed as the thread ends
+  EXPECT_EQ(RunSync(ioc_, calls(*client_, 200)), 200);
+  other.join();
+  EXPECT_EQ(other_ok, 200);
+  EXPECT_EQ(client_->connections_opened(), 2u);
+  EXPECT_EQ(client_->idle_connections(), 1u);  // the other context's went with it
+  EXPECT_EQ(RunSync(ioc_, calls(*client_, 50)), 50);
+  EXPECT_EQ(client_->connections_opened(), 2u);
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(remotes_.size(), 2u);
+  }
+
+  // The client's limit holds over all contexts together.
+  UpstreamOptions o;
+  o.max_idle_connections = 1;
+  auto small = MakeClient(o);
+  asio::io_context second;
+  EXPECT_EQ(RunSync(ioc_, calls(*small, 3)), 3);
+  EXPECT_EQ(RunSync(second, calls(*small, 3)), 3);
+  EXPECT_EQ(small->idle_connections(), 1u);
+  EXPECT_EQ(small->connections_opened(), 2u);
+}
+
 TEST_F(UpstreamTest, FiftyConcurrentCallsAllSucceed) {
   client_ = MakeClient();
   std::atomic<int> ok{0};

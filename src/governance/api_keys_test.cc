@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
 #include "support/temp_dir.h"
@@ -68,6 +70,36 @@ TEST_F(ApiKeysTest, ThreadsSeeNewAndRevokedKeysAtOnce) {
   EXPECT_TRUE(ok_before);
   EXPECT_FALSE(ok_after);  // revoked: refused at once
   EXPECT_TRUE(new_ok);     // created: accepted at once
+}
+
+// A thread remembers the last few secrets it authenticated: more keys than it remembers, used
+// in turn, each still answers its own actor; a secret of the same length that differs in one
+// byte is refused; revoking a remembered key refuses it on the next call on the same thread.
+TEST_F(ApiKeysTest, RememberedSecretsAnswerTheirOwnKeyUntilRevoked) {
+  std::vector<std::pair<std::string, std::string>> keys;  // secret, public id
+  for (int i = 0; i < 6; ++i) {
+    std::string secret = "po-many-secret-" + std::to_string(i) + "-0123456789";
+    auto created = keys_->Create(admin_, {.role = Role::kViewer, .secret = secret});
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+    keys.emplace_back(secret, created->key.public_id);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [secret, id] : keys) {
+      auto a = keys_->Authenticate(secret);
+      ASSERT_TRUE(a.ok()) << secret;
+      EXPECT_EQ(a->id, id);
+      EXPECT_EQ(a->role, Role::kViewer);
+      std::string near = secret;
+      near.back() = near.back() == '9' ? '8' : '9';
+      EXPECT_FALSE(keys_->Authenticate(near).ok()) << near;
+    }
+  }
+  ASSERT_TRUE(keys_->Authenticate(keys[5].first).ok());  // remembered now
+  ASSERT_TRUE(keys_->Revoke(admin_, keys[5].second).ok());
+  auto revoked = keys_->Authenticate(keys[5].first);
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(keys_->Authenticate(keys[4].first).ok());
 }
 
 // Two ApiKeys objects (two stores) on one thread never answer from each other's index.

@@ -236,7 +236,9 @@ class UpstreamPool : public std::enable_shared_from_this<UpstreamPool> {
   // The idle connections of one io_context (one network thread), each shard on its own cache
   // lines: network threads take and return connections without sharing a lock. A shard is
   // claimed by the first context that puts a connection into it; contexts beyond kShards share
-  // the last shard (each connection records its context, so sharing is only slower).
+  // the last shard (each connection records its context, so sharing is only slower). Claims
+  // are never released (claimed shards stay a prefix, which lets Take stop at the first free
+  // one): a process that creates io_contexts again and again ends up sharing the last shard.
   static constexpr std::size_t kShards = 16;
   struct alignas(64) Shard {
     std::atomic<asio::execution_context*> context{nullptr};

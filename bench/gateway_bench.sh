@@ -96,10 +96,14 @@ declare -A RUNS
 measure() {  # NAME THREADS CONNECTIONS PORT: appends "rps p50 p99" to RUNS[NAME]
   RUNS[$1]+="$(wrk_measure "$2" "$3" "http://127.0.0.1:$4/v1/chat/completions" -s "$WORK/post.lua");"
 }
-median_of() {  # NAME FIELD(1..3) -> the median of that field over the rounds
-  echo "${RUNS[$1]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}' | sort -g |
-    awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+column_of() {  # NAME FIELD(1=requests/s, 2=p50, 3=p99) -> that figure of every round, one per line
+  echo "${RUNS[$1]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}'
 }
+median() {  # FORMAT -> the median of the numbers on stdin, printed with FORMAT (n/a if none)
+  sort -g | awk -v fmt="$1" '{v[NR] = $1}
+    END {if (NR == 0) print "n/a"; else printf fmt "\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+median_of() { column_of "$1" "$2" | median "%.10g"; }  # NAME FIELD -> its median over the rounds
 PO_RSS_LOAD=0
 # CPU time stolen by the hypervisor during the measurements (the 8th field of /proc/stat's cpu
 # line): a share above a few percent means the figures of this run are not comparable.
@@ -128,7 +132,7 @@ done
 # own process (its workers; the mock's process is not counted for either). Skipped without perf
 # or when perf may not count another process's events.
 cycles_per_request() {  # PORT PIDS(comma-separated) -> kilocycles per request, or n/a
-  local port=$1 pids=$2 out rate cycles
+  local port=$1 pids=$2 rate cycles
   [ -n "$PERF" ] || { echo "n/a"; return; }
   wrk -t2 -c64 -d5s -s "$WORK/post.lua" "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/cyc_wrk.out" &
   local w=$!
@@ -149,22 +153,15 @@ for _ in 1 2 3; do
 done
 # Throughput ratios per round (the paths of one round ran within the same half minute), median.
 round_ratio() {  # A B -> median over rounds of A_i / B_i
-  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk 'NF {print $1}') \
-    <(echo "${RUNS[$2]}" | tr ';' '\n' | awk 'NF {print $1}') |
-    awk '$2 > 0 {print $1 / $2}' | sort -g |
-    awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+  paste -d' ' <(column_of "$1" 1) <(column_of "$2" 1) | awk '$2 > 0 {print $1 / $2}' | median "%.2f"
 }
 # Added latency at concurrency 1, paired: median over rounds of (NAME_i - D_i) for a field.
 paired_added() {  # NAME FIELD(2=p50, 3=p99)
-  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}') \
-    <(echo "${RUNS[D]}" | tr ';' '\n' | awk -v f="$2" 'NF {print $f}') |
-    awk '{print $1 - $2}' | sort -g |
-    awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) printf "%d", v[(NR + 1) / 2]; else printf "%d", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+  paste -d' ' <(column_of "$1" "$2") <(column_of D "$2") | awk '{print $1 - $2}' | median "%d"
 }
 # The paired p99 differences of every round, and how many were at most 50 us.
 paired_list() {  # NAME
-  paste -d' ' <(echo "${RUNS[$1]}" | tr ';' '\n' | awk 'NF {print $3}') \
-    <(echo "${RUNS[D]}" | tr ';' '\n' | awk 'NF {print $3}') |
+  paste -d' ' <(column_of "$1" 3) <(column_of D 3) |
     awk '{d = $1 - $2; printf "%d ", d; if (d <= 50) n++} END {printf "(%d of %d rounds <= 50 us)", n, NR}'
 }
 RATIO_N=$(round_ratio P64 N64)
@@ -233,7 +230,7 @@ mkdir -p "$ROOT/bench/results"
   echo "${CYC_P[*]}; nginx proxy_pass as its own process ${CYC_Q[*]}."
   echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Traces: ${PO_TRACES} stored for"
   echo "${PO_REQUESTS} gateway requests, ${PO_DROPPED} dropped. Requests/s of every round:"
-  for name in $PATHS; do echo "- $name: $(echo "${RUNS[$name]}" | tr ';' '\n' | awk 'NF {printf "%s ", $1}')"; done
+  for name in $PATHS; do echo "- $name: $(column_of "$name" 1 | paste -sd' ' -)"; done
   echo
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"
   echo "20 tokens/s each): $S_RPS completed streams/s, stream duration p50 $S_P50 us, p99 $S_P99 us,"

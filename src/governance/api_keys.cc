@@ -72,7 +72,8 @@ Result<Actor> ApiKeys::Authenticate(std::string_view secret) const {
   // (SHA-256) was ~3% of a request's instructions. Any publish (a key created, revoked or
   // rotated) changes the version, so a revoked key is refused on its next request; versions
   // are unique per process, so one ApiKeys object never answers from another's entries.
-  // Compared in constant time (the length aside), as the hash lookup is.
+  // Compared in constant time apart from the length: the time taken says nothing about how
+  // much of a remembered secret a guess matched.
   struct Recent {
     std::uint64_t version = 0;
     std::string secret;

@@ -336,10 +336,11 @@ void UpstreamPool::Put(std::unique_ptr<Connection> c) {
   Shard* shard = ShardOf(c->context, true);
   std::unique_ptr<Connection> evicted;  // closed outside the locks
   if (total_idle_.load(std::memory_order_relaxed) >= max_idle_) {
-    // Over the client's limit: the oldest of this context goes, else another context's (one
-    // shard locked at a time; this path is rare).
-    for (std::size_t i = 0; i <= kShards && !evicted; ++i) {
-      Shard& victim = i == 0 ? *shard : shards_[i - 1];
+    // Over the client's limit: the oldest of this context goes, else another context's (the
+    // shards from this one on, one locked at a time; this path is rare).
+    const auto own = static_cast<std::size_t>(shard - shards_.data());
+    for (std::size_t i = 0; i < kShards && !evicted; ++i) {
+      Shard& victim = shards_[(own + i) % kShards];
       std::lock_guard lock(victim.mu);
       if (victim.idle.empty()) continue;
       evicted = std::move(victim.idle.front());

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "http/client.h"
 #include "store/sqlite.h"
+#include "store/sqlite_traces.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
@@ -170,12 +171,12 @@ TEST(Durability, TracesQueuedAtShutdownAreStored) {
   EXPECT_EQ((*server)->Stop(), 0);
   auto c = store::sqlite::Connection::Open((opts.data_dir / "promptops.db").string());
   ASSERT_TRUE(c.ok());
+  auto traces = store::NewSqliteTraceRepository(**c);
   for (const auto& id : trace_ids) {
-    auto st = (*c)->Prepare("SELECT status FROM traces WHERE id = ?");
-    ASSERT_TRUE(st.ok());
-    st->Bind(1, id);
-    ASSERT_TRUE(*st->Step()) << "trace " << id << " lost at shutdown";
-    EXPECT_EQ(st->Int(0), 200);
+    auto t = traces->Get(1, id);
+    ASSERT_TRUE(t.ok()) << t.error().ToString();
+    ASSERT_TRUE(t->has_value()) << "trace " << id << " lost at shutdown";
+    EXPECT_EQ((*t)->status, 200);
   }
 }
 

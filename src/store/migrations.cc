@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "store/sqlite_traces.h"
+
 namespace promptops::store {
 namespace {
 
@@ -183,12 +185,39 @@ CREATE INDEX traces_errors ON traces (project_id, time_ms)
   WHERE status >= 400 OR error_class != '';
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Traces in compressed blocks (store/trace_blocks.h, sqlite_traces.cc): one row per block instead
+// of one row and two index entries per trace. What a trace costs the writer and the disk is
+// mostly its row and index entries (~194 bytes, written to the WAL and again at the checkpoint,
+// plus the B-tree work per index); a block of gateway traces takes ~16 bytes per trace. The old
+// table's rows are moved into blocks (ConvertLegacyTraces) and the table dropped.
+constexpr std::string_view kTraceBlocks = R"sql(
+CREATE TABLE trace_blocks (
+  id            INTEGER PRIMARY KEY,
+  project_id    INTEGER NOT NULL,
+  min_time_ms   INTEGER NOT NULL,
+  max_time_ms   INTEGER NOT NULL,
+  id_min_ms     INTEGER NOT NULL,
+  id_max_ms     INTEGER NOT NULL,
+  row_count     INTEGER NOT NULL,
+  failed_count  INTEGER NOT NULL,
+  prompts       TEXT,
+  models        TEXT,
+  id_filter     BLOB NOT NULL,
+  data          BLOB NOT NULL
+);
+CREATE INDEX trace_blocks_time ON trace_blocks (project_id, max_time_ms);
+CREATE INDEX trace_blocks_ids ON trace_blocks (project_id, id_max_ms, id_min_ms);
+CREATE TABLE trace_block_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO trace_block_stats (name, value) VALUES ('max_id_span_ms', 0);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "initial registry schema", kInitial},
     {2, "traces and feedback", kTelemetry},
     {3, "drop trace indexes traces_model and traces_time", kLeanerTraceIndexes},
     {4, "trace indexes: covering project/time, partial prompt and errors, no user and status",
      kTraceIndexesByCost},
+    {5, "traces in compressed blocks", kTraceBlocks, sqlite_traces::ConvertLegacyTraces},
 }};
 
 }  // namespace

@@ -5,12 +5,20 @@
 #include <span>
 #include <string_view>
 
+#include "core/error.h"
+
 namespace promptops::store {
+
+namespace sqlite {
+class Connection;
+}
 
 struct Migration {
   int number;
   std::string_view name;
   std::string_view sql;
+  // Runs after `sql`, in the same transaction, when data must be rewritten in C++ (null: none).
+  Status (*then)(sqlite::Connection&) = nullptr;
 };
 
 std::span<const Migration> SqliteMigrations();

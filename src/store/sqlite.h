@@ -40,6 +40,8 @@ class Statement {
   // that provably outlives every Step/Run of this statement and is not modified meanwhile, e.g.
   // a field of a caller's row bound and run inside one function that holds this Statement.
   Statement& BindNoCopy(int i, std::string_view v);
+  // The same for a blob (bytes, not text).
+  Statement& BindBlobNoCopy(int i, std::string_view v);
   // Steps once: true if a row is available, false when done. Errors map to store errors.
   Result<bool> Step();
   // Runs to completion (for INSERT/UPDATE/DELETE).
@@ -48,6 +50,8 @@ class Statement {
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::optional<std::int64_t> OptInt(int col) const;
   std::string Text(int col) const;
+  // A blob column's bytes, valid until the next Step, Reset or Rewind.
+  std::string_view Blob(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   // Resets bindings and state so a cached statement can be reused.
   void Reset();

@@ -539,6 +539,7 @@ Result<int> Migrate(Connection& c) {
     if (m.number <= current) continue;
     PO_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
     auto s = c.Exec(m.sql);
+    if (s.ok() && m.then) s = m.then(c);
     if (s.ok()) {
       auto st =
           c.Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");

@@ -111,8 +111,15 @@ std::vector<std::string> Indexes(sqlite::Connection& c, const std::string& table
   return *sqlite::All(*st, [](sqlite::Statement& s) { return s.Text(0); });
 }
 
-const std::vector<std::string> kTraceIndexes = {"traces_errors", "traces_project_time",
-                                                "traces_prompt"};
+const std::vector<std::string> kTraceIndexes = {"trace_blocks_ids", "trace_blocks_time"};
+
+bool HasTable(sqlite::Connection& c, const std::string& table) {
+  auto st = c.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  EXPECT_TRUE(st.ok());
+  st->Bind(1, table);
+  auto row = st->Step();
+  return row.ok() && *row && st->Int(0) > 0;
+}
 
 // Creates a database as a promptops that knew the first `n` migrations left it.
 void CreateAtSchema(const std::filesystem::path& path, std::size_t n) {
@@ -129,17 +136,18 @@ void CreateAtSchema(const std::filesystem::path& path, std::size_t n) {
   }
 }
 
-TEST(SqliteStore, FreshDatabaseHasTheLeanTraceIndexes) {
+TEST(SqliteStore, FreshDatabaseKeepsTracesInBlocks) {
   testing::TempDir dir;
   auto path = dir.path() / "db.sqlite";
   ASSERT_TRUE(OpenSqliteStore(path).ok());
   auto c = sqlite::Connection::Open(path.string());
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+  EXPECT_EQ(Indexes(**c, "trace_blocks"), kTraceIndexes);
+  EXPECT_FALSE(HasTable(**c, "traces"));
 }
 
 // A database made by a promptops that knew migrations 1 and 2 (traces_model and traces_time
-// exist, traces stored) is upgraded on open: the two indexes go, the traces stay.
+// exist, traces stored) is upgraded on open: the traces move into blocks, the old table goes.
 TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
   testing::TempDir dir;
   auto path = dir.path() / "db.sqlite";
@@ -169,12 +177,13 @@ TEST(SqliteStore, UpgradesASchema2DatabaseKeepingItsTraces) {
                   .ok());
   auto c = sqlite::Connection::Open(path.string());
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+  EXPECT_EQ(Indexes(**c, "trace_blocks"), kTraceIndexes);
+  EXPECT_FALSE(HasTable(**c, "traces"));
 }
 
 // A database at schema 3 (traces_status and traces_user, traces and feedback stored, ids of every
-// format promptops ever handed out) is upgraded in place by migration 4: the traces, their ids
-// and their feedback stay, and every query answers as before.
+// format promptops ever handed out) is upgraded by migrations 4 and 5: the traces, their ids,
+// bodies and feedback stay, and every query answers as before.
 TEST(SqliteStore, UpgradesASchema3DatabaseKeepingItsTracesAndIds) {
   testing::TempDir dir;
   auto path = dir.path() / "db.sqlite";
@@ -227,23 +236,22 @@ TEST(SqliteStore, UpgradesASchema3DatabaseKeepingItsTracesAndIds) {
   }
   auto s = OpenSqliteStore(path);
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  EXPECT_NE((*s)->Describe().find("schema 4"), std::string::npos) << (*s)->Describe();
+  std::string latest = "schema " + std::to_string(SqliteMigrations().back().number);
+  EXPECT_NE((*s)->Describe().find(latest), std::string::npos) << (*s)->Describe();
   {
     auto c = sqlite::Connection::Open(path.string());
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(Indexes(**c, "traces"), kTraceIndexes);
+    EXPECT_EQ(Indexes(**c, "trace_blocks"), kTraceIndexes);
+    EXPECT_FALSE(HasTable(**c, "traces"));
   }
-  // A trace stored after the upgrade, and a replay of an old one (skipped: ids stay unique).
+  // A trace stored after the upgrade.
   ASSERT_TRUE((*s)->Write([&](Tx& tx) -> Status {
-                    std::vector<TraceRow> rows(2);
+                    std::vector<TraceRow> rows(1);
                     rows[0].id = "tr-new";
                     rows[0].project_id = 1;
                     rows[0].time_ms = 400;
                     rows[0].user = "alice";
                     rows[0].model = "gpt-4o";
-                    rows[1].id = kOrderedId;
-                    rows[1].project_id = 1;
-                    rows[1].time_ms = 999;
                     PO_ASSIGN_OR_RETURN(auto n, tx.traces().InsertBatch(rows));
                     EXPECT_EQ(n, 1u);
                     return OkStatus();
@@ -290,9 +298,86 @@ TEST(SqliteStore, UpgradesASchema3DatabaseKeepingItsTracesAndIds) {
             return OkStatus();
           })
           .ok());
-  // Retention still finds the old traces through the rebuilt traces_project_time.
+  // Retention still finds the old traces.
   ASSERT_TRUE((*s)->Write([](Tx& tx) -> Status {
                     EXPECT_EQ(*tx.traces().DeleteOlderThan(250, std::nullopt), 3);
+                    return OkStatus();
+                  })
+                  .ok());
+}
+
+// A database at schema 4 with more traces than one conversion chunk (4096), in two projects, with
+// times against their storage order, is upgraded by migration 5: every trace moves into blocks
+// with all its fields, List gives the order the old table gave (time, then newest stored first),
+// Get finds each id, and the old table is gone.
+TEST(SqliteStore, UpgradesASchema4DatabaseMovingItsTracesIntoBlocks) {
+  testing::TempDir dir;
+  auto path = dir.path() / "db.sqlite";
+  CreateAtSchema(path, 4);
+  constexpr int kRows = 9000;
+  std::vector<std::string> expected;  // project 1, newest first, as the old table listed them
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Exec("BEGIN").ok());
+    auto st = (*c)->Prepare(
+        "INSERT INTO traces (id, project_id, time_ms, user, model, status, error_class, "
+        "cost_usd, ttft_us, stream, request_body, response_body) "
+        "VALUES (?, ?, ?, ?, 'm', ?, ?, 0.25, -1, ?, ?, '응답')");
+    ASSERT_TRUE(st.ok());
+    for (int i = 0; i < kRows; ++i) {
+      std::string id = "tr-" + std::to_string(i);
+      st->Bind(1, id)
+          .Bind(2, std::int64_t{i % 3 == 2 ? 2 : 1})
+          .Bind(3, std::int64_t{(i * 7919) % 500})  // several traces per millisecond
+          .Bind(4, i % 2 ? "김민수" : "bob")
+          .Bind(5, std::int64_t{i % 10 == 0 ? 500 : 200})
+          .Bind(6, i % 10 == 0 ? "upstream_error" : "")
+          .Bind(7, std::int64_t{i % 2})
+          .Bind(8, "요청 " + std::to_string(i));
+      ASSERT_TRUE(st->Run().ok());
+      st->Reset();
+    }
+    ASSERT_TRUE((*c)->Exec("COMMIT").ok());
+    auto q = (*c)->Prepare(
+        "SELECT id FROM traces WHERE project_id = 1 ORDER BY time_ms DESC, "
+        "rowid DESC");
+    expected = *sqlite::All(*q, [](sqlite::Statement& s) { return s.Text(0); });
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  {
+    auto c = sqlite::Connection::Open(path.string());
+    ASSERT_TRUE(c.ok());
+    EXPECT_FALSE(HasTable(**c, "traces"));
+  }
+  ASSERT_TRUE((*s)->Read([&](Tx& tx) -> Status {
+                    auto all = tx.traces().List(1, {}, 0, kRows);
+                    EXPECT_TRUE(all.ok());
+                    std::vector<std::string> ids;
+                    for (const auto& r : all->rows) ids.push_back(r.id);
+                    EXPECT_EQ(all->total, expected.size());
+                    EXPECT_EQ(ids, expected);
+                    EXPECT_EQ(tx.traces().List(2, {}, 0, 1)->total, 3000u);
+                    TraceFilter errors;
+                    errors.errors_only = true;
+                    EXPECT_EQ(tx.traces().List(1, errors, 0, 1)->total, 600u);
+                    for (int i : {0, 1, 4095, 4096, 8999}) {
+                      std::string id = "tr-" + std::to_string(i);
+                      auto t = tx.traces().Get(i % 3 == 2 ? 2 : 1, id);
+                      EXPECT_TRUE(t.ok() && t->has_value()) << id;
+                      if (!t.ok() || !t->has_value()) continue;
+                      const TraceRow& r = **t;
+                      EXPECT_EQ(r.time_ms, (i * 7919) % 500) << id;
+                      EXPECT_EQ(r.user, i % 2 ? "김민수" : "bob") << id;
+                      EXPECT_EQ(r.status, i % 10 == 0 ? 500 : 200) << id;
+                      EXPECT_EQ(r.error_class, i % 10 == 0 ? "upstream_error" : "") << id;
+                      EXPECT_EQ(r.cost_usd, 0.25) << id;
+                      EXPECT_EQ(r.ttft_us, -1) << id;
+                      EXPECT_EQ(r.stream, i % 2 == 1) << id;
+                      EXPECT_EQ(r.request_body, "요청 " + std::to_string(i)) << id;
+                      EXPECT_EQ(r.response_body, "응답") << id;
+                    }
                     return OkStatus();
                   })
                   .ok());

@@ -1,30 +1,38 @@
 // The SQLite TraceRepository (trace_repository.h).
 //
-// Indexes (migration 4; sqlite_traces_test.cc checks the query plans):
-// - traces_project_time (project_id, time_ms, status, model, user): listing by time, the time
-//   range, retention (per project), and the filters checked on its entries without reading the
-//   row: model, user, a status below 400 (and their counts).
-// - traces_prompt (project_id, prompt_name, prompt_version, time_ms) WHERE prompt_name != '':
-//   the prompt/version filters.
-// - traces_errors (project_id, time_ms) WHERE status >= 400 OR error_class != '': status=error,
-//   error_class and a status >= 400.
-// - the primary key on id: Get, feedback's lookup, duplicate detection.
-// SQLite uses a partial index only when the query's WHERE contains the index's condition (or
-// something SQLite can prove implies it; a bound parameter proves nothing), so FilterSql adds
-// kHasPrompt and kFailed literally where they follow from the filter.
+// Traces live in compressed blocks (store/trace_blocks.h), one per row of trace_blocks
+// (migration 5). A batch from the trace writer becomes one block per project (two when some of
+// its ids do not carry their trace's start time, below), its rows in time order. Each block row
+// carries what queries select on, so that they decode only the blocks that may hold what they
+// look for:
+// - min_time_ms / max_time_ms, max_time_ms indexed as trace_blocks_time (project_id,
+//   max_time_ms): listing newest first (the index's order, rowid last, is the merge's block
+//   order), the time range, retention;
+// - id_min_ms / id_max_ms, the range of the times in the block's ids (trace_blocks::IdTimeMs),
+//   indexed as trace_blocks_ids (project_id, id_max_ms, id_min_ms), and id_filter, a Bloom
+//   filter of its ids: Get. A block holding an id of time t has id_min_ms <= t <= id_max_ms, and
+//   id_max_ms <= t + the widest id range any block has (trace_block_stats.max_id_span_ms): an
+//   index range, then the filters of the blocks in it. Ids whose time is not within an hour of
+//   their trace's start (ids from before time-ordered ids, tests with a fake clock) go into
+//   blocks of their own with id_min_ms = id_max_ms = -1, which Get also looks through;
+// - row_count (counting a time range without decoding), failed_count (rows with status >= 400 or
+//   an error class: the error filters skip blocks without), and the distinct prompt names and
+//   models of the block (the prompt and model filters skip blocks without the value; NULL when
+//   there were too many to list).
+// sqlite_traces_test.cc checks the query plans.
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "core/thread.h"
 #include "store/sqlite.h"
 #include "store/sqlite_traces.h"
+#include "store/trace_blocks.h"
 
 namespace promptops::store {
 namespace {
@@ -32,211 +40,239 @@ namespace {
 using sqlite::Connection;
 using sqlite::Statement;
 
-constexpr const char* kTraceCols =
-    "id, project_id, time_ms, key_id, user, session, metadata, prompt_name, prompt_version, "
-    "prompt_label, model, provider, upstream_model, input_tokens, output_tokens, "
-    "usage_estimated, cost_usd, latency_us, ttft_us, status, error_class, retries, "
-    "fallback_used, cache_hit, stream";
-
-// Rows per INSERT statement of InsertBatch, and the columns (kTraceCols and the two bodies)
-// each row binds: 432 parameters per statement.
-constexpr std::size_t kRowsPerInsert = 16;
-constexpr int kInsertCols = 27;
-
-// "INSERT OR IGNORE INTO traces (...) VALUES (?, ...), ..." for n rows (n <= kRowsPerInsert),
-// built once per n.
-const std::string& InsertSql(std::size_t n) {
-  static const auto kSql = [] {
-    std::string row = "(?";
-    for (int c = 1; c < kInsertCols; ++c) row += ", ?";
-    row += ")";
-    std::vector<std::string> sql(kRowsPerInsert + 1);
-    for (std::size_t rows = 1; rows <= kRowsPerInsert; ++rows) {
-      std::string& q = sql[rows];
-      q = std::string("INSERT OR IGNORE INTO traces (") + kTraceCols +
-          ", request_body, response_body) VALUES " + row;
-      for (std::size_t r = 1; r < rows; ++r) q += ", " + row;
-    }
-    return sql;
-  }();
-  return kSql[n];
-}
-
 constexpr const char* kFeedbackCols =
     "id, project_id, trace_id, prompt_name, prompt_version, model, value, score, comment, user, "
     "created_at";
 
-// SQL conditions and their bindings for a TraceFilter, in order.
-struct Where {
-  std::string sql;
-  std::vector<std::string> texts;  // bound as text, in order of `kinds`
-  std::vector<std::int64_t> ints;
-  std::vector<bool> is_int;  // per placeholder: from `ints` (true) or `texts` (false)
+// Distinct values kept in a block's prompts/models column; beyond this the column is NULL.
+constexpr std::size_t kMaxListed = 16;
 
-  void Text(const char* cond, const std::string& v) {
-    sql += cond;
-    texts.push_back(v);
-    is_int.push_back(false);
-  }
-  void Int(const char* cond, std::int64_t v) {
-    sql += cond;
-    ints.push_back(v);
-    is_int.push_back(true);
-  }
-  // Binds the placeholders starting at index `first`.
-  void BindTo(Statement& st, int first) const {
-    std::size_t t = 0, n = 0;
-    for (std::size_t i = 0; i < is_int.size(); ++i) {
-      if (is_int[i]) {
-        st.Bind(first + static_cast<int>(i), ints[n++]);
-      } else {
-        st.Bind(first + static_cast<int>(i), texts[t++]);
-      }
+// An id is regular when the time in it is within this of its trace's start (NewTraceId takes both
+// from the real clock at the start of the request).
+constexpr std::int64_t kRegularSkewMs = 3600 * 1000;
+
+bool RegularId(const TraceRow& r) {
+  std::int64_t t = trace_blocks::IdTimeMs(r.id);
+  return t >= 0 && t >= r.time_ms - kRegularSkewMs && t <= r.time_ms + kRegularSkewMs;
+}
+
+// A set of strings as one column: "\n" + each value + "\n" ("\n\n" holds the empty string), or
+// nullopt when there are more than kMaxListed values or one contains a newline.
+class ValueSet {
+ public:
+  void Add(const std::string& v) {
+    if (overflow_) return;
+    if (std::find(values_.begin(), values_.end(), v) != values_.end()) return;
+    if (values_.size() == kMaxListed || v.find('\n') != std::string::npos) {
+      overflow_ = true;
+      return;
     }
+    values_.push_back(v);
   }
+  std::optional<std::string> Column() const {
+    if (overflow_) return std::nullopt;
+    std::string out = "\n";
+    for (const auto& v : values_) {
+      out += v;
+      out += '\n';
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> values_;
+  bool overflow_ = false;
 };
 
-// The WHERE clauses of the partial indexes traces_prompt and traces_errors (migration 4), as
-// SQLite must find them in a query to use the index (compared as parsed expressions).
-constexpr const char* kHasPrompt = " AND prompt_name != ''";
-constexpr const char* kFailed = " AND (status >= 400 OR error_class != '')";
+bool SetMayHold(const std::optional<std::string>& set, const std::string& v) {
+  if (!set) return true;
+  std::string needle = "\n" + v + "\n";
+  return set->find(needle) != std::string::npos;
+}
 
-Where FilterSql(const TraceFilter& f) {
-  Where w;
-  if (f.from_ms) w.Int(" AND time_ms >= ?", *f.from_ms);
-  if (f.to_ms) w.Int(" AND time_ms < ?", *f.to_ms);
-  if (f.prompt) {
-    w.Text(" AND prompt_name = ?", *f.prompt);
-    if (!f.prompt->empty()) w.sql += kHasPrompt;  // implied by the filter
-  }
-  if (f.version) w.Int(" AND prompt_version = ?", *f.version);
-  if (f.model) w.Text(" AND model = ?", *f.model);
-  // A failed trace is one with status >= 400 or an error class: an error status or class implies
-  // kFailed, so it is added once for any of these filters (a no-op for the result).
-  bool failed = f.errors_only;
-  if (f.status) {
-    w.Int(" AND status = ?", *f.status);
-    failed = failed || *f.status >= 400;
-  }
-  if (f.error_class) {
-    w.Text(" AND error_class = ?", *f.error_class);
-    failed = failed || !f.error_class->empty();
-  }
-  if (failed) w.sql += kFailed;
-  if (f.user) w.Text(" AND user = ?", *f.user);
-  return w;
+bool Failed(const TraceRow& r) { return r.status >= 400 || !r.error_class.empty(); }
+
+// Whether the filter names anything besides the time range.
+bool HasRowConditions(const TraceFilter& f) {
+  return f.prompt || f.version || f.model || f.status || f.errors_only || f.error_class || f.user;
+}
+
+bool Matches(const TraceRow& r, const TraceFilter& f) {
+  if (f.from_ms && r.time_ms < *f.from_ms) return false;
+  if (f.to_ms && r.time_ms >= *f.to_ms) return false;
+  if (f.prompt && r.prompt_name != *f.prompt) return false;
+  if (f.version && r.prompt_version != *f.version) return false;
+  if (f.model && r.model != *f.model) return false;
+  if (f.status && r.status != *f.status) return false;
+  if (f.errors_only && !Failed(r)) return false;
+  if (f.error_class && r.error_class != *f.error_class) return false;
+  if (f.user && r.user != *f.user) return false;
+  return true;
+}
+
+// A block as its row describes it (everything but the data).
+struct BlockInfo {
+  std::int64_t id = 0;
+  std::int64_t min_time_ms = 0;
+  std::int64_t max_time_ms = 0;
+  std::int64_t rows = 0;
+  std::int64_t failed = 0;
+  std::optional<std::string> prompts;
+  std::optional<std::string> models;
+};
+
+// Whether a block may hold a trace that matches `f` (by its summary columns).
+bool MayMatch(const BlockInfo& b, const TraceFilter& f) {
+  if (f.prompt && !SetMayHold(b.prompts, *f.prompt)) return false;
+  if (f.model && !SetMayHold(b.models, *f.model)) return false;
+  bool failed =
+      f.errors_only || (f.status && *f.status >= 400) || (f.error_class && !f.error_class->empty());
+  if (failed && b.failed == 0) return false;
+  return true;
+}
+
+// Whether every trace of the block is inside the filter's time range.
+bool InsideTimeRange(const BlockInfo& b, const TraceFilter& f) {
+  return (!f.from_ms || b.min_time_ms >= *f.from_ms) && (!f.to_ms || b.max_time_ms < *f.to_ms);
+}
+
+// A decoded trace waiting in List's merge, with its position in storage order.
+struct Pending {
+  std::int64_t block;
+  std::size_t index;
+  TraceRow row;
+};
+
+// Heap order: the top is the newest (time, then block, then position in the block).
+bool OlderThan(const Pending& a, const Pending& b) {
+  if (a.row.time_ms != b.row.time_ms) return a.row.time_ms < b.row.time_ms;
+  if (a.block != b.block) return a.block < b.block;
+  return a.index < b.index;
 }
 
 class SqliteTraces : public TraceRepository {
  public:
   explicit SqliteTraces(Connection& c) : c_(c) {}
 
-  // Rows go in with multi-row INSERTs of up to kRowsPerInsert rows, ordered by project and time
-  // (stable: rows of one millisecond keep their arrival order, which List shows newest stored
-  // first). That is the order of the time index, and nearly that of the trace ids, which start
-  // with their time. Within one statement SQLite keeps its cursors open, and an entry that
-  // belongs after the one it just inserted is placed without searching the B-tree from its root
-  // again; one statement per row paid a full search per index and the statement's setup for
-  // every row: 26.7k -> 18.4k user-space instructions per stored trace on the gateway bench.
   Result<std::size_t> InsertBatch(std::span<const TraceRow> rows) override {
-    std::vector<const TraceRow*> order;
-    order.reserve(rows.size());
-    for (const auto& r : rows) order.push_back(&r);
-    std::stable_sort(order.begin(), order.end(), [](const TraceRow* a, const TraceRow* b) {
-      return a->project_id != b->project_id ? a->project_id < b->project_id
-                                            : a->time_ms < b->time_ms;
+    // Rows ordered by project, regular ids first, then time (stable): each run of one project
+    // and kind of id is a block.
+    struct Item {
+      const TraceRow* row;
+      bool regular;
+    };
+    std::vector<Item> items;
+    items.reserve(rows.size());
+    for (const auto& r : rows) items.push_back({&r, RegularId(r)});
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      if (a.row->project_id != b.row->project_id) return a.row->project_id < b.row->project_id;
+      if (a.regular != b.regular) return a.regular;
+      return a.row->time_ms < b.row->time_ms;
     });
-    // Each statement comes from the connection's cache (one per row count), is bound, run and
-    // given back: going out of scope resets it and clears its bindings. Text is bound without a
-    // copy: `rows` belongs to the caller and outlives this call, and each statement runs right
-    // after binding, so no pointer into `rows` outlives the call.
-    std::size_t inserted = 0;
-    std::size_t i = 0;
-    while (i < order.size()) {
-      std::size_t n = std::min(kRowsPerInsert, order.size() - i);
-      // The trace writer gives way to network threads between statements (binding 16 rows
-      // takes about ten microseconds) and, through SQLite's progress handler, within them.
-      CooperativeYield();
-      PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(InsertSql(n)));
-      for (std::size_t k = 0; k < n; ++k) {
-        const TraceRow& r = *order[i + k];
-        const int b = static_cast<int>(k) * kInsertCols;
-        st.BindNoCopy(b + 1, r.id)
-            .Bind(b + 2, r.project_id)
-            .Bind(b + 3, r.time_ms)
-            .BindNoCopy(b + 4, r.key_id)
-            .BindNoCopy(b + 5, r.user)
-            .BindNoCopy(b + 6, r.session)
-            .BindNoCopy(b + 7, r.metadata_json)
-            .BindNoCopy(b + 8, r.prompt_name)
-            .Bind(b + 9, r.prompt_version)
-            .BindNoCopy(b + 10, r.prompt_label)
-            .BindNoCopy(b + 11, r.model)
-            .BindNoCopy(b + 12, r.provider)
-            .BindNoCopy(b + 13, r.upstream_model)
-            .Bind(b + 14, r.input_tokens)
-            .Bind(b + 15, r.output_tokens)
-            .Bind(b + 16, static_cast<std::int64_t>(r.usage_estimated))
-            .Bind(b + 17, r.cost_usd)
-            .Bind(b + 18, r.latency_us)
-            .Bind(b + 19, r.ttft_us)
-            .Bind(b + 20, r.status)
-            .BindNoCopy(b + 21, r.error_class)
-            .Bind(b + 22, r.retries)
-            .Bind(b + 23, static_cast<std::int64_t>(r.fallback_used))
-            .Bind(b + 24, static_cast<std::int64_t>(r.cache_hit))
-            .Bind(b + 25, static_cast<std::int64_t>(r.stream))
-            .BindNoCopy(b + 26, r.request_body)
-            .BindNoCopy(b + 27, r.response_body);
+    std::vector<const TraceRow*> block;
+    block.reserve(std::min(items.size(), trace_blocks::kMaxRows));
+    for (std::size_t i = 0; i < items.size();) {
+      block.clear();
+      std::size_t j = i;
+      while (j < items.size() && block.size() < trace_blocks::kMaxRows &&
+             items[j].row->project_id == items[i].row->project_id &&
+             items[j].regular == items[i].regular) {
+        block.push_back(items[j].row);
+        ++j;
       }
-      PO_RETURN_IF_ERROR(st.Run());
-      inserted += static_cast<std::size_t>(c_.Changes());
-      i += n;
+      PO_RETURN_IF_ERROR(WriteBlock(block));
+      i = j;
     }
-    return inserted;
+    return rows.size();
   }
 
   Result<std::optional<TraceRow>> Get(std::int64_t project_id, std::string_view id) override {
-    PO_ASSIGN_OR_RETURN(auto st,
-                        c_.Prepare(std::string("SELECT ") + kTraceCols +
-                                   ", request_body, response_body FROM traces WHERE id = ? AND "
-                                   "project_id = ?"));
-    st.Bind(1, id).Bind(2, project_id);
-    PO_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<TraceRow>();
-    return std::optional<TraceRow>(ReadTrace(st, true));
+    // Candidate blocks: those whose id range holds the id's time, and those of irregular ids.
+    std::vector<std::int64_t> candidates;
+    auto collect = [&](std::int64_t t, std::int64_t span) -> Status {
+      PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kBlocksForIdSql)));
+      st.Bind(1, project_id).Bind(2, t).Bind(3, t + span).Bind(4, t);
+      for (;;) {
+        PO_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) return OkStatus();
+        if (trace_blocks::IdFilterMayHold(st.Blob(1), id)) candidates.push_back(st.Int(0));
+      }
+    };
+    std::int64_t t = trace_blocks::IdTimeMs(id);
+    if (t >= 0) {
+      PO_ASSIGN_OR_RETURN(std::int64_t span, MaxIdSpan());
+      PO_RETURN_IF_ERROR(collect(t, span));
+    }
+    PO_RETURN_IF_ERROR(collect(-1, 0));
+    std::sort(candidates.begin(), candidates.end());  // the first stored first
+    for (std::int64_t block : candidates) {
+      PO_ASSIGN_OR_RETURN(auto decoded, DecodeBlock(block, true));
+      for (auto& r : decoded) {
+        if (r.id == id) return std::optional<TraceRow>(std::move(r));
+      }
+    }
+    return std::optional<TraceRow>();
   }
 
   Result<TracePage> List(std::int64_t project_id, const TraceFilter& filter, std::size_t offset,
                          std::size_t limit, bool with_bodies) override {
-    Where w = FilterSql(filter);
     TracePage page;
-    {
-      PO_ASSIGN_OR_RETURN(auto st,
-                          c_.Prepare("SELECT COUNT(*) FROM traces WHERE project_id = ?" + w.sql));
-      st.Bind(1, project_id);
-      w.BindTo(st, 2);
-      PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      page.total = row ? static_cast<std::size_t>(st.Int(0)) : 0;
-    }
-    // Through traces_project_time, whose entries are ordered by (time, status, model, user,
-    // rowid), SQLite orders the traces of one millisecond by rowid with a small sort per
-    // millisecond ("TEMP B-TREE FOR RIGHT PART OF ORDER BY"), emitting as it goes: the page still
-    // stops early.
-    std::string sql = std::string("SELECT ") + kTraceCols;
-    if (with_bodies) sql += ", request_body, response_body";
-    sql += " FROM traces WHERE project_id = ?" + w.sql +
-           " ORDER BY time_ms DESC, rowid DESC LIMIT ? OFFSET ?";
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(sql));
-    st.Bind(1, project_id);
-    w.BindTo(st, 2);
-    int next = 2 + static_cast<int>(w.is_int.size());
-    st.Bind(next, static_cast<std::int64_t>(limit))
-        .Bind(next + 1, static_cast<std::int64_t>(offset));
-    PO_ASSIGN_OR_RETURN(page.rows, sqlite::All(st, [with_bodies](const Statement& s) {
-                          return ReadTrace(s, with_bodies);
-                        }));
+    PO_ASSIGN_OR_RETURN(page.total, Count(project_id, filter));
+    if (limit == 0 || offset >= page.total) return page;
+    page.rows.reserve(std::min(limit, page.total - offset));
+    std::size_t skipped = 0;
+    PO_RETURN_IF_ERROR(ForEach(project_id, filter, with_bodies, [&](TraceRow&& r) {
+      if (skipped < offset) {
+        ++skipped;
+        return true;
+      }
+      page.rows.push_back(std::move(r));
+      return page.rows.size() < limit;
+    }));
     return page;
+  }
+
+  Result<std::size_t> Count(std::int64_t project_id, const TraceFilter& filter) override {
+    PO_ASSIGN_OR_RETURN(auto blocks, SelectBlocks(project_id, filter));
+    bool row_conditions = HasRowConditions(filter);
+    std::size_t total = 0;
+    for (const auto& b : blocks) {
+      if (!row_conditions && InsideTimeRange(b, filter)) {
+        total += static_cast<std::size_t>(b.rows);
+        continue;
+      }
+      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(b.id, false));
+      for (const auto& r : rows) total += Matches(r, filter) ? 1 : 0;
+    }
+    return total;
+  }
+
+  // A merge of the candidate blocks, newest first. Blocks are visited by descending max_time_ms
+  // (then id); once a block is decoded, every pending trace newer than the next block's
+  // max_time_ms is final (no block still to come holds a trace that new) and is emitted in
+  // order. Pending traces are few: those that started before the next block's newest trace, in
+  // the blocks decoded so far (a block's traces span the durations of the requests in its batch).
+  Status ForEach(std::int64_t project_id, const TraceFilter& filter, bool with_bodies,
+                 const std::function<bool(TraceRow&&)>& visit) override {
+    PO_ASSIGN_OR_RETURN(auto blocks, SelectBlocks(project_id, filter));
+    std::vector<Pending> heap;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(blocks[i].id, with_bodies));
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        if (!Matches(rows[k], filter)) continue;
+        heap.push_back({blocks[i].id, k, std::move(rows[k])});
+        std::push_heap(heap.begin(), heap.end(), OlderThan);
+      }
+      std::int64_t next = i + 1 < blocks.size() ? blocks[i + 1].max_time_ms
+                                                : std::numeric_limits<std::int64_t>::min();
+      while (!heap.empty() && heap.front().row.time_ms > next) {
+        std::pop_heap(heap.begin(), heap.end(), OlderThan);
+        TraceRow r = std::move(heap.back().row);
+        heap.pop_back();
+        if (!visit(std::move(r))) return OkStatus();
+      }
+    }
+    return OkStatus();
   }
 
   Result<std::int64_t> DeleteOlderThan(std::int64_t cutoff_ms,
@@ -258,7 +294,7 @@ class SqliteTraces : public TraceRepository {
   }
 
   Result<std::vector<std::int64_t>> TraceProjectIds() override {
-    // A skip scan by hand: each MIN is one seek in traces_project_time.
+    // A skip scan by hand: each MIN is one seek in trace_blocks_time.
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kNextProjectSql)));
     std::vector<std::int64_t> out;
     std::int64_t after = std::numeric_limits<std::int64_t>::min();
@@ -272,13 +308,59 @@ class SqliteTraces : public TraceRepository {
     }
   }
 
+  // Whole blocks whose traces all started before the cutoff go first, oldest first; a block
+  // with older and newer traces (or more old ones than the limit leaves room for) is decoded and
+  // written again without the old ones it may delete.
   Result<std::int64_t> DeleteTracesBefore(std::int64_t project_id, std::int64_t cutoff_ms,
                                           std::int64_t limit) override {
-    // LIMIT -1 is no limit.
-    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kDeleteTracesSql)));
-    st.Bind(1, project_id).Bind(2, cutoff_ms).Bind(3, limit);
-    PO_RETURN_IF_ERROR(st.Run());
-    return static_cast<std::int64_t>(c_.Changes());
+    std::int64_t deleted = 0;
+    auto room = [&] {
+      return limit < 0 ? std::numeric_limits<std::int64_t>::max() : limit - deleted;
+    };
+    std::vector<std::pair<std::int64_t, std::int64_t>> old;  // (block, rows)
+    {
+      PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kOldBlocksSql)));
+      st.Bind(1, project_id).Bind(2, cutoff_ms);
+      PO_ASSIGN_OR_RETURN(old, sqlite::All(st, [](const Statement& s) {
+                            return std::make_pair(s.Int(0), s.Int(1));
+                          }));
+    }
+    std::vector<std::int64_t> partial;  // blocks to rewrite
+    for (const auto& [block, rows] : old) {
+      if (room() <= 0) return deleted;
+      if (rows > room()) {
+        partial.push_back(block);
+        break;
+      }
+      PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+      del.Bind(1, block);
+      PO_RETURN_IF_ERROR(del.Run());
+      deleted += rows;
+    }
+    if (partial.empty()) {
+      PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kStraddlingBlocksSql)));
+      st.Bind(1, project_id).Bind(2, cutoff_ms).Bind(3, cutoff_ms);
+      PO_ASSIGN_OR_RETURN(partial, sqlite::All(st, [](const Statement& s) { return s.Int(0); }));
+    }
+    for (std::int64_t block : partial) {
+      if (room() <= 0) break;
+      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(block, true));
+      std::vector<const TraceRow*> keep;
+      std::int64_t removed = 0;
+      for (const auto& r : rows) {
+        if (r.time_ms < cutoff_ms && removed < room()) {
+          ++removed;
+        } else {
+          keep.push_back(&r);
+        }
+      }
+      PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+      del.Bind(1, block);
+      PO_RETURN_IF_ERROR(del.Run());
+      if (!keep.empty()) PO_RETURN_IF_ERROR(WriteBlock(keep, block));
+      deleted += removed;
+    }
+    return deleted;
   }
 
   Result<std::int64_t> DeleteFeedbackBefore(std::int64_t cutoff_ms,
@@ -364,41 +446,116 @@ class SqliteTraces : public TraceRepository {
   }
 
  private:
-  static TraceRow ReadTrace(const Statement& st, bool with_bodies) {
-    TraceRow r;
-    r.id = st.Text(0);
-    r.project_id = st.Int(1);
-    r.time_ms = st.Int(2);
-    r.key_id = st.Text(3);
-    r.user = st.Text(4);
-    r.session = st.Text(5);
-    r.metadata_json = st.Text(6);
-    r.prompt_name = st.Text(7);
-    r.prompt_version = st.Int(8);
-    r.prompt_label = st.Text(9);
-    r.model = st.Text(10);
-    r.provider = st.Text(11);
-    r.upstream_model = st.Text(12);
-    r.input_tokens = st.Int(13);
-    r.output_tokens = st.Int(14);
-    r.usage_estimated = st.Int(15) != 0;
-    r.cost_usd = st.Double(16);
-    r.latency_us = st.Int(17);
-    r.ttft_us = st.Int(18);
-    r.status = st.Int(19);
-    r.error_class = st.Text(20);
-    r.retries = st.Int(21);
-    r.fallback_used = st.Int(22) != 0;
-    r.cache_hit = st.Int(23) != 0;
-    r.stream = st.Int(24) != 0;
-    if (with_bodies) {
-      r.request_body = st.Text(25);
-      r.response_body = st.Text(26);
+  // Stores `rows` (one project) as one block; with `id`, under that block id (a rewrite keeps
+  // its place in storage order).
+  Status WriteBlock(std::span<const TraceRow* const> rows, std::optional<std::int64_t> id = {}) {
+    std::int64_t min_time = std::numeric_limits<std::int64_t>::max();
+    std::int64_t max_time = std::numeric_limits<std::int64_t>::min();
+    std::int64_t id_min = std::numeric_limits<std::int64_t>::max();
+    std::int64_t id_max = std::numeric_limits<std::int64_t>::min();
+    bool regular = true;
+    std::int64_t failed = 0;
+    ValueSet prompts, models;
+    for (const TraceRow* r : rows) {
+      min_time = std::min(min_time, r->time_ms);
+      max_time = std::max(max_time, r->time_ms);
+      std::int64_t t = trace_blocks::IdTimeMs(r->id);
+      id_min = std::min(id_min, t);
+      id_max = std::max(id_max, t);
+      regular = regular && RegularId(*r);
+      failed += Failed(*r) ? 1 : 0;
+      prompts.Add(r->prompt_name);
+      models.Add(r->model);
     }
-    return r;
+    if (!regular) id_min = id_max = -1;
+    if (regular) PO_RETURN_IF_ERROR(WidenMaxIdSpan(id_max - id_min));
+    std::string filter = trace_blocks::IdFilter(rows);
+    std::string data = trace_blocks::Encode(rows);
+    CooperativeYield();
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kInsertBlockSql)));
+    if (id) {
+      st.Bind(1, *id);
+    } else {
+      st.BindNull(1);
+    }
+    auto prompts_col = prompts.Column();
+    auto models_col = models.Column();
+    st.Bind(2, rows.front()->project_id)
+        .Bind(3, min_time)
+        .Bind(4, max_time)
+        .Bind(5, id_min)
+        .Bind(6, id_max)
+        .Bind(7, static_cast<std::int64_t>(rows.size()))
+        .Bind(8, failed);
+    if (prompts_col) {
+      st.BindNoCopy(9, *prompts_col);
+    } else {
+      st.BindNull(9);
+    }
+    if (models_col) {
+      st.BindNoCopy(10, *models_col);
+    } else {
+      st.BindNull(10);
+    }
+    st.BindBlobNoCopy(11, filter).BindBlobNoCopy(12, data);
+    return st.Run();
+  }
+
+  // The widest id range of any regular block (0 if none).
+  Result<std::int64_t> MaxIdSpan() {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT value FROM trace_block_stats WHERE name = "
+                                            "'max_id_span_ms'"));
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.Int(0) : 0;
+  }
+  Status WidenMaxIdSpan(std::int64_t span) {
+    if (span <= known_span_) return OkStatus();  // within this transaction
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("UPDATE trace_block_stats SET value = ?1 WHERE name = "
+                                            "'max_id_span_ms' AND value < ?1"));
+    st.Bind(1, span);
+    PO_RETURN_IF_ERROR(st.Run());
+    known_span_ = span;
+    return OkStatus();
+  }
+
+  // The project's blocks that may hold traces matching `filter`, by descending max_time_ms and
+  // then id.
+  Result<std::vector<BlockInfo>> SelectBlocks(std::int64_t project_id, const TraceFilter& filter) {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kBlocksInRangeSql)));
+    st.Bind(1, project_id)
+        .Bind(2, filter.from_ms.value_or(std::numeric_limits<std::int64_t>::min()))
+        .Bind(3, filter.to_ms.value_or(std::numeric_limits<std::int64_t>::max()));
+    std::vector<BlockInfo> out;
+    for (;;) {
+      PO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return out;
+      BlockInfo b;
+      b.id = st.Int(0);
+      b.min_time_ms = st.Int(1);
+      b.max_time_ms = st.Int(2);
+      b.rows = st.Int(3);
+      b.failed = st.Int(4);
+      if (!st.IsNull(5)) b.prompts = st.Text(5);
+      if (!st.IsNull(6)) b.models = st.Text(6);
+      if (MayMatch(b, filter)) out.push_back(std::move(b));
+    }
+  }
+
+  Result<std::vector<TraceRow>> DecodeBlock(std::int64_t block, bool with_bodies) {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT data FROM trace_blocks WHERE id = ?"));
+    st.Bind(1, block);
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Error::Internal("trace block " + std::to_string(block) + " vanished");
+    auto rows = trace_blocks::Decode(st.Blob(0), with_bodies);
+    if (!rows.ok()) {
+      return Error::Internal("trace block " + std::to_string(block) + ": " + rows.error().message);
+    }
+    return rows;
   }
 
   Connection& c_;
+  // The widest id range this repository has recorded (a repository lives for one transaction).
+  std::int64_t known_span_ = -1;
 };
 
 }  // namespace
@@ -407,4 +564,84 @@ std::unique_ptr<TraceRepository> NewSqliteTraceRepository(sqlite::Connection& c)
   return std::make_unique<SqliteTraces>(c);
 }
 
+namespace sqlite_traces {
+
+Status ConvertLegacyTraces(Connection& c) {
+  {
+    PO_ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM sqlite_schema WHERE "
+                                           "type = 'table' AND name = 'traces'"));
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || st.Int(0) == 0) return OkStatus();
+  }
+  std::int64_t total = 0;
+  {
+    PO_ASSIGN_OR_RETURN(auto st, c.Prepare("SELECT COUNT(*) FROM traces"));
+    PO_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) total = st.Int(0);
+  }
+  if (total > 0) {
+    log::Info("converting stored traces to compressed blocks", {{"traces", std::to_string(total)}});
+  }
+  auto repo = NewSqliteTraceRepository(c);
+  constexpr std::int64_t kChunk = 4096;
+  std::int64_t after = std::numeric_limits<std::int64_t>::min();
+  std::int64_t done = 0;
+  for (;;) {
+    std::vector<TraceRow> rows;
+    {
+      PO_ASSIGN_OR_RETURN(
+          auto st,
+          c.Prepare("SELECT rowid, id, project_id, time_ms, key_id, user, session, metadata, "
+                    "prompt_name, prompt_version, prompt_label, model, provider, upstream_model, "
+                    "input_tokens, output_tokens, usage_estimated, cost_usd, latency_us, ttft_us, "
+                    "status, error_class, retries, fallback_used, cache_hit, stream, "
+                    "request_body, response_body FROM traces WHERE rowid > ? ORDER BY rowid "
+                    "LIMIT ?"));
+      st.Bind(1, after).Bind(2, kChunk);
+      for (;;) {
+        PO_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        after = st.Int(0);
+        TraceRow& r = rows.emplace_back();
+        r.id = st.Text(1);
+        r.project_id = st.Int(2);
+        r.time_ms = st.Int(3);
+        r.key_id = st.Text(4);
+        r.user = st.Text(5);
+        r.session = st.Text(6);
+        r.metadata_json = st.Text(7);
+        r.prompt_name = st.Text(8);
+        r.prompt_version = st.Int(9);
+        r.prompt_label = st.Text(10);
+        r.model = st.Text(11);
+        r.provider = st.Text(12);
+        r.upstream_model = st.Text(13);
+        r.input_tokens = st.Int(14);
+        r.output_tokens = st.Int(15);
+        r.usage_estimated = st.Int(16) != 0;
+        r.cost_usd = st.Double(17);
+        r.latency_us = st.Int(18);
+        r.ttft_us = st.Int(19);
+        r.status = st.Int(20);
+        r.error_class = st.Text(21);
+        r.retries = st.Int(22);
+        r.fallback_used = st.Int(23) != 0;
+        r.cache_hit = st.Int(24) != 0;
+        r.stream = st.Int(25) != 0;
+        r.request_body = st.Text(26);
+        r.response_body = st.Text(27);
+      }
+    }
+    if (rows.empty()) break;
+    PO_ASSIGN_OR_RETURN(auto n, repo->InsertBatch(rows));
+    done += static_cast<std::int64_t>(n);
+  }
+  PO_RETURN_IF_ERROR(c.Exec("DROP TABLE traces"));
+  if (total > 0) {
+    log::Info("stored traces converted", {{"traces", std::to_string(done)}});
+  }
+  return OkStatus();
+}
+
+}  // namespace sqlite_traces
 }  // namespace promptops::store

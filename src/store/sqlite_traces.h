@@ -15,14 +15,33 @@ std::unique_ptr<TraceRepository> NewSqliteTraceRepository(sqlite::Connection& c)
 
 namespace sqlite_traces {
 
-// The smallest project id with traces above ?1 (NULL if none): one seek in traces_project_time.
+// The smallest project id with traces above ?1 (NULL if none): one seek in trace_blocks_time.
 inline constexpr std::string_view kNextProjectSql =
-    "SELECT MIN(project_id) FROM traces WHERE project_id > ?";
-// Deletes at most ?3 (-1: all) traces of project ?1 older than ?2, found through
-// traces_project_time. (DELETE ... LIMIT needs a compile-time option; a rowid subquery does not.)
-inline constexpr std::string_view kDeleteTracesSql =
-    "DELETE FROM traces WHERE rowid IN (SELECT rowid FROM traces WHERE project_id = ? AND "
-    "time_ms < ? LIMIT ?)";
+    "SELECT MIN(project_id) FROM trace_blocks WHERE project_id > ?";
+// A new block (?1 NULL) or a rewritten one (?1 its id).
+inline constexpr std::string_view kInsertBlockSql =
+    "INSERT INTO trace_blocks (id, project_id, min_time_ms, max_time_ms, id_min_ms, id_max_ms, "
+    "row_count, failed_count, prompts, models, id_filter, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// The blocks of project ?1 whose id range holds ?2 (?3 = ?2 + the widest id range, ?4 = ?2),
+// with their id filters, through trace_blocks_ids. ?2 = ?3 = ?4 = -1: the blocks of irregular
+// ids.
+inline constexpr std::string_view kBlocksForIdSql =
+    "SELECT id, id_filter FROM trace_blocks WHERE project_id = ? AND id_max_ms >= ? AND "
+    "id_max_ms <= ? AND id_min_ms <= ?";
+// The blocks of project ?1 with traces in [?2, ?3), newest first, through trace_blocks_time.
+inline constexpr std::string_view kBlocksInRangeSql =
+    "SELECT id, min_time_ms, max_time_ms, row_count, failed_count, prompts, models FROM "
+    "trace_blocks WHERE project_id = ? AND max_time_ms >= ? AND min_time_ms < ? "
+    "ORDER BY max_time_ms DESC, id DESC";
+// The blocks of project ?1 whose traces all started before ?2, oldest first.
+inline constexpr std::string_view kOldBlocksSql =
+    "SELECT id, row_count FROM trace_blocks WHERE project_id = ? AND max_time_ms < ? "
+    "ORDER BY max_time_ms, id";
+// The blocks of project ?1 with traces before and from ?2 (= ?3).
+inline constexpr std::string_view kStraddlingBlocksSql =
+    "SELECT id FROM trace_blocks WHERE project_id = ? AND max_time_ms >= ? AND min_time_ms < ? "
+    "ORDER BY id";
 // Deletes at most ?2 (or ?3) feedback events created before ?1 (in project ?2), via
 // feedback_time.
 inline constexpr std::string_view kDeleteFeedbackSql =
@@ -30,6 +49,10 @@ inline constexpr std::string_view kDeleteFeedbackSql =
 inline constexpr std::string_view kDeleteProjectFeedbackSql =
     "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback WHERE created_at < ? AND "
     "project_id = ? LIMIT ?)";
+
+// Migration 5: moves the rows of the old traces table (if any) into blocks, in the order they
+// were stored, and drops the table. Runs inside the migration's transaction.
+Status ConvertLegacyTraces(sqlite::Connection& c);
 
 }  // namespace sqlite_traces
 }  // namespace promptops::store

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -102,17 +103,26 @@ struct FeedbackSummaryRow {
 class TraceRepository {
  public:
   virtual ~TraceRepository() = default;
-  // Inserts rows; a row whose id already exists is skipped (ids are unique: a duplicate is a
-  // replay of the same trace). Returns the number inserted. Cheapest with time-ordered ids
-  // (telemetry::NewTraceId): the primary-key index then grows at its right edge.
+  // Inserts rows, in blocks (store/trace_blocks.h): the rows of one project go into one block
+  // (split at trace_blocks::kMaxRows), in time order (stable: rows of one millisecond keep the
+  // order they are given in). Ids are not checked for duplicates: they are unique by
+  // construction (telemetry::NewTraceId: time digits and 16 random characters) and only the
+  // trace writer stores traces. Returns the number inserted.
   virtual Result<std::size_t> InsertBatch(std::span<const TraceRow> rows) = 0;
-  // The trace with this id in this project, if any.
+  // The trace with this id in this project, if any (the first stored, should an id repeat).
   virtual Result<std::optional<TraceRow>> Get(std::int64_t project_id, std::string_view id) = 0;
-  // Matching traces, newest first (time, then insertion order), `limit` from `offset`, with
-  // the total count. With with_bodies false, request_body and response_body are left empty.
+  // Matching traces, newest first (time, then the reverse of the order they were stored),
+  // `limit` from `offset`, with the total count. With with_bodies false, request_body and
+  // response_body are left empty.
   virtual Result<TracePage> List(std::int64_t project_id, const TraceFilter& filter,
                                  std::size_t offset, std::size_t limit,
                                  bool with_bodies = false) = 0;
+  // The number of matching traces.
+  virtual Result<std::size_t> Count(std::int64_t project_id, const TraceFilter& filter) = 0;
+  // Visits the matching traces in List's order until `visit` returns false: one pass, for
+  // exports (List with growing offsets would walk the first rows again for every page).
+  virtual Status ForEach(std::int64_t project_id, const TraceFilter& filter, bool with_bodies,
+                         const std::function<bool(TraceRow&&)>& visit) = 0;
   // Deletes traces started before cutoff_ms and feedback created before it, in one project or
   // (project_id nullopt) in all, all in the caller's transaction. Returns the number of traces
   // deleted. For large deletions prefer the bounded calls below, one transaction per chunk.
@@ -120,8 +130,9 @@ class TraceRepository {
                                                std::optional<std::int64_t> project_id) = 0;
   // The ids of the projects that have traces, ascending (one index seek per project).
   virtual Result<std::vector<std::int64_t>> TraceProjectIds() = 0;
-  // Deletes at most `limit` traces of the project started before cutoff_ms. Returns the number
-  // deleted: fewer than `limit` means none is left.
+  // Deletes at most `limit` (-1: no limit) traces of the project started before cutoff_ms,
+  // oldest blocks first (a block with older and newer traces is rewritten without the older
+  // ones). Returns the number deleted: fewer than `limit` means none is left.
   virtual Result<std::int64_t> DeleteTracesBefore(std::int64_t project_id, std::int64_t cutoff_ms,
                                                   std::int64_t limit) = 0;
   // Deletes at most `limit` feedback events created before cutoff_ms, in one project or in all.

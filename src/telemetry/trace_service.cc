@@ -32,18 +32,15 @@ Result<std::size_t> TraceService::Export(
     const Actor& actor, const store::TraceFilter& filter, std::size_t max,
     const std::function<void(const store::TraceRow&)>& sink) const {
   PO_RETURN_IF_ERROR(actor.Require(Role::kViewer, "read traces"));
-  constexpr std::size_t kPage = 500;
   std::size_t total = 0;
   PO_RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
-    for (std::size_t offset = 0; offset < max;) {
-      std::size_t n = std::min(kPage, max - offset);
-      PO_ASSIGN_OR_RETURN(auto page, tx.traces().List(actor.project_id, filter, offset, n, true));
-      total = page.total;
-      for (const auto& row : page.rows) sink(row);
-      offset += page.rows.size();
-      if (page.rows.size() < n) break;
-    }
-    return OkStatus();
+    PO_ASSIGN_OR_RETURN(total, tx.traces().Count(actor.project_id, filter));
+    std::size_t sent = 0;
+    return tx.traces().ForEach(actor.project_id, filter, true, [&](store::TraceRow&& row) {
+      if (sent >= max) return false;
+      sink(row);
+      return ++sent < max;
+    });
   }));
   return total;
 }

@@ -1,0 +1,345 @@
+#include "store/trace_blocks.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "core/thread.h"
+
+namespace promptops::store::trace_blocks {
+namespace {
+
+constexpr char kFormat = 0x01;
+// zstd's fastest level: ~8x on gateway traces; higher levels gained ~3% here for ~2x the time.
+constexpr int kLevel = 1;
+// Compression runs in slices of this many input bytes, with a cooperation point after each.
+constexpr std::size_t kSlice = 16 * 1024;
+// A block never holds more raw bytes than this (a guard against corrupt sizes when decoding).
+constexpr std::uint64_t kMaxRawBytes = std::uint64_t{1} << 32;
+
+// --- encoding ---------------------------------------------------------------------------------
+
+void PutVarint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>(static_cast<unsigned char>(v) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+void PutInt(std::string& out, std::int64_t v) {
+  PutVarint(out, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s.data(), s.size());
+}
+
+void PutDouble(std::string& out, double d) {
+  auto bits = std::bit_cast<std::uint64_t>(d);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>(static_cast<unsigned char>(bits >> (8 * i)));
+}
+
+enum Flag : unsigned char {
+  kUsageEstimated = 1,
+  kFallbackUsed = 2,
+  kCacheHit = 4,
+  kStream = 8,
+};
+
+void PutRow(std::string& out, const TraceRow& r) {
+  PutString(out, r.id);
+  PutInt(out, r.project_id);
+  PutInt(out, r.time_ms);
+  PutString(out, r.key_id);
+  PutString(out, r.user);
+  PutString(out, r.session);
+  PutString(out, r.metadata_json);
+  PutString(out, r.prompt_name);
+  PutInt(out, r.prompt_version);
+  PutString(out, r.prompt_label);
+  PutString(out, r.model);
+  PutString(out, r.provider);
+  PutString(out, r.upstream_model);
+  PutInt(out, r.input_tokens);
+  PutInt(out, r.output_tokens);
+  PutDouble(out, r.cost_usd);
+  PutInt(out, r.latency_us);
+  PutInt(out, r.ttft_us);
+  PutInt(out, r.status);
+  PutString(out, r.error_class);
+  PutInt(out, r.retries);
+  unsigned char flags = (r.usage_estimated ? kUsageEstimated : 0) |
+                        (r.fallback_used ? kFallbackUsed : 0) | (r.cache_hit ? kCacheHit : 0) |
+                        (r.stream ? kStream : 0);
+  out += static_cast<char>(flags);
+  PutString(out, r.request_body);
+  PutString(out, r.response_body);
+}
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+};
+
+// One compression and one decompression context per thread: creating one costs more than
+// compressing a block.
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> ctx(ZSTD_createDCtx());
+  return ctx.get();
+}
+
+// --- decoding ---------------------------------------------------------------------------------
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+  bool ok() const { return ok_; }
+  bool done() const { return p_ == end_; }
+
+  std::uint64_t Varint() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return Fail();
+      auto b = static_cast<unsigned char>(*p_++);
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    return Fail();
+  }
+  std::int64_t Int() {
+    std::uint64_t z = Varint();
+    return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
+  }
+  void String(std::string& out) {
+    std::string_view s = Bytes();
+    out.assign(s.data(), s.size());
+  }
+  void Skip() { (void)Bytes(); }
+  double Double() {
+    if (end_ - p_ < 8) return static_cast<double>(Fail());
+    std::uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) {
+      bits |= static_cast<std::uint64_t>(static_cast<unsigned char>(p_[i])) << (8 * i);
+    }
+    p_ += 8;
+    return std::bit_cast<double>(bits);
+  }
+  unsigned char Byte() {
+    if (p_ == end_) return static_cast<unsigned char>(Fail());
+    return static_cast<unsigned char>(*p_++);
+  }
+
+ private:
+  std::string_view Bytes() {
+    std::uint64_t n = Varint();
+    if (!ok_ || n > static_cast<std::uint64_t>(end_ - p_)) {
+      Fail();
+      return {};
+    }
+    std::string_view s(p_, static_cast<std::size_t>(n));
+    p_ += n;
+    return s;
+  }
+  std::uint64_t Fail() {
+    ok_ = false;
+    p_ = end_;
+    return 0;
+  }
+
+  const char* p_;
+  const char* end_;
+  bool ok_ = true;
+};
+
+void ReadRow(Reader& in, TraceRow& r, bool with_bodies) {
+  in.String(r.id);
+  r.project_id = in.Int();
+  r.time_ms = in.Int();
+  in.String(r.key_id);
+  in.String(r.user);
+  in.String(r.session);
+  in.String(r.metadata_json);
+  in.String(r.prompt_name);
+  r.prompt_version = in.Int();
+  in.String(r.prompt_label);
+  in.String(r.model);
+  in.String(r.provider);
+  in.String(r.upstream_model);
+  r.input_tokens = in.Int();
+  r.output_tokens = in.Int();
+  r.cost_usd = in.Double();
+  r.latency_us = in.Int();
+  r.ttft_us = in.Int();
+  r.status = in.Int();
+  in.String(r.error_class);
+  r.retries = in.Int();
+  unsigned char flags = in.Byte();
+  r.usage_estimated = flags & kUsageEstimated;
+  r.fallback_used = flags & kFallbackUsed;
+  r.cache_hit = flags & kCacheHit;
+  r.stream = flags & kStream;
+  if (with_bodies) {
+    in.String(r.request_body);
+    in.String(r.response_body);
+  } else {
+    in.Skip();
+    in.Skip();
+  }
+}
+
+Error Corrupt(std::string_view what) {
+  return Error::Internal("corrupt trace block: " + std::string(what));
+}
+
+// FNV-1a, 64 bits: stable across builds and platforms (the filters are stored).
+std::uint64_t Fnv1a(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+constexpr int kProbes = 4;
+constexpr std::size_t kFilterBitsPerId = 16;
+
+// The filter bits for `id` in a filter of `bits` bits (double hashing).
+template <typename F>
+void ForEachProbe(std::string_view id, std::uint64_t bits, F f) {
+  std::uint64_t h = Fnv1a(id);
+  std::uint64_t h1 = h & 0xffffffffu;
+  std::uint64_t h2 = (h >> 32) | 1;
+  for (int i = 0; i < kProbes; ++i) f((h1 + static_cast<std::uint64_t>(i) * h2) % bits);
+}
+
+}  // namespace
+
+std::string IdFilter(std::span<const TraceRow* const> rows) {
+  std::size_t bytes = std::max<std::size_t>(8, (rows.size() * kFilterBitsPerId + 7) / 8);
+  std::string filter(bytes, '\0');
+  for (const TraceRow* r : rows) {
+    ForEachProbe(r->id, bytes * 8, [&](std::uint64_t bit) {
+      filter[bit / 8] = static_cast<char>(static_cast<unsigned char>(filter[bit / 8]) |
+                                          (1u << (bit % 8)));
+    });
+  }
+  return filter;
+}
+
+bool IdFilterMayHold(std::string_view filter, std::string_view id) {
+  if (filter.empty()) return true;
+  bool all = true;
+  ForEachProbe(id, filter.size() * 8, [&](std::uint64_t bit) {
+    all = all && (static_cast<unsigned char>(filter[bit / 8]) & (1u << (bit % 8)));
+  });
+  return all;
+}
+
+std::int64_t IdTimeMs(std::string_view id) {
+  constexpr std::string_view kPrefix = "tr-";
+  constexpr std::size_t kDigits = 8;
+  if (id.size() < kPrefix.size() + kDigits || !id.starts_with(kPrefix)) return -1;
+  std::int64_t t = 0;
+  for (std::size_t i = 0; i < kDigits; ++i) {
+    char c = id[kPrefix.size() + i];
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'A' && c <= 'Z') {
+      d = c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'z') {
+      d = c - 'a' + 36;
+    } else {
+      return -1;
+    }
+    t = t * 62 + d;
+  }
+  return t;
+}
+
+std::string Encode(std::span<const TraceRow* const> rows) {
+  std::string raw;
+  std::size_t estimate = 8;
+  for (const TraceRow* r : rows) {
+    estimate += 96 + r->id.size() + r->key_id.size() + r->user.size() + r->session.size() +
+                r->metadata_json.size() + r->prompt_name.size() + r->prompt_label.size() +
+                r->model.size() + r->provider.size() + r->upstream_model.size() +
+                r->error_class.size() + r->request_body.size() + r->response_body.size();
+  }
+  raw.reserve(estimate);
+  PutVarint(raw, rows.size());
+  for (const TraceRow* r : rows) PutRow(raw, *r);
+
+  std::string out;
+  out += kFormat;
+  PutVarint(out, raw.size());
+  std::size_t head = out.size();
+  out.resize(head + ZSTD_compressBound(raw.size()));
+
+  ZSTD_CCtx* cctx = ThreadCCtx();
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kLevel);
+  ZSTD_CCtx_setPledgedSrcSize(cctx, raw.size());
+  ZSTD_outBuffer dst{out.data() + head, out.size() - head, 0};
+  std::size_t pos = 0;
+  for (;;) {
+    std::size_t n = std::min(kSlice, raw.size() - pos);
+    bool last = pos + n == raw.size();
+    ZSTD_inBuffer src{raw.data() + pos, n, 0};
+    std::size_t left;
+    do {
+      left = ZSTD_compressStream2(cctx, &dst, &src, last ? ZSTD_e_end : ZSTD_e_continue);
+      // Output space is compressBound: the only failures are memory allocation ones.
+      if (ZSTD_isError(left)) throw std::bad_alloc();
+    } while (last ? left != 0 : src.pos < src.size);
+    pos += n;
+    if (last) break;
+    CooperativeYield();
+  }
+  out.resize(head + dst.pos);
+  return out;
+}
+
+Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies) {
+  if (block.empty() || block[0] != kFormat) return Corrupt("unknown format");
+  Reader head(block.substr(1));
+  std::uint64_t raw_size = head.Varint();
+  if (!head.ok() || raw_size > kMaxRawBytes) return Corrupt("bad size");
+  // The varint took the bytes between the format byte and the frame.
+  std::size_t varint_len = 1;
+  for (std::uint64_t v = raw_size; v >= 0x80; v >>= 7) ++varint_len;
+  std::string_view frame = block.substr(1 + varint_len);
+  unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (content != raw_size) return Corrupt("size mismatch");
+  std::string raw(static_cast<std::size_t>(raw_size), '\0');
+  std::size_t got =
+      ZSTD_decompressDCtx(ThreadDCtx(), raw.data(), raw.size(), frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != raw.size()) return Corrupt("cannot decompress");
+
+  Reader in(raw);
+  std::uint64_t n = in.Varint();
+  // Every row takes more than 16 bytes: a count beyond that is corrupt.
+  if (!in.ok() || n > raw.size() / 16 + 1) return Corrupt("bad row count");
+  std::vector<TraceRow> rows(static_cast<std::size_t>(n));
+  for (auto& r : rows) {
+    ReadRow(in, r, with_bodies);
+    if (!in.ok()) return Corrupt("truncated row");
+  }
+  if (!in.done()) return Corrupt("trailing bytes");
+  return rows;
+}
+
+}  // namespace promptops::store::trace_blocks

@@ -1,0 +1,51 @@
+// Trace blocks: how the SQLite store keeps traces (migration 5). A block is a run of trace rows
+// of one project, encoded row after row in a compact binary form and compressed with zstd; the
+// trace_blocks table holds one block per row, with the columns its queries select on (time
+// range, the id-time range, row count, failed rows, distinct prompts and models).
+//
+// Traces are written far more often than read, and the rows of one gateway are alike (the same
+// key, model, provider, status and metadata, ids that share their time digits): a block of 512
+// gateway-bench traces takes ~16 bytes per trace, where a table row with its two index entries
+// took ~194 bytes, and the writer spends a fraction of the instructions (no B-tree insert per
+// trace and index). Reads decode the blocks their query selects.
+//
+// Encoding (format 1): a byte 0x01, the varint size of the raw rows, then one zstd frame of the
+// raw rows: a varint row count, then per row its fields in TraceRow order; integers as zigzag
+// varints, strings as a varint length and their bytes, cost_usd as 8 little-endian bytes of its
+// IEEE double, and the four flags in one byte.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "store/trace_repository.h"
+
+namespace promptops::store::trace_blocks {
+
+// Rows per block at most (InsertBatch splits larger groups).
+inline constexpr std::size_t kMaxRows = 1024;
+
+// The time (Unix ms) in a trace id made by telemetry::NewTraceId ("tr-" and 8 base-62 time
+// digits first), or -1 for any other id.
+std::int64_t IdTimeMs(std::string_view id);
+
+// A Bloom filter over the ids of `rows` (16 bits and 4 probes per id: ~0.25% false positives),
+// stored with each block so that Get decodes only the blocks that may hold its id.
+std::string IdFilter(std::span<const TraceRow* const> rows);
+// Whether the filter may hold `id` (false: it certainly does not). An empty or malformed filter
+// may hold anything.
+bool IdFilterMayHold(std::string_view filter, std::string_view id);
+
+// Encodes `rows` in order. Calls CooperativeYield (core/thread.h) while it compresses.
+std::string Encode(std::span<const TraceRow* const> rows);
+
+// Decodes a block. With with_bodies false, request_body and response_body are left empty.
+// Corrupt or truncated data is an error (kInternal), never a crash.
+Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies = true);
+
+}  // namespace promptops::store::trace_blocks

@@ -207,6 +207,7 @@ CREATE TABLE trace_blocks (
 );
 CREATE INDEX trace_blocks_time ON trace_blocks (project_id, max_time_ms);
 CREATE INDEX trace_blocks_ids ON trace_blocks (project_id, id_max_ms, id_min_ms);
+CREATE INDEX trace_blocks_project ON trace_blocks (project_id);
 CREATE TABLE trace_block_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO trace_block_stats (name, value) VALUES ('max_id_span_ms', 0);
 )sql";

@@ -111,7 +111,8 @@ std::vector<std::string> Indexes(sqlite::Connection& c, const std::string& table
   return *sqlite::All(*st, [](sqlite::Statement& s) { return s.Text(0); });
 }
 
-const std::vector<std::string> kTraceIndexes = {"trace_blocks_ids", "trace_blocks_time"};
+const std::vector<std::string> kTraceIndexes = {"trace_blocks_ids", "trace_blocks_project",
+                                                "trace_blocks_time"};
 
 bool HasTable(sqlite::Connection& c, const std::string& table) {
   auto st = c.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");

@@ -51,6 +51,11 @@ constexpr std::size_t kMaxListed = 16;
 // from the real clock at the start of the request).
 constexpr std::int64_t kRegularSkewMs = 3600 * 1000;
 
+// A batch smaller than this joins the project's newest block while the two stay under it, and
+// under this id range (MergeIntoTail).
+constexpr std::int64_t kMergeRows = 256;
+constexpr std::int64_t kMergeSpanMs = 60 * 1000;
+
 bool RegularId(const TraceRow& r) {
   std::int64_t t = trace_blocks::IdTimeMs(r.id);
   return t >= 0 && t >= r.time_ms - kRegularSkewMs && t <= r.time_ms + kRegularSkewMs;
@@ -180,7 +185,14 @@ class SqliteTraces : public TraceRepository {
         block.push_back(items[j].row);
         ++j;
       }
-      PO_RETURN_IF_ERROR(WriteBlock(block));
+      bool whole_group = j == items.size() ||
+                         items[j].row->project_id != items[i].row->project_id ||
+                         items[j].regular != items[i].regular;
+      bool merged = false;
+      if (items[i].regular && whole_group && block.size() < kMergeRows) {
+        PO_ASSIGN_OR_RETURN(merged, MergeIntoTail(items[i].row->project_id, block));
+      }
+      if (!merged) PO_RETURN_IF_ERROR(WriteBlock(block));
       i = j;
     }
     return rows.size();
@@ -233,18 +245,19 @@ class SqliteTraces : public TraceRepository {
   }
 
   Result<std::size_t> Count(std::int64_t project_id, const TraceFilter& filter) override {
-    PO_ASSIGN_OR_RETURN(auto blocks, SelectBlocks(project_id, filter));
+    PO_ASSIGN_OR_RETURN(auto st, SelectBlocks(project_id, filter));
     bool row_conditions = HasRowConditions(filter);
     std::size_t total = 0;
-    for (const auto& b : blocks) {
-      if (!row_conditions && InsideTimeRange(b, filter)) {
-        total += static_cast<std::size_t>(b.rows);
+    for (;;) {
+      PO_ASSIGN_OR_RETURN(auto b, NextBlock(st, filter));
+      if (!b) return total;
+      if (!row_conditions && InsideTimeRange(*b, filter)) {
+        total += static_cast<std::size_t>(b->rows);
         continue;
       }
-      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(b.id, false));
+      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(b->id, false));
       for (const auto& r : rows) total += Matches(r, filter) ? 1 : 0;
     }
-    return total;
   }
 
   // A merge of the candidate blocks, newest first. Blocks are visited by descending max_time_ms
@@ -252,25 +265,28 @@ class SqliteTraces : public TraceRepository {
   // max_time_ms is final (no block still to come holds a trace that new) and is emitted in
   // order. Pending traces are few: those that started before the next block's newest trace, in
   // the blocks decoded so far (a block's traces span the durations of the requests in its batch).
+  // Blocks are read from the statement as the merge goes (never all of them into memory).
   Status ForEach(std::int64_t project_id, const TraceFilter& filter, bool with_bodies,
                  const std::function<bool(TraceRow&&)>& visit) override {
-    PO_ASSIGN_OR_RETURN(auto blocks, SelectBlocks(project_id, filter));
+    PO_ASSIGN_OR_RETURN(auto st, SelectBlocks(project_id, filter));
+    PO_ASSIGN_OR_RETURN(auto block, NextBlock(st, filter));
     std::vector<Pending> heap;
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(blocks[i].id, with_bodies));
+    while (block) {
+      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(block->id, with_bodies));
       for (std::size_t k = 0; k < rows.size(); ++k) {
         if (!Matches(rows[k], filter)) continue;
-        heap.push_back({blocks[i].id, k, std::move(rows[k])});
+        heap.push_back({block->id, k, std::move(rows[k])});
         std::push_heap(heap.begin(), heap.end(), OlderThan);
       }
-      std::int64_t next = i + 1 < blocks.size() ? blocks[i + 1].max_time_ms
-                                                : std::numeric_limits<std::int64_t>::min();
-      while (!heap.empty() && heap.front().row.time_ms > next) {
+      PO_ASSIGN_OR_RETURN(auto next, NextBlock(st, filter));
+      std::int64_t frontier = next ? next->max_time_ms : std::numeric_limits<std::int64_t>::min();
+      while (!heap.empty() && heap.front().row.time_ms > frontier) {
         std::pop_heap(heap.begin(), heap.end(), OlderThan);
         TraceRow r = std::move(heap.back().row);
         heap.pop_back();
         if (!visit(std::move(r))) return OkStatus();
       }
+      block = std::move(next);
     }
     return OkStatus();
   }
@@ -317,48 +333,44 @@ class SqliteTraces : public TraceRepository {
     auto room = [&] {
       return limit < 0 ? std::numeric_limits<std::int64_t>::max() : limit - deleted;
     };
-    std::vector<std::pair<std::int64_t, std::int64_t>> old;  // (block, rows)
-    {
-      PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kOldBlocksSql)));
-      st.Bind(1, project_id).Bind(2, cutoff_ms);
-      PO_ASSIGN_OR_RETURN(old, sqlite::All(st, [](const Statement& s) {
-                            return std::make_pair(s.Int(0), s.Int(1));
-                          }));
-    }
-    std::vector<std::int64_t> partial;  // blocks to rewrite
-    for (const auto& [block, rows] : old) {
+    // Whole old blocks, a bounded number at a time (each holds at least one trace, so `room`
+    // blocks are always enough).
+    constexpr std::int64_t kBlocksPerQuery = 4096;
+    for (;;) {
       if (room() <= 0) return deleted;
-      if (rows > room()) {
-        partial.push_back(block);
-        break;
+      std::int64_t want = std::min(room(), kBlocksPerQuery);
+      std::vector<std::pair<std::int64_t, std::int64_t>> old;  // (block, rows)
+      {
+        PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kOldBlocksSql)));
+        st.Bind(1, project_id).Bind(2, cutoff_ms).Bind(3, want);
+        PO_ASSIGN_OR_RETURN(old, sqlite::All(st, [](const Statement& s) {
+                              return std::make_pair(s.Int(0), s.Int(1));
+                            }));
       }
-      PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
-      del.Bind(1, block);
-      PO_RETURN_IF_ERROR(del.Run());
-      deleted += rows;
+      for (const auto& [block, rows] : old) {
+        if (rows > room()) {  // the last block the limit reaches: only part of it goes
+          PO_ASSIGN_OR_RETURN(auto n, DeleteFromBlock(block, cutoff_ms, room()));
+          return deleted + n;
+        }
+        PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+        del.Bind(1, block);
+        PO_RETURN_IF_ERROR(del.Run());
+        deleted += rows;
+      }
+      if (static_cast<std::int64_t>(old.size()) < want) break;
     }
-    if (partial.empty()) {
+    // Blocks with traces on both sides of the cutoff (a batch's traces span its requests'
+    // durations, so these are few).
+    std::vector<std::int64_t> straddling;
+    {
       PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kStraddlingBlocksSql)));
       st.Bind(1, project_id).Bind(2, cutoff_ms).Bind(3, cutoff_ms);
-      PO_ASSIGN_OR_RETURN(partial, sqlite::All(st, [](const Statement& s) { return s.Int(0); }));
+      PO_ASSIGN_OR_RETURN(straddling, sqlite::All(st, [](const Statement& s) { return s.Int(0); }));
     }
-    for (std::int64_t block : partial) {
+    for (std::int64_t block : straddling) {
       if (room() <= 0) break;
-      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(block, true));
-      std::vector<const TraceRow*> keep;
-      std::int64_t removed = 0;
-      for (const auto& r : rows) {
-        if (r.time_ms < cutoff_ms && removed < room()) {
-          ++removed;
-        } else {
-          keep.push_back(&r);
-        }
-      }
-      PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
-      del.Bind(1, block);
-      PO_RETURN_IF_ERROR(del.Run());
-      if (!keep.empty()) PO_RETURN_IF_ERROR(WriteBlock(keep, block));
-      deleted += removed;
+      PO_ASSIGN_OR_RETURN(auto n, DeleteFromBlock(block, cutoff_ms, room()));
+      deleted += n;
     }
     return deleted;
   }
@@ -518,17 +530,22 @@ class SqliteTraces : public TraceRepository {
     return OkStatus();
   }
 
-  // The project's blocks that may hold traces matching `filter`, by descending max_time_ms and
-  // then id.
-  Result<std::vector<BlockInfo>> SelectBlocks(std::int64_t project_id, const TraceFilter& filter) {
+  // The statement listing the project's blocks in the filter's time range, by descending
+  // max_time_ms and then id; NextBlock steps it.
+  Result<Statement> SelectBlocks(std::int64_t project_id, const TraceFilter& filter) {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kBlocksInRangeSql)));
     st.Bind(1, project_id)
         .Bind(2, filter.from_ms.value_or(std::numeric_limits<std::int64_t>::min()))
         .Bind(3, filter.to_ms.value_or(std::numeric_limits<std::int64_t>::max()));
-    std::vector<BlockInfo> out;
+    return st;
+  }
+
+  // The next block from SelectBlocks that may hold traces matching `filter` (by its summary
+  // columns), or nullopt at the end.
+  static Result<std::optional<BlockInfo>> NextBlock(Statement& st, const TraceFilter& filter) {
     for (;;) {
       PO_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return out;
+      if (!row) return std::optional<BlockInfo>();
       BlockInfo b;
       b.id = st.Int(0);
       b.min_time_ms = st.Int(1);
@@ -537,8 +554,61 @@ class SqliteTraces : public TraceRepository {
       b.failed = st.Int(4);
       if (!st.IsNull(5)) b.prompts = st.Text(5);
       if (!st.IsNull(6)) b.models = st.Text(6);
-      if (MayMatch(b, filter)) out.push_back(std::move(b));
+      if (MayMatch(b, filter)) return std::optional<BlockInfo>(std::move(b));
     }
+  }
+
+  // Small batches (light traffic: the writer stores what came in 200 ms) would make small
+  // blocks, which compress poorly and make listings step through many. So the traces of a small
+  // batch join the project's newest block when that block is regular, stays under kMergeRows and
+  // its id range under kMergeSpanMs: it is decoded and written again, under its id, with the new
+  // traces after its own (the newest block of the project, so storage order holds). Returns
+  // whether it did.
+  Result<bool> MergeIntoTail(std::int64_t project_id, std::span<const TraceRow* const> rows) {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kTailBlockSql)));
+    st.Bind(1, project_id);
+    PO_ASSIGN_OR_RETURN(bool found, st.Step());
+    if (!found) return false;
+    std::int64_t tail = st.Int(0), tail_rows = st.Int(1), id_min = st.Int(2), id_max = st.Int(3);
+    if (id_min < 0 || tail_rows + static_cast<std::int64_t>(rows.size()) > kMergeRows) return false;
+    for (const TraceRow* r : rows) {
+      std::int64_t t = trace_blocks::IdTimeMs(r->id);
+      id_min = std::min(id_min, t);
+      id_max = std::max(id_max, t);
+    }
+    if (id_max - id_min > kMergeSpanMs) return false;
+    PO_ASSIGN_OR_RETURN(auto old, DecodeBlock(tail, true));
+    std::vector<const TraceRow*> all;
+    all.reserve(old.size() + rows.size());
+    for (const auto& r : old) all.push_back(&r);
+    all.insert(all.end(), rows.begin(), rows.end());
+    PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+    del.Bind(1, tail);
+    PO_RETURN_IF_ERROR(del.Run());
+    PO_RETURN_IF_ERROR(WriteBlock(all, tail));
+    return true;
+  }
+
+  // Deletes up to `max` traces started before cutoff_ms from one block: the block is written
+  // again, under its id, without them (or deleted when none stays). Returns how many went.
+  Result<std::int64_t> DeleteFromBlock(std::int64_t block, std::int64_t cutoff_ms,
+                                       std::int64_t max) {
+    PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(block, true));
+    std::vector<const TraceRow*> keep;
+    std::int64_t removed = 0;
+    for (const auto& r : rows) {
+      if (r.time_ms < cutoff_ms && removed < max) {
+        ++removed;
+      } else {
+        keep.push_back(&r);
+      }
+    }
+    if (removed == 0) return 0;
+    PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+    del.Bind(1, block);
+    PO_RETURN_IF_ERROR(del.Run());
+    if (!keep.empty()) PO_RETURN_IF_ERROR(WriteBlock(keep, block));
+    return removed;
   }
 
   Result<std::vector<TraceRow>> DecodeBlock(std::int64_t block, bool with_bodies) {

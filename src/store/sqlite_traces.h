@@ -34,10 +34,14 @@ inline constexpr std::string_view kBlocksInRangeSql =
     "SELECT id, min_time_ms, max_time_ms, row_count, failed_count, prompts, models FROM "
     "trace_blocks WHERE project_id = ? AND max_time_ms >= ? AND min_time_ms < ? "
     "ORDER BY max_time_ms DESC, id DESC";
-// The blocks of project ?1 whose traces all started before ?2, oldest first.
+// The newest block of project ?1 (the highest id), through trace_blocks_project.
+inline constexpr std::string_view kTailBlockSql =
+    "SELECT id, row_count, id_min_ms, id_max_ms FROM trace_blocks WHERE project_id = ? "
+    "ORDER BY id DESC LIMIT 1";
+// At most ?3 blocks of project ?1 whose traces all started before ?2, oldest first.
 inline constexpr std::string_view kOldBlocksSql =
     "SELECT id, row_count FROM trace_blocks WHERE project_id = ? AND max_time_ms < ? "
-    "ORDER BY max_time_ms, id";
+    "ORDER BY max_time_ms, id LIMIT ?";
 // The blocks of project ?1 with traces before and from ?2 (= ?3).
 inline constexpr std::string_view kStraddlingBlocksSql =
     "SELECT id FROM trace_blocks WHERE project_id = ? AND max_time_ms >= ? AND min_time_ms < ? "

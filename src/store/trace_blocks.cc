@@ -232,8 +232,8 @@ std::string IdFilter(std::span<const TraceRow* const> rows) {
   std::string filter(bytes, '\0');
   for (const TraceRow* r : rows) {
     ForEachProbe(r->id, bytes * 8, [&](std::uint64_t bit) {
-      filter[bit / 8] = static_cast<char>(static_cast<unsigned char>(filter[bit / 8]) |
-                                          (1u << (bit % 8)));
+      filter[bit / 8] =
+          static_cast<char>(static_cast<unsigned char>(filter[bit / 8]) | (1u << (bit % 8)));
     });
   }
   return filter;

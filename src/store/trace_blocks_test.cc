@@ -168,8 +168,8 @@ TEST(TraceBlocks, DamagedBlocksAreErrors) {
 }
 
 TEST(TraceBlocks, IdFilterHoldsEveryIdAndFewOthers) {
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{512},
-                        std::size_t{1024}}) {
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{512}, std::size_t{1024}}) {
     std::vector<TraceRow> rows(n);
     std::vector<const TraceRow*> ptrs;
     for (std::size_t i = 0; i < n; ++i) {

@@ -95,14 +95,19 @@ bool SetMayHold(const std::optional<std::string>& set, const std::string& v) {
   return set->find(needle) != std::string::npos;
 }
 
-bool Failed(const TraceRow& r) { return r.status >= 400 || !r.error_class.empty(); }
+// For TraceRow and trace_blocks::RowView alike.
+template <typename Row>
+bool Failed(const Row& r) {
+  return r.status >= 400 || !r.error_class.empty();
+}
 
 // Whether the filter names anything besides the time range.
 bool HasRowConditions(const TraceFilter& f) {
   return f.prompt || f.version || f.model || f.status || f.errors_only || f.error_class || f.user;
 }
 
-bool Matches(const TraceRow& r, const TraceFilter& f) {
+template <typename Row>
+bool Matches(const Row& r, const TraceFilter& f) {
   if (f.from_ms && r.time_ms < *f.from_ms) return false;
   if (f.to_ms && r.time_ms >= *f.to_ms) return false;
   if (f.prompt && r.prompt_name != *f.prompt) return false;
@@ -217,10 +222,11 @@ class SqliteTraces : public TraceRepository {
     }
     PO_RETURN_IF_ERROR(collect(-1, 0));
     std::sort(candidates.begin(), candidates.end());  // the first stored first
+    trace_blocks::DecodedBlock decoded;
     for (std::int64_t block : candidates) {
-      PO_ASSIGN_OR_RETURN(auto decoded, DecodeBlock(block, true));
-      for (auto& r : decoded) {
-        if (r.id == id) return std::optional<TraceRow>(std::move(r));
+      PO_RETURN_IF_ERROR(DecodeBlockInto(block, decoded));
+      for (const auto& r : decoded.rows) {
+        if (r.id == id) return std::optional<TraceRow>(r.ToRow(true));
       }
     }
     return std::optional<TraceRow>();
@@ -248,6 +254,7 @@ class SqliteTraces : public TraceRepository {
     PO_ASSIGN_OR_RETURN(auto st, SelectBlocks(project_id, filter));
     bool row_conditions = HasRowConditions(filter);
     std::size_t total = 0;
+    trace_blocks::DecodedBlock decoded;
     for (;;) {
       PO_ASSIGN_OR_RETURN(auto b, NextBlock(st, filter));
       if (!b) return total;
@@ -255,8 +262,8 @@ class SqliteTraces : public TraceRepository {
         total += static_cast<std::size_t>(b->rows);
         continue;
       }
-      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(b->id, false));
-      for (const auto& r : rows) total += Matches(r, filter) ? 1 : 0;
+      PO_RETURN_IF_ERROR(DecodeBlockInto(b->id, decoded));
+      for (const auto& r : decoded.rows) total += Matches(r, filter) ? 1 : 0;
     }
   }
 
@@ -271,11 +278,12 @@ class SqliteTraces : public TraceRepository {
     PO_ASSIGN_OR_RETURN(auto st, SelectBlocks(project_id, filter));
     PO_ASSIGN_OR_RETURN(auto block, NextBlock(st, filter));
     std::vector<Pending> heap;
+    trace_blocks::DecodedBlock decoded;
     while (block) {
-      PO_ASSIGN_OR_RETURN(auto rows, DecodeBlock(block->id, with_bodies));
-      for (std::size_t k = 0; k < rows.size(); ++k) {
-        if (!Matches(rows[k], filter)) continue;
-        heap.push_back({block->id, k, std::move(rows[k])});
+      PO_RETURN_IF_ERROR(DecodeBlockInto(block->id, decoded));
+      for (std::size_t k = 0; k < decoded.rows.size(); ++k) {
+        if (!Matches(decoded.rows[k], filter)) continue;
+        heap.push_back({block->id, k, decoded.rows[k].ToRow(with_bodies)});
         std::push_heap(heap.begin(), heap.end(), OlderThan);
       }
       PO_ASSIGN_OR_RETURN(auto next, NextBlock(st, filter));
@@ -611,15 +619,24 @@ class SqliteTraces : public TraceRepository {
     return removed;
   }
 
-  Result<std::vector<TraceRow>> DecodeBlock(std::int64_t block, bool with_bodies) {
+  Status DecodeBlockInto(std::int64_t block, trace_blocks::DecodedBlock& out) {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("SELECT data FROM trace_blocks WHERE id = ?"));
     st.Bind(1, block);
     PO_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Error::Internal("trace block " + std::to_string(block) + " vanished");
-    auto rows = trace_blocks::Decode(st.Blob(0), with_bodies);
-    if (!rows.ok()) {
-      return Error::Internal("trace block " + std::to_string(block) + ": " + rows.error().message);
+    auto s = trace_blocks::DecodeInto(st.Blob(0), out);
+    if (!s.ok()) {
+      return Error::Internal("trace block " + std::to_string(block) + ": " + s.error().message);
     }
+    return OkStatus();
+  }
+
+  Result<std::vector<TraceRow>> DecodeBlock(std::int64_t block, bool with_bodies) {
+    trace_blocks::DecodedBlock decoded;
+    PO_RETURN_IF_ERROR(DecodeBlockInto(block, decoded));
+    std::vector<TraceRow> rows;
+    rows.reserve(decoded.rows.size());
+    for (const auto& v : decoded.rows) rows.push_back(v.ToRow(with_bodies));
     return rows;
   }
 

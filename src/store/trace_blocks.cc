@@ -122,11 +122,7 @@ class Reader {
     std::uint64_t z = Varint();
     return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
   }
-  void String(std::string& out) {
-    std::string_view s = Bytes();
-    out.assign(s.data(), s.size());
-  }
-  void Skip() { (void)Bytes(); }
+  std::string_view View() { return Bytes(); }
   double Double() {
     if (end_ - p_ < 8) return static_cast<double>(Fail());
     std::uint64_t bits = 0;
@@ -163,40 +159,35 @@ class Reader {
   bool ok_ = true;
 };
 
-void ReadRow(Reader& in, TraceRow& r, bool with_bodies) {
-  in.String(r.id);
+void ReadRow(Reader& in, RowView& r) {
+  r.id = in.View();
   r.project_id = in.Int();
   r.time_ms = in.Int();
-  in.String(r.key_id);
-  in.String(r.user);
-  in.String(r.session);
-  in.String(r.metadata_json);
-  in.String(r.prompt_name);
+  r.key_id = in.View();
+  r.user = in.View();
+  r.session = in.View();
+  r.metadata_json = in.View();
+  r.prompt_name = in.View();
   r.prompt_version = in.Int();
-  in.String(r.prompt_label);
-  in.String(r.model);
-  in.String(r.provider);
-  in.String(r.upstream_model);
+  r.prompt_label = in.View();
+  r.model = in.View();
+  r.provider = in.View();
+  r.upstream_model = in.View();
   r.input_tokens = in.Int();
   r.output_tokens = in.Int();
   r.cost_usd = in.Double();
   r.latency_us = in.Int();
   r.ttft_us = in.Int();
   r.status = in.Int();
-  in.String(r.error_class);
+  r.error_class = in.View();
   r.retries = in.Int();
   unsigned char flags = in.Byte();
   r.usage_estimated = flags & kUsageEstimated;
   r.fallback_used = flags & kFallbackUsed;
   r.cache_hit = flags & kCacheHit;
   r.stream = flags & kStream;
-  if (with_bodies) {
-    in.String(r.request_body);
-    in.String(r.response_body);
-  } else {
-    in.Skip();
-    in.Skip();
-  }
+  r.request_body = in.View();
+  r.response_body = in.View();
 }
 
 Error Corrupt(std::string_view what) {
@@ -313,7 +304,42 @@ std::string Encode(std::span<const TraceRow* const> rows) {
   return out;
 }
 
-Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies) {
+TraceRow RowView::ToRow(bool with_bodies) const {
+  TraceRow r;
+  r.id = id;
+  r.project_id = project_id;
+  r.time_ms = time_ms;
+  r.key_id = key_id;
+  r.user = user;
+  r.session = session;
+  r.metadata_json = metadata_json;
+  r.prompt_name = prompt_name;
+  r.prompt_version = prompt_version;
+  r.prompt_label = prompt_label;
+  r.model = model;
+  r.provider = provider;
+  r.upstream_model = upstream_model;
+  r.input_tokens = input_tokens;
+  r.output_tokens = output_tokens;
+  r.usage_estimated = usage_estimated;
+  r.cost_usd = cost_usd;
+  r.latency_us = latency_us;
+  r.ttft_us = ttft_us;
+  r.status = status;
+  r.error_class = error_class;
+  r.retries = retries;
+  r.fallback_used = fallback_used;
+  r.cache_hit = cache_hit;
+  r.stream = stream;
+  if (with_bodies) {
+    r.request_body = request_body;
+    r.response_body = response_body;
+  }
+  return r;
+}
+
+Status DecodeInto(std::string_view block, DecodedBlock& out) {
+  out.rows.clear();
   if (block.empty() || block[0] != kFormat) return Corrupt("unknown format");
   Reader head(block.substr(1));
   std::uint64_t raw_size = head.Varint();
@@ -324,21 +350,36 @@ Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies) {
   std::string_view frame = block.substr(1 + varint_len);
   unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (content != raw_size) return Corrupt("size mismatch");
-  std::string raw(static_cast<std::size_t>(raw_size), '\0');
+  out.raw.resize(static_cast<std::size_t>(raw_size));
   std::size_t got =
-      ZSTD_decompressDCtx(ThreadDCtx(), raw.data(), raw.size(), frame.data(), frame.size());
-  if (ZSTD_isError(got) || got != raw.size()) return Corrupt("cannot decompress");
+      ZSTD_decompressDCtx(ThreadDCtx(), out.raw.data(), out.raw.size(), frame.data(), frame.size());
+  if (ZSTD_isError(got) || got != out.raw.size()) return Corrupt("cannot decompress");
 
-  Reader in(raw);
+  Reader in(out.raw);
   std::uint64_t n = in.Varint();
   // Every row takes more than 16 bytes: a count beyond that is corrupt.
-  if (!in.ok() || n > raw.size() / 16 + 1) return Corrupt("bad row count");
-  std::vector<TraceRow> rows(static_cast<std::size_t>(n));
-  for (auto& r : rows) {
-    ReadRow(in, r, with_bodies);
-    if (!in.ok()) return Corrupt("truncated row");
+  if (!in.ok() || n > out.raw.size() / 16 + 1) return Corrupt("bad row count");
+  out.rows.resize(static_cast<std::size_t>(n));
+  for (auto& r : out.rows) {
+    ReadRow(in, r);
+    if (!in.ok()) {
+      out.rows.clear();
+      return Corrupt("truncated row");
+    }
   }
-  if (!in.done()) return Corrupt("trailing bytes");
+  if (!in.done()) {
+    out.rows.clear();
+    return Corrupt("trailing bytes");
+  }
+  return OkStatus();
+}
+
+Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies) {
+  DecodedBlock decoded;
+  PO_RETURN_IF_ERROR(DecodeInto(block, decoded));
+  std::vector<TraceRow> rows;
+  rows.reserve(decoded.rows.size());
+  for (const auto& v : decoded.rows) rows.push_back(v.ToRow(with_bodies));
   return rows;
 }
 

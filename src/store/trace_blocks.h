@@ -44,8 +44,32 @@ bool IdFilterMayHold(std::string_view filter, std::string_view id);
 // Encodes `rows` in order. Calls CooperativeYield (core/thread.h) while it compresses.
 std::string Encode(std::span<const TraceRow* const> rows);
 
-// Decodes a block. With with_bodies false, request_body and response_body are left empty.
-// Corrupt or truncated data is an error (kInternal), never a crash.
+// A row of a decoded block, its strings pointing into the block's decompressed bytes: filters
+// look at these without copying a row, and only matching rows become TraceRows.
+struct RowView {
+  std::string_view id, key_id, user, session, metadata_json, prompt_name, prompt_label, model,
+      provider, upstream_model, error_class, request_body, response_body;
+  std::int64_t project_id = 0, time_ms = 0, prompt_version = 0, input_tokens = 0, output_tokens = 0,
+               latency_us = 0, ttft_us = -1, status = 0, retries = 0;
+  double cost_usd = 0;
+  bool usage_estimated = false, fallback_used = false, cache_hit = false, stream = false;
+
+  // With with_bodies false, request_body and response_body are left empty.
+  TraceRow ToRow(bool with_bodies) const;
+};
+
+// A decompressed block and the views of its rows, valid while it lives and is not decoded into
+// again (reusing one keeps its buffers).
+struct DecodedBlock {
+  std::string raw;
+  std::vector<RowView> rows;
+};
+
+// Decodes a block into `out`. Corrupt or truncated data is an error (kInternal), never a crash.
+Status DecodeInto(std::string_view block, DecodedBlock& out);
+
+// Decodes a block into rows. With with_bodies false, request_body and response_body are left
+// empty.
 Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies = true);
 
 }  // namespace promptops::store::trace_blocks

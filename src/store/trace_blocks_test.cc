@@ -142,6 +142,27 @@ TEST(TraceBlocks, AlikeTracesCompressWell) {
   EXPECT_EQ((*back)[511].id, rows[511].id);
 }
 
+// One DecodedBlock reused for blocks of different sizes (as listings do): each decode gives that
+// block's rows, and a failed one leaves no rows behind.
+TEST(TraceBlocks, DecodeIntoReusesItsBuffers) {
+  std::vector<TraceRow> big, small;
+  for (int i = 0; i < 200; ++i) big.push_back(Full(i));
+  small.push_back(Full(1000));
+  DecodedBlock decoded;
+  for (const auto* rows : {&big, &small, &big}) {
+    ASSERT_TRUE(DecodeInto(EncodeRows(*rows), decoded).ok());
+    ASSERT_EQ(decoded.rows.size(), rows->size());
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      ExpectSame((*rows)[i], decoded.rows[i].ToRow(true), true);
+      EXPECT_EQ(decoded.rows[i].user, "김민수");
+    }
+  }
+  std::string bad = EncodeRows(big);
+  bad.resize(bad.size() - 3);
+  EXPECT_FALSE(DecodeInto(bad, decoded).ok());
+  EXPECT_TRUE(decoded.rows.empty());
+}
+
 TEST(TraceBlocks, DamagedBlocksAreErrors) {
   std::vector<TraceRow> rows;
   for (int i = 0; i < 20; ++i) rows.push_back(Full(i));

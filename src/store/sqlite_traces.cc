@@ -51,8 +51,12 @@ constexpr std::size_t kMaxListed = 16;
 // from the real clock at the start of the request).
 constexpr std::int64_t kRegularSkewMs = 3600 * 1000;
 
-// A batch smaller than this joins the project's newest block while the two stay under it, and
-// under this id range (MergeIntoTail).
+// A batch of fewer than kMergeBatch traces (light traffic) joins each project's newest block
+// while that stays under kMergeRows traces and kMergeSpanMs of ids (MergeIntoTail). Larger
+// batches make blocks of their own: rewriting a growing block for every batch would cost a
+// busy writer more than the small blocks it saves (a project with a few traces per batch
+// beside a busy one made the trace store bench's writer ~2x dearer).
+constexpr std::size_t kMergeBatch = 64;
 constexpr std::int64_t kMergeRows = 256;
 constexpr std::int64_t kMergeSpanMs = 60 * 1000;
 
@@ -194,7 +198,7 @@ class SqliteTraces : public TraceRepository {
                          items[j].row->project_id != items[i].row->project_id ||
                          items[j].regular != items[i].regular;
       bool merged = false;
-      if (items[i].regular && whole_group && block.size() < kMergeRows) {
+      if (items[i].regular && whole_group && rows.size() < kMergeBatch) {
         PO_ASSIGN_OR_RETURN(merged, MergeIntoTail(items[i].row->project_id, block));
       }
       if (!merged) PO_RETURN_IF_ERROR(WriteBlock(block));
@@ -568,10 +572,10 @@ class SqliteTraces : public TraceRepository {
 
   // Small batches (light traffic: the writer stores what came in 200 ms) would make small
   // blocks, which compress poorly and make listings step through many. So the traces of a small
-  // batch join the project's newest block when that block is regular, stays under kMergeRows and
-  // its id range under kMergeSpanMs: it is decoded and written again, under its id, with the new
-  // traces after its own (the newest block of the project, so storage order holds). Returns
-  // whether it did.
+  // batch (under kMergeBatch) join the project's newest block when that block is regular, stays
+  // under kMergeRows and its id range under kMergeSpanMs: it is decoded and written again, under
+  // its id, with the new traces after its own (the newest block of the project, so storage order
+  // holds). Returns whether it did.
   Result<bool> MergeIntoTail(std::int64_t project_id, std::span<const TraceRow* const> rows) {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kTailBlockSql)));
     st.Bind(1, project_id);

@@ -646,6 +646,21 @@ TEST_F(SqliteTracesTest, SmallBatchesJoinTheNewestBlock) {
   Insert({Row(TimeOrderedId("tr-", 24, kBase + 63000), kBase + 63000)});
   EXPECT_EQ(blocks(), 7);                            // the newest block is past kMergeRows
   EXPECT_EQ(List({}).total, 101u + 3u + 300u + 1u);  // project 2's is not listed
+  // A batch of 64 or more traces (busy traffic) makes a block of its own, even beside a small one.
+  auto batch_of = [&](int n, std::int64_t from) {
+    std::vector<TraceRow> rows;
+    for (int i = 0; i < n; ++i) {
+      rows.push_back(Row(TimeOrderedId("tr-", 24, from + i), from + i, 3));
+    }
+    Insert(rows);
+  };
+  batch_of(10, kBase + 64000);
+  EXPECT_EQ(blocks(), 8);
+  batch_of(63, kBase + 64100);
+  EXPECT_EQ(blocks(), 8);  // joined: 73 traces
+  batch_of(64, kBase + 64200);
+  EXPECT_EQ(blocks(), 9);
+  EXPECT_EQ(List({}, 0, 1, 3).total, 137u);
 }
 
 // Runs every TraceRepository query on a connection that records the SQL of each statement

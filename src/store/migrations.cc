@@ -200,6 +200,7 @@ CREATE TABLE trace_blocks (
   id_max_ms     INTEGER NOT NULL,
   row_count     INTEGER NOT NULL,
   failed_count  INTEGER NOT NULL,
+  raw_bytes     INTEGER NOT NULL,
   prompts       TEXT,
   models        TEXT,
   id_filter     BLOB NOT NULL,

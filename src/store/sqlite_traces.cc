@@ -15,6 +15,8 @@
 //   index range, then the filters of the blocks in it. Ids whose time is not within an hour of
 //   their trace's start (ids from before time-ordered ids, tests with a fake clock) go into
 //   blocks of their own with id_min_ms = id_max_ms = -1, which Get also looks through;
+// - raw_bytes (an upper bound of the encoded rows' size: small batches join a block only while it
+//   stays small),
 // - row_count (counting a time range without decoding), failed_count (rows with status >= 400 or
 //   an error class: the error filters skip blocks without), and the distinct prompt names and
 //   models of the block (the prompt and model filters skip blocks without the value; NULL when
@@ -188,9 +190,13 @@ class SqliteTraces : public TraceRepository {
     for (std::size_t i = 0; i < items.size();) {
       block.clear();
       std::size_t j = i;
+      std::size_t bytes = 0;
       while (j < items.size() && block.size() < trace_blocks::kMaxRows &&
              items[j].row->project_id == items[i].row->project_id &&
              items[j].regular == items[i].regular) {
+        std::size_t size = trace_blocks::EncodedSizeBound(*items[j].row);
+        if (!block.empty() && bytes + size > trace_blocks::kMaxRawBytes) break;
+        bytes += size;
         block.push_back(items[j].row);
         ++j;
       }
@@ -479,8 +485,10 @@ class SqliteTraces : public TraceRepository {
     std::int64_t id_max = std::numeric_limits<std::int64_t>::min();
     bool regular = true;
     std::int64_t failed = 0;
+    std::size_t raw_bytes = 0;
     ValueSet prompts, models;
     for (const TraceRow* r : rows) {
+      raw_bytes += trace_blocks::EncodedSizeBound(*r);
       min_time = std::min(min_time, r->time_ms);
       max_time = std::max(max_time, r->time_ms);
       std::int64_t t = trace_blocks::IdTimeMs(r->id);
@@ -510,18 +518,19 @@ class SqliteTraces : public TraceRepository {
         .Bind(5, id_min)
         .Bind(6, id_max)
         .Bind(7, static_cast<std::int64_t>(rows.size()))
-        .Bind(8, failed);
+        .Bind(8, failed)
+        .Bind(9, static_cast<std::int64_t>(raw_bytes));
     if (prompts_col) {
-      st.BindNoCopy(9, *prompts_col);
-    } else {
-      st.BindNull(9);
-    }
-    if (models_col) {
-      st.BindNoCopy(10, *models_col);
+      st.BindNoCopy(10, *prompts_col);
     } else {
       st.BindNull(10);
     }
-    st.BindBlobNoCopy(11, filter).BindBlobNoCopy(12, data);
+    if (models_col) {
+      st.BindNoCopy(11, *models_col);
+    } else {
+      st.BindNull(11);
+    }
+    st.BindBlobNoCopy(12, filter).BindBlobNoCopy(13, data);
     return st.Run();
   }
 
@@ -582,7 +591,10 @@ class SqliteTraces : public TraceRepository {
     PO_ASSIGN_OR_RETURN(bool found, st.Step());
     if (!found) return false;
     std::int64_t tail = st.Int(0), tail_rows = st.Int(1), id_min = st.Int(2), id_max = st.Int(3);
+    auto bytes = static_cast<std::size_t>(st.Int(4));
     if (id_min < 0 || tail_rows + static_cast<std::int64_t>(rows.size()) > kMergeRows) return false;
+    for (const TraceRow* r : rows) bytes += trace_blocks::EncodedSizeBound(*r);
+    if (bytes > trace_blocks::kMaxRawBytes / 2) return false;  // large bodies: not rewritten
     for (const TraceRow* r : rows) {
       std::int64_t t = trace_blocks::IdTimeMs(r->id);
       id_min = std::min(id_min, t);

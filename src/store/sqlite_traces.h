@@ -21,8 +21,8 @@ inline constexpr std::string_view kNextProjectSql =
 // A new block (?1 NULL) or a rewritten one (?1 its id).
 inline constexpr std::string_view kInsertBlockSql =
     "INSERT INTO trace_blocks (id, project_id, min_time_ms, max_time_ms, id_min_ms, id_max_ms, "
-    "row_count, failed_count, prompts, models, id_filter, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "row_count, failed_count, raw_bytes, prompts, models, id_filter, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // The blocks of project ?1 whose id range holds ?2 (?3 = ?2 + the widest id range, ?4 = ?2),
 // with their id filters, through trace_blocks_ids. ?2 = ?3 = ?4 = -1: the blocks of irregular
 // ids.
@@ -36,8 +36,8 @@ inline constexpr std::string_view kBlocksInRangeSql =
     "ORDER BY max_time_ms DESC, id DESC";
 // The newest block of project ?1 (the highest id), through trace_blocks_project.
 inline constexpr std::string_view kTailBlockSql =
-    "SELECT id, row_count, id_min_ms, id_max_ms FROM trace_blocks WHERE project_id = ? "
-    "ORDER BY id DESC LIMIT 1";
+    "SELECT id, row_count, id_min_ms, id_max_ms, raw_bytes FROM trace_blocks "
+    "WHERE project_id = ? ORDER BY id DESC LIMIT 1";
 // At most ?3 blocks of project ?1 whose traces all started before ?2, oldest first.
 inline constexpr std::string_view kOldBlocksSql =
     "SELECT id, row_count FROM trace_blocks WHERE project_id = ? AND max_time_ms < ? "

@@ -663,6 +663,47 @@ TEST_F(SqliteTracesTest, SmallBatchesJoinTheNewestBlock) {
   EXPECT_EQ(List({}, 0, 1, 3).total, 137u);
 }
 
+// Full bodies can be megabytes each: a batch of them is split into blocks of at most ~8 MB
+// (kMaxRawBytes), and every body comes back whole.
+TEST_F(SqliteTracesTest, LargeBodiesSplitABatchIntoSeveralBlocks) {
+  static constexpr std::int64_t kBase = 1795436011000;
+  std::vector<TraceRow> rows;
+  for (int i = 0; i < 10; ++i) {
+    TraceRow r = Row(TimeOrderedId("tr-", 24, kBase + i), kBase + i);
+    r.request_body = std::string(3 << 20, static_cast<char>('a' + i));
+    r.response_body = "응답 " + std::to_string(i);
+    rows.push_back(std::move(r));
+  }
+  Insert(rows);
+  auto c = sqlite::Connection::Open((dir_.path() / "db.sqlite").string());
+  auto st = (*c)->Prepare("SELECT COUNT(*), MAX(row_count) FROM trace_blocks");
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->Int(0), 5);  // two 3 MB rows per block
+  EXPECT_EQ(st->Int(1), 2);
+  st->Reset();  // ends its read, which would pin the snapshot
+  ASSERT_TRUE(store_
+                  ->Read([&](Tx& tx) -> Status {
+                    for (const auto& r : rows) {
+                      auto got = tx.traces().Get(1, r.id);
+                      EXPECT_TRUE(got.ok() && got->has_value()) << r.id;
+                      if (!got.ok() || !got->has_value()) continue;
+                      EXPECT_EQ((*got)->request_body, r.request_body);
+                      EXPECT_EQ((*got)->response_body, r.response_body);
+                    }
+                    auto page = tx.traces().List(1, {}, 0, 3, true);
+                    EXPECT_EQ(page->total, 10u);
+                    EXPECT_EQ(page->rows.size(), 3u);
+                    EXPECT_EQ(page->rows[0].request_body, rows[9].request_body);
+                    return OkStatus();
+                  })
+                  .ok());
+  // A small batch does not join a block that large.
+  Insert({Row(TimeOrderedId("tr-", 24, kBase + 20), kBase + 20)});
+  auto count = (*c)->Prepare("SELECT COUNT(*) FROM trace_blocks");
+  ASSERT_TRUE(*count->Step());
+  EXPECT_EQ(count->Int(0), 6);
+}
+
 // Runs every TraceRepository query on a connection that records the SQL of each statement
 // stepped, then checks EXPLAIN QUERY PLAN of each: trace_blocks is only ever searched through
 // an index or its primary key (no "SCAN trace_blocks", which is a full table or index scan), and

@@ -19,7 +19,7 @@ constexpr int kLevel = 1;
 // Compression runs in slices of this many input bytes, with a cooperation point after each.
 constexpr std::size_t kSlice = 16 * 1024;
 // A block never holds more raw bytes than this (a guard against corrupt sizes when decoding).
-constexpr std::uint64_t kMaxRawBytes = std::uint64_t{1} << 32;
+constexpr std::uint64_t kDecodeLimit = std::uint64_t{1} << 32;
 
 // --- encoding ---------------------------------------------------------------------------------
 
@@ -261,15 +261,19 @@ std::int64_t IdTimeMs(std::string_view id) {
   return t;
 }
 
+std::size_t EncodedSizeBound(const TraceRow& r) {
+  // 9 integers of up to 10 bytes, 8 for the cost, 1 for the flags, 13 string lengths of up to
+  // 10 bytes, and the strings.
+  return 9 * 10 + 8 + 1 + 13 * 10 + r.id.size() + r.key_id.size() + r.user.size() +
+         r.session.size() + r.metadata_json.size() + r.prompt_name.size() + r.prompt_label.size() +
+         r.model.size() + r.provider.size() + r.upstream_model.size() + r.error_class.size() +
+         r.request_body.size() + r.response_body.size();
+}
+
 std::string Encode(std::span<const TraceRow* const> rows) {
   std::string raw;
-  std::size_t estimate = 8;
-  for (const TraceRow* r : rows) {
-    estimate += 96 + r->id.size() + r->key_id.size() + r->user.size() + r->session.size() +
-                r->metadata_json.size() + r->prompt_name.size() + r->prompt_label.size() +
-                r->model.size() + r->provider.size() + r->upstream_model.size() +
-                r->error_class.size() + r->request_body.size() + r->response_body.size();
-  }
+  std::size_t estimate = 10;
+  for (const TraceRow* r : rows) estimate += EncodedSizeBound(*r);
   raw.reserve(estimate);
   PutVarint(raw, rows.size());
   for (const TraceRow* r : rows) PutRow(raw, *r);
@@ -343,7 +347,7 @@ Status DecodeInto(std::string_view block, DecodedBlock& out) {
   if (block.empty() || block[0] != kFormat) return Corrupt("unknown format");
   Reader head(block.substr(1));
   std::uint64_t raw_size = head.Varint();
-  if (!head.ok() || raw_size > kMaxRawBytes) return Corrupt("bad size");
+  if (!head.ok() || raw_size > kDecodeLimit) return Corrupt("bad size");
   // The varint took the bytes between the format byte and the frame.
   std::size_t varint_len = 1;
   for (std::uint64_t v = raw_size; v >= 0x80; v >>= 7) ++varint_len;

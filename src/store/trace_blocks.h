@@ -29,6 +29,12 @@ namespace promptops::store::trace_blocks {
 
 // Rows per block at most (InsertBatch splits larger groups).
 inline constexpr std::size_t kMaxRows = 1024;
+// Encoded bytes per block at most, unless one row alone is larger (full bodies can be megabytes
+// each): InsertBatch starts a new block before a row that would pass it.
+inline constexpr std::size_t kMaxRawBytes = 8 << 20;
+
+// An upper bound of the bytes a row takes encoded (for sizing blocks).
+std::size_t EncodedSizeBound(const TraceRow& r);
 
 // The time (Unix ms) in a trace id made by telemetry::NewTraceId ("tr-" and 8 base-62 time
 // digits first), or -1 for any other id.

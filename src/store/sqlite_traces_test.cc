@@ -306,7 +306,7 @@ TEST_F(SqliteTracesTest, BatchesOfAnySizeAreStoredWholeInTheirOrder) {
   Insert({Row("tr-old", 10)});
   std::size_t expected = 1;
   int next = 0;
-  for (std::size_t size : {1u, 15u, 16u, 17u, 33u, 100u, 2100u}) {  // 2100: three blocks
+  for (std::size_t size : {1u, 15u, 16u, 17u, 33u, 100u, 2100u}) {  // 2100: two blocks
     std::vector<TraceRow> rows;
     for (std::size_t i = 0; i < size; ++i) {
       // Times out of order, several rows per millisecond.

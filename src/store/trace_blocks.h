@@ -28,7 +28,7 @@
 namespace promptops::store::trace_blocks {
 
 // Rows per block at most (InsertBatch splits larger groups).
-inline constexpr std::size_t kMaxRows = 1024;
+inline constexpr std::size_t kMaxRows = 2048;
 // Encoded bytes per block at most, unless one row alone is larger (full bodies can be megabytes
 // each): InsertBatch starts a new block before a row that would pass it.
 inline constexpr std::size_t kMaxRawBytes = 8 << 20;

@@ -189,7 +189,7 @@ Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)
   i.batch_rows = &i.Histogram("promptops_trace_batch_rows",
                               "Traces stored per write transaction of the trace writer.")
                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
-                                                                       256, 512, 1024});
+                                                                       256, 512, 1024, 2048});
   i.feedback = i.Make(i.Counter("promptops_feedback_total",
                                 "Feedback events by prompt, version, model and value (up, down, "
                                 "score)."),

@@ -50,8 +50,8 @@ class Metrics;
 
 struct TraceWriterOptions {
   std::size_t capacity = 100000;            // records waiting at most; more are dropped
-  std::size_t batch = 512;                  // records per write transaction at most
-  std::size_t wake_at = 512;                // records waiting that wake the writer early
+  std::size_t batch = 2048;                 // records per write transaction at most
+  std::size_t wake_at = 2048;               // records waiting that wake the writer early
   std::chrono::milliseconds interval{200};  // longest wait before a partial batch is written
   // false: batches are committed with Store::WriteRelaxed (no fsync per batch; a stored trace
   // survives a crash of promptops, an OS crash may lose the last ones); true: Store::Write.

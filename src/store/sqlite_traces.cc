@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -686,11 +688,14 @@ Status ConvertLegacyTraces(Connection& c) {
     log::Info("converting stored traces to compressed blocks", {{"traces", std::to_string(total)}});
   }
   auto repo = NewSqliteTraceRepository(c);
+  // Chunks of up to 4096 traces and ~64 MB (stored full bodies can be megabytes each).
   constexpr std::int64_t kChunk = 4096;
+  constexpr std::size_t kChunkBytes = 64 << 20;
   std::int64_t after = std::numeric_limits<std::int64_t>::min();
   std::int64_t done = 0;
   for (;;) {
     std::vector<TraceRow> rows;
+    std::size_t bytes = 0;
     {
       PO_ASSIGN_OR_RETURN(
           auto st,
@@ -733,6 +738,8 @@ Status ConvertLegacyTraces(Connection& c) {
         r.stream = st.Int(25) != 0;
         r.request_body = st.Text(26);
         r.response_body = st.Text(27);
+        bytes += trace_blocks::EncodedSizeBound(r);
+        if (bytes > kChunkBytes) break;  // the rest from `after` on, next time round
       }
     }
     if (rows.empty()) break;

@@ -204,6 +204,7 @@ CREATE TABLE trace_blocks (
   prompts       TEXT,
   models        TEXT,
   id_filter     BLOB NOT NULL,
+  user_filter   BLOB NOT NULL,
   data          BLOB NOT NULL
 );
 CREATE INDEX trace_blocks_time ON trace_blocks (project_id, max_time_ms);

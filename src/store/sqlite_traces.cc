@@ -20,7 +20,8 @@
 // - row_count (counting a time range without decoding), failed_count (rows with status >= 400 or
 //   an error class: the error filters skip blocks without), and the distinct prompt names and
 //   models of the block (the prompt and model filters skip blocks without the value; NULL when
-//   there were too many to list).
+//   there were too many to list), and user_filter, a Bloom filter of its users (the user filter
+//   skips the blocks it rules out).
 // sqlite_traces_test.cc checks the query plans.
 
 #include <algorithm>
@@ -137,12 +138,14 @@ struct BlockInfo {
   std::int64_t failed = 0;
   std::optional<std::string> prompts;
   std::optional<std::string> models;
+  std::string users;  // Bloom filter of the block's users (empty unless the filter has a user)
 };
 
 // Whether a block may hold a trace that matches `f` (by its summary columns).
 bool MayMatch(const BlockInfo& b, const TraceFilter& f) {
   if (f.prompt && !SetMayHold(b.prompts, *f.prompt)) return false;
   if (f.model && !SetMayHold(b.models, *f.model)) return false;
+  if (f.user && !trace_blocks::BloomMayHold(b.users, *f.user)) return false;
   bool failed =
       f.errors_only || (f.status && *f.status >= 400) || (f.error_class && !f.error_class->empty());
   if (failed && b.failed == 0) return false;
@@ -224,7 +227,7 @@ class SqliteTraces : public TraceRepository {
       for (;;) {
         PO_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) return OkStatus();
-        if (trace_blocks::IdFilterMayHold(st.Blob(1), id)) candidates.push_back(st.Int(0));
+        if (trace_blocks::BloomMayHold(st.Blob(1), id)) candidates.push_back(st.Int(0));
       }
     };
     std::int64_t t = trace_blocks::IdTimeMs(id);
@@ -503,7 +506,17 @@ class SqliteTraces : public TraceRepository {
     }
     if (!regular) id_min = id_max = -1;
     if (regular) PO_RETURN_IF_ERROR(WidenMaxIdSpan(id_max - id_min));
-    std::string filter = trace_blocks::IdFilter(rows);
+    std::vector<std::string_view> ids, users;
+    ids.reserve(rows.size());
+    users.reserve(rows.size());
+    for (const TraceRow* r : rows) {
+      ids.push_back(r->id);
+      users.push_back(r->user);
+    }
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+    std::string filter = trace_blocks::BloomFilter(ids);
+    std::string user_filter = trace_blocks::BloomFilter(users);
     std::string data = trace_blocks::Encode(rows);
     CooperativeYield();
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kInsertBlockSql)));
@@ -532,7 +545,7 @@ class SqliteTraces : public TraceRepository {
     } else {
       st.BindNull(11);
     }
-    st.BindBlobNoCopy(12, filter).BindBlobNoCopy(13, data);
+    st.BindBlobNoCopy(12, filter).BindBlobNoCopy(13, user_filter).BindBlobNoCopy(14, data);
     return st.Run();
   }
 
@@ -559,7 +572,8 @@ class SqliteTraces : public TraceRepository {
     PO_ASSIGN_OR_RETURN(auto st, c_.Prepare(std::string(sqlite_traces::kBlocksInRangeSql)));
     st.Bind(1, project_id)
         .Bind(2, filter.from_ms.value_or(std::numeric_limits<std::int64_t>::min()))
-        .Bind(3, filter.to_ms.value_or(std::numeric_limits<std::int64_t>::max()));
+        .Bind(3, filter.to_ms.value_or(std::numeric_limits<std::int64_t>::max()))
+        .Bind(4, std::int64_t{filter.user ? 1 : 0});
     return st;
   }
 
@@ -577,6 +591,7 @@ class SqliteTraces : public TraceRepository {
       b.failed = st.Int(4);
       if (!st.IsNull(5)) b.prompts = st.Text(5);
       if (!st.IsNull(6)) b.models = st.Text(6);
+      b.users = st.Blob(7);
       if (MayMatch(b, filter)) return std::optional<BlockInfo>(std::move(b));
     }
   }

@@ -21,19 +21,20 @@ inline constexpr std::string_view kNextProjectSql =
 // A new block (?1 NULL) or a rewritten one (?1 its id).
 inline constexpr std::string_view kInsertBlockSql =
     "INSERT INTO trace_blocks (id, project_id, min_time_ms, max_time_ms, id_min_ms, id_max_ms, "
-    "row_count, failed_count, raw_bytes, prompts, models, id_filter, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "row_count, failed_count, raw_bytes, prompts, models, id_filter, user_filter, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // The blocks of project ?1 whose id range holds ?2 (?3 = ?2 + the widest id range, ?4 = ?2),
 // with their id filters, through trace_blocks_ids. ?2 = ?3 = ?4 = -1: the blocks of irregular
 // ids.
 inline constexpr std::string_view kBlocksForIdSql =
     "SELECT id, id_filter FROM trace_blocks WHERE project_id = ? AND id_max_ms >= ? AND "
     "id_max_ms <= ? AND id_min_ms <= ?";
-// The blocks of project ?1 with traces in [?2, ?3), newest first, through trace_blocks_time.
+// The blocks of project ?1 with traces in [?2, ?3), newest first, through trace_blocks_time; their
+// user filters only when ?4 is true (a listing without a user filter need not read them).
 inline constexpr std::string_view kBlocksInRangeSql =
-    "SELECT id, min_time_ms, max_time_ms, row_count, failed_count, prompts, models FROM "
-    "trace_blocks WHERE project_id = ? AND max_time_ms >= ? AND min_time_ms < ? "
-    "ORDER BY max_time_ms DESC, id DESC";
+    "SELECT id, min_time_ms, max_time_ms, row_count, failed_count, prompts, models, "
+    "CASE WHEN ?4 THEN user_filter END FROM trace_blocks WHERE project_id = ?1 AND "
+    "max_time_ms >= ?2 AND min_time_ms < ?3 ORDER BY max_time_ms DESC, id DESC";
 // The newest block of project ?1 (the highest id), through trace_blocks_project.
 inline constexpr std::string_view kTailBlockSql =
     "SELECT id, row_count, id_min_ms, id_max_ms, raw_bytes FROM trace_blocks "

@@ -704,6 +704,55 @@ TEST_F(SqliteTracesTest, LargeBodiesSplitABatchIntoSeveralBlocks) {
   EXPECT_EQ(count->Int(0), 6);
 }
 
+// The summary columns spare listings the blocks that cannot match: a user, model, prompt or error
+// filter decodes only the blocks whose user filter, model and prompt lists or failure count allow
+// it (counted as executions of the statement that reads a block's data).
+TEST_F(SqliteTracesTest, FiltersDecodeOnlyTheBlocksThatMayMatch) {
+  static constexpr std::int64_t kBase = 1795436011000;
+  for (int b = 0; b < 20; ++b) {
+    std::vector<TraceRow> batch;
+    for (int i = 0; i < 100; ++i) {
+      std::int64_t t = kBase + b * 1000 + i;
+      TraceRow r = Row(TimeOrderedId("tr-", 24, t), t);
+      r.user = "사용자-" + std::to_string(b);
+      r.model = b == 7 ? "rare" : "common";
+      r.prompt_name = b == 9 ? "only-here" : "";
+      r.status = b == 11 && i == 50 ? 500 : 200;
+      batch.push_back(r);
+    }
+    Insert(batch);
+  }
+  auto conn = sqlite::Connection::Open((dir_.path() / "db.sqlite").string());
+  ASSERT_TRUE(conn.ok());
+  int decodes = 0;
+  auto record = [](unsigned, void* ctx, void*, void* x) -> int {
+    if (std::string_view(static_cast<const char*>(x)).starts_with("SELECT data FROM")) {
+      ++*static_cast<int*>(ctx);
+    }
+    return 0;
+  };
+  sqlite3_trace_v2((*conn)->raw(), SQLITE_TRACE_STMT, record, &decodes);
+  auto repo = NewSqliteTraceRepository(**conn);
+  auto check = [&](const char* name, TraceFilter f, std::size_t total) {
+    decodes = 0;
+    auto page = repo->List(1, f, 0, 10);
+    ASSERT_TRUE(page.ok()) << name;
+    EXPECT_EQ(page->total, total) << name;
+    EXPECT_LE(decodes, 3) << name;  // one block to count, one to list (+ a false positive)
+    EXPECT_GE(decodes, total ? 1 : 0) << name;
+  };
+  check("user", F([](TraceFilter& f) { f.user = "사용자-3"; }), 100);
+  check("absent user", F([](TraceFilter& f) { f.user = "nobody"; }), 0);
+  check("model", F([](TraceFilter& f) { f.model = "rare"; }), 100);
+  check("prompt", F([](TraceFilter& f) { f.prompt = "only-here"; }), 100);
+  check("errors", F([](TraceFilter& f) { f.errors_only = true; }), 1);
+  // Without such a filter every block in the range is read (here: to list 2000 traces).
+  decodes = 0;
+  ASSERT_TRUE(repo->List(1, {}, 0, 2000).ok());
+  EXPECT_EQ(decodes, 20);
+  sqlite3_trace_v2((*conn)->raw(), 0, nullptr, nullptr);
+}
+
 // Runs every TraceRepository query on a connection that records the SQL of each statement
 // stepped, then checks EXPLAIN QUERY PLAN of each: trace_blocks is only ever searched through
 // an index or its primary key (no "SCAN trace_blocks", which is a full table or index scan), and

@@ -205,12 +205,12 @@ std::uint64_t Fnv1a(std::string_view s) {
 }
 
 constexpr int kProbes = 4;
-constexpr std::size_t kFilterBitsPerId = 16;
+constexpr std::size_t kFilterBitsPerValue = 16;
 
-// The filter bits for `id` in a filter of `bits` bits (double hashing).
+// The filter bits for `value` in a filter of `bits` bits (double hashing).
 template <typename F>
-void ForEachProbe(std::string_view id, std::uint64_t bits, F f) {
-  std::uint64_t h = Fnv1a(id);
+void ForEachProbe(std::string_view value, std::uint64_t bits, F f) {
+  std::uint64_t h = Fnv1a(value);
   std::uint64_t h1 = h & 0xffffffffu;
   std::uint64_t h2 = (h >> 32) | 1;
   for (int i = 0; i < kProbes; ++i) f((h1 + static_cast<std::uint64_t>(i) * h2) % bits);
@@ -218,11 +218,11 @@ void ForEachProbe(std::string_view id, std::uint64_t bits, F f) {
 
 }  // namespace
 
-std::string IdFilter(std::span<const TraceRow* const> rows) {
-  std::size_t bytes = std::max<std::size_t>(8, (rows.size() * kFilterBitsPerId + 7) / 8);
+std::string BloomFilter(std::span<const std::string_view> values) {
+  std::size_t bytes = std::max<std::size_t>(8, (values.size() * kFilterBitsPerValue + 7) / 8);
   std::string filter(bytes, '\0');
-  for (const TraceRow* r : rows) {
-    ForEachProbe(r->id, bytes * 8, [&](std::uint64_t bit) {
+  for (std::string_view v : values) {
+    ForEachProbe(v, bytes * 8, [&](std::uint64_t bit) {
       filter[bit / 8] =
           static_cast<char>(static_cast<unsigned char>(filter[bit / 8]) | (1u << (bit % 8)));
     });
@@ -230,10 +230,10 @@ std::string IdFilter(std::span<const TraceRow* const> rows) {
   return filter;
 }
 
-bool IdFilterMayHold(std::string_view filter, std::string_view id) {
+bool BloomMayHold(std::string_view filter, std::string_view value) {
   if (filter.empty()) return true;
   bool all = true;
-  ForEachProbe(id, filter.size() * 8, [&](std::uint64_t bit) {
+  ForEachProbe(value, filter.size() * 8, [&](std::uint64_t bit) {
     all = all && (static_cast<unsigned char>(filter[bit / 8]) & (1u << (bit % 8)));
   });
   return all;

@@ -40,12 +40,13 @@ std::size_t EncodedSizeBound(const TraceRow& r);
 // digits first), or -1 for any other id.
 std::int64_t IdTimeMs(std::string_view id);
 
-// A Bloom filter over the ids of `rows` (16 bits and 4 probes per id: ~0.25% false positives),
-// stored with each block so that Get decodes only the blocks that may hold its id.
-std::string IdFilter(std::span<const TraceRow* const> rows);
-// Whether the filter may hold `id` (false: it certainly does not). An empty or malformed filter
-// may hold anything.
-bool IdFilterMayHold(std::string_view filter, std::string_view id);
+// A Bloom filter over `values` (16 bits and 4 probes per value: ~0.25% false positives), stored
+// with each block for its ids (so that Get decodes only the blocks that may hold its id) and its
+// users (so that the user filter skips the others). Values may repeat.
+std::string BloomFilter(std::span<const std::string_view> values);
+// Whether the filter may hold `value` (false: it certainly does not). An empty filter may hold
+// anything.
+bool BloomMayHold(std::string_view filter, std::string_view value);
 
 // Encodes `rows` in order. Calls CooperativeYield (core/thread.h) while it compresses.
 std::string Encode(std::span<const TraceRow* const> rows);

@@ -188,27 +188,30 @@ TEST(TraceBlocks, DamagedBlocksAreErrors) {
   EXPECT_NE(e.error().message.find("corrupt trace block"), std::string::npos);
 }
 
-TEST(TraceBlocks, IdFilterHoldsEveryIdAndFewOthers) {
+TEST(TraceBlocks, BloomFilterHoldsEveryValueAndFewOthers) {
   for (std::size_t n :
-       {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{512}, std::size_t{1024}}) {
-    std::vector<TraceRow> rows(n);
-    std::vector<const TraceRow*> ptrs;
+       {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{512}, std::size_t{2048}}) {
+    std::vector<std::string> ids;
     for (std::size_t i = 0; i < n; ++i) {
-      rows[i].id = TimeOrderedId("tr-", 24, 1795436011341 + static_cast<std::int64_t>(i));
-      ptrs.push_back(&rows[i]);
+      ids.push_back(TimeOrderedId("tr-", 24, 1795436011341 + static_cast<std::int64_t>(i)));
     }
-    std::string filter = IdFilter(ptrs);
+    std::vector<std::string_view> views(ids.begin(), ids.end());
+    std::string filter = BloomFilter(views);
     EXPECT_GE(filter.size(), 8u);
-    for (const auto& r : rows) EXPECT_TRUE(IdFilterMayHold(filter, r.id)) << r.id;
+    for (const auto& id : ids) EXPECT_TRUE(BloomMayHold(filter, id)) << id;
     int false_positives = 0;
     constexpr int kOthers = 20000;
     for (int i = 0; i < kOthers; ++i) {
-      false_positives += IdFilterMayHold(filter, TimeOrderedId("tr-", 24, 1795436011341)) ? 1 : 0;
+      false_positives += BloomMayHold(filter, TimeOrderedId("tr-", 24, 1795436011341)) ? 1 : 0;
     }
-    // ~0.25% expected at 16 bits per id; tiny filters (n <= 3) hold 64 bits.
+    // ~0.25% expected at 16 bits per value; tiny filters (n <= 3) hold 64 bits.
     EXPECT_LT(false_positives, kOthers / 100) << n;
   }
-  EXPECT_TRUE(IdFilterMayHold("", "anything"));  // no filter: may hold anything
+  // Korean user names hash as bytes.
+  std::vector<std::string_view> users = {"김민수", "이영희", ""};
+  std::string filter = BloomFilter(users);
+  for (auto u : users) EXPECT_TRUE(BloomMayHold(filter, u));
+  EXPECT_TRUE(BloomMayHold("", "anything"));  // no filter: may hold anything
 }
 
 TEST(TraceBlocks, IdTimeIsTheTimeNewTraceIdsStartWith) {

@@ -268,23 +268,6 @@ class ConnectionDeadline {
   std::shared_ptr<State> st_;
 };
 
-// Feeds what is already buffered to the parser, without an asynchronous operation: most
-// requests arrive whole in one read, and Beast's read would complete through a posted handler.
-// Leaves `ec` clear when the parser simply needs more input.
-void ParseBuffered(bhttp::basic_parser<true>& parser, beast::flat_buffer& buffer,
-                   beast::error_code& ec) {
-  parser.eager(true);
-  while (buffer.size() > 0 && !parser.is_done()) {
-    std::size_t n = parser.put(buffer.data(), ec);
-    buffer.consume(n);
-    if (ec == bhttp::error::need_more) {
-      ec = {};
-      return;
-    }
-    if (ec || n == 0) return;
-  }
-}
-
 // The ResponseWriter of one async request. Lives in the session's frame; used on its thread by
 // the handler (writes) and by the session's client watcher (MarkGone).
 class AsyncWriter final : public ResponseWriter {
@@ -657,7 +640,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       parser.body_limit(opts_.max_body_bytes);
       deadline.Set(start + opts_.request_timeout);
       beast::error_code header_ec;
-      ParseBuffered(parser, buffer, header_ec);
+      wire::ParseBuffered(parser, buffer, header_ec);
       if (!header_ec && !parser.is_header_done()) {
         auto [read_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
         header_ec = read_ec;

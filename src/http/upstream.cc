@@ -16,8 +16,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <deque>
@@ -207,6 +207,10 @@ bool IsConnectionLost(const beast::error_code& ec) {
 }
 
 Error Cancelled() { return Error::Unavailable("cancelled"); }
+
+// Bytes asked of one read of an upstream's answer at most (beast::read_size: less when the
+// buffer has less room before it must grow).
+constexpr std::size_t kReadSize = 64 * 1024;
 
 // The idle connections of one client. Shared with the per-io_context PoolRegistry services
 // (by weak pointer), so that destroying an io_context closes the connections opened on it
@@ -537,7 +541,25 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   parser.header_limit(64 * 1024);
   parser.body_limit(opts_.max_response_bytes);
   if (head_request) parser.skip(true);
-  auto [head_ec, hn] = co_await bhttp::async_read_header(s, c.buffer, parser, kTuple);
+  // Reads go straight to the socket and the parser takes what they bring (Beast's composed read
+  // operations cost more, and post their completion when the message is already buffered, as the
+  // body usually is once the head arrived: the whole answer comes in one read).
+  // The head alone first: on_head must see it before on_data sees any of the body.
+  beast::error_code head_ec;
+  wire::ParseBuffered(parser, c.buffer, head_ec, false);
+  while (!head_ec && !parser.is_header_done()) {
+    auto [ec, n] =
+        co_await s.async_read_some(c.buffer.prepare(beast::read_size(c.buffer, kReadSize)), kTuple);
+    c.buffer.commit(n);
+    if (ec == asio::error::eof) {
+      head_ec = wire::EndOfInput(parser);
+      if (!head_ec && !parser.is_header_done()) head_ec = bhttp::error::partial_message;
+    } else if (ec) {
+      head_ec = ec;
+    } else {
+      wire::ParseBuffered(parser, c.buffer, head_ec, false);
+    }
+  }
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
     co_return Outcome{Cancelled()};
@@ -557,9 +579,25 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   dog.Arm(d.total, "total", opts_.total_timeout, &c.Socket());
   if (!on_head(head)) co_return Outcome{OkStatus()};
 
-  // The parser hands each piece of the body to on_data as it parses it (no copy in between).
-  while (!parser.is_done()) {
-    auto [ec, n] = co_await bhttp::async_read_some(s, c.buffer, parser, kTuple);
+  // The parser hands each piece of the body to on_data as it parses it (no copy in between),
+  // first what came with the head.
+  beast::error_code body_ec;
+  wire::ParseBuffered(parser, c.buffer, body_ec);
+  while (!parser.is_done() || body_ec) {
+    beast::error_code ec = body_ec;
+    body_ec = {};
+    if (!ec) {
+      auto [read_ec, n] = co_await s.async_read_some(
+          c.buffer.prepare(beast::read_size(c.buffer, kReadSize)), kTuple);
+      c.buffer.commit(n);
+      if (read_ec == asio::error::eof) {
+        ec = wire::EndOfInput(parser);
+      } else if (read_ec) {
+        ec = read_ec;
+      } else {
+        wire::ParseBuffered(parser, c.buffer, ec);
+      }
+    }
     if (parser.stopped()) co_return Outcome{OkStatus()};  // on_data wants no more
     if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
     if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};

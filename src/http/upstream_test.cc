@@ -493,6 +493,92 @@ TEST_F(UpstreamTest, ResetMidBodyIsUpstreamError) {
   EXPECT_EQ(client_->idle_connections(), 0u);
 }
 
+// A server that answers one request with `answer`, written in one piece, then closes the
+// connection (FIN).
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::string answer)
+      : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this, answer = std::move(answer)] {
+      beast::error_code ec;
+      tcp::socket s(ioc_);
+      acceptor_.accept(s, ec);
+      if (ec) return;
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        std::size_t n = s.read_some(asio::buffer(buf), ec);
+        if (ec) return;
+        request.append(buf, n);
+      }
+      asio::write(s, asio::buffer(answer), ec);
+      s.shutdown(tcp::socket::shutdown_send, ec);
+      s.read_some(asio::buffer(buf), ec);  // until the client closes
+      s.close(ec);
+    });
+  }
+  ~ScriptedServer() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+// An answer whose head and whole body arrive in one segment: the head reaches the caller
+// before any of the body, and every byte of the body arrives (chunked, with a length, and
+// delimited by the end of the connection); a connection that ends inside the head or the body is
+// an error.
+TEST_F(UpstreamTest, HeadComesBeforeTheBodyThatArrivedWithIt) {
+  struct Case {
+    const char* name;
+    std::string answer;
+    bool ok;
+    std::string body;
+  };
+  const Case cases[] = {
+      {"chunked",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n\xEC\x95\x88\xEB\x85\x95\r\n"
+       "3\r\nabc\r\n0\r\n\r\n",
+       true,
+       "\xEC\x95\x88\xEB\x85\x95"
+       "abc"},
+      {"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true, "hello"},
+      {"until close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end", true, "to the end"},
+      {"cut in the head", "HTTP/1.1 200 OK\r\nContent-Le", false, ""},
+      {"cut in the body", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", false, ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    ScriptedServer server(c.answer);
+    UpstreamOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(server.port());
+    auto client = MakeClient(o);
+    bool head_seen = false, data_before_head = false;
+    std::string body;
+    auto st = RunSync(ioc_, client->Stream(
+                                "GET", "/x", {}, "",
+                                [&](const UpstreamResponseHead& h) {
+                                  head_seen = true;
+                                  EXPECT_EQ(h.status, 200);
+                                  return true;
+                                },
+                                [&](std::string_view piece) {
+                                  data_before_head = data_before_head || !head_seen;
+                                  body.append(piece);
+                                  return true;
+                                }));
+    EXPECT_FALSE(data_before_head);
+    EXPECT_EQ(st.ok(), c.ok) << (st.ok() ? "" : st.error().ToString());
+    if (c.ok) EXPECT_EQ(body, c.body);
+  }
+}
+
 // A server that answers each request with a keep-alive response and then closes the
 // connection: the client pools it, and the next call must not fail because of that.
 class ClosingServer {

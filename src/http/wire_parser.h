@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
@@ -20,6 +21,40 @@ namespace promptops::http::wire {
 
 namespace bhttp = boost::beast::http;
 using bstring_view = boost::beast::string_view;
+
+// Feeds what is already buffered to the parser, without an asynchronous operation: most messages
+// arrive whole in one read, and Beast's read operations complete through a posted handler when
+// they find the message already buffered. Consumes what the parser took. Leaves `ec` clear when
+// the parser simply needs more input. With `eager` false, a put stops after the header (its
+// body is left for later calls), as reading only the head must.
+template <bool isRequest>
+void ParseBuffered(bhttp::basic_parser<isRequest>& parser, boost::beast::flat_buffer& buffer,
+                   boost::beast::error_code& ec, bool eager = true) {
+  parser.eager(eager);
+  while (buffer.size() > 0 && !parser.is_done() && (eager || !parser.is_header_done())) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || n == 0) return;
+  }
+}
+
+// What a read of nothing but EOF means to `parser`, as Beast's read operations decide it: the end
+// of a message that ends with the connection (put_eof), a message cut short (partial_message), or
+// no message at all (end_of_stream).
+template <bool isRequest>
+boost::beast::error_code EndOfInput(bhttp::basic_parser<isRequest>& parser) {
+  boost::beast::error_code ec;
+  if (parser.got_some()) {
+    parser.put_eof(ec);
+  } else {
+    ec = bhttp::error::end_of_stream;
+  }
+  return ec;
+}
 
 // Parses one request into `req`: method, target, header fields in arrival order and the body
 // (Content-Length or chunked, bounded by body_limit()). Fields of `req` the parser does not

@@ -443,77 +443,38 @@ TEST(UpstreamClientCreate, RejectsBadUrls) {
   EXPECT_FALSE(UpstreamClient::Create(o).ok());
 }
 
-// A server that answers one request per connection with a head promising 100 bytes, sends
-// 10, then resets the connection.
-class ResettingServer {
- public:
-  ResettingServer() : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] {
-      beast::error_code ec;
-      tcp::socket s(ioc_);
-      acceptor_.accept(s, ec);
-      if (ec) return;
-      std::string request;
-      char buf[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        std::size_t n = s.read_some(asio::buffer(buf), ec);
-        if (ec) return;
-        request.append(buf, n);
-      }
-      asio::write(s,
-                  asio::buffer(
-                      std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")),
-                  ec);
-      s.set_option(asio::socket_base::linger(true, 0), ec);  // close with RST
-      s.close(ec);
-    });
+// Reads from `s` until a request head has arrived; false when the connection failed first.
+bool ReadRequestHead(tcp::socket& s) {
+  beast::error_code ec;
+  std::string request;
+  char buf[4096];
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    std::size_t n = s.read_some(asio::buffer(buf), ec);
+    if (ec) return false;
+    request.append(buf, n);
   }
-  ~ResettingServer() {
-    beast::error_code ec;
-    acceptor_.close(ec);
-    thread_.join();
-  }
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-
- private:
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-};
-
-TEST_F(UpstreamTest, ResetMidBodyIsUpstreamError) {
-  ResettingServer bad;
-  UpstreamOptions o;
-  o.base_url = "http://127.0.0.1:" + std::to_string(bad.port());
-  client_ = MakeClient(o);
-  auto r = RunSync(ioc_, client_->Fetch("GET", "/x", {}, ""));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kUpstreamError) << r.error().ToString();
-  EXPECT_TRUE(r.error().message.starts_with("response body: ")) << r.error().message;
-  EXPECT_EQ(client_->idle_connections(), 0u);
+  return true;
 }
 
-// A server that answers one request with `answer`, written in one piece, then closes the
-// connection (FIN).
+// A server that answers one request with `answer`, written in one piece, then ends the
+// connection: with a FIN (waiting for the client to close), or with `reset`, an RST.
 class ScriptedServer {
  public:
-  explicit ScriptedServer(std::string answer)
+  explicit ScriptedServer(std::string answer, bool reset = false)
       : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this, answer = std::move(answer)] {
+    thread_ = std::thread([this, reset, answer = std::move(answer)] {
       beast::error_code ec;
       tcp::socket s(ioc_);
       acceptor_.accept(s, ec);
-      if (ec) return;
-      std::string request;
-      char buf[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        std::size_t n = s.read_some(asio::buffer(buf), ec);
-        if (ec) return;
-        request.append(buf, n);
-      }
+      if (ec || !ReadRequestHead(s)) return;
       asio::write(s, asio::buffer(answer), ec);
-      s.shutdown(tcp::socket::shutdown_send, ec);
-      s.read_some(asio::buffer(buf), ec);  // until the client closes
+      if (reset) {
+        s.set_option(asio::socket_base::linger(true, 0), ec);  // close with RST
+      } else {
+        s.shutdown(tcp::socket::shutdown_send, ec);
+        char buf[256];
+        s.read_some(asio::buffer(buf), ec);  // until the client closes
+      }
       s.close(ec);
     });
   }
@@ -529,6 +490,18 @@ class ScriptedServer {
   tcp::acceptor acceptor_;
   std::thread thread_;
 };
+
+TEST_F(UpstreamTest, ResetMidBodyIsUpstreamError) {
+  ScriptedServer bad("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", true);
+  UpstreamOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(bad.port());
+  client_ = MakeClient(o);
+  auto r = RunSync(ioc_, client_->Fetch("GET", "/x", {}, ""));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUpstreamError) << r.error().ToString();
+  EXPECT_TRUE(r.error().message.starts_with("response body: ")) << r.error().message;
+  EXPECT_EQ(client_->idle_connections(), 0u);
+}
 
 // An answer whose head and whole body arrive in one segment: the head reaches the caller
 // before any of the body, and every byte of the body arrives (chunked, with a length, and
@@ -592,13 +565,7 @@ class ClosingServer {
         acceptor_.accept(s, ec);
         if (ec) return;
         ++accepted_;
-        std::string request;
-        char buf[4096];
-        while (request.find("\r\n\r\n") == std::string::npos) {
-          std::size_t n = s.read_some(asio::buffer(buf), ec);
-          if (ec) break;
-          request.append(buf, n);
-        }
+        ReadRequestHead(s);
         asio::write(
             s, asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")),
             ec);

@@ -65,10 +65,13 @@ constexpr std::size_t kMergeBatch = 64;
 constexpr std::int64_t kMergeRows = 256;
 constexpr std::int64_t kMergeSpanMs = 60 * 1000;
 
-bool RegularId(const TraceRow& r) {
-  std::int64_t t = trace_blocks::IdTimeMs(r.id);
-  return t >= 0 && t >= r.time_ms - kRegularSkewMs && t <= r.time_ms + kRegularSkewMs;
+// Whether an id whose time is `id_time` (trace_blocks::IdTimeMs) is regular for a trace started
+// at time_ms.
+bool RegularTime(std::int64_t id_time, std::int64_t time_ms) {
+  return id_time >= 0 && id_time >= time_ms - kRegularSkewMs && id_time <= time_ms + kRegularSkewMs;
 }
+
+bool RegularId(const TraceRow& r) { return RegularTime(trace_blocks::IdTimeMs(r.id), r.time_ms); }
 
 // A set of strings as one column: "\n" + each value + "\n" ("\n\n" holds the empty string), or
 // nullopt when there are more than kMaxListed values or one contains a newline.
@@ -375,9 +378,7 @@ class SqliteTraces : public TraceRepository {
           PO_ASSIGN_OR_RETURN(auto n, DeleteFromBlock(block, cutoff_ms, room()));
           return deleted + n;
         }
-        PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
-        del.Bind(1, block);
-        PO_RETURN_IF_ERROR(del.Run());
+        PO_RETURN_IF_ERROR(DeleteBlock(block));
         deleted += rows;
       }
       if (static_cast<std::int64_t>(old.size()) < want) break;
@@ -499,7 +500,7 @@ class SqliteTraces : public TraceRepository {
       std::int64_t t = trace_blocks::IdTimeMs(r->id);
       id_min = std::min(id_min, t);
       id_max = std::max(id_max, t);
-      regular = regular && RegularId(*r);
+      regular = regular && RegularTime(t, r->time_ms);
       failed += Failed(*r) ? 1 : 0;
       prompts.Add(r->prompt_name);
       models.Add(r->model);
@@ -623,9 +624,6 @@ class SqliteTraces : public TraceRepository {
     all.reserve(old.size() + rows.size());
     for (const auto& r : old) all.push_back(&r);
     all.insert(all.end(), rows.begin(), rows.end());
-    PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
-    del.Bind(1, tail);
-    PO_RETURN_IF_ERROR(del.Run());
     PO_RETURN_IF_ERROR(WriteBlock(all, tail));
     return true;
   }
@@ -645,11 +643,14 @@ class SqliteTraces : public TraceRepository {
       }
     }
     if (removed == 0) return 0;
-    PO_ASSIGN_OR_RETURN(auto del, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
-    del.Bind(1, block);
-    PO_RETURN_IF_ERROR(del.Run());
-    if (!keep.empty()) PO_RETURN_IF_ERROR(WriteBlock(keep, block));
+    PO_RETURN_IF_ERROR(keep.empty() ? DeleteBlock(block) : WriteBlock(keep, block));
     return removed;
+  }
+
+  Status DeleteBlock(std::int64_t block) {
+    PO_ASSIGN_OR_RETURN(auto st, c_.Prepare("DELETE FROM trace_blocks WHERE id = ?"));
+    st.Bind(1, block);
+    return st.Run();
   }
 
   Status DecodeBlockInto(std::int64_t block, trace_blocks::DecodedBlock& out) {
@@ -667,10 +668,7 @@ class SqliteTraces : public TraceRepository {
   Result<std::vector<TraceRow>> DecodeBlock(std::int64_t block, bool with_bodies) {
     trace_blocks::DecodedBlock decoded;
     PO_RETURN_IF_ERROR(DecodeBlockInto(block, decoded));
-    std::vector<TraceRow> rows;
-    rows.reserve(decoded.rows.size());
-    for (const auto& v : decoded.rows) rows.push_back(v.ToRow(with_bodies));
-    return rows;
+    return decoded.Rows(with_bodies);
   }
 
   Connection& c_;

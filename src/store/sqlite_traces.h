@@ -18,9 +18,10 @@ namespace sqlite_traces {
 // The smallest project id with traces above ?1 (NULL if none): one seek in trace_blocks_time.
 inline constexpr std::string_view kNextProjectSql =
     "SELECT MIN(project_id) FROM trace_blocks WHERE project_id > ?";
-// A new block (?1 NULL) or a rewritten one (?1 its id).
+// A new block (?1 NULL) or a rewritten one in place of the block with id ?1.
 inline constexpr std::string_view kInsertBlockSql =
-    "INSERT INTO trace_blocks (id, project_id, min_time_ms, max_time_ms, id_min_ms, id_max_ms, "
+    "INSERT OR REPLACE INTO trace_blocks (id, project_id, min_time_ms, max_time_ms, id_min_ms, "
+    "id_max_ms, "
     "row_count, failed_count, raw_bytes, prompts, models, id_filter, user_filter, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 // The blocks of project ?1 whose id range holds ?2 (?3 = ?2 + the widest id range, ?4 = ?2),

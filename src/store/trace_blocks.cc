@@ -378,13 +378,17 @@ Status DecodeInto(std::string_view block, DecodedBlock& out) {
   return OkStatus();
 }
 
+std::vector<TraceRow> DecodedBlock::Rows(bool with_bodies) const {
+  std::vector<TraceRow> out;
+  out.reserve(rows.size());
+  for (const auto& v : rows) out.push_back(v.ToRow(with_bodies));
+  return out;
+}
+
 Result<std::vector<TraceRow>> Decode(std::string_view block, bool with_bodies) {
   DecodedBlock decoded;
   PO_RETURN_IF_ERROR(DecodeInto(block, decoded));
-  std::vector<TraceRow> rows;
-  rows.reserve(decoded.rows.size());
-  for (const auto& v : decoded.rows) rows.push_back(v.ToRow(with_bodies));
-  return rows;
+  return decoded.Rows(with_bodies);
 }
 
 }  // namespace promptops::store::trace_blocks

@@ -70,6 +70,9 @@ struct RowView {
 struct DecodedBlock {
   std::string raw;
   std::vector<RowView> rows;
+
+  // Every row copied out (RowView::ToRow).
+  std::vector<TraceRow> Rows(bool with_bodies) const;
 };
 
 // Decodes a block into `out`. Corrupt or truncated data is an error (kInternal), never a crash.

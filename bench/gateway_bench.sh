@@ -126,30 +126,40 @@ for _ in $(seq 1 "$ROUNDS"); do
   measure N64 2 64 "$PROXY_PORT"
   measure Q64 2 64 "$SEP_PORT"
 done
-# CPU cycles per proxied request at concurrency 64 (perf stat on the proxy's processes for 2 s in
-# the middle of a 5 s run; requests from wrk's rate): a cost that the machine's noise moves far
-# less than requests/s. promptops (all its threads, trace writer included) against nginx as its
-# own process (its workers; the mock's process is not counted for either). Skipped without perf
-# or when perf may not count another process's events.
-cycles_per_request() {  # PORT PIDS(comma-separated) -> kilocycles per request, or n/a
-  local port=$1 pids=$2 rate cycles
-  [ -n "$PERF" ] || { echo "n/a"; return; }
+# CPU per proxied request at concurrency 64 (perf stat on the proxy's processes for 2 s in the
+# middle of a 5 s run; requests from wrk's rate): a cost that the machine's noise moves far less
+# than requests/s. promptops (all its threads, trace writer included) against nginx as its own
+# process (its workers; the mock's process is not counted for either). CPU time comes from the
+# task-clock software event, which every machine has; cycles only where the machine exposes
+# hardware counters (a VM often does not). Skipped without perf or when perf may not count
+# another process's events.
+cpu_per_request() {  # PORT PIDS(comma-separated) -> "CPU_us_per_request kilocycles_per_request", n/a where unknown
+  local port=$1 pids=$2 rate
+  [ -n "$PERF" ] || { echo "n/a n/a"; return; }
   wrk -t2 -c64 -d5s -s "$WORK/post.lua" "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/cyc_wrk.out" &
   local w=$!
   sleep 1.5
-  "$PERF" stat -x, -e cycles -p "$pids" -o "$WORK/cyc.txt" -- sleep 2 >/dev/null 2>&1 || true
+  "$PERF" stat -x, -e task-clock,cycles -p "$pids" -o "$WORK/cyc.txt" -- sleep 2 >/dev/null 2>&1 || true
   wait "$w"
   rate=$(awk '/^Requests\/sec/ {print $2}' "$WORK/cyc_wrk.out")
-  cycles=$(awk -F, '$3 ~ /^cycles/ && $1 ~ /^[0-9]+$/ {print $1}' "$WORK/cyc.txt" 2>/dev/null)
-  if [ -z "$cycles" ] || [ -z "$rate" ]; then echo "n/a"; return; fi
-  awk -v c="$cycles" -v r="$rate" 'BEGIN { if (r > 0) printf "%.1f", c / (r * 2) / 1000; else print "n/a" }'
+  # task-clock is in milliseconds of CPU; cycles is a count or "<not supported>".
+  awk -F, -v r="${rate:-0}" '
+    $3 ~ /^task-clock/ && $1 ~ /^[0-9.]+$/ {ms = $1}
+    $3 ~ /^cycles/ && $1 ~ /^[0-9]+$/ {c = $1}
+    END {
+      if (r <= 0) {print "n/a n/a"; exit}
+      printf "%s %s\n", (ms != "" ? sprintf("%.1f", ms * 1000 / (r * 2)) : "n/a"),
+                         (c != "" ? sprintf("%.1f", c / (r * 2) / 1000) : "n/a")
+    }' "$WORK/cyc.txt" 2>/dev/null || echo "n/a n/a"
 }
 PERF=$(command -v perf || true)
 SEP_WORKERS=$(pgrep -P "$(cat "$WORK/nginx2/nginx.pid")" | paste -sd, -)
-CYC_P=() CYC_Q=()
+CPU_P=() CPU_Q=() CYC_P=() CYC_Q=()
 for _ in 1 2 3; do
-  CYC_P+=("$(cycles_per_request "$PO_PORT" "$PO_PID")")
-  CYC_Q+=("$(cycles_per_request "$SEP_PORT" "$SEP_WORKERS")")
+  read -r us kc <<<"$(cpu_per_request "$PO_PORT" "$PO_PID")"
+  CPU_P+=("$us") CYC_P+=("$kc")
+  read -r us kc <<<"$(cpu_per_request "$SEP_PORT" "$SEP_WORKERS")"
+  CPU_Q+=("$us") CYC_Q+=("$kc")
 done
 # Throughput ratios per round (the paths of one round ran within the same half minute), median.
 round_ratio() {  # A B -> median over rounds of A_i / B_i
@@ -226,8 +236,8 @@ mkdir -p "$ROOT/bench/results"
   echo "Max throughput at concurrency 64 (median over rounds of the ratio within a round):"
   echo "promptops / nginx proxy_pass sharing the mock's worker **$RATIO_N**;"
   echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**."
-  echo "CPU per proxied request at concurrency 64 (thousands of cycles, 3 runs each): promptops"
-  echo "${CYC_P[*]}; nginx proxy_pass as its own process ${CYC_Q[*]}."
+  echo "CPU per proxied request at concurrency 64 (3 runs each): promptops ${CPU_P[*]} us"
+  echo "(${CYC_P[*]} thousand cycles); nginx proxy_pass as its own process ${CPU_Q[*]} us (${CYC_Q[*]} thousand cycles)."
   echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Traces: ${PO_TRACES} stored for"
   echo "${PO_REQUESTS} gateway requests, ${PO_DROPPED} dropped. Requests/s of every round:"
   for name in $PATHS; do echo "- $name: $(column_of "$name" 1 | paste -sd' ' -)"; done

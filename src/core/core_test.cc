@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -84,6 +85,25 @@ TEST(FastId, HasRequestedLengthAlphabetAndDoesNotRepeat) {
     ASSERT_EQ(id.size(), 20u);
     for (char c : id) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
     ASSERT_TRUE(seen.insert(id).second);
+  }
+}
+
+TEST(FastId, UsesEveryCharacterEvenlyAtAnyLength) {
+  EXPECT_EQ(FastId(0), "");
+  std::map<char, int> count;
+  int total = 0;
+  for (std::size_t length : {1u, 2u, 3u, 7u, 16u, 31u}) {
+    for (int i = 0; i < 2000; ++i) {
+      auto id = FastId(length);
+      ASSERT_EQ(id.size(), length);
+      for (char c : id) ++count[c];
+      total += static_cast<int>(length);
+    }
+  }
+  ASSERT_EQ(count.size(), 62u);  // A-Z, a-z, 0-9 and nothing else
+  double expected = total / 62.0;
+  for (const auto& [c, n] : count) {
+    EXPECT_NEAR(n, expected, expected * 0.2) << "character " << c;
   }
 }
 
@@ -230,7 +250,10 @@ TEST(Json, AppendHelpersWriteWhatSerializeWrites) {
                                  "tab\tnewline\ncr\rbs\bff\f",
                                  std::string("nul\0ctl\x01\x1f end", 13),
                                  "안녕하세요, 환불 문의입니다",
-                                 "emoji \xF0\x9F\x98\x80 ok"};
+                                 "emoji \xF0\x9F\x98\x80 ok",
+                                 "\"escape first",
+                                 "escape last\n",
+                                 "\x7f del is not escaped"};
   for (const auto& s : samples) {
     std::string out = "x";
     json::AppendString(out, s);

@@ -1,8 +1,10 @@
 #include "core/json.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -59,12 +61,27 @@ void AppendValue(std::string& out, const bj::object& v) { AppendSerialized(out, 
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
+  static constexpr auto kEscaped = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+  }();
+  std::size_t i = 0;
+  while (i < s.size() && !kEscaped[static_cast<unsigned char>(s[i])]) ++i;
+  if (i == s.size()) {  // nothing to escape (the usual case): the quotes and the text at once
+    std::size_t at = out.size();
+    out.append(s.size() + 2, '"');
+    std::memcpy(out.data() + at + 1, s.data(), s.size());
+    return;
+  }
+  out.reserve(out.size() + s.size() + 8);
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscaped[c]) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -161,23 +178,27 @@ Error WrongType(std::string_view key, std::string_view type) {
 }
 }  // namespace
 
-Result<std::optional<std::string>> OptString(const bj::object& o, std::string_view key) {
+namespace {
+const bj::value* Find(const bj::object& o, std::string_view key) {
   auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::string>();
-  if (!it->value().is_string()) return WrongType(key, "a string");
-  return std::optional<std::string>(std::string(it->value().as_string()));
+  return it == o.end() ? nullptr : &it->value();
+}
+}  // namespace
+
+Result<std::optional<std::string>> OptString(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) return WrongType(key, "a string");
+  return std::optional<std::string>(std::string(v->get_string()));
 }
 
-Result<std::optional<std::int64_t>> OptInt(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<std::int64_t>();
-  const auto& v = it->value();
-  if (v.is_int64()) return std::optional<std::int64_t>(v.as_int64());
-  if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-    return std::optional<std::int64_t>(static_cast<std::int64_t>(v.as_uint64()));
+Result<std::optional<std::int64_t>> OptInt(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return std::optional<std::int64_t>();
+  if (v->is_int64()) return std::optional<std::int64_t>(v->get_int64());
+  if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()));
   }
-  if (v.is_double()) {
-    double d = v.as_double();
+  if (v->is_double()) {
+    double d = v->get_double();
     if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d < 9.2e18 && d > -9.2e18) {
       return std::optional<std::int64_t>(static_cast<std::int64_t>(d));
     }
@@ -185,35 +206,49 @@ Result<std::optional<std::int64_t>> OptInt(const bj::object& o, std::string_view
   return WrongType(key, "an integer");
 }
 
-Result<std::optional<double>> OptDouble(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<double>();
-  const auto& v = it->value();
-  if (v.is_double()) return std::optional<double>(v.as_double());
-  if (v.is_int64()) return std::optional<double>(static_cast<double>(v.as_int64()));
-  if (v.is_uint64()) return std::optional<double>(static_cast<double>(v.as_uint64()));
+Result<std::optional<double>> OptDouble(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return std::optional<double>();
+  if (v->is_double()) return std::optional<double>(v->get_double());
+  if (v->is_int64()) return std::optional<double>(static_cast<double>(v->get_int64()));
+  if (v->is_uint64()) return std::optional<double>(static_cast<double>(v->get_uint64()));
   return WrongType(key, "a number");
 }
 
+Result<std::optional<bool>> OptBool(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) return WrongType(key, "a boolean");
+  return std::optional<bool>(v->get_bool());
+}
+
+Result<const bj::object*> OptObject(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return static_cast<const bj::object*>(nullptr);
+  if (!v->is_object()) return WrongType(key, "an object");
+  return &v->get_object();
+}
+
+Result<const bj::array*> OptArray(const bj::value* v, std::string_view key) {
+  if (!v || v->is_null()) return static_cast<const bj::array*>(nullptr);
+  if (!v->is_array()) return WrongType(key, "an array");
+  return &v->get_array();
+}
+
+Result<std::optional<std::string>> OptString(const bj::object& o, std::string_view key) {
+  return OptString(Find(o, key), key);
+}
+Result<std::optional<std::int64_t>> OptInt(const bj::object& o, std::string_view key) {
+  return OptInt(Find(o, key), key);
+}
+Result<std::optional<double>> OptDouble(const bj::object& o, std::string_view key) {
+  return OptDouble(Find(o, key), key);
+}
 Result<std::optional<bool>> OptBool(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return std::optional<bool>();
-  if (!it->value().is_bool()) return WrongType(key, "a boolean");
-  return std::optional<bool>(it->value().as_bool());
+  return OptBool(Find(o, key), key);
 }
-
 Result<const bj::object*> OptObject(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return static_cast<const bj::object*>(nullptr);
-  if (!it->value().is_object()) return WrongType(key, "an object");
-  return &it->value().as_object();
+  return OptObject(Find(o, key), key);
 }
-
 Result<const bj::array*> OptArray(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->value().is_null()) return static_cast<const bj::array*>(nullptr);
-  if (!it->value().is_array()) return WrongType(key, "an array");
-  return &it->value().as_array();
+  return OptArray(Find(o, key), key);
 }
 
 Result<std::string> RequireString(const bj::object& o, std::string_view key) {

@@ -53,6 +53,14 @@ Result<std::optional<bool>> OptBool(const bj::object& o, std::string_view key);
 // Returns a pointer to the object/array field or nullptr if absent/null; wrong type -> error.
 Result<const bj::object*> OptObject(const bj::object& o, std::string_view key);
 Result<const bj::array*> OptArray(const bj::object& o, std::string_view key);
+// The same checks on a value found already (nullptr: absent); `key` names it in the error. For a
+// caller that reads many fields in one pass over an object instead of a lookup per field.
+Result<std::optional<std::string>> OptString(const bj::value* v, std::string_view key);
+Result<std::optional<std::int64_t>> OptInt(const bj::value* v, std::string_view key);
+Result<std::optional<double>> OptDouble(const bj::value* v, std::string_view key);
+Result<std::optional<bool>> OptBool(const bj::value* v, std::string_view key);
+Result<const bj::object*> OptObject(const bj::value* v, std::string_view key);
+Result<const bj::array*> OptArray(const bj::value* v, std::string_view key);
 // Required variants: absent -> InvalidArgument("field 'name' is required").
 Result<std::string> RequireString(const bj::object& o, std::string_view key);
 

@@ -56,6 +56,14 @@ constexpr std::string_view kKnown[] = {"model",
                                        "stop",
                                        "seed"};
 
+// The position of a known field in kKnown, at compile time (a typo does not compile).
+consteval std::size_t KnownIndex(std::string_view key) {
+  for (std::size_t i = 0; i < std::size(kKnown); ++i) {
+    if (kKnown[i] == key) return i;
+  }
+  throw "not a known field";
+}
+
 Status ValidateMessages(const bj::array& msgs) {
   for (std::size_t i = 0; i < msgs.size(); ++i) {
     // Built only for an error: this runs for every message of every request.
@@ -88,62 +96,72 @@ Status ValidateMessages(const bj::array& msgs) {
 
 Result<InboundChat> ParseChatRequest(std::string_view body) {
   PO_ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
-  // One pass over the body's fields (a lookup per forbidden name cost more than the rest):
-  // refuse a forbidden one, note whether any is not ours (kept as extra parameters below).
+  // One pass over the body's fields (a lookup per field name cost more than the rest): refuse a
+  // forbidden one, note where each known one is, and whether any is not ours (kept as extra
+  // parameters below). Keys are unique (the parser keeps the last of duplicates).
+  bj::value* field[std::size(kKnown)] = {};
   bool has_unknown = false;
-  for (const auto& kv : o) {
+  for (auto& kv : o) {
     std::string_view key(kv.key().data(), kv.key().size());
+    auto known = std::find(std::begin(kKnown), std::end(kKnown), key);
+    if (known != std::end(kKnown)) {
+      field[known - std::begin(kKnown)] = &kv.value();
+      continue;
+    }
     if (std::find(std::begin(kForbidden), std::end(kForbidden), key) != std::end(kForbidden)) {
       return Error::InvalidArgument("field '" + std::string(key) +
                                     "' is not allowed: upstreams and their keys come from the "
                                     "gateway's configuration");
     }
-    has_unknown =
-        has_unknown || std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown);
+    has_unknown = true;
   }
   InboundChat c;
-  PO_ASSIGN_OR_RETURN(c.model, json::RequireString(o, "model"));
+  PO_ASSIGN_OR_RETURN(auto model, json::OptString(field[KnownIndex("model")], "model"));
+  if (!model) return Error::InvalidArgument("field 'model' is required");
+  c.model = std::move(*model);
   PO_ASSIGN_OR_RETURN(c.ref, ParseModelRef(c.model));
-  PO_ASSIGN_OR_RETURN(const bj::array* msgs, json::OptArray(o, "messages"));
+  PO_ASSIGN_OR_RETURN(const bj::array* msgs, json::OptArray(field[KnownIndex("messages")], "messages"));
   // Moved, not copied: `o` is ours (same memory resource, so the move takes the elements).
-  if (msgs) c.messages = std::move(o.find("messages")->value().as_array());
+  if (msgs) c.messages = std::move(field[KnownIndex("messages")]->get_array());
   if (c.messages.empty() && !c.ref.is_prompt) {
     return Error::InvalidArgument("field 'messages' must be a non-empty array");
   }
   PO_RETURN_IF_ERROR(ValidateMessages(c.messages));
-  PO_ASSIGN_OR_RETURN(const bj::object* vars, json::OptObject(o, "variables"));
-  if (vars) c.variables = std::move(o.find("variables")->value().as_object());
-  PO_ASSIGN_OR_RETURN(const bj::object* meta, json::OptObject(o, "metadata"));
-  if (meta) c.metadata = std::move(o.find("metadata")->value().as_object());
-  PO_ASSIGN_OR_RETURN(auto user, json::OptString(o, "user"));
+  PO_ASSIGN_OR_RETURN(const bj::object* vars, json::OptObject(field[KnownIndex("variables")], "variables"));
+  if (vars) c.variables = std::move(field[KnownIndex("variables")]->get_object());
+  PO_ASSIGN_OR_RETURN(const bj::object* meta, json::OptObject(field[KnownIndex("metadata")], "metadata"));
+  if (meta) c.metadata = std::move(field[KnownIndex("metadata")]->get_object());
+  PO_ASSIGN_OR_RETURN(auto user, json::OptString(field[KnownIndex("user")], "user"));
   c.user = user.value_or("");
-  PO_ASSIGN_OR_RETURN(auto stream, json::OptBool(o, "stream"));
+  PO_ASSIGN_OR_RETURN(auto stream, json::OptBool(field[KnownIndex("stream")], "stream"));
   c.stream = stream.value_or(false);
-  PO_ASSIGN_OR_RETURN(const bj::object* so, json::OptObject(o, "stream_options"));
+  PO_ASSIGN_OR_RETURN(const bj::object* so,
+                      json::OptObject(field[KnownIndex("stream_options")], "stream_options"));
   if (so) {
     PO_ASSIGN_OR_RETURN(auto inc, json::OptBool(*so, "include_usage"));
     c.include_usage = inc.value_or(false);
   }
-  PO_ASSIGN_OR_RETURN(c.temperature, json::OptDouble(o, "temperature"));
+  PO_ASSIGN_OR_RETURN(c.temperature, json::OptDouble(field[KnownIndex("temperature")], "temperature"));
   if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) {
     return Error::InvalidArgument("field 'temperature' must be between 0 and 2");
   }
-  PO_ASSIGN_OR_RETURN(c.top_p, json::OptDouble(o, "top_p"));
-  PO_ASSIGN_OR_RETURN(c.max_tokens, json::OptInt(o, "max_tokens"));
-  PO_ASSIGN_OR_RETURN(auto max_completion, json::OptInt(o, "max_completion_tokens"));
+  PO_ASSIGN_OR_RETURN(c.top_p, json::OptDouble(field[KnownIndex("top_p")], "top_p"));
+  PO_ASSIGN_OR_RETURN(c.max_tokens, json::OptInt(field[KnownIndex("max_tokens")], "max_tokens"));
+  PO_ASSIGN_OR_RETURN(auto max_completion,
+                      json::OptInt(field[KnownIndex("max_completion_tokens")], "max_completion_tokens"));
   if (max_completion) c.max_tokens = max_completion;
   if (c.max_tokens && *c.max_tokens < 1) {
     return Error::InvalidArgument("field 'max_tokens' must be a positive integer");
   }
-  PO_ASSIGN_OR_RETURN(c.seed, json::OptInt(o, "seed"));
-  if (auto it = o.find("stop"); it != o.end() && !it->value().is_null()) {
-    if (it->value().is_string()) {
-      c.stop.emplace_back(it->value().as_string());
-    } else if (it->value().is_array()) {
-      for (const auto& s : it->value().as_array()) {
+  PO_ASSIGN_OR_RETURN(c.seed, json::OptInt(field[KnownIndex("seed")], "seed"));
+  if (const bj::value* stop = field[KnownIndex("stop")]; stop && !stop->is_null()) {
+    if (stop->is_string()) {
+      c.stop.emplace_back(stop->get_string());
+    } else if (stop->is_array()) {
+      for (const auto& s : stop->get_array()) {
         if (!s.is_string())
           return Error::InvalidArgument("field 'stop' must be a string or an array of strings");
-        c.stop.emplace_back(s.as_string());
+        c.stop.emplace_back(s.get_string());
       }
     } else {
       return Error::InvalidArgument("field 'stop' must be a string or an array of strings");

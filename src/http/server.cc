@@ -23,6 +23,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <charconv>
+#include <cstring>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -114,6 +115,25 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
   return std::nullopt;
 }
 
+// Headers the server writes itself (framing, Server, x-request-id): a handler's are dropped.
+// Compared by length first: most names a handler sets have none of these lengths.
+bool ServerOwnedHeader(std::string_view name) {
+  switch (name.size()) {
+    case 6:
+      return EqualsIgnoreCase(name, "server");
+    case 10:
+      return EqualsIgnoreCase(name, "connection");
+    case 12:
+      return EqualsIgnoreCase(name, "x-request-id");
+    case 14:
+      return EqualsIgnoreCase(name, "content-length");
+    case 17:
+      return EqualsIgnoreCase(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
 // The status line and header block of a response (ending with the empty line): the handler's
 // headers in their order, minus the framing headers and the two the server sets itself
 // (Server, x-request-id), then those, then the framing. `content_length` nullopt: none (a
@@ -121,44 +141,47 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
 std::string ResponseHead(int status, const Headers& headers, const std::string& request_id,
                          bool keep_alive, std::optional<std::size_t> content_length, bool chunked) {
   using namespace std::string_view_literals;  // no strlen per literal
-  std::string out;
-  std::size_t size = 128 + request_id.size();
-  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
-  out.reserve(size);
-  out += "HTTP/1.1 "sv;
-  char num[24];
-  auto [end, ec] = std::to_chars(num, num + sizeof num, status);
-  out.append(num, static_cast<std::size_t>(end - num));
-  out += ' ';
-  out += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  out += "\r\n"sv;
+  std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  reason = reason.substr(0, 64);  // Beast's longest is 31
+  // Written through a pointer into a buffer sized once for the most it can take (the fixed
+  // lines below need < 192 bytes): one allocation and no capacity check per piece.
+  std::size_t bound = 256 + request_id.size();
+  for (const auto& [name, value] : headers) bound += name.size() + value.size() + 4;
+  std::string out(bound, '\0');
+  char* p = out.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put("HTTP/1.1 "sv);
+  p = std::to_chars(p, p + 24, status).ptr;
+  *p++ = ' ';
+  put(reason);
+  put("\r\n"sv);
   for (const auto& [name, value] : headers) {
-    if (IsFramingHeader(name) || EqualsIgnoreCase(name, "server") ||
-        EqualsIgnoreCase(name, "x-request-id")) {
-      continue;
-    }
+    if (ServerOwnedHeader(name)) continue;
     if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
       log::Warn("http response header dropped: invalid name or value",
                 {{"request_id", request_id}, {"header", std::string(name.substr(0, 64))}});
       continue;
     }
-    out += name;
-    out += ": "sv;
-    out += value;
-    out += "\r\n"sv;
+    put(name);
+    put(": "sv);
+    put(value);
+    put("\r\n"sv);
   }
-  out += "Server: promptops\r\nx-request-id: "sv;
-  out += request_id;
-  out += "\r\n"sv;
-  if (!keep_alive) out += "Connection: close\r\n"sv;
-  if (chunked) out += "Transfer-Encoding: chunked\r\n"sv;
+  put("Server: promptops\r\nx-request-id: "sv);
+  put(request_id);
+  put("\r\n"sv);
+  if (!keep_alive) put("Connection: close\r\n"sv);
+  if (chunked) put("Transfer-Encoding: chunked\r\n"sv);
   if (content_length) {
-    out += "Content-Length: "sv;
-    auto [cend, cec] = std::to_chars(num, num + sizeof num, *content_length);
-    out.append(num, static_cast<std::size_t>(cend - num));
-    out += "\r\n"sv;
+    put("Content-Length: "sv);
+    p = std::to_chars(p, p + 24, *content_length).ptr;
+    put("\r\n"sv);
   }
-  out += "\r\n"sv;
+  put("\r\n"sv);
+  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 

@@ -72,6 +72,8 @@ class ServerTest : public ::testing::Test {
       r.headers.emplace_back("Content-Length", "999");          // framing: the server's
       r.headers.emplace_back("Transfer-Encoding", "chunked");   // framing: the server's
       r.headers.emplace_back("Server", "impostor");             // the server's own
+      r.headers.emplace_back("Connection", "upgrade");          // framing: the server's
+      r.headers.emplace_back("X-Request-ID", "forged");         // the server's own
       r.headers.emplace_back("X-Kept", "안녕 ok");              // UTF-8 value passes
       r.headers.emplace_back("x-kept-2", "");                   // empty value is fine
       return r;
@@ -143,6 +145,8 @@ TEST_F(ServerTest, HandlerHeadersThatCouldBreakTheResponseAreDropped) {
   EXPECT_FALSE(r->Has("x-nul"));
   EXPECT_FALSE(r->Has("transfer-encoding"));
   EXPECT_FALSE(r->Has("impostor"));
+  EXPECT_FALSE(r->Has("upgrade"));
+  EXPECT_FALSE(r->Has("forged"));
   EXPECT_TRUE(r->Has("\r\ncontent-length: 4\r\n"));
   EXPECT_TRUE(r->Has("\r\nserver: promptops\r\n"));
   EXPECT_TRUE(r->Has("\r\nx-kept: 안녕 ok\r\n"));

@@ -120,16 +120,19 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
   if (!model) return Error::InvalidArgument("field 'model' is required");
   c.model = std::move(*model);
   PO_ASSIGN_OR_RETURN(c.ref, ParseModelRef(c.model));
-  PO_ASSIGN_OR_RETURN(const bj::array* msgs, json::OptArray(field[KnownIndex("messages")], "messages"));
+  PO_ASSIGN_OR_RETURN(const bj::array* msgs,
+                      json::OptArray(field[KnownIndex("messages")], "messages"));
   // Moved, not copied: `o` is ours (same memory resource, so the move takes the elements).
   if (msgs) c.messages = std::move(field[KnownIndex("messages")]->get_array());
   if (c.messages.empty() && !c.ref.is_prompt) {
     return Error::InvalidArgument("field 'messages' must be a non-empty array");
   }
   PO_RETURN_IF_ERROR(ValidateMessages(c.messages));
-  PO_ASSIGN_OR_RETURN(const bj::object* vars, json::OptObject(field[KnownIndex("variables")], "variables"));
+  PO_ASSIGN_OR_RETURN(const bj::object* vars,
+                      json::OptObject(field[KnownIndex("variables")], "variables"));
   if (vars) c.variables = std::move(field[KnownIndex("variables")]->get_object());
-  PO_ASSIGN_OR_RETURN(const bj::object* meta, json::OptObject(field[KnownIndex("metadata")], "metadata"));
+  PO_ASSIGN_OR_RETURN(const bj::object* meta,
+                      json::OptObject(field[KnownIndex("metadata")], "metadata"));
   if (meta) c.metadata = std::move(field[KnownIndex("metadata")]->get_object());
   PO_ASSIGN_OR_RETURN(auto user, json::OptString(field[KnownIndex("user")], "user"));
   c.user = user.value_or("");
@@ -141,14 +144,15 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
     PO_ASSIGN_OR_RETURN(auto inc, json::OptBool(*so, "include_usage"));
     c.include_usage = inc.value_or(false);
   }
-  PO_ASSIGN_OR_RETURN(c.temperature, json::OptDouble(field[KnownIndex("temperature")], "temperature"));
+  PO_ASSIGN_OR_RETURN(c.temperature,
+                      json::OptDouble(field[KnownIndex("temperature")], "temperature"));
   if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) {
     return Error::InvalidArgument("field 'temperature' must be between 0 and 2");
   }
   PO_ASSIGN_OR_RETURN(c.top_p, json::OptDouble(field[KnownIndex("top_p")], "top_p"));
   PO_ASSIGN_OR_RETURN(c.max_tokens, json::OptInt(field[KnownIndex("max_tokens")], "max_tokens"));
-  PO_ASSIGN_OR_RETURN(auto max_completion,
-                      json::OptInt(field[KnownIndex("max_completion_tokens")], "max_completion_tokens"));
+  PO_ASSIGN_OR_RETURN(auto max_completion, json::OptInt(field[KnownIndex("max_completion_tokens")],
+                                                        "max_completion_tokens"));
   if (max_completion) c.max_tokens = max_completion;
   if (c.max_tokens && *c.max_tokens < 1) {
     return Error::InvalidArgument("field 'max_tokens' must be a positive integer");

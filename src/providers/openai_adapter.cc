@@ -1,14 +1,14 @@
 // The OpenAI Chat Completions wire format (also spoken by vLLM, Ollama, LiteLLM, Azure-style
 // proxies, ...): POST {base}/chat/completions, answers `chat.completion` objects or, when
 // streaming, `chat.completion.chunk` objects as SSE `data:` lines ending with `data: [DONE]`.
-#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 
+#include <array>
 #include <cstring>
 
 #include "core/json.h"
 #include "providers/adapter.h"
+#include "providers/openai_adapter_internal.h"
 #include "providers/sse_parser.h"
 #include "providers/wire_util.h"
 
@@ -26,224 +26,479 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
   return usage;
 }
 
-// The fields of a plain chat.completion answer, read by a SAX pass (no DOM: building Boost.JSON
-// objects for the whole answer cost more than the rest of the call's JSON work). `regular` is
-// false for anything the fast pass does not cover (tool calls, an error object, an unexpected
-// shape or type): the caller then parses the answer fully, so errors and rare shapes keep
-// exactly the full parser's behaviour.
+// The fields of a plain chat.completion answer, read by one pass over the text (no DOM:
+// building Boost.JSON objects for the whole answer cost more than the rest of the call's JSON
+// work, and Boost.JSON's SAX parser still cost ~20 instructions per byte).
 struct CompletionFields {
-  bool regular = true;
-  bool has_choices = false;
-  bool has_message = false;
   std::string id, model, content, finish_reason;
   bool has_finish_reason = false;
   bool has_usage = false;
   std::optional<std::int64_t> prompt_tokens, completion_tokens;
 };
 
+// Reads a plain chat.completion: an object with a non-empty `choices` whose first element is an
+// object with a `message` object, and the fields above. It validates the whole text as strict
+// JSON (RFC 8259: no comments, no trailing commas; UTF-8; nesting up to 64 levels) and gives up
+// (nullopt) on anything it does not read itself: invalid JSON, an `error` member, tool calls,
+// a non-string id/model/content/finish_reason, token counts that are not integers, a member it
+// reads given twice, escapes it cannot decode (lone surrogates). The caller then parses the answer
+// fully, so errors and rare shapes keep exactly the full parser's behaviour; a test compares the
+// two on thousands of mutated answers.
 class CompletionScanner {
  public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-  using ec_t = boost::system::error_code;
-  using sv = bj::string_view;
+  explicit CompletionScanner(std::string_view text)
+      : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
 
-  explicit CompletionScanner(CompletionFields& f) : f_(f) {}
-
-  bool on_document_begin(ec_t&) { return true; }
-  bool on_document_end(ec_t&) { return true; }
-  bool on_object_begin(ec_t&) {
-    Kind k = Kind::kOther;
-    if (stack_.empty()) {
-      k = Kind::kTop;
-    } else if (In(Kind::kChoices) && stack_.back().index == 0) {
-      k = Kind::kChoice0;
-    } else if (In(Kind::kChoice0) && KeyIs("message")) {
-      k = Kind::kMessage;
-      f_.has_message = true;
-    } else if (In(Kind::kTop) && KeyIs("usage")) {
-      k = Kind::kUsage;
-      f_.has_usage = true;
-    } else {
-      Unread();
-    }
-    EndValue();
-    stack_.push_back({k, 0});
-    return true;
+  std::optional<CompletionFields> Scan() {
+    CompletionFields f;
+    f_ = &f;
+    SkipSpace();
+    if (!Top()) return std::nullopt;
+    SkipSpace();
+    if (p_ != end_) return std::nullopt;  // only whitespace may follow the document
+    if (!has_choices_ || !has_message_) return std::nullopt;
+    return f;
   }
-  bool on_object_end(std::size_t, ec_t&) {
-    stack_.pop_back();
-    return true;
-  }
-  bool on_array_begin(ec_t&) {
-    Kind k = Kind::kOther;
-    if (In(Kind::kTop) && KeyIs("choices")) {
-      k = Kind::kChoices;
-      f_.has_choices = true;
-    } else {
-      Unread();
-    }
-    EndValue();
-    stack_.push_back({k, 0});
-    return true;
-  }
-  bool on_array_end(std::size_t n, ec_t&) {
-    if (In(Kind::kChoices) && n == 0) f_.regular = false;  // "response has no choices"
-    stack_.pop_back();
-    return true;
-  }
-  bool on_key_part(sv s, std::size_t, ec_t&) {
-    AppendKey(s);
-    return true;
-  }
-  bool on_key(sv s, std::size_t, ec_t&) {
-    AppendKey(s);
-    return true;
-  }
-  bool on_string_part(sv s, std::size_t, ec_t&) {
-    str_.append(s.data(), s.size());
-    return true;
-  }
-  bool on_string(sv s, std::size_t, ec_t&) {
-    str_.append(s.data(), s.size());
-    std::string* dst = nullptr;
-    if (In(Kind::kTop) && KeyIs("id")) {
-      dst = &f_.id;
-    } else if (In(Kind::kTop) && KeyIs("model")) {
-      dst = &f_.model;
-    } else if (In(Kind::kMessage) && KeyIs("content")) {
-      dst = &f_.content;
-    } else if (In(Kind::kChoice0) && KeyIs("finish_reason")) {
-      f_.has_finish_reason = true;
-      dst = &f_.finish_reason;
-    } else {
-      Unread();
-    }
-    if (dst) *dst = std::move(str_);
-    str_.clear();
-    EndValue();
-    return true;
-  }
-  bool on_number_part(sv, ec_t&) { return true; }
-  bool on_int64(std::int64_t v, sv, ec_t&) {
-    if (In(Kind::kUsage) && KeyIs("prompt_tokens")) {
-      f_.prompt_tokens = v;
-    } else if (In(Kind::kUsage) && KeyIs("completion_tokens")) {
-      f_.completion_tokens = v;
-    } else {
-      Unread();
-    }
-    EndValue();
-    return true;
-  }
-  bool on_uint64(std::uint64_t v, sv text, ec_t& ec) {
-    if (v <= static_cast<std::uint64_t>(INT64_MAX)) {
-      return on_int64(static_cast<std::int64_t>(v), text, ec);
-    }
-    Unread();
-    EndValue();
-    return true;
-  }
-  bool on_double(double, sv, ec_t&) {
-    Unread();  // integral doubles as token counts: left to the full parser
-    EndValue();
-    return true;
-  }
-  bool on_bool(bool, ec_t&) {
-    Unread();
-    EndValue();
-    return true;
-  }
-  bool on_null(ec_t&) {
-    // null content, finish_reason or usage reads like an absent field, as in the full parser.
-    bool absent_ok = (In(Kind::kMessage) && KeyIs("content")) ||
-                     (In(Kind::kChoice0) && KeyIs("finish_reason")) ||
-                     (In(Kind::kTop) && KeyIs("usage"));
-    if (!absent_ok) Unread();
-    EndValue();
-    return true;
-  }
-  bool on_comment_part(sv, ec_t&) { return true; }
-  bool on_comment(sv, ec_t&) { return true; }
 
  private:
-  enum class Kind { kTop, kChoices, kChoice0, kMessage, kUsage, kOther };
-  struct Frame {
-    Kind kind;
-    std::size_t index;  // arrays: the index of the next element
-  };
-  bool In(Kind k) const { return !stack_.empty() && stack_.back().kind == k; }
-  // Compares lengths first: std::string == "literal" (GCC 12) calls memcmp every time, which
-  // was 3.5% of the gateway's user-space instructions per request.
-  bool KeyIs(std::string_view k) const {
-    return key_len_ <= kKeyCapacity && std::string_view(key_, key_len_) == k;
-  }
-  // Keys are kept in a fixed buffer (no allocation per key): every key the scanner compares is
-  // shorter than it, and a longer key only needs to be known as "none of those".
-  void AppendKey(sv s) {
-    if (key_len_ + s.size() <= kKeyCapacity) std::memcpy(key_ + key_len_, s.data(), s.size());
-    key_len_ += s.size();
+  // Deeper answers are left to the full parser (whose limit is 64); none is this deep.
+  static constexpr int kMaxDepth = 32;
+
+  // A member this pass reads, seen a second time in its object: which of the two counts is the
+  // full parser's business.
+  static bool Again(bool& seen) {
+    bool again = seen;
+    seen = true;
+    return again;
   }
 
-  // A value ended: the next key starts afresh; in an array the index moves on.
-  void EndValue() {
-    if (!stack_.empty()) ++stack_.back().index;
-    key_len_ = 0;
+  // The hot loops work on a local copy of p_: through the member, every step was a store and a
+  // load (a char pointer may alias the scanner itself).
+  void SkipSpace() {
+    const unsigned char* p = p_;
+    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    p_ = p;
   }
-  // A value the fast pass does not read. Harmless in most places; where the full parser would
-  // read it or fail on it, the answer is left to the full parser.
-  void Unread() {
-    if (stack_.empty()) {
-      f_.regular = false;  // the document is not an object
-      return;
+  bool Eat(unsigned char c) {
+    SkipSpace();
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
     }
-    switch (stack_.back().kind) {
-      case Kind::kTop:
-        if (KeyIs("error") || KeyIs("choices") || KeyIs("usage") || KeyIs("id") || KeyIs("model")) {
-          f_.regular = false;
+    return false;
+  }
+  bool Literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+
+  // Walks the members of an object (the '{' is consumed): `member(key)` reads each value and
+  // returns false to give up. Keys are compared as they appear in the text; a key with escapes
+  // is decoded first.
+  template <class Member>
+  bool Members(int depth, Member&& member) {
+    if (depth > kMaxDepth) return false;
+    if (Eat('}')) return true;
+    std::string key_buffer;
+    do {
+      SkipSpace();
+      std::string_view key;
+      if (p_ >= end_ || *p_ != '"' || !String(&key, &key_buffer)) return false;
+      if (!Eat(':')) return false;
+      SkipSpace();
+      if (!member(key)) return false;
+    } while (Eat(','));
+    return Eat('}');
+  }
+  template <class Element>
+  bool Elements(int depth, Element&& element) {
+    if (depth > kMaxDepth) return false;
+    if (Eat(']')) return true;
+    std::size_t index = 0;
+    do {
+      SkipSpace();
+      if (!element(index++)) return false;
+    } while (Eat(','));
+    return Eat(']');
+  }
+
+  // Any value, validated and skipped.
+  bool Skip(int depth) {
+    if (p_ >= end_) return false;
+    switch (*p_) {
+      case '{':
+        ++p_;
+        return Members(depth + 1, [&](std::string_view) { return Skip(depth + 1); });
+      case '[':
+        ++p_;
+        return Elements(depth + 1, [&](std::size_t) { return Skip(depth + 1); });
+      case '"':
+        return String(nullptr, nullptr);
+      case 't':
+        return Literal("true");
+      case 'f':
+        return Literal("false");
+      case 'n':
+        return Literal("null");
+      default:
+        return Number(nullptr);
+    }
+  }
+
+  bool Top() {
+    if (!Eat('{')) return false;  // not an object: the full parser says what it is
+    bool seen_id = false, seen_model = false, seen_choices = false, seen_usage = false;
+    return Members(1, [&](std::string_view key) {
+      if (key == "id") return !Again(seen_id) && StringInto(f_->id);
+      if (key == "model") return !Again(seen_model) && StringInto(f_->model);
+      if (key == "choices") {
+        if (Again(seen_choices) || !Eat('[')) return false;
+        has_choices_ = false;
+        bool ok = Elements(2, [&](std::size_t i) {
+          if (i > 0) return Skip(2);
+          has_choices_ = true;
+          return Eat('{') && Choice();
+        });
+        return ok && has_choices_;
+      }
+      if (key == "usage") {
+        if (Again(seen_usage)) return false;
+        if (Literal("null")) return true;  // reads like an absent field
+        if (!Eat('{')) return false;
+        f_->has_usage = true;
+        bool seen_prompt = false, seen_completion = false;
+        return Members(2, [&](std::string_view k) {
+          if (k == "prompt_tokens") return !Again(seen_prompt) && TokenCount(f_->prompt_tokens);
+          if (k == "completion_tokens") {
+            return !Again(seen_completion) && TokenCount(f_->completion_tokens);
+          }
+          return Skip(2);
+        });
+      }
+      if (key == "error") return false;  // an error inside a 200 answer: the full parser's case
+      return Skip(1);
+    });
+  }
+
+  bool Choice() {  // choices[0], after its '{'
+    bool seen_message = false, seen_finish = false;
+    return Members(3, [&](std::string_view key) {
+      if (key == "message") {
+        if (Again(seen_message) || !Eat('{')) return false;
+        has_message_ = true;
+        bool seen_content = false;
+        return Members(4, [&](std::string_view k) {
+          if (k == "content") {
+            return !Again(seen_content) && (Literal("null") || StringInto(f_->content));
+          }
+          if (k == "tool_calls") return false;  // tool calls: the full parser's case
+          return Skip(4);
+        });
+      }
+      if (key == "finish_reason") {
+        if (Again(seen_finish)) return false;
+        if (Literal("null")) return true;
+        f_->has_finish_reason = true;
+        return StringInto(f_->finish_reason);
+      }
+      return Skip(3);
+    });
+  }
+
+  bool StringInto(std::string& out) {
+    if (p_ >= end_ || *p_ != '"') return false;
+    std::string_view v;
+    std::string buffer;
+    if (!String(&v, &buffer)) return false;
+    out.assign(v.data(), v.size());
+    return true;
+  }
+
+  // A token count: an integer that fits int64 (a fraction or exponent, as some servers send,
+  // is left to the full parser).
+  bool TokenCount(std::optional<std::int64_t>& out) {
+    std::int64_t v = 0;
+    if (!Number(&v)) return false;
+    out = v;
+    return true;
+  }
+
+  // A JSON number (validated). With `out`, it must be an integer of at most 18 digits, whose
+  // value is stored there.
+  bool Number(std::int64_t* out) {
+    const unsigned char* start = p_;
+    bool negative = p_ < end_ && *p_ == '-';
+    if (negative) ++p_;
+    if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    const unsigned char* int_end = p_;
+    bool integral = true;
+    if (p_ < end_ && *p_ == '.') {
+      integral = false;
+      ++p_;
+      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integral = false;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (!out) return true;
+    const unsigned char* digits = start + (negative ? 1 : 0);
+    if (!integral || int_end - digits > 18) return false;
+    std::int64_t v = 0;
+    for (const unsigned char* d = digits; d < int_end; ++d) v = v * 10 + (*d - '0');
+    *out = negative ? -v : v;
+    return true;
+  }
+
+  // A string at p_ (its opening quote). With `out`, its decoded text: a view into the answer
+  // when it has no escapes, else decoded into `buffer`. Checks UTF-8 and refuses raw control
+  // characters, as JSON requires.
+  bool String(std::string_view* out, std::string* buffer) {
+    const unsigned char* start = p_ + 1;  // after the opening quote
+    // The usual case: printable ASCII up to the closing quote.
+    const unsigned char* p = start;
+    while (p < end_ && kPlain[*p]) ++p;
+    p_ = p;
+    if (p_ < end_ && *p_ == '"') {
+      if (out) *out = std::string_view(reinterpret_cast<const char*>(start), p_ - start);
+      ++p_;
+      return true;
+    }
+    if (buffer) buffer->assign(reinterpret_cast<const char*>(start), p_ - start);
+    while (p_ < end_) {
+      unsigned char c = *p_;
+      if (c == '"') {
+        ++p_;
+        if (out) *out = *buffer;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (!Escape(buffer)) return false;
+        continue;
+      }
+      const unsigned char* run = p_;
+      if (c < 0x80) {
+        ++p_;
+      } else if (!Utf8Sequence()) {
+        return false;
+      }
+      if (buffer) buffer->append(reinterpret_cast<const char*>(run), p_ - run);
+    }
+    return false;  // no closing quote
+  }
+
+  // One UTF-8 encoded code point at p_ (its lead byte >= 0x80), RFC 3629: no overlongs, no
+  // surrogates, at most U+10FFFF.
+  bool Utf8Sequence() {
+    unsigned char c = *p_;
+    int n;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end_ - p_ <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p_[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p_[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p_ += n + 1;
+    return true;
+  }
+
+  static int Hex(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  bool Hex4(std::uint32_t& v) {
+    if (end_ - p_ < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = Hex(p_[i]);
+      if (h < 0) return false;
+      v = (v << 4) | static_cast<std::uint32_t>(h);
+    }
+    p_ += 4;
+    return true;
+  }
+
+  // An escape at p_ (its backslash), decoded onto `buffer` when there is one.
+  bool Escape(std::string* buffer) {
+    if (end_ - p_ < 2) return false;
+    unsigned char e = p_[1];
+    p_ += 2;
+    char plain;
+    switch (e) {
+      case '"':
+        plain = '"';
+        break;
+      case '\\':
+        plain = '\\';
+        break;
+      case '/':
+        plain = '/';
+        break;
+      case 'b':
+        plain = '\b';
+        break;
+      case 'f':
+        plain = '\f';
+        break;
+      case 'n':
+        plain = '\n';
+        break;
+      case 'r':
+        plain = '\r';
+        break;
+      case 't':
+        plain = '\t';
+        break;
+      case 'u': {
+        std::uint32_t cp;
+        if (!Hex4(cp)) return false;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a lone trailing surrogate
+        if (cp >= 0xD800 && cp <= 0xDBFF) {              // needs its trailing half
+          std::uint32_t low;
+          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+          p_ += 2;
+          if (!Hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         }
-        break;
-      case Kind::kChoices:
-        if (stack_.back().index == 0) f_.regular = false;  // choices[0] is not an object
-        break;
-      case Kind::kChoice0:
-        if (KeyIs("message") || KeyIs("finish_reason")) f_.regular = false;
-        break;
-      case Kind::kMessage:
-        if (KeyIs("content") || KeyIs("tool_calls")) f_.regular = false;
-        break;
-      case Kind::kUsage:
-        if (KeyIs("prompt_tokens") || KeyIs("completion_tokens")) f_.regular = false;
-        break;
-      case Kind::kOther:
-        break;
+        if (buffer) AppendUtf8(*buffer, cp);
+        return true;
+      }
+      default:
+        return false;
+    }
+    if (buffer) *buffer += plain;
+    return true;
+  }
+
+  static void AppendUtf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
     }
   }
 
-  static constexpr std::size_t kKeyCapacity = 32;
+  // Bytes a string may hold as they are and that end no fast run: printable ASCII but '"', '\\'.
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+    return t;
+  }();
 
-  CompletionFields& f_;
-  boost::container::small_vector<Frame, 8> stack_;  // an answer nests 4 deep; deeper allocates
-  char key_[kKeyCapacity];
-  std::size_t key_len_ = 0;
-  std::string str_;
+  const unsigned char* p_;
+  const unsigned char* end_;
+  CompletionFields* f_ = nullptr;
+  bool has_choices_ = false;
+  bool has_message_ = false;
 };
 
-// Reads a chat.completion with CompletionScanner; nullopt when the text is not valid JSON.
 std::optional<CompletionFields> ScanCompletion(std::string_view body) {
-  CompletionFields f;
-  bj::parse_options opts;
-  opts.max_depth = 64;
-  bj::basic_parser<CompletionScanner> p(opts, f);
-  boost::system::error_code ec;
-  std::size_t n = p.write_some(false, body.data(), body.size(), ec);
-  if (ec || !p.done()) return std::nullopt;
-  // write_some stops after the document: anything but whitespace after it is malformed.
-  if (body.find_first_not_of(" \t\r\n", n) != std::string_view::npos) return std::nullopt;
-  return f;
+  return CompletionScanner(body).Scan();
 }
+
+}  // namespace
+
+namespace openai_internal {
+
+std::optional<ChatResponse> ParseChatFast(std::string_view body) {
+  auto f = ScanCompletion(body);
+  if (!f) return std::nullopt;
+  ChatResponse r;
+  r.id = std::move(f->id);
+  r.model = std::move(f->model);
+  r.content = std::move(f->content);
+  if (f->has_finish_reason) r.finish_reason = std::move(f->finish_reason);
+  if (f->has_usage) {
+    Usage u;
+    u.prompt_tokens = f->prompt_tokens.value_or(0);
+    u.completion_tokens = f->completion_tokens.value_or(0);
+    r.usage = u;
+  }
+  return r;
+}
+
+std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::string_view body) {
+  // The answer is only read (what is kept is copied out): parse it onto the stack.
+  unsigned char arena[4096];
+  bj::monotonic_resource mr(arena, sizeof arena);
+  auto o = wire::ParseObject(body, &mr);
+  if (!o) return wire::Malformed("response body is not a JSON object");
+  if (o->contains("error") && !o->contains("choices")) {
+    // Some compatible servers answer errors with status 200.
+    UpstreamFailure f;
+    f.cls = FailureClass::kServerError;
+    f.status = status;
+    f.message = wire::ErrorMessage(status, body);
+    return f;
+  }
+  auto ch = o->find("choices");
+  if (ch == o->end() || !ch->value().is_array() || ch->value().get_array().empty() ||
+      !ch->value().get_array()[0].is_object()) {
+    return wire::Malformed("response has no choices");
+  }
+  const bj::object& choice = ch->value().get_array()[0].get_object();
+  const bj::object* message = wire::ObjectField(choice, "message");
+  if (!message) return wire::Malformed("response choice has no message");
+  ChatResponse r;
+  if (const auto* s = wire::StringField(*o, "id")) r.id = std::string(*s);
+  if (const auto* s = wire::StringField(*o, "model")) r.model = std::string(*s);
+  if (const auto* s = wire::StringField(*message, "content")) r.content = std::string(*s);
+  if (auto tc = message->find("tool_calls");
+      tc != message->end() && tc->value().is_array() && !tc->value().get_array().empty()) {
+    r.tool_calls = tc->value();
+  }
+  if (const auto* s = wire::StringField(choice, "finish_reason")) {
+    r.finish_reason = std::string(*s);
+  }
+  r.usage = ParseUsage(*o);
+  return r;
+}
+
+}  // namespace openai_internal
+
+namespace {
 
 // One streamed call: OpenAI chunks until data: [DONE].
 class OpenAiStreamDecoder final : public SseStreamDecoder {
@@ -380,55 +635,9 @@ class OpenAiAdapter final : public Adapter {
       std::optional<std::chrono::milliseconds> retry_after) const override {
     if (status < 200 || status > 299) return wire::StatusFailure(status, body, retry_after);
     // Fast path: a plain answer, read without building a DOM.
-    if (auto f = ScanCompletion(body); f && f->regular && f->has_choices && f->has_message) {
-      ChatResponse r;
-      r.id = std::move(f->id);
-      r.model = std::move(f->model);
-      r.content = std::move(f->content);
-      if (f->has_finish_reason) r.finish_reason = std::move(f->finish_reason);
-      if (f->has_usage) {
-        Usage u;
-        u.prompt_tokens = f->prompt_tokens.value_or(0);
-        u.completion_tokens = f->completion_tokens.value_or(0);
-        r.usage = u;
-      }
-      return r;
-    }
-    // Anything else (tool calls, errors, odd shapes): the full parse below decides.
-    // The answer is only read (what is kept is copied out): parse it onto the stack.
-    unsigned char arena[4096];
-    bj::monotonic_resource mr(arena, sizeof arena);
-    auto o = wire::ParseObject(body, &mr);
-    if (!o) return wire::Malformed("response body is not a JSON object");
-    if (o->contains("error") && !o->contains("choices")) {
-      // Some compatible servers answer errors with status 200.
-      UpstreamFailure f;
-      f.cls = FailureClass::kServerError;
-      f.status = status;
-      f.message = wire::ErrorMessage(status, body);
-      return f;
-    }
-    auto ch = o->find("choices");
-    if (ch == o->end() || !ch->value().is_array() || ch->value().get_array().empty() ||
-        !ch->value().get_array()[0].is_object()) {
-      return wire::Malformed("response has no choices");
-    }
-    const bj::object& choice = ch->value().get_array()[0].get_object();
-    const bj::object* message = wire::ObjectField(choice, "message");
-    if (!message) return wire::Malformed("response choice has no message");
-    ChatResponse r;
-    if (const auto* s = wire::StringField(*o, "id")) r.id = std::string(*s);
-    if (const auto* s = wire::StringField(*o, "model")) r.model = std::string(*s);
-    if (const auto* s = wire::StringField(*message, "content")) r.content = std::string(*s);
-    if (auto tc = message->find("tool_calls");
-        tc != message->end() && tc->value().is_array() && !tc->value().get_array().empty()) {
-      r.tool_calls = tc->value();
-    }
-    if (const auto* s = wire::StringField(choice, "finish_reason")) {
-      r.finish_reason = std::string(*s);
-    }
-    r.usage = ParseUsage(*o);
-    return r;
+    if (auto r = openai_internal::ParseChatFast(body)) return *std::move(r);
+    // Anything else (tool calls, errors, odd shapes): the full parse decides.
+    return openai_internal::ParseChatFull(status, body);
   }
 
   std::unique_ptr<StreamDecoder> NewStreamDecoder() const override {

@@ -2,7 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include <random>
+
 #include "providers/adapter.h"
+#include "providers/openai_adapter_internal.h"
 #include "providers/stream_test_util.h"
 
 namespace promptops::providers {
@@ -231,6 +234,123 @@ TEST(OpenAiAdapter, EveryAnswerShapeReadsLikeTheFullParse) {
     }
     EXPECT_TRUE(c.tool_calls.is_null());
   }
+}
+
+// Differential test of the fast pass against the full parse: thousands of answers, each a seed
+// answer with a few random edits (bytes deleted, inserted, replaced, spans repeated, the text cut
+// short), most of them invalid JSON or unusual shapes. Wherever the fast pass reads an answer,
+// the full parse must read the same answer; and both kinds of answer must occur many times.
+TEST(OpenAiAdapter, FastPassAgreesWithTheFullParseOnMutatedAnswers) {
+  const std::string seeds[] = {
+      std::string(kDocResponse),
+      R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,
+          "message":{"role":"assistant","content":"안녕 \"q\" \\ \n \u00e9 \ud83d\ude00 \/ \b\f\r\t"},
+          "logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7}})",
+      R"({"choices":[{"message":{"content":null,"x":[1,-2.5e+3,true,false,null,{}]},"finish_reason":null},
+          {"message":{"content":"second"}}],"usage":null,"id":"\u0041b","model":"\u97f3"})",
+      R"( {"usage":{"completion_tokens":-0,"prompt_tokens":123456789012345678},"choices":[{"message":
+          {"content":"","role":"assistant"}}] } )",
+      R"({"choices":[{"message":{"content":"t","tool_calls":[{"id":"c","type":"function",
+          "function":{"name":"f","arguments":"{}"}}]}}]})",
+      R"({"error":{"message":"boom"},"choices":[{"message":{"content":"e"}}]})",
+  };
+  const std::string alphabet =
+      std::string("\"\\{}[],:0-+.eEu n t f\x01\x7f", 22) + "\xc3\xa9\xeb\xff";
+  std::mt19937 rng(20261123);
+  auto pick = [&rng](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
+  int fast = 0, full_only = 0;
+  for (int round = 0; round < 6000; ++round) {
+    std::string body = seeds[pick(std::size(seeds))];
+    int edits = static_cast<int>(pick(3));  // 0 edits: the seed itself
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      std::size_t at = pick(body.size());
+      switch (pick(5)) {
+        case 0:
+          body.erase(at, 1);
+          break;
+        case 1:
+          body.insert(at, 1, alphabet[pick(alphabet.size())]);
+          break;
+        case 2:
+          body[at] = alphabet[pick(alphabet.size())];
+          break;
+        case 3:
+          body.insert(at, body.substr(at, pick(12) + 1));
+          break;
+        default:
+          body.resize(at);
+      }
+    }
+    auto quick = openai_internal::ParseChatFast(body);
+    if (!quick) {
+      ++full_only;
+      continue;
+    }
+    ++fast;
+    auto full = openai_internal::ParseChatFull(200, body);
+    ASSERT_EQ(full.index(), 0u) << "the fast pass read an answer the full parse refuses: " << body;
+    const auto& f = std::get<ChatResponse>(full);
+    EXPECT_EQ(quick->id, f.id) << body;
+    EXPECT_EQ(quick->model, f.model) << body;
+    EXPECT_EQ(quick->content, f.content) << body;
+    EXPECT_EQ(quick->finish_reason, f.finish_reason) << body;
+    EXPECT_TRUE(f.tool_calls.is_null()) << body;
+    ASSERT_EQ(quick->usage.has_value(), f.usage.has_value()) << body;
+    if (f.usage) {
+      EXPECT_EQ(quick->usage->prompt_tokens, f.usage->prompt_tokens) << body;
+      EXPECT_EQ(quick->usage->completion_tokens, f.usage->completion_tokens) << body;
+    }
+  }
+  EXPECT_GT(fast, 1000);
+  EXPECT_GT(full_only, 1000);
+}
+
+// The fast pass leaves to the full parse what it does not read itself, and refuses what is not
+// strict JSON.
+TEST(OpenAiAdapter, FastPassLeavesRareShapesAndInvalidJsonToTheFullParse) {
+  const std::string plain = R"({"choices":[{"message":{"content":"x"}}]})";
+  ASSERT_TRUE(openai_internal::ParseChatFast(plain));
+  const std::string left[] = {
+      R"({"choices":[{"message":{"content":"x"}}],"id":"a","id":"b"})",              // given twice
+      R"({"choices":[{"message":{"content":"x","tool_calls":[]}}]})",                // tool calls
+      R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1.0}})",  // a double
+      R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1234567890123456789}})",
+      R"({"choices":[{"message":{"content":"\ud800"}}]})",  // lone surrogate
+      R"({"choices":[{"message":{"content":"\udc00x"}}]})",
+      R"({"choices":[{"message":{"content":"x"}}],"error":null})",  // an error member
+      R"({"choices":[{"message":{"content":"x"}}],})",              // trailing comma
+      R"({"choices":[{"message":{"content":"x"}}]}/**/)",           // a comment
+      R"({"choices":[{"message":{"content":"x"}}],"n":01})",        // leading zero
+      R"({"choices":[{"message":{"content":"x"}}],"n":1.})",
+      R"({"choices":[{"message":{"content":"x"}}],"n":-})",
+      R"({"choices":[{"message":{"content":"x"}}],"n":.5})",
+      R"({"choices":[{"message":{"content":"x"}}],"n":nul})",
+      R"({"choices":[{"message":{"content":"x\q"}}]})",  // unknown escape
+      R"({"choices":[{"message":{"content":"x\u12"}}]})",
+      "{\"choices\":[{\"message\":{\"content\":\"tab\there\"}}]}",         // raw control byte
+      "{\"choices\":[{\"message\":{\"content\":\"\xc0\xaf\"}}]}",          // overlong UTF-8
+      "{\"choices\":[{\"message\":{\"content\":\"\xed\xa0\x80\"}}]}",      // UTF-8 surrogate
+      "{\"choices\":[{\"message\":{\"content\":\"\xf4\x90\x80\x80\"}}]}",  // above U+10FFFF
+      R"({"choices":[{"message":{"content":"x"}}],"deep":)" + std::string(40, '[') +
+          std::string(40, ']') + "}",  // deeper than the fast pass goes
+      R"({"choices":[],"x":1})",
+      R"({"choices":[{"message":{"content":"x"}}]} x)",
+      R"([{"choices":[{"message":{"content":"x"}}]}])",
+      "",
+  };
+  for (const auto& body : left) EXPECT_FALSE(openai_internal::ParseChatFast(body)) << body;
+  // Escapes and UTF-8 it does read, decoded as the full parse decodes them.
+  const std::string read =
+      R"({"choices":[{"message":{"content":"\u0000\u00e9\u20ac\ud83d\ude00\/한)"
+      "\xf0\x9f\x98\x80"
+      R"("}}]})";
+  auto quick = openai_internal::ParseChatFast(read);
+  ASSERT_TRUE(quick);
+  EXPECT_EQ(quick->content, std::string("\0é€😀/한😀", 18));
+  EXPECT_EQ(quick->content,
+            std::get<ChatResponse>(openai_internal::ParseChatFull(200, read)).content);
 }
 
 TEST(OpenAiAdapter, MalformedAnswersAreRefusedLikeBefore) {

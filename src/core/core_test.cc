@@ -274,6 +274,18 @@ TEST(Json, AppendHelpersWriteWhatSerializeWrites) {
   out.clear();
   json::AppendValue(out, v.as_object().at("a").as_array());
   EXPECT_EQ(out, json::Serialize(v.as_object().at("a")));
+  // Every kind of value, numbers at their extremes, keys that need escapes, and nesting far
+  // deeper than the parser's limit (built in code): the same text as Boost.JSON's serializer.
+  json::bj::value kinds = *json::Parse(
+      R"({"s":"x\"y","i":-9223372036854775808,"u":18446744073709551615,"d":[1.5,-0.0,1E300,5E-324,2.0,-1E-7],)"
+      R"("b":[true,false,null],"e":{},"a":[],"k\u0001\"":{"n":[[1],{"m":"값"}]}})");
+  json::bj::value deep = json::bj::array{};
+  for (int i = 0; i < 200; ++i) deep = json::bj::array{std::move(deep), json::bj::object{{"i", i}}};
+  for (const json::bj::value* x : {&kinds, &deep}) {
+    out.clear();
+    json::AppendValue(out, *x);
+    EXPECT_EQ(out, json::Serialize(*x));
+  }
   std::string n;
   json::AppendInt(n, 0);
   n += ',';

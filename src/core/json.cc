@@ -53,11 +53,70 @@ void AppendSerialized(std::string& out, const T& v) {
   char buf[512];
   while (!sr.done()) out += sr.read(buf, sizeof buf);
 }
+
+// Written by hand for what requests carry (objects, arrays, strings, integers): Boost.JSON's
+// serializer costs a set-up per call that was most of the work for a short conversation.
+// Doubles keep Boost.JSON's own number format (through its serializer), and so does anything
+// nested deeper than kMaxDepth (Boost.JSON's serializer does not recurse on the stack).
+void AppendValue(std::string& out, const bj::value& v, int depth);
+void AppendValue(std::string& out, const bj::array& a, int depth) {
+  if (depth > kMaxDepth) return AppendSerialized(out, a);
+  out += '[';
+  bool first = true;
+  for (const auto& e : a) {
+    if (!first) out += ',';
+    first = false;
+    AppendValue(out, e, depth + 1);
+  }
+  out += ']';
+}
+void AppendValue(std::string& out, const bj::object& o, int depth) {
+  if (depth > kMaxDepth) return AppendSerialized(out, o);
+  out += '{';
+  bool first = true;
+  for (const auto& kv : o) {
+    if (!first) out += ',';
+    first = false;
+    AppendString(out, kv.key());
+    out += ':';
+    AppendValue(out, kv.value(), depth + 1);
+  }
+  out += '}';
+}
+void AppendValue(std::string& out, const bj::value& v, int depth) {
+  switch (v.kind()) {
+    case bj::kind::string:
+      AppendString(out, v.get_string());
+      return;
+    case bj::kind::int64:
+      AppendInt(out, v.get_int64());
+      return;
+    case bj::kind::uint64: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, static_cast<std::size_t>(end - buf));
+      return;
+    }
+    case bj::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case bj::kind::null:
+      out += "null";
+      return;
+    case bj::kind::object:
+      return AppendValue(out, v.get_object(), depth);
+    case bj::kind::array:
+      return AppendValue(out, v.get_array(), depth);
+    case bj::kind::double_:
+      return AppendSerialized(out, v);
+  }
+}
+
 }  // namespace
 
-void AppendValue(std::string& out, const bj::value& v) { AppendSerialized(out, v); }
-void AppendValue(std::string& out, const bj::array& v) { AppendSerialized(out, v); }
-void AppendValue(std::string& out, const bj::object& v) { AppendSerialized(out, v); }
+void AppendValue(std::string& out, const bj::value& v) { AppendValue(out, v, 0); }
+void AppendValue(std::string& out, const bj::array& v) { AppendValue(out, v, 0); }
+void AppendValue(std::string& out, const bj::object& v) { AppendValue(out, v, 0); }
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -80,7 +80,10 @@ class IdGenerator {
 void FillFastId(char* out, std::size_t n) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local IdGenerator rng;
+  thread_local IdGenerator generator;
+  // A local copy for the loop: through the thread-local, every draw reloaded and stored the
+  // state (a store through `out`, a char pointer, may alias it).
+  IdGenerator rng = generator;
   auto pick = [](std::uint64_t r32) { return kAlphabet[(r32 * 62) >> 32]; };
   std::size_t i = 0;
   for (; i + 2 <= n; i += 2) {
@@ -89,6 +92,7 @@ void FillFastId(char* out, std::size_t n) {
     out[i + 1] = pick(r >> 32);
   }
   if (i < n) out[i] = pick(rng.Next() >> 32);
+  generator = rng;
 }
 
 }  // namespace

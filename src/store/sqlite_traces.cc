@@ -17,7 +17,8 @@
 //   blocks of their own with id_min_ms = id_max_ms = -1, which Get also looks through;
 // - raw_bytes (an upper bound of the encoded rows' size: small batches join a block only while it
 //   stays small),
-// - row_count (counting a time range without decoding), failed_count (rows with status >= 400 or
+// - row_count (counting a time range, or a block whose only prompt or model is the filter's,
+//   without decoding), failed_count (rows with status >= 400 or
 //   an error class: the error filters skip blocks without), and the distinct prompt names and
 //   models of the block (the prompt and model filters skip blocks without the value; NULL when
 //   there were too many to list), and user_filter, a Bloom filter of its users (the user filter
@@ -113,11 +114,6 @@ bool Failed(const Row& r) {
   return r.status >= 400 || !r.error_class.empty();
 }
 
-// Whether the filter names anything besides the time range.
-bool HasRowConditions(const TraceFilter& f) {
-  return f.prompt || f.version || f.model || f.status || f.errors_only || f.error_class || f.user;
-}
-
 template <typename Row>
 bool Matches(const Row& r, const TraceFilter& f) {
   if (f.from_ms && r.time_ms < *f.from_ms) return false;
@@ -158,6 +154,26 @@ bool MayMatch(const BlockInfo& b, const TraceFilter& f) {
 // Whether every trace of the block is inside the filter's time range.
 bool InsideTimeRange(const BlockInfo& b, const TraceFilter& f) {
   return (!f.from_ms || b.min_time_ms >= *f.from_ms) && (!f.to_ms || b.max_time_ms < *f.to_ms);
+}
+
+// Whether the block's list of distinct values (ValueSet::Column) is exactly {v}. Listed values
+// never contain '\n'; a `v` that does could otherwise equal two listed values joined.
+bool SetIsOnly(const std::optional<std::string>& set, const std::string& v) {
+  return set && v.find('\n') == std::string::npos && set->size() == v.size() + 2 &&
+         set->compare(1, v.size(), v) == 0;
+}
+
+// Whether every trace of the block matches `f`, by its summary columns alone (Count then adds its
+// row count without decoding it): inside the time range, one prompt or model that is the
+// filter's, every trace failed for the error filter. Version, status, error class and user are
+// not summarized exactly: a filter on them always decodes.
+bool AllMatch(const BlockInfo& b, const TraceFilter& f) {
+  if (!InsideTimeRange(b, f)) return false;
+  if (f.version || f.status || f.error_class || f.user) return false;
+  if (f.prompt && !SetIsOnly(b.prompts, *f.prompt)) return false;
+  if (f.model && !SetIsOnly(b.models, *f.model)) return false;
+  if (f.errors_only && b.failed != b.rows) return false;
+  return true;
 }
 
 // A decoded trace waiting in List's merge, with its position in storage order.
@@ -270,13 +286,12 @@ class SqliteTraces : public TraceRepository {
 
   Result<std::size_t> Count(std::int64_t project_id, const TraceFilter& filter) override {
     PO_ASSIGN_OR_RETURN(auto st, SelectBlocks(project_id, filter));
-    bool row_conditions = HasRowConditions(filter);
     std::size_t total = 0;
     trace_blocks::DecodedBlock decoded;
     for (;;) {
       PO_ASSIGN_OR_RETURN(auto b, NextBlock(st, filter));
       if (!b) return total;
-      if (!row_conditions && InsideTimeRange(*b, filter)) {
+      if (AllMatch(*b, filter)) {
         total += static_cast<std::size_t>(b->rows);
         continue;
       }

@@ -148,7 +148,9 @@ TEST_F(SqliteTracesTest, EveryRowIsStoredAndGetReturnsTheFirstStored) {
                   ->Read([&](Tx& tx) -> Status {
                     auto got = tx.traces().Get(1, first.id);
                     EXPECT_TRUE(got.ok() && got->has_value());
-                    if (got.ok() && got->has_value()) EXPECT_EQ((*got)->user, "first");
+                    if (got.ok() && got->has_value()) {
+                      EXPECT_EQ((*got)->user, "first");
+                    }
                     return OkStatus();
                   })
                   .ok());
@@ -577,7 +579,9 @@ TEST_F(SqliteTracesTest, GetFindsIdsAcrossBlocksOfAnyIdRange) {
                     }
                     auto got = tx.traces().Get(1, slow.id);
                     EXPECT_TRUE(got.ok() && got->has_value());
-                    if (got.ok() && got->has_value()) EXPECT_EQ((*got)->time_ms, slow.time_ms);
+                    if (got.ok() && got->has_value()) {
+                      EXPECT_EQ((*got)->time_ms, slow.time_ms);
+                    }
                     for (std::int64_t t : {kBase - 1, kBase + 5, kBase + 2000, kBase + 99999}) {
                       auto none = tx.traces().Get(1, TimeOrderedId("tr-", 24, t));
                       EXPECT_TRUE(none.ok());
@@ -715,7 +719,7 @@ TEST_F(SqliteTracesTest, FiltersDecodeOnlyTheBlocksThatMayMatch) {
       std::int64_t t = kBase + b * 1000 + i;
       TraceRow r = Row(TimeOrderedId("tr-", 24, t), t);
       r.user = "사용자-" + std::to_string(b);
-      r.model = b == 7 ? "rare" : "common";
+      r.model = b == 7 ? "rare" : (b == 13 && i % 2 == 1 ? "other" : "common");
       r.prompt_name = b == 9 ? "only-here" : "";
       r.status = b == 11 && i == 50 ? 500 : 200;
       batch.push_back(r);
@@ -746,6 +750,37 @@ TEST_F(SqliteTracesTest, FiltersDecodeOnlyTheBlocksThatMayMatch) {
   check("model", F([](TraceFilter& f) { f.model = "rare"; }), 100);
   check("prompt", F([](TraceFilter& f) { f.prompt = "only-here"; }), 100);
   check("errors", F([](TraceFilter& f) { f.errors_only = true; }), 1);
+  // Counting needs no block whose only model (or prompt) is the filter's: here only the block
+  // with two models is decoded to count "common"; listing 10 traces decodes the newest block.
+  auto counted = [&](TraceFilter f, std::size_t total) {
+    decodes = 0;
+    auto n = repo->Count(1, f);
+    EXPECT_TRUE(n.ok());
+    if (n.ok()) {
+      EXPECT_EQ(*n, total);
+    }
+    return decodes;
+  };
+  EXPECT_EQ(counted(F([](TraceFilter& f) { f.model = "common"; }), 1850), 1);
+  EXPECT_EQ(counted(F([](TraceFilter& f) { f.model = "other"; }), 50), 1);
+  EXPECT_EQ(counted(F([](TraceFilter& f) { f.model = "rare"; }), 100), 0);
+  EXPECT_EQ(counted(F([](TraceFilter& f) { f.prompt = "only-here"; }), 100), 0);
+  EXPECT_EQ(counted(F([](TraceFilter& f) {
+                      f.model = "common";
+                      f.from_ms = kBase + 2050;  // inside block 2: that block is decoded
+                      f.to_ms = kBase + 4000;    // after block 3: not decoded
+                    }),
+                    150),
+            1);
+  EXPECT_EQ(counted(F([](TraceFilter& f) {
+                      f.model = "common";
+                      f.user = "사용자-3";  // not summarized exactly: decoded
+                    }),
+                    100),
+            1);
+  // A value with a line break could equal two listed values joined: never taken as the only one.
+  EXPECT_EQ(counted(F([](TraceFilter& f) { f.model = "common\nother"; }), 0), 1);
+  check("common model", F([](TraceFilter& f) { f.model = "common"; }), 1850);
   // Without such a filter every block in the range is read (here: to list 2000 traces).
   decodes = 0;
   ASSERT_TRUE(repo->List(1, {}, 0, 2000).ok());

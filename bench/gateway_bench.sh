@@ -27,7 +27,6 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 free_port MOCK_PORT
 free_port PROXY_PORT
 free_port SEP_PORT
-COMPLETION='{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
 UPSTREAM="upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }"
 PROXY_LOCATION='location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 
@@ -36,7 +35,7 @@ start_nginx nginx 1 "
   $UPSTREAM
   server {  # the mock upstream
     listen 127.0.0.1:$MOCK_PORT;
-    location / { default_type application/json; return 200 '$COMPLETION'; }
+    location / { default_type application/json; return 200 '$MOCK_COMPLETION'; }
   }
   server {  # the reference proxy
     listen 127.0.0.1:$PROXY_PORT;
@@ -81,13 +80,7 @@ if SHM=$(mktemp -d /dev/shm/promptops-bench-XXXXXX 2>/dev/null); then
 fi
 sleep 0.3
 
-BODY='{"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]}'
-cat >"$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
+write_chat_lua "$WORK/post.lua" mock-model
 # The machine is shared: every path is measured ROUNDS times, the paths interleaved round by
 # round, and each figure is the median of its rounds (requests/s and the two percentiles taken
 # separately), so that a noisy minute does not land on one path only.
@@ -192,12 +185,7 @@ for name in $PATHS; do
 done
 
 # Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
-cat >"$WORK/stream.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"sim-stream","stream":true,"messages":[{"role":"user","content":"stream please"}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
+write_chat_lua "$WORK/stream.lua" sim-stream '"stream":true,'
 STREAM_OUT=$(wrk -t2 -c"$STREAMS" -d"${SECS}s" --timeout 10s --latency -s "$WORK/stream.lua" "http://127.0.0.1:$PO_PORT/v1/chat/completions" &
   WRK=$!; sleep $((SECS / 2)); awk '/VmRSS/ {print "RSS_MB " int($2/1024)}' "/proc/$PO_PID/status"; wait $WRK)
 S_RSS=$(echo "$STREAM_OUT" | awk '/RSS_MB/ {print $2}')

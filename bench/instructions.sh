@@ -6,9 +6,9 @@
 #   bench/instructions.sh [BIN...]        (default: build/promptops)
 #
 # Each binary runs under callgrind as `promptops serve` in front of a mock upstream (nginx
-# returning a fixed chat.completion, as in gateway_bench.sh), answers 300 warm-up requests, then
-# its counters are zeroed and one keep-alive connection sends requests for REQ_SECONDS (default
-# 8) seconds (~3000 requests under callgrind). Prints instructions per request (total / the
+# returning a fixed chat.completion, as in gateway_bench.sh) and answers requests for 3 s to warm
+# up; then its counters are zeroed and one keep-alive connection sends requests for REQ_SECONDS
+# (default 8) seconds (~10k requests under callgrind). Prints instructions per request (total / the
 # requests wrk completed; traces, metrics and the writer's batches included) and keeps each
 # profile in KEEP_DIR if set (read them with callgrind_annotate --inclusive=yes).
 set -euo pipefail
@@ -23,11 +23,10 @@ BINS=("$@")
 REQ_SECONDS=${REQ_SECONDS:-8}
 
 free_port MOCK_PORT
-COMPLETION='{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
 start_nginx nginx 1 "
   server {
     listen 127.0.0.1:$MOCK_PORT;
-    location / { default_type application/json; return 200 '$COMPLETION'; }
+    location / { default_type application/json; return 200 '$MOCK_COMPLETION'; }
   }"
 cat >"$WORK/promptops.yaml" <<CONF
 providers:
@@ -38,30 +37,18 @@ gateway:
   cache: {enabled: false}
   trace_bodies: none
 CONF
-cat >"$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
+write_chat_lua "$WORK/post.lua" mock-model
 
 i=0
 for bin in "${BINS[@]}"; do
   i=$((i + 1))
   dir="$WORK/run$i"
   mkdir -p "$dir"
-  PROMPTOPS_ADMIN_KEY="$KEY" valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
-    "$bin" serve --listen 127.0.0.1:0 --data "$dir/data" --log-level warn \
-    --config "$WORK/promptops.yaml" >"$dir/serve.out" 2>"$dir/serve.err" &
-  pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 300); do
-    grep -q "listening on" "$dir/serve.out" 2>/dev/null && break
-    sleep 0.2
-  done
-  port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/serve.out")
-  [ -n "$port" ] || { echo "bench: $bin did not start under valgrind"; tail "$dir/serve.err"; exit 1; }
-  url="http://127.0.0.1:$port/v1/chat/completions"
+  PO_BIN="$bin" PO_DATA="$dir/data" PO_OUT="$dir/serve" \
+    PO_WRAP="valgrind --tool=callgrind --callgrind-out-file=$dir/callgrind.out" \
+    start_promptops --config "$WORK/promptops.yaml"
+  pid=$PO_PID
+  url="http://127.0.0.1:$PO_PORT/v1/chat/completions"
   wrk -t1 -c1 -d3s -s "$WORK/post.lua" "$url" >/dev/null  # warm-up
   sleep 1  # the writer stores the warm-up's traces
   callgrind_control -z "$pid" >/dev/null 2>&1

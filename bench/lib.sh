@@ -20,14 +20,16 @@ done
 
 # start_promptops ARGS...: `promptops serve` on a free port with the bench admin key; sets PO_PID
 # and PO_PORT, or exits with the server's log. Its data directory is PO_DATA (default
-# WORK/data) and its output goes to PO_OUT.out and PO_OUT.err (default WORK/serve).
+# WORK/data) and its output goes to PO_OUT.out and PO_OUT.err (default WORK/serve). PO_WRAP, if
+# set, is a command that runs it (e.g. valgrind with its options); PO_BIN another binary.
 start_promptops() {
   local data=${PO_DATA:-$WORK/data} out=${PO_OUT:-$WORK/serve}
-  PROMPTOPS_ADMIN_KEY="$KEY" "$BIN" serve --listen 127.0.0.1:0 --data "$data" \
-    --log-level warn "$@" >"$out.out" 2>"$out.err" &
+  # shellcheck disable=SC2086 # PO_WRAP is a command with its arguments
+  PROMPTOPS_ADMIN_KEY="$KEY" ${PO_WRAP:-} "${PO_BIN:-$BIN}" serve --listen 127.0.0.1:0 \
+    --data "$data" --log-level warn "$@" >"$out.out" 2>"$out.err" &
   PO_PID=$!
   PIDS+=("$PO_PID")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q "listening on" "$out.out" 2>/dev/null && break
     sleep 0.1
   done
@@ -100,6 +102,20 @@ wrk_measure() {
   local out
   out=$(wrk -t"$threads" -c"$conns" -d"${SECONDS_PER_RUN}s" --latency "$@" "$url")
   echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')") $(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")"
+}
+
+# The mock upstream's answer: a fixed chat.completion (no model behind it).
+MOCK_COMPLETION='{"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the mock upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
+
+# write_chat_lua FILE MODEL [EXTRA_JSON]: a wrk script that POSTs a one-message chat completion
+# for MODEL with the bench key (EXTRA_JSON: more members, e.g. '"stream":true,').
+write_chat_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"$2",${3:-}"messages":[{"role":"user","content":"Say hello."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/json.h"
+#include "core/utf8.h"
 #include "providers/adapter.h"
 #include "providers/openai_adapter_internal.h"
 #include "providers/sse_parser.h"
@@ -293,43 +294,14 @@ class CompletionScanner {
       const unsigned char* run = p_;
       if (c < 0x80) {
         ++p_;
-      } else if (!Utf8Sequence()) {
-        return false;
+      } else {
+        std::size_t n = utf8::SequenceLength(p_, end_);
+        if (n == 0) return false;
+        p_ += n;
       }
       if (buffer) buffer->append(reinterpret_cast<const char*>(run), p_ - run);
     }
     return false;  // no closing quote
-  }
-
-  // One UTF-8 encoded code point at p_ (its lead byte >= 0x80), RFC 3629: no overlongs, no
-  // surrogates, at most U+10FFFF.
-  bool Utf8Sequence() {
-    unsigned char c = *p_;
-    int n;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end_ - p_ <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p_[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p_[i] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p_ += n + 1;
-    return true;
   }
 
   static int Hex(unsigned char c) {

@@ -650,7 +650,10 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (stopping_) break;
       if (buffer.size() == 0) {
         deadline.Set(std::chrono::steady_clock::now() + opts_.idle_timeout);
-        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+        // From the socket itself: the deadline above bounds this read, and the stream's own
+        // read operation (its timeout bookkeeping, a reference count and a work count per read)
+        // cost more than the read's completion.
+        auto [read_ec, n] = co_await stream.socket().async_read_some(buffer.prepare(4096), kTuple);
         if (read_ec || deadline.Fired()) break;
         buffer.commit(n);
       }

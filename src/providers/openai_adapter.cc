@@ -39,12 +39,12 @@ struct CompletionFields {
 
 // Reads a plain chat.completion: an object with a non-empty `choices` whose first element is an
 // object with a `message` object, and the fields above. It validates the whole text as strict
-// JSON (RFC 8259: no comments, no trailing commas; UTF-8; nesting up to 64 levels) and gives up
-// (nullopt) on anything it does not read itself: invalid JSON, an `error` member, tool calls,
-// a non-string id/model/content/finish_reason, token counts that are not integers, a member it
-// reads given twice, escapes it cannot decode (lone surrogates). The caller then parses the answer
-// fully, so errors and rare shapes keep exactly the full parser's behaviour; a test compares the
-// two on thousands of mutated answers.
+// JSON (RFC 8259: no comments, no trailing commas; UTF-8) and gives up (nullopt) on anything it
+// does not read itself: invalid JSON, an `error` member, tool calls, a non-string
+// id/model/content/finish_reason, token counts that are not integers, a member it reads given
+// twice, escapes it cannot decode (lone surrogates), nesting deeper than 32 levels. The caller then
+// parses the answer fully, so errors and rare shapes keep exactly the full parser's behaviour; a
+// test compares the two on thousands of mutated answers.
 class CompletionScanner {
  public:
   explicit CompletionScanner(std::string_view text)

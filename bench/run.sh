@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: measures the registry's hot read path over HTTP with wrk, side by side with nginx
 # serving the same bytes as a static file (the baseline, measured in the same run), then runs the
-# in-process benchmarks (handler latency, render and push throughput; trace storage per row).
+# in-process benchmarks (handler latency, render and push throughput; trace storage per row), the
+# gateway bench (bench/gateway_bench.sh) and the gateway's instructions per request under
+# callgrind (bench/instructions.sh).
 #
 #   bench/run.sh [BUILD_DIR] [SECONDS]
 #
@@ -67,3 +69,13 @@ REPORT="$ROOT/bench/results/latest.md"
 # simulated streams.
 echo
 "$ROOT/bench/gateway_bench.sh" "$BUILD" "$SECONDS_PER_RUN" "${PROMPTOPS_BENCH_STREAMS:-10000}"
+
+# Instructions per proxied request under callgrind (deterministic; no hardware counters needed).
+echo
+echo "## Gateway: instructions per proxied request (callgrind)"
+echo
+if command -v valgrind >/dev/null; then
+  "$ROOT/bench/instructions.sh" "$ROOT/$BUILD/promptops"
+else
+  echo "skipped: valgrind is missing (run scripts/setup)"
+fi

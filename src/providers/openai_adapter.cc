@@ -265,43 +265,51 @@ class CompletionScanner {
   }
 
   // A string at p_ (its opening quote). With `out`, its decoded text: a view into the answer
-  // when it has no escapes, else decoded into `buffer`. Checks UTF-8 and refuses raw control
-  // characters, as JSON requires.
+  // when it has no escapes (UTF-8 text included), else decoded into `buffer`. Checks UTF-8 and
+  // refuses raw control characters, as JSON requires. Bytes between escapes are copied in runs.
   bool String(std::string_view* out, std::string* buffer) {
     const unsigned char* start = p_ + 1;  // after the opening quote
-    // The usual case: printable ASCII up to the closing quote.
-    const unsigned char* p = start;
-    while (p < end_ && kPlain[*p]) ++p;
-    p_ = p;
-    if (p_ < end_ && *p_ == '"') {
-      if (out) *out = std::string_view(reinterpret_cast<const char*>(start), p_ - start);
-      ++p_;
-      return true;
-    }
-    if (buffer) buffer->assign(reinterpret_cast<const char*>(start), p_ - start);
-    while (p_ < end_) {
+    const unsigned char* run = start;     // the bytes from here on are copied as they are
+    bool escaped = false;
+    p_ = start;
+    for (;;) {
+      const unsigned char* p = p_;
+      while (p < end_ && kPlain[*p]) ++p;  // printable ASCII
+      p_ = p;
+      if (p_ >= end_) return false;  // no closing quote
       unsigned char c = *p_;
-      if (c == '"') {
-        ++p_;
-        if (out) *out = *buffer;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        if (!Escape(buffer)) return false;
-        continue;
-      }
-      const unsigned char* run = p_;
-      if (c < 0x80) {
-        ++p_;
-      } else {
+      if (c >= 0x80) {
         std::size_t n = utf8::SequenceLength(p_, end_);
         if (n == 0) return false;
         p_ += n;
+        continue;
       }
-      if (buffer) buffer->append(reinterpret_cast<const char*>(run), p_ - run);
+      auto text = [](const unsigned char* from, const unsigned char* to) {
+        return std::string_view(reinterpret_cast<const char*>(from),
+                                static_cast<std::size_t>(to - from));
+      };
+      if (c == '"') {
+        if (out && !escaped) *out = text(start, p_);
+        if (out && escaped) {
+          buffer->append(text(run, p_));
+          *out = *buffer;
+        }
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      // A backslash: what came before it is copied, the escape decoded.
+      if (buffer) {
+        if (escaped) {
+          buffer->append(text(run, p_));
+        } else {
+          buffer->assign(text(run, p_));
+        }
+      }
+      escaped = true;
+      if (!Escape(buffer)) return false;
+      run = p_;
     }
-    return false;  // no closing quote
   }
 
   static int Hex(unsigned char c) {

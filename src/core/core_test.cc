@@ -242,6 +242,21 @@ TEST(Json, TypedAccessorsNameTheField) {
             R"({"error":{"code":"not_found","message":"x"}})");
 }
 
+// A character that needs an escape is found at any offset of a string of any length.
+TEST(Json, EscapesAreFoundAtEveryOffset) {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "é", "\x7f"};
+  for (std::size_t len = 0; len <= 33; ++len) {
+    for (std::size_t at = 0; at <= len; ++at) {
+      for (const auto& sp : specials) {
+        std::string text = std::string(at, 'a') + sp + std::string(len - at, 'b');
+        std::string out;
+        json::AppendString(out, text);
+        ASSERT_EQ(out, json::Serialize(json::bj::value(text))) << len << " " << at;
+      }
+    }
+  }
+}
+
 TEST(Json, AppendHelpersWriteWhatSerializeWrites) {
   // Every escape class, Korean text and a 4-byte UTF-8 sequence, compared with Boost.JSON.
   const std::string samples[] = {"",

@@ -307,6 +307,32 @@ TEST(OpenAiAdapter, FastPassAgreesWithTheFullParseOnMutatedAnswers) {
   EXPECT_GT(full_only, 1000);
 }
 
+// Escapes, UTF-8 and bytes JSON refuses are found at every offset of a string: the fast pass
+// agrees with the full parse, or leaves the answer to it.
+TEST(OpenAiAdapter, FastPassFindsEveryByteAtEveryOffset) {
+  const std::string specials[] = {"\\n", "\\\"", "\\u00e9", "é", "한", "\x01", "\xff", "\xc3"};
+  int read = 0;
+  for (std::size_t before = 0; before <= 17; ++before) {
+    for (std::size_t after = 0; after <= 17; ++after) {
+      for (const auto& sp : specials) {
+        std::string body = R"({"choices":[{"message":{"content":")" + std::string(before, 'a') +
+                           sp + std::string(after, 'b') + R"("}}]})";
+        auto quick = openai_internal::ParseChatFast(body);
+        auto full = openai_internal::ParseChatFull(200, body);
+        if (!quick) {
+          // Left to the full parse: only for bytes JSON refuses.
+          EXPECT_EQ(full.index(), 1u) << body;
+          continue;
+        }
+        ++read;
+        ASSERT_EQ(full.index(), 0u) << body;
+        EXPECT_EQ(quick->content, std::get<ChatResponse>(full).content) << body;
+      }
+    }
+  }
+  EXPECT_EQ(read, 18 * 18 * 5);  // the five valid specials, everywhere
+}
+
 // The fast pass leaves to the full parse what it does not read itself, and refuses what is not
 // strict JSON.
 TEST(OpenAiAdapter, FastPassLeavesRareShapesAndInvalidJsonToTheFullParse) {

@@ -3,6 +3,7 @@
 // streaming, `chat.completion.chunk` objects as SSE `data:` lines ending with `data: [DONE]`.
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -215,7 +216,11 @@ class CompletionScanner {
     std::string_view v;
     std::string buffer;
     if (!String(&v, &buffer)) return false;
-    out.assign(v.data(), v.size());
+    if (!v.empty() && v.data() == buffer.data()) {
+      out = std::move(buffer);  // decoded (it had escapes): taken, not copied
+    } else {
+      out.assign(v.data(), v.size());
+    }
     return true;
   }
 
@@ -303,6 +308,9 @@ class CompletionScanner {
         if (escaped) {
           buffer->append(text(run, p_));
         } else {
+          // At most the rest of the answer: one allocation for the decoded text (up to 64 KiB;
+          // beyond, the buffer grows as it fills, not to the size of a large answer at once).
+          buffer->reserve(std::min<std::size_t>(static_cast<std::size_t>(end_ - start), 64 * 1024));
           buffer->assign(text(run, p_));
         }
       }

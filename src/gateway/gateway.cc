@@ -514,7 +514,6 @@ struct Gateway::Impl {
     InboundChat& in = *parsed;
     trace.model = in.model;
     trace.user = in.user;
-    trace.metadata = in.metadata;
     trace.stream = in.stream;
     st.client_model = in.model;
     st.stream = in.stream;
@@ -524,6 +523,7 @@ struct Gateway::Impl {
     } else if (auto h = req.Header("x-promptops-session")) {
       trace.session = std::string(*h);
     }
+    trace.metadata = std::move(in.metadata);  // not read from `in` after this
 
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
@@ -573,7 +573,11 @@ struct Gateway::Impl {
       }
       model_name = std::string(m->value().as_string());
     }
-    for (auto& m : in.messages) messages.push_back(std::move(m));
+    if (messages.empty()) {
+      messages = std::move(in.messages);  // no prompt messages before them: taken whole
+    } else {
+      for (auto& m : in.messages) messages.push_back(std::move(m));
+    }
     const ModelConfig* model = config.Find(model_name);
     if (!model) {
       return FailChat(

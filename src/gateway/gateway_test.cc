@@ -203,6 +203,27 @@ TEST_F(GatewayTest, SimulatedModelAnswersInOpenAiShapeWithHeadersAndTrace) {
             std::string::npos);
 }
 
+// The request's user, metadata and session reach the stored trace (the session from metadata's
+// session_id, else the x-promptops-session header), Korean text included.
+TEST_F(GatewayTest, UserMetadataAndSessionAreKeptOnTheTrace) {
+  Start();
+  auto a = Chat(R"({"model":"demo-chat","user":"김민수","metadata":{"session_id":"s-1","팀":"결제"},
+      "messages":[{"role":"user","content":"안녕하세요"}]})");
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto b = Chat(kHello, {{"x-promptops-session", "from-header"}});
+  ASSERT_EQ(b.status, 200) << b.body;
+  auto traces = Traces();  // newest first
+  ASSERT_EQ(traces.size(), 2u);
+  const auto& with_metadata = traces[1];
+  EXPECT_EQ(with_metadata.user, "김민수");
+  EXPECT_EQ(with_metadata.session, "s-1");
+  auto metadata = bj::parse(with_metadata.metadata_json).as_object();
+  EXPECT_EQ(metadata.at("session_id").as_string(), "s-1");
+  EXPECT_EQ(metadata.at("팀").as_string(), "결제");
+  EXPECT_EQ(traces[0].user, "");
+  EXPECT_EQ(traces[0].session, "from-header");
+}
+
 TEST_F(GatewayTest, StreamingDeliversTheSameTextWithUsageOnlyWhenAsked) {
   Start();
   std::string plain(Json(Chat(kHello)).at("choices").at(0).at("message").at("content").as_string());

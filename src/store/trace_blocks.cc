@@ -23,14 +23,6 @@ constexpr std::uint64_t kDecodeLimit = std::uint64_t{1} << 32;
 
 // --- encoding ---------------------------------------------------------------------------------
 
-void PutVarint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>(static_cast<unsigned char>(v) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
 // Rows are written through a pointer into a buffer sized once for the most they can take
 // (EncodedSizeBound): appending byte by byte cost a capacity check per byte, most of the writer's
 // encoding work.
@@ -302,9 +294,11 @@ std::string Encode(std::span<const TraceRow* const> rows) {
   for (const TraceRow* r : rows) PutRow(w, *r);
   raw.resize(static_cast<std::size_t>(w.end() - raw.data()));
 
-  std::string out;
-  out += kFormat;
-  PutVarint(out, raw.size());
+  char head_bytes[1 + 10];  // the format byte and the raw size
+  RowWriter head_writer(head_bytes);
+  head_writer.Byte(static_cast<unsigned char>(kFormat));
+  head_writer.Varint(raw.size());
+  std::string out(head_bytes, head_writer.end());
   std::size_t head = out.size();
   out.resize(head + ZSTD_compressBound(raw.size()));
 

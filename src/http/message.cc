@@ -47,8 +47,18 @@ std::optional<std::string_view> FindHeader(const Headers& headers, std::string_v
 }
 
 bool IsFramingHeader(std::string_view name) {
-  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
-         EqualsIgnoreCase(name, "connection");
+  // By length first: it runs for every header of every response and upstream request, and most
+  // names have none of these lengths.
+  switch (name.size()) {
+    case 10:
+      return EqualsIgnoreCase(name, "connection");
+    case 14:
+      return EqualsIgnoreCase(name, "content-length");
+    case 17:
+      return EqualsIgnoreCase(name, "transfer-encoding");
+    default:
+      return false;
+  }
 }
 
 bool ValidHeaderName(std::string_view name) {

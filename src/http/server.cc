@@ -115,25 +115,6 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
   return std::nullopt;
 }
 
-// Headers the server writes itself (framing, Server, x-request-id): a handler's are dropped.
-// Compared by length first: most names a handler sets have none of these lengths.
-bool ServerOwnedHeader(std::string_view name) {
-  switch (name.size()) {
-    case 6:
-      return EqualsIgnoreCase(name, "server");
-    case 10:
-      return EqualsIgnoreCase(name, "connection");
-    case 12:
-      return EqualsIgnoreCase(name, "x-request-id");
-    case 14:
-      return EqualsIgnoreCase(name, "content-length");
-    case 17:
-      return EqualsIgnoreCase(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
-
 // The status line and header block of a response (ending with the empty line): the handler's
 // headers in their order, minus the framing headers and the two the server sets itself
 // (Server, x-request-id), then those, then the framing. `content_length` nullopt: none (a
@@ -159,7 +140,10 @@ std::string ResponseHead(int status, const Headers& headers, const std::string& 
   put(reason);
   put("\r\n"sv);
   for (const auto& [name, value] : headers) {
-    if (ServerOwnedHeader(name)) continue;
+    if (IsFramingHeader(name) || EqualsIgnoreCase(name, "server") ||
+        EqualsIgnoreCase(name, "x-request-id")) {
+      continue;
+    }
     if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
       log::Warn("http response header dropped: invalid name or value",
                 {{"request_id", request_id}, {"header", std::string(name.substr(0, 64))}});

@@ -28,18 +28,11 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
   return usage;
 }
 
-// The fields of a plain chat.completion answer, read by one pass over the text (no DOM:
+// Reads a plain chat.completion in one pass over the text, straight into a ChatResponse (no DOM:
 // building Boost.JSON objects for the whole answer cost more than the rest of the call's JSON
-// work, and Boost.JSON's SAX parser still cost ~20 instructions per byte).
-struct CompletionFields {
-  std::string id, model, content, finish_reason;
-  bool has_finish_reason = false;
-  bool has_usage = false;
-  std::optional<std::int64_t> prompt_tokens, completion_tokens;
-};
-
-// Reads a plain chat.completion: an object with a non-empty `choices` whose first element is an
-// object with a `message` object, and the fields above. It validates the whole text as strict
+// work, and Boost.JSON's SAX parser still cost ~20 instructions per byte): an object with a
+// non-empty `choices` whose first element is an object with a `message` object; id, model,
+// content, finish_reason and usage. It validates the whole text as strict
 // JSON (RFC 8259: no comments, no trailing commas; UTF-8) and gives up (nullopt) on anything it
 // does not read itself: invalid JSON, an `error` member, tool calls, a non-string
 // id/model/content/finish_reason, token counts that are not integers, a member it reads given
@@ -51,15 +44,15 @@ class CompletionScanner {
   explicit CompletionScanner(std::string_view text)
       : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
 
-  std::optional<CompletionFields> Scan() {
-    CompletionFields f;
-    f_ = &f;
+  std::optional<ChatResponse> Scan() {
+    ChatResponse r;
+    r_ = &r;
     SkipSpace();
     if (!Top()) return std::nullopt;
     SkipSpace();
     if (p_ != end_) return std::nullopt;  // only whitespace may follow the document
     if (!has_choices_ || !has_message_) return std::nullopt;
-    return f;
+    return r;
   }
 
  private:
@@ -155,11 +148,10 @@ class CompletionScanner {
     if (!Eat('{')) return false;  // not an object: the full parser says what it is
     bool seen_id = false, seen_model = false, seen_choices = false, seen_usage = false;
     return Members(1, [&](std::string_view key) {
-      if (key == "id") return !Again(seen_id) && StringInto(f_->id);
-      if (key == "model") return !Again(seen_model) && StringInto(f_->model);
+      if (key == "id") return !Again(seen_id) && StringInto(r_->id);
+      if (key == "model") return !Again(seen_model) && StringInto(r_->model);
       if (key == "choices") {
         if (Again(seen_choices) || !Eat('[')) return false;
-        has_choices_ = false;
         bool ok = Elements(2, [&](std::size_t i) {
           if (i > 0) return Skip(2);
           has_choices_ = true;
@@ -171,12 +163,12 @@ class CompletionScanner {
         if (Again(seen_usage)) return false;
         if (Literal("null")) return true;  // reads like an absent field
         if (!Eat('{')) return false;
-        f_->has_usage = true;
+        Usage& usage = r_->usage.emplace();  // counts it does not give are 0
         bool seen_prompt = false, seen_completion = false;
         return Members(2, [&](std::string_view k) {
-          if (k == "prompt_tokens") return !Again(seen_prompt) && TokenCount(f_->prompt_tokens);
+          if (k == "prompt_tokens") return !Again(seen_prompt) && TokenCount(usage.prompt_tokens);
           if (k == "completion_tokens") {
-            return !Again(seen_completion) && TokenCount(f_->completion_tokens);
+            return !Again(seen_completion) && TokenCount(usage.completion_tokens);
           }
           return Skip(2);
         });
@@ -195,7 +187,7 @@ class CompletionScanner {
         bool seen_content = false;
         return Members(4, [&](std::string_view k) {
           if (k == "content") {
-            return !Again(seen_content) && (Literal("null") || StringInto(f_->content));
+            return !Again(seen_content) && (Literal("null") || StringInto(r_->content));
           }
           if (k == "tool_calls") return false;  // tool calls: the full parser's case
           return Skip(4);
@@ -203,9 +195,8 @@ class CompletionScanner {
       }
       if (key == "finish_reason") {
         if (Again(seen_finish)) return false;
-        if (Literal("null")) return true;
-        f_->has_finish_reason = true;
-        return StringInto(f_->finish_reason);
+        if (Literal("null")) return true;  // the default ("stop") stays
+        return StringInto(r_->finish_reason);
       }
       return Skip(3);
     });
@@ -226,12 +217,7 @@ class CompletionScanner {
 
   // A token count: an integer that fits int64 (a fraction or exponent, as some servers send,
   // is left to the full parser).
-  bool TokenCount(std::optional<std::int64_t>& out) {
-    std::int64_t v = 0;
-    if (!Number(&v)) return false;
-    out = v;
-    return true;
-  }
+  bool TokenCount(std::int64_t& out) { return Number(&out); }
 
   // A JSON number (validated). With `out`, it must be an integer of at most 18 digits, whose
   // value is stored there.
@@ -417,34 +403,17 @@ class CompletionScanner {
 
   const unsigned char* p_;
   const unsigned char* end_;
-  CompletionFields* f_ = nullptr;
+  ChatResponse* r_ = nullptr;
   bool has_choices_ = false;
   bool has_message_ = false;
 };
-
-std::optional<CompletionFields> ScanCompletion(std::string_view body) {
-  return CompletionScanner(body).Scan();
-}
 
 }  // namespace
 
 namespace openai_internal {
 
 std::optional<ChatResponse> ParseChatFast(std::string_view body) {
-  auto f = ScanCompletion(body);
-  if (!f) return std::nullopt;
-  ChatResponse r;
-  r.id = std::move(f->id);
-  r.model = std::move(f->model);
-  r.content = std::move(f->content);
-  if (f->has_finish_reason) r.finish_reason = std::move(f->finish_reason);
-  if (f->has_usage) {
-    Usage u;
-    u.prompt_tokens = f->prompt_tokens.value_or(0);
-    u.completion_tokens = f->completion_tokens.value_or(0);
-    r.usage = u;
-  }
-  return r;
+  return CompletionScanner(body).Scan();
 }
 
 std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::string_view body) {

@@ -310,10 +310,14 @@ Result<const bj::array*> OptArray(const bj::object& o, std::string_view key) {
   return OptArray(Find(o, key), key);
 }
 
-Result<std::string> RequireString(const bj::object& o, std::string_view key) {
-  PO_ASSIGN_OR_RETURN(auto s, OptString(o, key));
+Result<std::string> RequireString(const bj::value* v, std::string_view key) {
+  PO_ASSIGN_OR_RETURN(auto s, OptString(v, key));
   if (!s) return Error::InvalidArgument("field '" + std::string(key) + "' is required");
   return std::move(*s);
+}
+
+Result<std::string> RequireString(const bj::object& o, std::string_view key) {
+  return RequireString(Find(o, key), key);
 }
 
 std::string ErrorBody(const Error& e) {

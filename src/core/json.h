@@ -63,6 +63,7 @@ Result<const bj::object*> OptObject(const bj::value* v, std::string_view key);
 Result<const bj::array*> OptArray(const bj::value* v, std::string_view key);
 // Required variants: absent -> InvalidArgument("field 'name' is required").
 Result<std::string> RequireString(const bj::object& o, std::string_view key);
+Result<std::string> RequireString(const bj::value* v, std::string_view key);
 
 // The error body every API returns: {"error":{"code":"...","message":"..."}}.
 std::string ErrorBody(const Error& e);

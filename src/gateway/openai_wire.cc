@@ -116,9 +116,7 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
     has_unknown = true;
   }
   InboundChat c;
-  PO_ASSIGN_OR_RETURN(auto model, json::OptString(field[KnownIndex("model")], "model"));
-  if (!model) return Error::InvalidArgument("field 'model' is required");
-  c.model = std::move(*model);
+  PO_ASSIGN_OR_RETURN(c.model, json::RequireString(field[KnownIndex("model")], "model"));
   PO_ASSIGN_OR_RETURN(c.ref, ParseModelRef(c.model));
   PO_ASSIGN_OR_RETURN(const bj::array* msgs,
                       json::OptArray(field[KnownIndex("messages")], "messages"));

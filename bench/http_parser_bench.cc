@@ -28,10 +28,13 @@ const std::string kRequestBody =
 const std::string kRequest =
     "POST /v1/chat/completions HTTP/1.1\r\n"
     "Host: 127.0.0.1:8080\r\n"
-    "Content-Length: " + std::to_string(kRequestBody.size()) + "\r\n"
+    "Content-Length: " +
+    std::to_string(kRequestBody.size()) +
+    "\r\n"
     "Content-Type: application/json\r\n"
     "Authorization: Bearer po-bench-0123456789abcdef0123456789abcdef0123456789abcdef\r\n"
-    "\r\n" + kRequestBody;
+    "\r\n" +
+    kRequestBody;
 
 const std::string kResponseBody =
     R"({"id":"chatcmpl-mock","object":"chat.completion","created":1700000000,"model":"mock",)"
@@ -43,9 +46,12 @@ const std::string kResponse =
     "Server: nginx/1.22.1\r\n"
     "Date: Mon, 23 Nov 2026 20:00:00 GMT\r\n"
     "Content-Type: application/json\r\n"
-    "Content-Length: " + std::to_string(kResponseBody.size()) + "\r\n"
+    "Content-Length: " +
+    std::to_string(kResponseBody.size()) +
+    "\r\n"
     "Connection: keep-alive\r\n"
-    "\r\n" + kResponseBody;
+    "\r\n" +
+    kResponseBody;
 
 template <class Parse>
 double NanosPerMessage(int messages, Parse&& parse) {

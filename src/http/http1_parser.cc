@@ -317,9 +317,8 @@ std::size_t Http1Parser::ParseHead(const char* begin, const char* end, bool comp
                                    error_code& ec) {
   const char* p = begin;
   if (!StartLine(p, end, complete, ec)) return 0;
-  p = ParseFields(p, end, complete, ec, [&](std::string_view name, std::string_view value) {
-    Field(name, value, ec);
-  });
+  p = ParseFields(p, end, complete, ec,
+                  [&](std::string_view name, std::string_view value) { Field(name, value, ec); });
   if (p == nullptr) return 0;
   return static_cast<std::size_t>(p - begin);
 }

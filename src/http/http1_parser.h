@@ -72,12 +72,12 @@ class Http1Parser {
   enum class State : std::uint8_t {
     kNothingYet,
     kHead,
-    kBody,           // Content-Length bytes remain
-    kBodyToEof,      // until the connection ends (responses only)
-    kChunkSize,      // a chunk-size line
-    kChunkData,      // chunk data
-    kChunkDataEnd,   // the CRLF after chunk data
-    kTrailer,        // trailer fields after the last chunk
+    kBody,          // Content-Length bytes remain
+    kBodyToEof,     // until the connection ends (responses only)
+    kChunkSize,     // a chunk-size line
+    kChunkData,     // chunk data
+    kChunkDataEnd,  // the CRLF after chunk data
+    kTrailer,       // trailer fields after the last chunk
     kComplete,
   };
 

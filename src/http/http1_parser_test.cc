@@ -179,10 +179,10 @@ TEST(Http1Parser, ReadsChunkedBodiesWithExtensionsAndDropsTrailers) {
 
 TEST(Http1Parser, ResponsesWithoutBodies) {
   for (const char* status : {"101 Switching", "204 No Content", "304 Not Modified", "100 Go"}) {
-    Outcome out = RunOurs(
-        false, std::vector<std::string>{std::string("HTTP/1.1 ") + status +
-                                        "\r\nContent-Length: 5\r\n\r\n"},
-        false);
+    Outcome out = RunOurs(false,
+                          std::vector<std::string>{std::string("HTTP/1.1 ") + status +
+                                                   "\r\nContent-Length: 5\r\n\r\n"},
+                          false);
     EXPECT_TRUE(out.done) << status;
     EXPECT_EQ(out.parsed.body, "") << status;
   }
@@ -195,7 +195,8 @@ TEST(Http1Parser, ResponsesWithoutBodies) {
 }
 
 TEST(Http1Parser, EqualContentLengthsAreOneLength) {
-  Outcome out = RunOurs(true, "PUT / HTTP/1.1\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc");
+  Outcome out =
+      RunOurs(true, "PUT / HTTP/1.1\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc");
   ASSERT_FALSE(out.ec) << out.ec.message();
   EXPECT_EQ(out.parsed.body, "abc");
 }
@@ -314,7 +315,8 @@ TEST(Http1Parser, OnBodyCanStopParsing) {
   RecordingParser parser(false, parsed);
   parser.stop_after(3);
   error_code ec;
-  std::string msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n";
+  std::string msg =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n";
   std::size_t n = parser.Put(msg, ec);
   EXPECT_EQ(ec, boost::asio::error::operation_aborted);
   EXPECT_EQ(parsed.body, "abcde");
@@ -388,7 +390,9 @@ bool StricterOnPurpose(bool is_request, std::string_view msg, const Outcome& bea
 
 std::string Mutate(std::string msg, std::mt19937& rng) {
   static const std::string kAlphabet("\r\n \t:,;=\"0159afAFGHTP/\x7f\x00\x80\xea.-", 33);
-  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  auto pick = [&](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
   int ops = 1 + static_cast<int>(pick(3));
   for (int i = 0; i < ops && !msg.empty(); ++i) {
     std::size_t at = pick(msg.size());
@@ -426,8 +430,8 @@ std::vector<std::string> Split(const std::string& msg, std::mt19937& rng) {
 }
 
 template <bool isRequest>
-void CompareWithBeast(const std::vector<std::string>& seeds, int mutants_per_seed,
-                      int& compared_ok, int& compared_error, int& stricter) {
+void CompareWithBeast(const std::vector<std::string>& seeds, int mutants_per_seed, int& compared_ok,
+                      int& compared_error, int& stricter) {
   std::mt19937 rng(20261123);
   for (const auto& seed : seeds) {
     for (int i = 0; i <= mutants_per_seed; ++i) {

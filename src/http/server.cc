@@ -178,7 +178,9 @@ bool BodilessStatus(int status) { return status < 200 || status == 204 || status
 asio::awaitable<beast::error_code> ReadMessage(tcp::socket& socket, beast::flat_buffer& buffer,
                                                wire::Http1Parser& parser, bool head_only) {
   beast::error_code result;
-  while (!parser.is_done() && !(head_only && parser.is_header_done())) {
+  // What is buffered first: the bytes after a head read by itself may hold (some of) the body.
+  wire::ParseBuffered(parser, buffer, result, !head_only);
+  while (!result && !parser.is_done() && !(head_only && parser.is_header_done())) {
     auto [ec, n] =
         co_await socket.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
     buffer.commit(n);

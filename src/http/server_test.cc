@@ -338,6 +338,77 @@ TEST_F(ServerTest, MalformedRequestLineIs400AndServerKeepsServing) {
   EXPECT_EQ(r->status, 200);
 }
 
+// Messages whose body length two parsers could read differently (request smuggling) get a 400
+// and the connection closes: nothing after them is read as a request.
+TEST_F(ServerTest, AmbiguousFramingIs400AndClosesTheConnection) {
+  StartServer();
+  const std::vector<std::string> requests = {
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+      "0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n",
+      "GET /hello HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+  };
+  for (const auto& req : requests) {
+    RawConnection c(server_->port());
+    ASSERT_TRUE(c.Send(req + "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << req;
+    EXPECT_EQ(r->status, 400) << req;
+    EXPECT_NE(r->body.find("malformed request"), std::string::npos) << r->body;
+    EXPECT_TRUE(c.AtEof()) << req;
+  }
+}
+
+// Bytes that are not HTTP (a TLS handshake sent to the plain port) get their 400 at once, not
+// after the request timeout.
+TEST_F(ServerTest, GarbageWithoutALineEndIs400AtOnce) {
+  options_.request_timeout = std::chrono::seconds(30);
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// A request sent a byte at a time, with a chunked body, then a pipelined one in the same write.
+TEST_F(ServerTest, RequestArrivingByteByByteIsReadWhole) {
+  StartServer();
+  RawConnection c(server_->port());
+  c.NoDelay();
+  std::string req =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3;ext=1\r\n한\r\n2\r\nok\r\n0\r\nTrailer: t\r\n\r\n";
+  for (char ch : req) ASSERT_TRUE(c.Send(std::string_view(&ch, 1)));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "한ok");
+  // The head's first bytes alone, then the rest of it with the body in one write: the body
+  // must be taken from what the head's read brought.
+  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHo"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(c.Send("st: x\r\nContent-Length: 5\r\n\r\nfirst"));
+  auto split = c.Read();
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->body, "first");
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\naGET "
+             "/prompts/two HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = c.Read();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "a");
+  auto second = c.Read();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "two");
+}
+
 TEST_F(ServerTest, RequestIdIsTakenFromValidHeaderOrAssigned) {
   StartServer();
   auto given = Fetch("GET", Url("/request-id"), {{"X-Request-Id", "trace-42.a_b:c"}});

@@ -7,24 +7,12 @@
 #include <cstring>
 #include <limits>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "http/text_scan.h"
 
 namespace promptops::http::wire {
 namespace {
 
 using Err = boost::beast::http::error;
-
-// tchar (RFC 9110 5.6.2): field names, methods, list elements.
-constexpr std::array<bool, 256> kToken = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
 
 // A request target's characters: visible ASCII and obs-text (as Beast accepts them).
 constexpr std::array<bool, 256> kTarget = [] {
@@ -34,40 +22,10 @@ constexpr std::array<bool, 256> kTarget = [] {
   return t;
 }();
 
-// A field value's or reason phrase's characters: all but the controls (HTAB allowed).
-constexpr std::array<bool, 256> kText = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c <= 0xff; ++c) t[c] = c != 0x7f;
-  t['\t'] = true;
-  return t;
-}();
+using text::IsToken;
+using text::kFieldText;
+using text::SkipFieldText;
 
-// The first byte in [p, end) that is not text (kText), 16 bytes at a time where SSE2 is there:
-// most of a head's bytes are in field values.
-inline const char* SkipText(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i del = _mm_set1_epi8(0x7f);
-  const __m128i zero = _mm_setzero_si128();
-  while (end - p >= 16) {
-    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Signed compares: bytes from 0x80 are negative, and text.
-    __m128i control = _mm_andnot_si128(_mm_cmplt_epi8(b, zero), _mm_cmplt_epi8(b, space));
-    int mask = _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(b, del)));
-    if (mask == 0) {
-      p += 16;
-      continue;
-    }
-    p += __builtin_ctz(static_cast<unsigned>(mask));
-    if (*p != '\t') return p;
-    ++p;  // HTAB is text
-  }
-#endif
-  while (p < end && kText[static_cast<unsigned char>(*p)]) ++p;
-  return p;
-}
-
-inline bool IsToken(char c) { return kToken[static_cast<unsigned char>(c)]; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
@@ -176,8 +134,8 @@ bool ValidChunkExtensions(std::string_view s) {
           break;
         }
         if (c == '\\') {
-          if (++i == s.size() || !kText[static_cast<unsigned char>(s[i])]) return false;
-        } else if (!kText[c]) {
+          if (++i == s.size() || !kFieldText[static_cast<unsigned char>(s[i])]) return false;
+        } else if (!kFieldText[c]) {
           return false;
         }
         ++i;
@@ -220,7 +178,7 @@ const char* ParseFields(const char* p, const char* end, bool complete,
     ++p;
     while (p < end && IsSpace(*p)) ++p;
     const char* value = p;
-    p = SkipText(p, end);
+    p = SkipFieldText(p, end);
     if (end - p < 3) {  // CR LF and the next line's first byte
       if (p < end && *p != '\r') {
         ec = Err::bad_value;
@@ -384,7 +342,7 @@ bool Http1Parser::StartLine(const char*& in, const char* end, bool complete, err
     }
     status_ = 100 * (p[0] - '0') + 10 * (p[1] - '0') + (p[2] - '0');
     p += 4;
-    p = SkipText(p, end);
+    p = SkipFieldText(p, end);
     if (!need(2)) return false;
     if (p[0] != '\r') {
       ec = Err::bad_reason;

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/json.h"
+#include "http/text_scan.h"
 
 namespace promptops::http {
 namespace {
@@ -62,26 +63,16 @@ bool IsFramingHeader(std::string_view name) {
 }
 
 bool ValidHeaderName(std::string_view name) {
-  static constexpr auto kToken = [] {
-    std::array<bool, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
   if (name.empty()) return false;
   for (char c : name) {
-    if (!kToken[static_cast<unsigned char>(c)]) return false;
+    if (!text::IsToken(c)) return false;
   }
   return true;
 }
 
 bool ValidHeaderValue(std::string_view value) {
-  for (char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
+  const char* end = value.data() + value.size();
+  return text::SkipFieldText(value.data(), end) == end;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -79,9 +79,10 @@ std::optional<std::string_view> FindHeader(const Headers& headers, std::string_v
 // Content-Length, Transfer-Encoding or Connection: the message framing, which the HTTP layer
 // (server, client, upstream client) sets itself and never copies from a caller's headers.
 bool IsFramingHeader(std::string_view name);
-// Whether a header may be written as given: the name is a token (RFC 9110 5.1) and the value has
-// no CR, LF or NUL. The server and the upstream client never write a header that fails this (it
-// could split the message).
+// Whether a header may be written as given: the name is a token (RFC 9110 5.1) and the value is
+// field text (no control but HTAB, no DEL; RFC 9110 5.5), which is what the parser reads. The
+// server and the upstream client never write a header that fails this (a CR or LF could split
+// the message).
 bool ValidHeaderName(std::string_view name);
 bool ValidHeaderValue(std::string_view value);
 

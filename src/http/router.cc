@@ -1,10 +1,19 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace promptops::http {
+
+namespace {
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+}  // namespace
 
 struct Router::Node {
   struct Route {
@@ -18,6 +27,10 @@ struct Router::Node {
   std::unique_ptr<Node> param;  // "{name}"
   std::unique_ptr<Node> rest;   // "{name...}": terminal
   std::vector<Route> routes;
+  // In the root only: the node of every pattern made of literal segments alone, by its path.
+  // A path equal to such a pattern is matched by it before anything else (literals beat
+  // parameters at every segment), so Find looks it up here first.
+  std::unordered_map<std::string, const Node*, StringHash, std::equal_to<>> exact;
 };
 
 namespace {
@@ -124,6 +137,10 @@ void Router::AddRoute(std::string method, std::string_view pattern, Handler h, R
     }
   }
   node->routes.push_back({std::move(method), std::move(h), o, std::move(async), std::move(names)});
+  bool literal_only = std::all_of(segments.begin(), segments.end(), [](const PatternSegment& s) {
+    return s.kind == SegmentKind::kLiteral;
+  });
+  if (literal_only) root_->exact.emplace(std::string(pattern), node);
 }
 
 namespace {
@@ -172,6 +189,11 @@ const Router::Node::Route* Search(const Router::Node& node, std::string_view pat
   return nullptr;
 }
 
+Router::Match MatchOf(const Router::Node::Route& r) {
+  if (r.async) return Router::Match{nullptr, r.options, r.async.get()};
+  return Router::Match{&r.handler, r.options, nullptr};
+}
+
 std::string AllowList(const Router::Node& node) {
   std::vector<std::string> methods;
   bool has_get = false, has_head = false;
@@ -195,6 +217,12 @@ std::string AllowList(const Router::Node& node) {
 Result<Router::Match> Router::Find(Request& req, std::string* allow) const {
   std::string_view path = req.path;
   if (path.empty() || path[0] != '/') return Error::NotFound("no route for " + req.path);
+  if (auto it = root_->exact.find(path); it != root_->exact.end()) {
+    if (const auto* r = RouteFor(*it->second, req.method)) {
+      req.path_params.clear();
+      return MatchOf(*r);
+    }
+  }
   Walk walk{req.method, {}, nullptr};
   const Node::Route* route = Search(*root_, path, false, walk);
   if (!route) {
@@ -215,8 +243,7 @@ Result<Router::Match> Router::Find(Request& req, std::string* allow) const {
     }
     req.path_params.emplace_back(route->param_names[i], std::move(*decoded));
   }
-  if (route->async) return Match{nullptr, route->options, route->async.get()};
-  return Match{&route->handler, route->options, nullptr};
+  return MatchOf(*route);
 }
 
 }  // namespace promptops::http

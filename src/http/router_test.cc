@@ -168,6 +168,17 @@ TEST(Message, HeaderNamesMustBeTokensAndValuesSingleLines) {
   EXPECT_FALSE(ValidHeaderValue("a\r\nInjected: 1"));
   EXPECT_FALSE(ValidHeaderValue("a\nb"));
   EXPECT_FALSE(ValidHeaderValue(std::string("a\0b", 3)));
+  // Other controls and DEL are not field text either (our parser would refuse them); each
+  // position, so the 16-byte scan and the byte loop after it are both checked.
+  for (char bad : {'\x01', '\x1f', '\x7f', '\r'}) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string v(40, 'v');
+      v[at] = bad;
+      EXPECT_FALSE(ValidHeaderValue(v)) << int(bad) << " at " << at;
+      v[at] = '\t';
+      EXPECT_TRUE(ValidHeaderValue(v)) << "tab at " << at;
+    }
+  }
 }
 
 TEST(Message, UrlDecode) {

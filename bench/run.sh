@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measures the registry's hot read path over HTTP with wrk, side by side with nginx
 # serving the same bytes as a static file (the baseline, measured in the same run), then runs the
-# in-process benchmarks (handler latency, render and push throughput; trace storage per row), the
+# in-process benchmarks (handler latency, render and push throughput; trace storage per row; the
+# HTTP/1.1 parser against Beast's), the
 # gateway bench (bench/gateway_bench.sh) and the gateway's instructions per request under
 # callgrind (bench/instructions.sh).
 #
@@ -63,6 +64,10 @@ REPORT="$ROOT/bench/results/latest.md"
   echo "## Trace storage (what the trace writer spends per trace)"
   echo
   "$ROOT/$BUILD/trace_store_bench"
+  echo
+  echo "## HTTP/1.1 parser: the gateway's two messages, ours against Beast's basic_parser"
+  echo
+  "$ROOT/$BUILD/http_parser_bench"
 } | tee "$REPORT"
 
 # The gateway: promptops vs nginx proxy_pass in front of the same mock upstream, and concurrent

@@ -394,12 +394,20 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
         has_transfer_encoding_ = true;
         std::string_view last;
         int chunked_count = 0;
-        ForEachElement(value, [&](std::string_view e) {
+        // transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 7).
+        bool valid = ForEachElement(value, [&](std::string_view e) {
           if (e.empty()) return true;
+          std::size_t name = 0;
+          while (name < e.size() && IsToken(e[name])) ++name;
+          if (name == 0 || !ValidChunkExtensions(e.substr(name))) return false;
           last = e;
           if (EqualsLower(e, "chunked")) ++chunked_count;
           return true;
         });
+        if (!valid) {
+          ec = Err::bad_transfer_encoding;
+          return;
+        }
         chunked_ = chunked_count == 1 && EqualsLower(last, "chunked");
         // A request's body length must be known (RFC 9112 6.3): chunked, last and once.
         if (is_request_ && !chunked_) {

@@ -9,10 +9,11 @@
 //   - obs-fold (a field line continued on the next line) is refused (bad_value); RFC 9112 5.2
 //     lets a server refuse it and a gateway answer 502;
 //   - Transfer-Encoding together with Content-Length is refused whatever their order;
-//   - a request whose Transfer-Encoding does not end with chunked is refused (RFC 9112 6.3);
+//   - a request whose Transfer-Encoding does not end with chunked is refused (RFC 9112 6.3),
+//     and so is any message whose Transfer-Encoding is not a list of codings;
 //   - a chunk-size line is at most kMaxChunkLine bytes, trailers at most the header limit.
-// Trailer fields are checked and dropped. Its behaviour otherwise matches Beast's, which
-// http1_parser_test checks by feeding both the same mutated messages.
+// Trailer fields are checked (obs-fold refused there too) and dropped. Its behaviour otherwise
+// matches Beast's, which http1_parser_test checks by feeding both the same mutated messages.
 #pragma once
 
 #include <boost/system/error_code.hpp>

@@ -476,13 +476,16 @@ std::size_t Http1Parser::Body(const char* const begin, const char* const end, er
   while (state_ != State::kComplete) {
     auto avail = static_cast<std::size_t>(end - p);
     switch (state_) {
-      case State::kBody: {
+      case State::kBody:  // Content-Length bytes, or a chunk's data
+      case State::kChunkData: {
         if (avail == 0) return taken();
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, avail));
         std::string_view piece(p, n);
         p += n;
         remaining_ -= n;
-        if (remaining_ == 0) state_ = State::kComplete;
+        if (remaining_ == 0) {
+          state_ = state_ == State::kBody ? State::kComplete : State::kChunkDataEnd;
+        }
         if (!Deliver(piece, ec)) return taken();
         break;
       }
@@ -549,16 +552,6 @@ std::size_t Http1Parser::Body(const char* const begin, const char* const end, er
           remaining_ = size;
           state_ = State::kChunkData;
         }
-        break;
-      }
-      case State::kChunkData: {
-        if (avail == 0) return taken();
-        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, avail));
-        std::string_view piece(p, n);
-        p += n;
-        remaining_ -= n;
-        if (remaining_ == 0) state_ = State::kChunkDataEnd;
-        if (!Deliver(piece, ec)) return taken();
         break;
       }
       case State::kChunkDataEnd:

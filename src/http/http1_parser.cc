@@ -97,8 +97,9 @@ const char* FindEmptyLine(const char* p, const char* end) {
 }
 
 // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), the value a token
-// or a quoted-string (RFC 9112 7.1.1).
-bool ValidChunkExtensions(std::string_view s) {
+// or a quoted-string (RFC 9112 7.1.1); with `value_required`, a transfer coding's parameters
+// (RFC 9112 7: *( OWS ";" OWS token BWS "=" BWS ( token / quoted-string ) )).
+bool ValidParameters(std::string_view s, bool value_required) {
   std::size_t i = 0;
   auto skip_space = [&] {
     while (i < s.size() && IsSpace(s[i])) ++i;
@@ -119,6 +120,7 @@ bool ValidChunkExtensions(std::string_view s) {
     std::size_t after_name = i;
     skip_space();
     if (i == s.size() || s[i] != '=') {
+      if (value_required) return false;
       i = after_name;
       continue;
     }
@@ -399,9 +401,13 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
           if (e.empty()) return true;
           std::size_t name = 0;
           while (name < e.size() && IsToken(e[name])) ++name;
-          if (name == 0 || !ValidChunkExtensions(e.substr(name))) return false;
+          if (name == 0 || !ValidParameters(e.substr(name), true)) return false;
+          // chunked defines no parameters; RFC 9112 7.1 asks to treat them as an error.
+          if (EqualsLower(e.substr(0, name), "chunked")) {
+            if (name != e.size()) return false;
+            ++chunked_count;
+          }
           last = e;
-          if (EqualsLower(e, "chunked")) ++chunked_count;
           return true;
         });
         if (!valid) {
@@ -540,7 +546,7 @@ std::size_t Http1Parser::Body(const char* const begin, const char* const end, er
           }
           *body_limit_ -= size;
         }
-        if (!ValidChunkExtensions(std::string_view(q, static_cast<std::size_t>(cr - q)))) {
+        if (!ValidParameters(std::string_view(q, static_cast<std::size_t>(cr - q)), false)) {
           ec = Err::bad_chunk_extension;
           return taken();
         }

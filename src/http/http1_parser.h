@@ -10,7 +10,8 @@
 //     lets a server refuse it and a gateway answer 502;
 //   - Transfer-Encoding together with Content-Length is refused whatever their order;
 //   - a request whose Transfer-Encoding does not end with chunked is refused (RFC 9112 6.3),
-//     and so is any message whose Transfer-Encoding is not a list of codings;
+//     and so is any message whose Transfer-Encoding is not a list of codings (or has chunked
+//     with parameters);
 //   - a chunk-size line is at most kMaxChunkLine bytes, trailers at most the header limit.
 // Trailer fields are checked (obs-fold refused there too) and dropped. Its behaviour otherwise
 // matches Beast's, which http1_parser_test checks by feeding both the same mutated messages.

@@ -244,6 +244,9 @@ TEST(Http1Parser, EachMalformedMessageGetsItsError) {
        Err::bad_transfer_encoding},
       {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q=\"x\r\n\r\n",
        Err::bad_transfer_encoding},
+      {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q\r\n\r\n", Err::bad_transfer_encoding},
+      {false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked;a=b\r\n\r\n",
+       Err::bad_transfer_encoding},
       {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\r\n b\r\n\r\n",
        Err::bad_value},
       {true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
@@ -371,7 +374,8 @@ bool HasObsFoldInFields(std::string_view msg) {
 bool InvalidCodings(std::string_view value) {
   static const std::regex kCoding(
       R"(([!#$%&'*+.^_`|~0-9A-Za-z-]+)([ \t]*;[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)"
-      R"(([ \t]*=[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+|"([^"\\]|\\.)*"))?)*)");
+      R"([ \t]*=[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+|"([^"\\]|\\.)*"))*)");
+  static const std::regex kChunkedWithParameters(R"([Cc][Hh][Uu][Nn][Kk][Ee][Dd][ \t]*;.*)");
   std::string list(value);
   std::size_t start = 0;
   while (true) {
@@ -380,7 +384,10 @@ bool InvalidCodings(std::string_view value) {
         list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     e.erase(0, e.find_first_not_of(" \t"));
     e.erase(e.find_last_not_of(" \t") + 1);
-    if (!e.empty() && !std::regex_match(e, kCoding)) return true;
+    if (!e.empty() &&
+        (!std::regex_match(e, kCoding) || std::regex_match(e, kChunkedWithParameters))) {
+      return true;
+    }
     if (comma == std::string::npos) return false;
     start = comma + 1;
   }
@@ -425,7 +432,9 @@ bool StricterOnPurpose(bool is_request, std::string_view msg, const Outcome& bea
 }
 
 std::string Mutate(std::string msg, std::mt19937& rng) {
-  static const std::string kAlphabet("\r\n \t:,;=\"0159afAFGHTP/\x7f\x00\x80\xea.-", 33);
+  static constexpr char kChars[] = "\r\n \t:,;=\"0159afAFGHTP/\x7f\x80\xea.-";
+  // The NUL too (sizeof counts the terminator).
+  static const std::string kAlphabet(kChars, sizeof kChars);
   auto pick = [&](std::size_t n) {
     return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
   };

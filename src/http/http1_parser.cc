@@ -216,6 +216,8 @@ const char* ParseFields(const char* p, const char* end, bool complete,
 }  // namespace
 
 bool Http1Parser::keep_alive() const {
+  // HTTP/1.0 with Transfer-Encoding: the framing is faulty; close after it (RFC 9112 6.1).
+  if (version_ < 11 && has_transfer_encoding_) return false;
   if (version_ >= 11) {
     if (connection_close_) return false;
   } else if (!connection_keep_alive_) {

@@ -243,26 +243,36 @@ std::size_t Http1Parser::Put(std::string_view data, error_code& ec) {
       state_ = State::kHead;
       [[fallthrough]];
     case State::kHead: {
-      const std::size_t window = std::min<std::size_t>(data.size(), header_limit_);
-      const char* eom = FindEmptyLine(begin + scanned_, begin + window);
-      if (eom == nullptr) {
-        // Not all of the head yet. Check what is there now and then (each check at least
-        // doubles what was checked: linear in all) so that garbage gets its answer at once.
-        if (window >= 2 * checked_ || window == header_limit_) {
-          checked_ = window;
-          ParseHead(begin, begin + window, false, ec);
-          if (ec && ec != Err::need_more) return 0;
+      const char* eom = nullptr;
+      for (;;) {
+        const auto avail = static_cast<std::size_t>(end - p);
+        const std::size_t window = std::min<std::size_t>(avail, header_limit_);
+        eom = FindEmptyLine(p + scanned_, p + window);
+        if (eom == nullptr) {
+          // Not all of the head yet. Check what is there now and then (each check at least
+          // doubles what was checked: linear in all) so that garbage gets its answer at once.
+          if (window >= 2 * checked_ || window == header_limit_) {
+            checked_ = window;
+            ParseHead(p, p + window, false, ec);
+            if (ec && ec != Err::need_more) return static_cast<std::size_t>(p - begin);
+          }
+          if (avail >= header_limit_) {
+            ec = Err::header_limit;
+            return static_cast<std::size_t>(p - begin);
+          }
+          scanned_ = window >= 3 ? window - 3 : 0;
+          ec = Err::need_more;
+          return static_cast<std::size_t>(p - begin);
         }
-        if (data.size() >= header_limit_) {
-          ec = Err::header_limit;
-          return 0;
-        }
-        scanned_ = window >= 3 ? window - 3 : 0;
-        ec = Err::need_more;
-        return 0;
+        if (!Interim(p, eom)) break;
+        // An interim answer (100 Continue, 103 Early Hints, ...) before the final one: skipped,
+        // as a client must (RFC 9110 15.2).
+        p = eom;
+        scanned_ = 0;
+        checked_ = 0;
       }
-      p += ParseHead(begin, eom, true, ec);
-      if (ec) return 0;
+      p += ParseHead(p, eom, true, ec);
+      if (ec) return static_cast<std::size_t>(p - begin);
       FinishHead(ec);
       if (ec) return static_cast<std::size_t>(p - begin);
       if (!eager_) return static_cast<std::size_t>(p - begin);
@@ -273,6 +283,19 @@ std::size_t Http1Parser::Put(std::string_view data, error_code& ec) {
   }
   if (state_ != State::kComplete) p += Body(p, end, ec);
   return static_cast<std::size_t>(p - begin);
+}
+
+bool Http1Parser::Interim(const char* head, const char* end) {
+  // "HTTP/1.x 1yz " but not 101 (Switching Protocols, which ends HTTP on the connection).
+  if (is_request_ || end - head < 13 || head[9] != '1' || std::memcmp(head, "HTTP/1.", 7) != 0 ||
+      (head[10] == '0' && head[11] == '1')) {
+    return false;
+  }
+  // A head that is not valid is left to the full parse, which reports it.
+  error_code ec;
+  const char* p = head;
+  if (!StartLine(p, end, false, ec)) return false;
+  return ParseFields(p, end, false, ec, [](std::string_view, std::string_view) {}) == end;
 }
 
 std::size_t Http1Parser::ParseHead(const char* begin, const char* end, bool complete,

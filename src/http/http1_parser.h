@@ -13,8 +13,10 @@
 //     and so is any message whose Transfer-Encoding is not a list of codings (or has chunked
 //     with parameters);
 //   - a chunk-size line is at most kMaxChunkLine bytes, trailers at most the header limit.
-// Trailer fields are checked (obs-fold refused there too) and dropped. Its behaviour otherwise
-// matches Beast's, which http1_parser_test checks by feeding both the same mutated messages.
+// Trailer fields are checked (obs-fold refused there too) and dropped. Interim responses (1xx
+// but 101) before a final one are skipped (RFC 9110 15.2); Beast returned them as the answer. Its
+// behaviour otherwise matches Beast's, which http1_parser_test checks by feeding both the same
+// mutated messages.
 #pragma once
 
 #include <boost/system/error_code.hpp>
@@ -86,6 +88,8 @@ class Http1Parser {
   // Parses the head in [p, end) (which holds all of it when `complete`); returns the bytes it
   // took, or 0 with `ec` set.
   std::size_t ParseHead(const char* p, const char* end, bool complete, error_code& ec);
+  // Whether the complete head [head, end) is a valid interim (1xx but 101) response's.
+  bool Interim(const char* head, const char* end);
   bool StartLine(const char*& p, const char* end, bool complete, error_code& ec);
   void Field(std::string_view name, std::string_view value, error_code& ec);
   void FinishHead(error_code& ec);

@@ -522,6 +522,10 @@ TEST_F(UpstreamTest, HeadComesBeforeTheBodyThatArrivedWithIt) {
        "\xEC\x95\x88\xEB\x85\x95"
        "abc"},
       {"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true, "hello"},
+      {"after interim answers",
+       "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+       true, "ok"},
       {"until close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end", true, "to the end"},
       {"cut in the head", "HTTP/1.1 200 OK\r\nContent-Le", false, ""},
       {"cut in the body", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", false, ""},

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "http/message.h"
 #include "http/text_scan.h"
 
 namespace promptops::http::wire {
@@ -22,29 +23,13 @@ constexpr std::array<bool, 256> kTarget = [] {
   return t;
 }();
 
+using text::HexValue;
 using text::IsToken;
 using text::kFieldText;
 using text::SkipFieldText;
 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool EqualsLower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -389,7 +374,7 @@ bool Http1Parser::StartLine(const char*& in, const char* end, bool complete, err
 void Http1Parser::Field(std::string_view name, std::string_view value, error_code& ec) {
   switch (name.size()) {
     case 14:  // Content-Length: a list of equal decimals is one length (RFC 9110 8.6)
-      if (EqualsLower(name, "content-length")) {
+      if (EqualsIgnoreCase(name, "content-length")) {
         if (has_transfer_encoding_) {
           ec = Err::bad_content_length;
           return;
@@ -413,7 +398,7 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
       }
       break;
     case 17:  // Transfer-Encoding
-      if (EqualsLower(name, "transfer-encoding")) {
+      if (EqualsIgnoreCase(name, "transfer-encoding")) {
         if (chunked_ || content_length_) {
           ec = Err::bad_transfer_encoding;
           return;
@@ -428,7 +413,7 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
           while (name < e.size() && IsToken(e[name])) ++name;
           if (name == 0 || !ValidParameters(e.substr(name), true)) return false;
           // chunked defines no parameters; RFC 9112 7.1 asks to treat them as an error.
-          if (EqualsLower(e.substr(0, name), "chunked")) {
+          if (EqualsIgnoreCase(e.substr(0, name), "chunked")) {
             if (name != e.size()) return false;
             ++chunked_count;
           }
@@ -439,7 +424,7 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
           ec = Err::bad_transfer_encoding;
           return;
         }
-        chunked_ = chunked_count == 1 && EqualsLower(last, "chunked");
+        chunked_ = chunked_count == 1 && EqualsIgnoreCase(last, "chunked");
         // A request's body length must be known (RFC 9112 6.3): chunked, last and once.
         if (is_request_ && !chunked_) {
           ec = Err::bad_transfer_encoding;
@@ -449,11 +434,11 @@ void Http1Parser::Field(std::string_view name, std::string_view value, error_cod
       break;
     case 10:  // Connection
     case 16:  // Proxy-Connection
-      if (EqualsLower(name, "connection") || EqualsLower(name, "proxy-connection")) {
+      if (EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "proxy-connection")) {
         bool ok = ForEachElement(value, [&](std::string_view e) {
           if (!AllToken(e)) return false;
-          if (EqualsLower(e, "close")) connection_close_ = true;
-          if (EqualsLower(e, "keep-alive")) connection_keep_alive_ = true;
+          if (EqualsIgnoreCase(e, "close")) connection_close_ = true;
+          if (EqualsIgnoreCase(e, "keep-alive")) connection_keep_alive_ = true;
           return true;
         });
         if (!ok) {

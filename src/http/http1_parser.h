@@ -57,9 +57,6 @@ class Http1Parser {
   bool is_done() const { return state_ == State::kComplete; }
   // Whether the connection may carry another message after this one.
   bool keep_alive() const;
-  bool chunked() const { return chunked_; }
-  std::optional<std::uint64_t> content_length() const { return content_length_; }
-  int version() const { return version_; }
 
  protected:
   explicit Http1Parser(bool is_request) : is_request_(is_request) {}

@@ -6,14 +6,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-namespace promptops::http {
+#include "core/hash.h"
 
-namespace {
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-}  // namespace
+namespace promptops::http {
 
 struct Router::Node {
   struct Route {

@@ -1,6 +1,6 @@
 // Character classes of HTTP/1.1 (RFC 9110 5.5, 5.6.2), shared by the parser (http1_parser.cc)
 // and by the checks on the headers the server and the upstream client write (message.cc), so
-// that what one writes the other reads.
+// that what one writes the other reads; and hex digits, for both.
 #pragma once
 
 #include <array>
@@ -32,6 +32,14 @@ inline constexpr std::array<bool, 256> kFieldText = [] {
 }();
 
 inline bool IsToken(char c) { return kToken[static_cast<unsigned char>(c)]; }
+
+// The value of a hex digit, or -1 (percent-escapes, chunk sizes).
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // The first byte in [p, end) that is not field text, 16 bytes at a time where SSE2 is there
 // (most of a head's bytes are in field values); `end` if there is none.

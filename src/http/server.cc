@@ -19,7 +19,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
@@ -171,35 +170,6 @@ std::string ResponseHead(int status, const Headers& headers, const std::string& 
 }
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
-
-// Reads from the socket into `buffer` and parses until the parser has the head (`head_only`) or
-// the whole message. Returns the read's or the parser's error; partial_message when the peer
-// closed the connection in the middle of the message, end_of_stream when before any of it.
-asio::awaitable<beast::error_code> ReadMessage(tcp::socket& socket, beast::flat_buffer& buffer,
-                                               wire::Http1Parser& parser, bool head_only) {
-  beast::error_code result;
-  // What is buffered first: the bytes after a head read by itself may hold (some of) the body.
-  wire::ParseBuffered(parser, buffer, result, !head_only);
-  while (!result && !parser.is_done() && !(head_only && parser.is_header_done())) {
-    auto [ec, n] =
-        co_await socket.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kTuple);
-    buffer.commit(n);
-    if (ec == asio::error::eof) {
-      result = wire::EndOfInput(parser);
-      if (!result && !parser.is_done() && !(head_only && parser.is_header_done())) {
-        result = bhttp::error::partial_message;
-      }
-      break;
-    }
-    if (ec) {
-      result = ec;
-      break;
-    }
-    wire::ParseBuffered(parser, buffer, result, !head_only);
-    if (result) break;
-  }
-  co_return result;
-}
 
 // --- Write fast path (http/send_now.h) ---------------------------------------------------------
 
@@ -682,7 +652,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       beast::error_code header_ec;
       wire::ParseBuffered(parser, buffer, header_ec);
       if (!header_ec && !parser.is_header_done()) {
-        beast::error_code read_ec = co_await ReadMessage(stream.socket(), buffer, parser, true);
+        beast::error_code read_ec =
+            co_await wire::ReadMessage(stream.socket(), buffer, parser, true);
         header_ec = read_ec;
       }
       beast::error_code body_ec = header_ec;
@@ -695,7 +666,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
               opts_.request_timeout);
           if (!sent) break;
         }
-        beast::error_code read_ec = co_await ReadMessage(stream.socket(), buffer, parser, false);
+        beast::error_code read_ec =
+            co_await wire::ReadMessage(stream.socket(), buffer, parser, false);
         body_ec = read_ec;
       }
       if (deadline.Fired()) break;  // the request was not read in time: just close

@@ -16,7 +16,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
@@ -207,10 +206,6 @@ bool IsConnectionLost(const beast::error_code& ec) {
 }
 
 Error Cancelled() { return Error::Unavailable("cancelled"); }
-
-// Bytes asked of one read of an upstream's answer at most (beast::read_size: less when the
-// buffer has less room before it must grow).
-constexpr std::size_t kReadSize = 64 * 1024;
 
 // The idle connections of one client. Shared with the per-io_context PoolRegistry services
 // (by weak pointer), so that destroying an io_context closes the connections opened on it
@@ -545,20 +540,12 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   // operations cost more, and post their completion when the message is already buffered, as the
   // body usually is once the head arrived: the whole answer comes in one read).
   // The head alone first: on_head must see it before on_data sees any of the body.
+  // The loop of wire::ReadMessage inline: this read is on every call's path.
   beast::error_code head_ec;
   wire::ParseBuffered(parser, c.buffer, head_ec, false);
-  while (!head_ec && !parser.is_header_done()) {
-    auto [ec, n] =
-        co_await s.async_read_some(c.buffer.prepare(beast::read_size(c.buffer, kReadSize)), kTuple);
-    c.buffer.commit(n);
-    if (ec == asio::error::eof) {
-      head_ec = wire::EndOfInput(parser);
-      if (!head_ec && !parser.is_header_done()) head_ec = bhttp::error::partial_message;
-    } else if (ec) {
-      head_ec = ec;
-    } else {
-      wire::ParseBuffered(parser, c.buffer, head_ec, false);
-    }
+  while (!head_ec && wire::Wants(parser, true)) {
+    auto [ec, n] = co_await s.async_read_some(wire::ReadSpace(c.buffer), kTuple);
+    head_ec = wire::AfterRead(parser, c.buffer, ec, n, true);
   }
   if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
   if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
@@ -580,36 +567,19 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   if (!on_head(head)) co_return Outcome{OkStatus()};
 
   // The parser hands each piece of the body to on_data as it parses it (no copy in between),
-  // first what came with the head.
-  beast::error_code body_ec;
-  wire::ParseBuffered(parser, c.buffer, body_ec);
-  while (!parser.is_done() || body_ec) {
-    beast::error_code ec = body_ec;
-    body_ec = {};
-    if (!ec) {
-      auto [read_ec, n] = co_await s.async_read_some(
-          c.buffer.prepare(beast::read_size(c.buffer, kReadSize)), kTuple);
-      c.buffer.commit(n);
-      if (read_ec == asio::error::eof) {
-        ec = wire::EndOfInput(parser);
-      } else if (read_ec) {
-        ec = read_ec;
-      } else {
-        wire::ParseBuffered(parser, c.buffer, ec);
-      }
-    }
-    if (parser.stopped()) co_return Outcome{OkStatus()};  // on_data wants no more
-    if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-    if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};
-    if (ec == bhttp::error::body_limit) {
-      co_return Outcome{
-          Error{ErrorCode::kUpstreamError,
-                "response body exceeds " + std::to_string(opts_.max_response_bytes) + " bytes"}};
-    }
-    if (ec) {
-      co_return Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
-    }
+  // first what came with the head (usually all of it: then no read and no coroutine more).
+  beast::error_code ec;
+  wire::ParseBuffered(parser, c.buffer, ec);
+  if (!ec && !parser.is_done()) ec = co_await wire::ReadMessage(s, c.buffer, parser, false);
+  if (parser.stopped()) co_return Outcome{OkStatus()};  // on_data wants no more
+  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
+  if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};
+  if (ec == bhttp::error::body_limit) {
+    co_return Outcome{
+        Error{ErrorCode::kUpstreamError,
+              "response body exceeds " + std::to_string(opts_.max_response_bytes) + " bytes"}};
   }
+  if (ec) co_return Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
   dog.Disarm();
   bool reusable = parser.keep_alive() && c.buffer.size() == 0;
   co_return Outcome{OkStatus(), reusable, false};

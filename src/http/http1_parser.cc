@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <charconv>
 #include <cstring>
 #include <limits>
 
@@ -56,17 +57,11 @@ bool AllToken(std::string_view s) {
   return true;
 }
 
+// 1*DIGIT that fits 64 bits, all of `s`.
 bool ParseDecimal(std::string_view s, std::uint64_t& v) {
-  if (s.empty()) return false;
-  std::uint64_t r = 0;
-  for (char c : s) {
-    if (!IsDigit(c)) return false;
-    auto d = static_cast<std::uint64_t>(c - '0');
-    if (r > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    r = r * 10 + d;
-  }
-  v = r;
-  return true;
+  const char* end = s.data() + s.size();
+  auto [at, err] = std::from_chars(s.data(), end, v);
+  return err == std::errc() && at == end && !s.empty() && IsDigit(s.front());
 }
 
 // The first "\r\n\r\n" in [p, end), or nullptr.
@@ -201,14 +196,11 @@ const char* ParseFields(const char* p, const char* end, bool complete,
 }  // namespace
 
 bool Http1Parser::keep_alive() const {
-  // HTTP/1.0 with Transfer-Encoding: the framing is faulty; close after it (RFC 9112 6.1).
-  if (version_ < 11 && has_transfer_encoding_) return false;
-  if (version_ >= 11) {
-    if (connection_close_) return false;
-  } else if (!connection_keep_alive_) {
-    return false;
-  }
-  return !need_eof_;
+  if (need_eof_) return false;
+  if (version_ >= 11) return !connection_close_;
+  // HTTP/1.0: only when asked for, and not with Transfer-Encoding, whose framing is faulty
+  // there (RFC 9112 6.1).
+  return connection_keep_alive_ && !has_transfer_encoding_;
 }
 
 std::size_t Http1Parser::Put(std::string_view data, error_code& ec) {

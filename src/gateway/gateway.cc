@@ -60,7 +60,35 @@ struct Attempt {
 };
 
 // Receives streamed text; returns false when the client is gone.
-using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text)>;
+// Sends one piece of a streamed answer to the client: text, or tool calls in OpenAI's streamed
+// shape (null when the piece has none).
+using DeltaSink =
+    std::function<asio::awaitable<bool>(std::string_view text, const bj::value* tool_calls)>;
+
+// Complete tool calls (a cached answer's) in the streamed shape: each with its "index". Null
+// when there are none.
+bj::value StreamedToolCalls(const bj::value& calls) {
+  const bj::array* all = calls.if_array();
+  if (!all || all->empty()) return nullptr;
+  bj::array out;
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    bj::object piece{{"index", static_cast<std::int64_t>(i)}};
+    if (const bj::object* c = (*all)[i].if_object()) {
+      for (const auto& kv : *c) piece[kv.key()] = kv.value();
+    }
+    out.push_back(std::move(piece));
+  }
+  return out;
+}
+
+// What a trace keeps of an answer: its text, then its tool calls (as JSON) when it has any.
+std::string AnswerText(const ChatResponse& r) {
+  if (r.tool_calls.is_null()) return r.content;
+  std::string text = r.content;
+  if (!text.empty()) text += '\n';
+  json::AppendValue(text, r.tool_calls);
+  return text;
+}
 
 std::optional<std::chrono::milliseconds> RetryAfter(const http::Headers& headers) {
   for (const auto& [k, v] : headers) {
@@ -161,7 +189,7 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
       if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
       a.response.content += plan.tokens[i];
       a.client_bytes_sent = true;
-      bool sent = co_await (*sink)(plan.tokens[i]);
+      bool sent = co_await (*sink)(plan.tokens[i], nullptr);
       if (!sent) {
         a.client_gone = true;
         failed = true;
@@ -297,11 +325,14 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
     while (!pipe.events.empty() && !a.client_gone) {
       providers::StreamEvent e = std::move(pipe.events.front());
       pipe.events.pop_front();
-      if (e.kind == providers::StreamEvent::Kind::kDelta && !e.text.empty()) {
+      const bj::value* calls = nullptr;
+      if (e.tool_calls.is_array() && !e.tool_calls.get_array().empty()) calls = &e.tool_calls;
+      if (e.kind == providers::StreamEvent::Kind::kDelta && (!e.text.empty() || calls)) {
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         a.response.content += e.text;
+        if (calls) providers::AccumulateToolCalls(a.response.tool_calls, *calls);
         a.client_bytes_sent = true;
-        bool sent = co_await sink(e.text);
+        bool sent = co_await sink(e.text, calls);
         if (!sent) a.client_gone = true;
       } else if (e.kind == providers::StreamEvent::Kind::kFinish && e.finish_reason) {
         a.response.finish_reason = *e.finish_reason;
@@ -634,10 +665,10 @@ struct Gateway::Impl {
 
   std::string Chunk(const ChatState& st, std::optional<std::string_view> role,
                     std::optional<std::string_view> text,
-                    std::optional<std::string_view> finish_reason,
-                    const Usage* usage = nullptr) const {
-    return http::SseEvent(
-        ChunkJson(st.completion_id, st.created, st.client_model, role, text, finish_reason, usage));
+                    std::optional<std::string_view> finish_reason, const Usage* usage = nullptr,
+                    const bj::value* tool_calls = nullptr) const {
+    return http::SseEvent(ChunkJson(st.completion_id, st.created, st.client_model, role, text,
+                                    finish_reason, usage, tool_calls));
   }
 
   static http::Headers StreamHeaders(const ChatState& st) {
@@ -679,7 +710,7 @@ struct Gateway::Impl {
     trace.input_tokens = hit.usage.prompt_tokens;
     trace.output_tokens = hit.usage.completion_tokens;
     trace.usage_estimated = hit.usage.estimated;
-    trace.response_body = Body(hit.response.content);
+    trace.response_body = Body(AnswerText(hit.response));
     http::Response out;
     if (!st.stream) {
       Finish(trace, st.t0, st.cache_state);
@@ -689,7 +720,13 @@ struct Gateway::Impl {
       if (started) {
         trace.ttft_us = MicrosSince(st.t0);
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
-        co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt));
+        bj::value calls = StreamedToolCalls(hit.response.tool_calls);
+        if (!hit.response.content.empty() || calls.is_null()) {
+          co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt));
+        }
+        if (!calls.is_null()) {
+          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, &calls));
+        }
         co_await w.Write(Chunk(st, std::nullopt, std::nullopt, hit.response.finish_reason));
         if (st.include_usage) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, &hit.usage));
@@ -726,14 +763,21 @@ struct Gateway::Impl {
     } else {
       // Headers (and the role chunk) go out with the first token, so that a failure before it
       // can still fall back or answer with a proper error status.
-      DeltaSink sink = [&](std::string_view text) -> asio::awaitable<bool> {
+      DeltaSink sink = [&](std::string_view text,
+                           const bj::value* tool_calls) -> asio::awaitable<bool> {
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
           ok = co_await w.StartStream(200, StreamHeaders(st));
           if (ok) ok = co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         }
-        if (ok) ok = co_await w.Write(Chunk(st, std::nullopt, text, std::nullopt));
+        // A piece with tool calls only has no "content", as OpenAI streams it.
+        std::optional<std::string_view> content;
+        if (!text.empty() || !tool_calls) content = text;
+        if (ok) {
+          ok = co_await w.Write(
+              Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls));
+        }
         co_return ok;
       };
       outcome = co_await Call(*st.model, st.up, &sink, watch);
@@ -796,7 +840,7 @@ struct Gateway::Impl {
     trace.output_tokens = usage.completion_tokens;
     trace.usage_estimated = usage.estimated;
     trace.cost_usd = Cost(served, usage);
-    trace.response_body = Body(a.response.content);
+    trace.response_body = Body(AnswerText(a.response));
     limiter->Record(st.key_id, st.project_id, usage.prompt_tokens + usage.completion_tokens,
                     trace.cost_usd);
 

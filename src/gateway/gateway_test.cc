@@ -155,7 +155,7 @@ class GatewayTest : public ::testing::Test {
     EXPECT_TRUE(store_
                     ->Read([&](store::Tx& tx) -> Status {
                       PO_ASSIGN_OR_RETURN(auto page,
-                                          tx.traces().List(1, store::TraceFilter{}, 0, 100));
+                                          tx.traces().List(1, store::TraceFilter{}, 0, 100, true));
                       rows = std::move(page.rows);
                       return OkStatus();
                     })
@@ -286,6 +286,200 @@ TEST_F(GatewayTest, OpenAiUpstreamStreamIsPassedThroughChunkByChunk) {
   // The gateway always asks the upstream for usage, for tracing.
   EXPECT_TRUE(
       json::Parse(openai_.requests()[0].body)->at("stream_options").at("include_usage").as_bool());
+}
+
+// The tool-call pieces of an SSE body (each chunk's delta.tool_calls, as sent) and the calls
+// they add up to, assembled here independently of the gateway's own accumulator.
+struct StreamedCalls {
+  std::vector<bj::value> pieces;
+  bj::array calls;  // {"id","type","function":{"name","arguments"}} by index
+};
+StreamedCalls ToolCallsOf(const std::string& body) {
+  StreamedCalls out;
+  std::size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    auto end = body.find("\n\n", pos);
+    std::string data = body.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (data == "[DONE]") continue;
+    auto v = json::Parse(data);
+    if (!v.ok()) continue;
+    for (const auto& c : v->at("choices").as_array()) {
+      const auto& d = c.at("delta").as_object();
+      auto tc = d.find("tool_calls");
+      if (tc == d.end()) continue;
+      // A piece with tool calls only carries no content, as OpenAI streams it.
+      EXPECT_FALSE(d.contains("content")) << data;
+      out.pieces.push_back(tc->value());
+      for (const auto& piece : tc->value().as_array()) {
+        auto i = static_cast<std::size_t>(piece.at("index").as_int64());
+        while (out.calls.size() <= i) {
+          out.calls.push_back(
+              {{"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
+        }
+        auto& call = out.calls[i].as_object();
+        const auto& p = piece.as_object();
+        if (p.contains("id")) call["id"] = p.at("id");
+        if (p.contains("function")) {
+          const auto& f = p.at("function").as_object();
+          auto& into = call["function"].as_object();
+          if (f.contains("name")) into["name"] = f.at("name");
+          if (f.contains("arguments")) {
+            into["arguments"].as_string().append(f.at("arguments").as_string());
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::string ChunkWith(const std::string& delta, const std::string& finish = "null") {
+  return R"(data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,)"
+         R"("model":"gpt-4o-mini","choices":[{"index":0,"delta":)" +
+         delta + R"(,"finish_reason":)" + finish + "}]}\n\n";
+}
+
+constexpr const char* kWeatherTools =
+    R"("tools":[{"type":"function","function":{"name":"get_weather",)"
+    R"("parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])";
+
+TEST_F(GatewayTest, StreamedToolCallsReachTheClientAndAreTracedAndCached) {
+  Start([](GatewayConfig& c) { c.policy.trace_bodies = "full"; });
+  FakeResponse up;
+  up.action = FakeResponse::Action::kStream;
+  up.headers = {{"Content-Type", "text/event-stream"}};
+  const std::string pieces[] = {
+      R"([{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}])",
+      R"([{"index":0,"function":{"arguments":"{\"city\":"}}])",
+      R"([{"index":0,"function":{"arguments":"\"서울\"}"}}])",
+  };
+  up.stream.push_back({ChunkWith(R"({"role":"assistant","content":null,"tool_calls":)" +
+                                 pieces[0] + "}")});
+  up.stream.push_back({ChunkWith(R"({"tool_calls":)" + pieces[1] + "}")});
+  up.stream.push_back({ChunkWith(R"({"tool_calls":)" + pieces[2] + "}")});
+  up.stream.push_back({ChunkWith("{}", R"("tool_calls")")});
+  up.stream.push_back(
+      {R"(data: {"id":"chatcmpl-t","object":"chat.completion.chunk","created":1,"model":"m",)"
+       R"("choices":[],"usage":{"prompt_tokens":20,"completion_tokens":9,"total_tokens":29}})"
+       "\n\n"});
+  up.stream.push_back({"data: [DONE]\n\n"});
+  openai_.Enqueue(up);
+  const std::string request = std::string(R"({"model":"gpt-test","temperature":0,)") +
+                              kWeatherTools +
+                              R"(,"messages":[{"role":"user","content":"서울 날씨?"}])";
+  auto s = Chat(request + R"(,"stream":true})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  std::string finish;
+  EXPECT_EQ(StreamText(s.body, nullptr, &finish), "");
+  EXPECT_EQ(finish, "tool_calls");
+  StreamedCalls got = ToolCallsOf(s.body);
+  ASSERT_EQ(got.pieces.size(), 3u) << s.body;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(got.pieces[i], bj::parse(pieces[i]));  // as sent
+  const bj::value complete = bj::parse(
+      R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"서울\"}"}}])");
+  EXPECT_EQ(bj::value(got.calls), complete);
+  // The upstream got the tools.
+  EXPECT_EQ(json::Parse(openai_.requests()[0].body)->at("tools").at(0).at("function").at("name"),
+            "get_weather");
+
+  // The trace keeps the calls as the answer.
+  auto traces = Traces();
+  ASSERT_EQ(traces.size(), 1u);
+  auto kept = json::Parse(traces[0].response_body);
+  ASSERT_TRUE(kept.ok()) << traces[0].response_body;
+  EXPECT_EQ(*kept, complete);
+
+  // The cache kept the whole calls: a plain call gets them in the message, a streamed one as
+  // one piece per call.
+  auto plain = Chat(request + "}");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(*plain.Header("x-promptops-cache"), "hit");
+  const bj::value plain_json = Json(plain);
+  const auto& choice = plain_json.at("choices").at(0);
+  EXPECT_EQ(choice.at("message").at("tool_calls"), complete);
+  EXPECT_EQ(choice.at("finish_reason"), "tool_calls");
+  auto replay = Chat(request + R"(,"stream":true})");
+  EXPECT_EQ(*replay.Header("x-promptops-cache"), "hit");
+  StreamedCalls replayed = ToolCallsOf(replay.body);
+  ASSERT_EQ(replayed.pieces.size(), 1u) << replay.body;
+  EXPECT_EQ(bj::value(replayed.calls), complete);
+  EXPECT_EQ(openai_.request_count(), 1u);
+}
+
+TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
+  Start();
+  // Non-streamed: the request's tools, tool calls and tool results are translated; the answer's
+  // tool_use block becomes a tool call.
+  FakeResponse answer;
+  answer.headers = {{"Content-Type", "application/json"}};
+  answer.body =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[)"
+      R"({"type":"text","text":"확인할게요"},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"부산"}}],)"
+      R"("stop_reason":"tool_use","usage":{"input_tokens":30,"output_tokens":12}})";
+  anthropic_.Enqueue(answer);
+  auto r = Chat(std::string(R"({"model":"claude-test",)") + kWeatherTools +
+                R"(,"tool_choice":"required","messages":[)"
+                R"({"role":"user","content":"서울?"},)"
+                R"({"role":"assistant","content":null,"tool_calls":[{"id":"toolu_0","type":"function",)"
+                R"("function":{"name":"get_weather","arguments":"{\"city\":\"서울\"}"}}]},)"
+                R"({"role":"tool","tool_call_id":"toolu_0","content":"맑음"},)"
+                R"({"role":"user","content":"부산은?"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value answer_json = Json(r);
+  const auto& choice = answer_json.at("choices").at(0);
+  EXPECT_EQ(choice.at("finish_reason"), "tool_calls");
+  EXPECT_EQ(choice.at("message").at("tool_calls"),
+            bj::parse(R"([{"id":"toolu_1","type":"function",)"
+                      R"("function":{"name":"get_weather","arguments":"{\"city\":\"부산\"}"}}])"));
+  auto sent = json::Parse(anthropic_.requests()[0].body).value();
+  EXPECT_EQ(sent.at("tools").at(0).at("name"), "get_weather");
+  EXPECT_EQ(sent.at("tool_choice"), bj::parse(R"({"type":"any"})"));
+  EXPECT_EQ(sent.at("messages").at(1).at("content").at(0).at("type"), "tool_use");
+  EXPECT_EQ(sent.at("messages").at(2).at("content"),
+            bj::parse(R"([{"type":"tool_result","tool_use_id":"toolu_0","content":"맑음"},)"
+                      R"({"type":"text","text":"부산은?"}])"));
+
+  // Streamed: the tool_use block arrives as OpenAI tool-call pieces.
+  FakeResponse stream;
+  stream.action = FakeResponse::Action::kStream;
+  stream.headers = {{"Content-Type", "text/event-stream"}};
+  auto event = [](const std::string& type, const std::string& data) {
+    return testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"};
+  };
+  stream.stream = {
+      event("message_start",
+            R"({"type":"message_start","message":{"usage":{"input_tokens":30,"output_tokens":1}}})"),
+      event("content_block_start",
+            R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use",)"
+            R"("id":"toolu_2","name":"get_weather","input":{}}})"),
+      event("content_block_delta",
+            R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",)"
+            R"("partial_json":"{\"city\": \"대구\"}"}})"),
+      event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
+      event("message_delta",
+            R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})"),
+      event("message_stop", R"({"type":"message_stop"})"),
+  };
+  anthropic_.Enqueue(stream);
+  auto s = Chat(std::string(R"({"model":"claude-test","stream":true,)") + kWeatherTools +
+                R"(,"messages":[{"role":"user","content":"대구?"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  std::string finish;
+  StreamText(s.body, nullptr, &finish);
+  EXPECT_EQ(finish, "tool_calls");
+  EXPECT_EQ(bj::value(ToolCallsOf(s.body).calls),
+            bj::parse(R"([{"id":"toolu_2","type":"function",)"
+                      R"("function":{"name":"get_weather","arguments":"{\"city\": \"대구\"}"}}])"));
+
+  // What Anthropic cannot do is refused before any call, as the client's error.
+  auto refused = Chat(
+      R"({"model":"claude-test","n":2,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("'n' other than 1 is not supported"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(anthropic_.request_count(), 2u);
 }
 
 TEST_F(GatewayTest, AnthropicUpstreamAnswersInOpenAiShape) {

@@ -234,7 +234,7 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason,
-                      const providers::Usage* usage) {
+                      const providers::Usage* usage, const bj::value* tool_calls) {
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
   AppendObjectHead(out, id, "chat.completion.chunk", created, model);
@@ -255,6 +255,12 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
     if (!first) out += ',';
     out += "\"content\":";
     json::AppendString(out, *text);
+    first = false;
+  }
+  if (tool_calls) {
+    if (!first) out += ',';
+    out += "\"tool_calls\":";
+    json::AppendValue(out, *tool_calls);
   }
   out += "},\"logprobs\":null,\"finish_reason\":";
   if (finish_reason) {

@@ -1,17 +1,34 @@
 // The Anthropic Messages API: POST {base}/messages with x-api-key and anthropic-version
 // headers. Translation rules (the OpenAI request is what the gateway received):
 //   - "system" (and "developer") messages are collected, in order, into the top-level `system`
-//     field, joined with "\n\n";
-//   - the remaining messages must be "user" or "assistant"; consecutive messages of the same
-//     role are merged into one (texts joined with "\n\n"), since the API requires alternation;
-//   - content may be a string or an array of parts: "text" parts are concatenated; any other
-//     part (image_url, input_audio, file, ...) is an InvalidArgument for the client;
-//   - "tool" messages and assistant tool_calls are not translated (InvalidArgument);
+//     field, joined with "\n\n" (text parts only);
+//   - "user" and "assistant" messages keep their role; a "tool" message (tool_call_id, content)
+//     becomes a tool_result block in a user turn. Consecutive turns of one role are merged into
+//     one, since the API requires alternation: a turn of text only becomes one string (the texts
+//     joined with "\n\n"), any other an array of content blocks;
+//   - content may be a string or an array of parts: adjacent "text" parts become one text block;
+//     "image_url" parts (user messages) become image blocks: a base64 data: URL (jpeg, png, gif,
+//     webp) a base64 source, an http(s) URL a url source; any other part is an InvalidArgument;
+//   - an assistant message's tool_calls become tool_use blocks (function.arguments parsed: it
+//     must be a JSON object);
+//   - tools (type "function") -> tools with input_schema; tool_choice "auto" / "none" /
+//     "required" / {"type":"function","function":{"name"}} -> auto / none / any / tool;
+//     parallel_tool_calls false -> disable_parallel_tool_use;
 //   - max_tokens defaults to AnthropicOptions::default_max_tokens; stop -> stop_sequences;
-//     user -> metadata.user_id; seed and `extra` (OpenAI-only parameters) are dropped.
+//     user -> metadata.user_id;
+//   - OpenAI parameters Anthropic cannot honour are refused (InvalidArgument) rather than
+//     silently ignored: n other than 1, a response_format other than text, logprobs,
+//     top_logprobs, audio, output modalities other than text, prediction. seed and the other
+//     OpenAI-only parameters (presence/frequency penalties, logit_bias, ...) are dropped.
 // Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls;
 // stop_reason end_turn|stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls.
+// Streams: text_delta -> content pieces; a tool_use block's start -> the first piece of a tool
+// call (index, id, type, function.name), its input_json_delta pieces -> function.arguments
+// pieces, as OpenAI streams tool calls.
 #include <boost/json.hpp>
+
+#include <algorithm>
+#include <vector>
 
 #include "providers/adapter.h"
 #include "providers/sse_parser.h"
@@ -29,36 +46,226 @@ std::string MapStopReason(std::string_view r) {
   return "stop";  // end_turn, stop_sequence, pause_turn and unknown values
 }
 
-// The text of an OpenAI message's content (string, null or array of parts).
+std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
+
+Error Unsupported(const std::string& what) {
+  return Error::InvalidArgument(what + " is not supported by this model's provider (anthropic)");
+}
+
+// The text of an OpenAI message's content (string, null or array of text parts): system
+// messages and tool results.
 Result<std::string> ContentText(const bj::value& content, std::size_t index) {
   if (content.is_null()) return std::string();
   if (content.is_string()) return std::string(content.get_string());
   if (!content.is_array()) {
-    return Error::InvalidArgument("messages[" + std::to_string(index) +
-                                  "].content must be a string or an array of parts");
+    return Error::InvalidArgument(Where(index) + ".content must be a string or an array of parts");
   }
   std::string text;
   for (const bj::value& part : content.get_array()) {
     const bj::object* p = part.if_object();
     const bj::string* type = p ? wire::StringField(*p, "type") : nullptr;
     if (!type) {
-      return Error::InvalidArgument("messages[" + std::to_string(index) +
-                                    "].content parts must be objects with a 'type'");
+      return Error::InvalidArgument(Where(index) + ".content parts must be objects with a 'type'");
     }
     if (*type != "text") {
-      return Error::InvalidArgument("content part type '" + std::string(*type) + "' in messages[" +
-                                    std::to_string(index) +
-                                    "] is not supported by this model's provider (anthropic); "
-                                    "only text parts are");
+      return Unsupported("content part type '" + std::string(*type) + "' in " + Where(index) +
+                         " (only text parts are, in system and tool messages)");
     }
     const bj::string* t = wire::StringField(*p, "text");
-    if (!t) {
-      return Error::InvalidArgument("messages[" + std::to_string(index) +
-                                    "]: a text part needs a string 'text'");
-    }
+    if (!t) return Error::InvalidArgument(Where(index) + ": a text part needs a string 'text'");
     text += *t;
   }
   return text;
+}
+
+// An image_url part as an image block: a base64 data: URL becomes a base64 source, an http(s)
+// URL a url source (Anthropic fetches it, not the gateway).
+Result<bj::object> ImageBlock(const bj::object& part, std::size_t index) {
+  const bj::value* image = part.if_contains("image_url");
+  const bj::string* url = nullptr;
+  if (image && image->is_string()) url = &image->get_string();
+  if (image && image->is_object()) url = wire::StringField(image->get_object(), "url");
+  if (!url) return Error::InvalidArgument(Where(index) + ": an image_url part needs image_url.url");
+  std::string_view u(url->data(), url->size());
+  if (u.starts_with("data:")) {
+    constexpr std::string_view kBase64 = ";base64";
+    std::size_t comma = u.find(',');
+    std::string_view meta = u.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
+    if (comma == std::string_view::npos || !meta.ends_with(kBase64) ||
+        comma + 1 == u.size()) {
+      return Error::InvalidArgument(Where(index) +
+                                    ": an image data URL must be base64 "
+                                    "(data:image/png;base64,...)");
+    }
+    std::string_view media = meta.substr(0, meta.size() - kBase64.size());
+    if (media != "image/jpeg" && media != "image/png" && media != "image/gif" &&
+        media != "image/webp") {
+      return Unsupported("image type '" + std::string(media) + "' in " + Where(index) +
+                         " (image/jpeg, image/png, image/gif and image/webp are)");
+    }
+    return bj::object{{"type", "image"},
+                      {"source",
+                       {{"type", "base64"}, {"media_type", media}, {"data", u.substr(comma + 1)}}}};
+  }
+  if (u.starts_with("https://") || u.starts_with("http://")) {
+    return bj::object{{"type", "image"}, {"source", {{"type", "url"}, {"url", u}}}};
+  }
+  return Error::InvalidArgument(Where(index) +
+                                ": image_url.url must be an http(s) URL or a base64 data URL");
+}
+
+// The content blocks of a user or assistant message: adjacent text parts become one text block
+// (a string content one text block), image_url parts image blocks (user messages only).
+Result<bj::array> ContentBlocks(const bj::value& content, std::size_t index, bool images) {
+  bj::array blocks;
+  if (content.is_null()) return blocks;
+  if (content.is_string()) {
+    blocks.push_back(bj::object{{"type", "text"}, {"text", content.get_string()}});
+    return blocks;
+  }
+  if (!content.is_array()) {
+    return Error::InvalidArgument(Where(index) + ".content must be a string or an array of parts");
+  }
+  std::optional<std::string> text;  // adjacent text parts, not yet a block
+  auto flush = [&] {
+    if (text) blocks.push_back(bj::object{{"type", "text"}, {"text", *text}});
+    text.reset();
+  };
+  for (const bj::value& part : content.get_array()) {
+    const bj::object* p = part.if_object();
+    const bj::string* type = p ? wire::StringField(*p, "type") : nullptr;
+    if (!type) {
+      return Error::InvalidArgument(Where(index) + ".content parts must be objects with a 'type'");
+    }
+    if (*type == "text") {
+      const bj::string* t = wire::StringField(*p, "text");
+      if (!t) return Error::InvalidArgument(Where(index) + ": a text part needs a string 'text'");
+      text = text.value_or("") + std::string(*t);
+    } else if (*type == "image_url" && images) {
+      flush();
+      PO_ASSIGN_OR_RETURN(bj::object block, ImageBlock(*p, index));
+      blocks.push_back(std::move(block));
+    } else {
+      return Unsupported("content part type '" + std::string(*type) + "' in " + Where(index) +
+                         (images ? " (text and image_url parts are)" : " (text parts are)"));
+    }
+  }
+  flush();
+  return blocks;
+}
+
+// An assistant message's tool_calls as tool_use blocks (arguments parsed: Anthropic takes the
+// input as a JSON object).
+Status AppendToolUses(const bj::value& calls, std::size_t index, bj::array& blocks) {
+  if (calls.is_null()) return OkStatus();
+  if (!calls.is_array()) return Error::InvalidArgument(Where(index) + ".tool_calls must be an array");
+  const bj::array& all = calls.get_array();
+  for (std::size_t j = 0; j < all.size(); ++j) {
+    std::string where = Where(index) + ".tool_calls[" + std::to_string(j) + "]";
+    const bj::object* call = all[j].if_object();
+    const bj::object* fn = call ? wire::ObjectField(*call, "function") : nullptr;
+    const bj::string* id = call ? wire::StringField(*call, "id") : nullptr;
+    const bj::string* name = fn ? wire::StringField(*fn, "name") : nullptr;
+    if (!id || !name) {
+      return Error::InvalidArgument(where + " needs an 'id' and a 'function' with a 'name'");
+    }
+    if (const bj::string* type = wire::StringField(*call, "type"); type && *type != "function") {
+      return Unsupported(where + ": tool call type '" + std::string(*type) + "'");
+    }
+    const bj::string* arguments = wire::StringField(*fn, "arguments");
+    bj::value input = bj::object();
+    if (arguments && !arguments->empty()) {
+      boost::system::error_code ec;
+      input = bj::parse(*arguments, ec);
+      if (ec || !input.is_object()) {
+        return Error::InvalidArgument(where + ".function.arguments must be a JSON object");
+      }
+    }
+    blocks.push_back(bj::object{
+        {"type", "tool_use"}, {"id", *id}, {"name", *name}, {"input", std::move(input)}});
+  }
+  return OkStatus();
+}
+
+// OpenAI's tools, tool_choice and parallel_tool_calls (from the request's extra parameters) as
+// Anthropic's tools and tool_choice; refuses the OpenAI parameters whose meaning Anthropic
+// cannot give (n > 1, a JSON response_format, logprobs, audio output, predicted outputs)
+// instead of answering as if they had been honoured. The others are dropped.
+Status TranslateExtra(const bj::object& extra, bj::object& body) {
+  auto present = [&](std::string_view key) {
+    const bj::value* v = extra.if_contains(key);
+    return v && !v->is_null() ? v : nullptr;
+  };
+  if (const bj::value* n = present("n"); n && !(n->is_number() && n->to_number<double>() == 1)) {
+    return Unsupported("'n' other than 1");
+  }
+  if (const bj::value* rf = present("response_format")) {
+    const bj::object* o = rf->if_object();
+    const bj::string* type = o ? wire::StringField(*o, "type") : nullptr;
+    if (!type || *type != "text") return Unsupported("response_format other than text");
+  }
+  if (const bj::value* lp = present("logprobs"); lp && !(lp->is_bool() && !lp->get_bool())) {
+    return Unsupported("'logprobs'");
+  }
+  for (std::string_view key : {"top_logprobs", "audio", "prediction"}) {
+    if (present(key)) return Unsupported("'" + std::string(key) + "'");
+  }
+  if (const bj::value* m = present("modalities")) {
+    const bj::array* a = m->if_array();
+    bool text_only = a != nullptr;
+    if (a) {
+      for (const bj::value& x : *a) text_only = text_only && x.is_string() && x.get_string() == "text";
+    }
+    if (!text_only) return Unsupported("output modalities other than text");
+  }
+
+  const bj::value* tools = present("tools");
+  if (!tools) return OkStatus();  // tool_choice without tools: nothing to choose from
+  if (!tools->is_array()) return Error::InvalidArgument("field 'tools' must be an array");
+  bj::array out;
+  for (std::size_t i = 0; i < tools->get_array().size(); ++i) {
+    std::string where = "tools[" + std::to_string(i) + "]";
+    const bj::object* t = tools->get_array()[i].if_object();
+    const bj::string* type = t ? wire::StringField(*t, "type") : nullptr;
+    if (!type) return Error::InvalidArgument(where + " must be an object with a 'type'");
+    if (*type != "function") return Unsupported(where + ": tool type '" + std::string(*type) + "'");
+    const bj::object* fn = wire::ObjectField(*t, "function");
+    const bj::string* name = fn ? wire::StringField(*fn, "name") : nullptr;
+    if (!name) return Error::InvalidArgument(where + " needs a 'function' with a 'name'");
+    bj::object tool{{"name", *name}};
+    if (const bj::string* d = wire::StringField(*fn, "description")) tool["description"] = *d;
+    const bj::object* schema = wire::ObjectField(*fn, "parameters");
+    tool["input_schema"] = schema ? bj::value(*schema) : bj::value{{"type", "object"}, {"properties", bj::object()}};
+    out.push_back(std::move(tool));
+  }
+  if (out.empty()) return OkStatus();
+  body["tools"] = std::move(out);
+
+  bj::object choice{{"type", "auto"}};
+  if (const bj::value* tc = present("tool_choice")) {
+    const bj::object* o = tc->if_object();
+    const bj::object* fn = o ? wire::ObjectField(*o, "function") : nullptr;
+    const bj::string* name = fn ? wire::StringField(*fn, "name") : nullptr;
+    if (tc->is_string() && tc->get_string() == "auto") {
+      choice["type"] = "auto";
+    } else if (tc->is_string() && tc->get_string() == "none") {
+      choice["type"] = "none";
+    } else if (tc->is_string() && tc->get_string() == "required") {
+      choice["type"] = "any";
+    } else if (name) {
+      choice = bj::object{{"type", "tool"}, {"name", *name}};
+    } else {
+      return Error::InvalidArgument(
+          "field 'tool_choice' must be \"auto\", \"none\", \"required\" or "
+          "{\"type\":\"function\",\"function\":{\"name\":...}}");
+    }
+  }
+  if (const bj::value* p = present("parallel_tool_calls")) {
+    if (!p->is_bool()) return Error::InvalidArgument("field 'parallel_tool_calls' must be a boolean");
+    if (!p->get_bool() && choice["type"] != "none") choice["disable_parallel_tool_use"] = true;
+  }
+  body["tool_choice"] = std::move(choice);
+  return OkStatus();
 }
 
 class AnthropicStreamDecoder final : public SseStreamDecoder {
@@ -99,6 +306,25 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
             output_tokens_ = wire::IntField(*u, "output_tokens").value_or(0);
           }
         }
+      } else if (type == "content_block_start") {
+        // A tool_use block starts a tool call: its id and name go out first (OpenAI's first
+        // piece of a streamed call), its input follows as input_json_delta pieces.
+        const bj::object* b = wire::ObjectField(*o, "content_block");
+        const auto* bt = b ? wire::StringField(*b, "type") : nullptr;
+        if (bt && *bt == "tool_use") {
+          auto block = wire::IntField(*o, "index");
+          const auto* id = wire::StringField(*b, "id");
+          const auto* name = wire::StringField(*b, "name");
+          if (!block || !id || !name) return Fail("tool_use block without index, id or name");
+          std::int64_t call = static_cast<std::int64_t>(tool_blocks_.size());
+          tool_blocks_.push_back(*block);
+          StreamEvent ev;
+          ev.tool_calls = bj::array{bj::object{{"index", call},
+                                               {"id", *id},
+                                               {"type", "function"},
+                                               {"function", {{"name", *name}, {"arguments", ""}}}}};
+          out.push_back(std::move(ev));
+        }
       } else if (type == "content_block_delta") {
         const bj::object* d = wire::ObjectField(*o, "delta");
         if (!d) return Fail("content_block_delta without delta");
@@ -109,8 +335,22 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
           StreamEvent ev;
           ev.text = std::string(*text);
           out.push_back(std::move(ev));
+        } else if (dt && *dt == "input_json_delta") {
+          const auto* json = wire::StringField(*d, "partial_json");
+          auto block = wire::IntField(*o, "index");
+          auto it = block ? std::find(tool_blocks_.begin(), tool_blocks_.end(), *block)
+                          : tool_blocks_.end();
+          // The input of a block that is not a tool call (a server tool's): not relayed.
+          if (it != tool_blocks_.end() && !json) return Fail("input_json_delta without partial_json");
+          if (it != tool_blocks_.end() && !json->empty()) {
+            StreamEvent ev;
+            ev.tool_calls = bj::array{
+                bj::object{{"index", static_cast<std::int64_t>(it - tool_blocks_.begin())},
+                           {"function", {{"arguments", *json}}}}};
+            out.push_back(std::move(ev));
+          }
         }
-        // input_json_delta / thinking_delta / signature_delta: not relayed.
+        // thinking_delta / signature_delta / citations_delta: not relayed.
       } else if (type == "message_delta") {
         if (const bj::object* d = wire::ObjectField(*o, "delta")) {
           if (const auto* sr = wire::StringField(*d, "stop_reason")) {
@@ -132,13 +372,14 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         ev.usage = Usage{input_tokens_, output_tokens_, false};
         out.push_back(std::move(ev));
       }
-      // ping, content_block_start, content_block_stop and future event types: nothing to do.
+      // ping, content_block_stop and future event types: nothing to do.
     }
     return {};
   }
 
   std::int64_t input_tokens_ = 0;
   std::int64_t output_tokens_ = 0;
+  std::vector<std::int64_t> tool_blocks_;  // the content block index of each tool call so far
 };
 
 class AnthropicAdapter final : public Adapter {
@@ -150,45 +391,82 @@ class AnthropicAdapter final : public Adapter {
   Result<UpstreamRequest> BuildChat(const ChatRequest& req,
                                     const std::string& api_key) const override {
     std::string system;
-    bj::array messages;
-    std::string last_role;
+    struct Turn {
+      std::string_view role;  // "user" or "assistant"
+      bj::array blocks;
+    };
+    std::vector<Turn> turns;
     for (std::size_t i = 0; i < req.messages.size(); ++i) {
       const bj::object* m = req.messages[i].if_object();
       const bj::string* role = m ? wire::StringField(*m, "role") : nullptr;
-      if (!role) {
-        return Error::InvalidArgument("messages[" + std::to_string(i) + "] needs a 'role'");
-      }
-      auto cit = m->find("content");
-      PO_ASSIGN_OR_RETURN(std::string text,
-                          ContentText(cit == m->end() ? bj::value() : cit->value(), i));
+      if (!role) return Error::InvalidArgument(Where(i) + " needs a 'role'");
+      const bj::value* content = m->if_contains("content");
+      bj::value none;
+      if (!content) content = &none;
       if (*role == "system" || *role == "developer") {
+        PO_ASSIGN_OR_RETURN(std::string text, ContentText(*content, i));
         if (!system.empty()) system += "\n\n";
         system += text;
         continue;
       }
-      if (*role != "user" && *role != "assistant") {
-        return Error::InvalidArgument("messages[" + std::to_string(i) + "]: role '" +
-                                      std::string(*role) +
-                                      "' is not supported by this model's provider (anthropic)");
+      std::string_view turn_role;
+      bj::array blocks;
+      if (*role == "user") {
+        turn_role = "user";
+        PO_ASSIGN_OR_RETURN(blocks, ContentBlocks(*content, i, true));
+      } else if (*role == "assistant") {
+        turn_role = "assistant";
+        PO_ASSIGN_OR_RETURN(blocks, ContentBlocks(*content, i, false));
+        const bj::value* calls = m->if_contains("tool_calls");
+        PO_RETURN_IF_ERROR(AppendToolUses(calls ? *calls : none, i, blocks));
+      } else if (*role == "tool") {
+        // A tool's result goes back in a user turn, as a tool_result block.
+        turn_role = "user";
+        const bj::string* id = wire::StringField(*m, "tool_call_id");
+        if (!id) return Error::InvalidArgument(Where(i) + ": a tool message needs 'tool_call_id'");
+        PO_ASSIGN_OR_RETURN(std::string text, ContentText(*content, i));
+        blocks.push_back(
+            bj::object{{"type", "tool_result"}, {"tool_use_id", *id}, {"content", text}});
+      } else {
+        return Unsupported(Where(i) + ": role '" + std::string(*role) + "'");
       }
-      if (m->contains("tool_calls") && !m->at("tool_calls").is_null()) {
-        return Error::InvalidArgument("messages[" + std::to_string(i) +
-                                      "]: tool_calls are not supported by this model's provider "
-                                      "(anthropic)");
+      // The API requires alternating roles: consecutive messages of one role become one turn.
+      if (!turns.empty() && turns.back().role == turn_role) {
+        for (auto& b : blocks) turns.back().blocks.push_back(std::move(b));
+      } else {
+        turns.push_back(Turn{turn_role, std::move(blocks)});
       }
-      if (*role == last_role) {
-        bj::string& prev = messages.back().get_object()["content"].get_string();
-        prev.append("\n\n");
-        prev.append(text);
-        continue;
-      }
-      messages.push_back(bj::object{{"role", *role}, {"content", text}});
-      last_role = std::string(*role);
     }
-    if (messages.empty()) {
+    if (turns.empty()) {
       return Error::InvalidArgument(
           "at least one user or assistant message is required by this model's provider "
           "(anthropic)");
+    }
+    bj::array messages;
+    for (Turn& t : turns) {
+      // Text only: one string, the messages' texts joined by blank lines. Otherwise the blocks,
+      // without empty text blocks (which the API refuses).
+      bool text_only = std::all_of(t.blocks.begin(), t.blocks.end(), [](const bj::value& b) {
+        return b.at("type") == "text";
+      });
+      bj::value content;
+      if (text_only) {
+        std::string text;
+        for (std::size_t k = 0; k < t.blocks.size(); ++k) {
+          if (k > 0) text += "\n\n";
+          text += t.blocks[k].at("text").get_string();
+        }
+        content = bj::string(text);
+      } else {
+        bj::array kept;
+        for (auto& b : t.blocks) {
+          if (b.at("type") != "text" || !b.at("text").get_string().empty()) {
+            kept.push_back(std::move(b));
+          }
+        }
+        content = std::move(kept);
+      }
+      messages.push_back(bj::object{{"role", t.role}, {"content", std::move(content)}});
     }
     bj::object body;
     body["model"] = req.model;
@@ -204,6 +482,7 @@ class AnthropicAdapter final : public Adapter {
     }
     if (!req.user.empty()) body["metadata"] = bj::object{{"user_id", req.user}};
     if (req.stream) body["stream"] = true;
+    PO_RETURN_IF_ERROR(TranslateExtra(req.extra, body));
 
     UpstreamRequest r;
     r.path = "/messages";

@@ -123,30 +123,185 @@ TEST(AnthropicAdapter, CollectsSystemAndMergesSameRoleMessages) {
   }
 }
 
+TEST(AnthropicAdapter, TranslatesImagesToolCallsAndToolResults) {
+  const MessageCase cases[] = {
+      {"an image by URL after text",
+       R"([{"role":"user","content":[{"type":"text","text":"What is this?"},
+           {"type":"image_url","image_url":{"url":"https://example.com/cat.png","detail":"low"}}]}])",
+       "",
+       R"([{"role":"user","content":[{"type":"text","text":"What is this?"},
+           {"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}}]}])"},
+      {"a base64 image first, adjacent text parts joined",
+       R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},
+           {"type":"text","text":"이건 "},{"type":"text","text":"뭐예요?"}]}])",
+       "",
+       R"([{"role":"user","content":[
+           {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
+           {"type":"text","text":"이건 뭐예요?"}]}])"},
+      {"a tool round trip: calls, results (merged into one user turn with the next question)",
+       R"([{"role":"user","content":"Weather in Seoul and Busan?"},
+           {"role":"assistant","content":null,"tool_calls":[
+             {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"서울\"}"}},
+             {"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"부산\"}"}}]},
+           {"role":"tool","tool_call_id":"call_1","content":"맑음, 21°C"},
+           {"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"비"}]},
+           {"role":"user","content":"Thanks"}])",
+       "",
+       R"([{"role":"user","content":"Weather in Seoul and Busan?"},
+           {"role":"assistant","content":[
+             {"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"서울"}},
+             {"type":"tool_use","id":"call_2","name":"get_weather","input":{"city":"부산"}}]},
+           {"role":"user","content":[
+             {"type":"tool_result","tool_use_id":"call_1","content":"맑음, 21°C"},
+             {"type":"tool_result","tool_use_id":"call_2","content":"비"},
+             {"type":"text","text":"Thanks"}]}])"},
+      {"assistant text before its tool call; empty arguments are an empty input",
+       R"([{"role":"user","content":"now?"},
+           {"role":"assistant","content":"Let me check.","tool_calls":[
+             {"id":"t","type":"function","function":{"name":"clock","arguments":""}}]},
+           {"role":"tool","tool_call_id":"t","content":"12:00"}])",
+       "",
+       R"([{"role":"user","content":"now?"},
+           {"role":"assistant","content":[{"type":"text","text":"Let me check."},
+             {"type":"tool_use","id":"t","name":"clock","input":{}}]},
+           {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"12:00"}]}])"},
+      {"an empty text next to a tool call is left out",
+       R"([{"role":"user","content":"q"},
+           {"role":"assistant","content":"","tool_calls":[
+             {"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]}])",
+       "",
+       R"([{"role":"user","content":"q"},
+           {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}])"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto req = kAnthropic->BuildChat(RequestWith(c.openai_messages), "k");
+    ASSERT_TRUE(req.ok()) << req.error().message;
+    bj::object b = bj::parse(req->body).as_object();
+    EXPECT_FALSE(b.contains("system"));
+    EXPECT_EQ(b.at("messages"), bj::parse(c.anthropic_messages)) << req->body;
+  }
+}
+
+TEST(AnthropicAdapter, TranslatesToolsAndToolChoice) {
+  constexpr std::string_view kTools = R"([
+      {"type":"function","function":{"name":"get_weather","description":"날씨 조회",
+        "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},
+        "strict":true}},
+      {"type":"function","function":{"name":"clock"}}])";
+  auto build = [&](std::string_view extra_json) {
+    ChatRequest r = RequestWith(R"([{"role":"user","content":"Hi"}])");
+    r.extra = bj::parse(extra_json).as_object();
+    auto req = kAnthropic->BuildChat(r, "k");
+    EXPECT_TRUE(req.ok()) << req.error().message;
+    return req.ok() ? bj::parse(req->body).as_object() : bj::object();
+  };
+  bj::object b = build(R"({"tools":)" + std::string(kTools) + "}");
+  EXPECT_EQ(b.at("tools"), bj::parse(R"([
+      {"name":"get_weather","description":"날씨 조회",
+       "input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+      {"name":"clock","input_schema":{"type":"object","properties":{}}}])"));
+  EXPECT_EQ(b.at("tool_choice"), bj::parse(R"({"type":"auto"})"));
+
+  const std::pair<std::string_view, std::string_view> choices[] = {
+      {R"("tool_choice":"auto")", R"({"type":"auto"})"},
+      {R"("tool_choice":"none")", R"({"type":"none"})"},
+      {R"("tool_choice":"required")", R"({"type":"any"})"},
+      {R"("tool_choice":{"type":"function","function":{"name":"clock"}})",
+       R"({"type":"tool","name":"clock"})"},
+      {R"("tool_choice":"required","parallel_tool_calls":false)",
+       R"({"type":"any","disable_parallel_tool_use":true})"},
+      {R"("parallel_tool_calls":false)", R"({"type":"auto","disable_parallel_tool_use":true})"},
+      {R"("tool_choice":"none","parallel_tool_calls":false)", R"({"type":"none"})"},
+      {R"("parallel_tool_calls":true)", R"({"type":"auto"})"},
+  };
+  for (const auto& [extra, choice] : choices) {
+    SCOPED_TRACE(extra);
+    b = build("{" + std::string(extra) + R"(,"tools":)" + std::string(kTools) + "}");
+    EXPECT_EQ(b.at("tool_choice"), bj::parse(choice));
+  }
+  // Without tools there is nothing to choose from; OpenAI-only parameters are dropped.
+  b = build(R"({"tool_choice":"auto","presence_penalty":0.5,"logit_bias":{"1":2},"n":1,
+                "response_format":{"type":"text"},"logprobs":false,"modalities":["text"]})");
+  EXPECT_FALSE(b.contains("tools"));
+  EXPECT_FALSE(b.contains("tool_choice"));
+  EXPECT_FALSE(b.contains("presence_penalty"));
+  EXPECT_FALSE(b.contains("n"));
+}
+
 TEST(AnthropicAdapter, RejectsWhatItCannotTranslateWithAClientError) {
-  const std::pair<std::string_view, std::string_view> cases[] = {
-      {R"([{"role":"user","content":[{"type":"text","text":"What is this?"},
-           {"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}])",
-       "content part type 'image_url' in messages[0] is not supported by this model's provider "
-       "(anthropic); only text parts are"},
-      {R"([{"role":"user","content":"q"},{"role":"tool","tool_call_id":"c","content":"42"}])",
-       "messages[1]: role 'tool' is not supported by this model's provider (anthropic)"},
-      {R"([{"role":"system","content":"only system"}])",
+  struct Case {
+    std::string_view messages;
+    std::string_view extra;
+    std::string_view error;
+  };
+  const Case cases[] = {
+      {R"([{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"x","format":"wav"}}]}])",
+       "{}",
+       "content part type 'input_audio' in messages[0] (text and image_url parts are) is not "
+       "supported by this model's provider (anthropic)"},
+      {R"([{"role":"assistant","content":[{"type":"image_url","image_url":{"url":"https://e.com/a.png"}}]}])",
+       "{}",
+       "content part type 'image_url' in messages[0] (text parts are) is not supported by this "
+       "model's provider (anthropic)"},
+      {R"([{"role":"system","content":[{"type":"image_url","image_url":{"url":"https://e.com/a.png"}}]},{"role":"user","content":"q"}])",
+       "{}",
+       "content part type 'image_url' in messages[0] (only text parts are, in system and tool "
+       "messages) is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}])",
+       "{}",
+       "image type 'image/bmp' in messages[0] (image/jpeg, image/png, image/gif and image/webp "
+       "are) is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}])",
+       "{}", "messages[0]: an image data URL must be base64 (data:image/png;base64,...)"},
+      {R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/passwd"}}]}])",
+       "{}", "messages[0]: image_url.url must be an http(s) URL or a base64 data URL"},
+      {R"([{"role":"user","content":[{"type":"image_url"}]}])", "{}",
+       "messages[0]: an image_url part needs image_url.url"},
+      {R"([{"role":"user","content":"q"},{"role":"tool","content":"42"}])", "{}",
+       "messages[1]: a tool message needs 'tool_call_id'"},
+      {R"([{"role":"user","content":"q"},{"role":"function","name":"f","content":"42"}])", "{}",
+       "messages[1]: role 'function' is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"},{"role":"assistant","content":null,
+           "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"[1,2]"}}]}])",
+       "{}", "messages[1].tool_calls[0].function.arguments must be a JSON object"},
+      {R"([{"role":"user","content":"q"},{"role":"assistant","content":null,
+           "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{bad"}}]}])",
+       "{}", "messages[1].tool_calls[0].function.arguments must be a JSON object"},
+      {R"([{"role":"user","content":"q"},{"role":"assistant","content":null,
+           "tool_calls":[{"type":"function","function":{"name":"f"}}]}])",
+       "{}", "messages[1].tool_calls[0] needs an 'id' and a 'function' with a 'name'"},
+      {R"([{"role":"system","content":"only system"}])", "{}",
        "at least one user or assistant message is required by this model's provider "
        "(anthropic)"},
-      {R"([{"content":"no role"}])", "messages[0] needs a 'role'"},
-      {R"([{"role":"user","content":42}])",
+      {R"([{"content":"no role"}])", "{}", "messages[0] needs a 'role'"},
+      {R"([{"role":"user","content":42}])", "{}",
        "messages[0].content must be a string or an array of parts"},
-      {R"([{"role":"user","content":"q"},{"role":"assistant","content":null,
-           "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}])",
-       "messages[1]: tool_calls are not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"n":2})",
+       "'n' other than 1 is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"response_format":{"type":"json_object"}})",
+       "response_format other than text is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"logprobs":true})",
+       "'logprobs' is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"modalities":["text","audio"]})",
+       "output modalities other than text is not supported by this model's provider "
+       "(anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"tools":[{"type":"file_search"}]})",
+       "tools[0]: tool type 'file_search' is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"tools":[{"type":"function","function":{}}]})",
+       "tools[0] needs a 'function' with a 'name'"},
+      {R"([{"role":"user","content":"q"}])",
+       R"({"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always"})",
+       R"(field 'tool_choice' must be "auto", "none", "required" or {"type":"function","function":{"name":...}})"},
   };
-  for (const auto& [messages, message] : cases) {
-    SCOPED_TRACE(messages);
-    auto req = kAnthropic->BuildChat(RequestWith(messages), "k");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.messages) + " " + std::string(c.extra));
+    ChatRequest r = RequestWith(c.messages);
+    r.extra = bj::parse(c.extra).as_object();
+    auto req = kAnthropic->BuildChat(r, "k");
     ASSERT_FALSE(req.ok());
     EXPECT_EQ(req.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(req.error().message, message);
+    EXPECT_EQ(req.error().message, c.error);
   }
 }
 
@@ -344,6 +499,61 @@ TEST(AnthropicStream, KoreanSplitMidUtf8AndUnknownEventsIgnored) {
   EXPECT_FALSE(d.failure.has_value());
   EXPECT_EQ(d.Text(), "안녕하세요 😀");
   EXPECT_EQ(d.Summary(), "D:안녕|D:하세요|D: 😀|F:length|U:7/3");
+}
+
+TEST(AnthropicStream, ToolUseBlocksBecomeStreamedToolCalls) {
+  // As the Messages API streams a tool call (its documentation's example, shortened).
+  std::string s =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
+      "{\"input_tokens\":472,\"output_tokens\":2}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\"확인할게요\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01\",\"name\":"
+      "\"get_weather\",\"input\":{}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"서울\\\"}\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_02\",\"name\":\"clock\","
+      "\"input\":{}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"tool_use\"},\"usage\":{\"output_tokens\":89}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  auto d = ExpectSplitInvariant(*kAnthropic, s);
+  ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
+  EXPECT_EQ(d.Summary(),
+            "D:확인할게요|"
+            R"(D:T:[{"index":0,"id":"toolu_01","type":"function","function":{"name":"get_weather","arguments":""}}]|)"
+            R"(D:T:[{"index":0,"function":{"arguments":"{\"city\": "}}]|)"
+            R"(D:T:[{"index":0,"function":{"arguments":"\"서울\"}"}}]|)"
+            R"(D:T:[{"index":1,"id":"toolu_02","type":"function","function":{"name":"clock","arguments":""}}]|)"
+            R"(D:T:[{"index":1,"function":{"arguments":"{}"}}]|)"
+            "F:tool_calls|U:472/89");
+  // Folded together, the pieces are the complete calls.
+  bj::value calls;
+  for (const auto& e : d.events) {
+    if (!e.tool_calls.is_null()) AccumulateToolCalls(calls, e.tool_calls);
+  }
+  EXPECT_EQ(calls, bj::parse(R"([
+      {"id":"toolu_01","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"서울\"}"}},
+      {"id":"toolu_02","type":"function","function":{"name":"clock","arguments":"{}"}}])"));
+
+  // A tool_use block without its id is malformed.
+  auto bad = DecodeWhole(*kAnthropic,
+                         "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+                         "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":\"f\"}}\n\n");
+  ASSERT_TRUE(bad.failure.has_value());
+  EXPECT_EQ(bad.failure->cls, FailureClass::kMalformed);
 }
 
 }  // namespace

@@ -42,6 +42,43 @@ bool IsRetryable(FailureClass c) {
   return false;
 }
 
+void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& deltas) {
+  const boost::json::array* pieces = deltas.if_array();
+  if (!pieces) return;
+  for (const boost::json::value& v : *pieces) {
+    const boost::json::object* piece = v.if_object();
+    if (!piece) continue;
+    auto idx = piece->find("index");
+    if (idx == piece->end() || !idx->value().is_int64()) continue;
+    std::int64_t index = idx->value().get_int64();
+    if (index < 0 || index >= 128) continue;  // no answer makes that many calls
+    if (!calls.is_array()) calls.emplace_array();
+    boost::json::array& all = calls.get_array();
+    while (all.size() <= static_cast<std::size_t>(index)) {
+      all.push_back(boost::json::object{{"id", ""},
+                                        {"type", "function"},
+                                        {"function", {{"name", ""}, {"arguments", ""}}}});
+    }
+    boost::json::object& call = all[static_cast<std::size_t>(index)].get_object();
+    if (auto it = piece->find("id"); it != piece->end() && it->value().is_string()) {
+      call["id"] = it->value();
+    }
+    if (auto it = piece->find("type"); it != piece->end() && it->value().is_string()) {
+      call["type"] = it->value();
+    }
+    auto fn = piece->find("function");
+    if (fn == piece->end() || !fn->value().is_object()) continue;
+    const boost::json::object& f = fn->value().get_object();
+    boost::json::object& into = call["function"].get_object();
+    if (auto it = f.find("name"); it != f.end() && it->value().is_string()) {
+      into["name"] = it->value();
+    }
+    if (auto it = f.find("arguments"); it != f.end() && it->value().is_string()) {
+      into["arguments"].get_string().append(it->value().get_string());
+    }
+  }
+}
+
 FailureClass ClassifyStatus(int status) {
   if (status == 429) return FailureClass::kRateLimited;
   if (status >= 500) return FailureClass::kServerError;

@@ -58,10 +58,17 @@ struct StreamEvent {
   std::string text;
   std::optional<std::string> finish_reason;
   std::optional<Usage> usage;
-  // kDelta only: `delta.tool_calls` exactly as an OpenAI-compatible upstream streamed it (an
-  // array of partial tool calls with their `index`), null otherwise. Passed through to clients.
+  // kDelta only: `delta.tool_calls` in OpenAI's streamed shape (an array of partial tool calls,
+  // each with its `index`; the first piece of a call has its id, type and function name, later
+  // ones pieces of function.arguments), null otherwise. Passed through to clients as they come.
   boost::json::value tool_calls;
 };
+
+// Folds one streamed `delta.tool_calls` array into `calls`, the complete tool calls so far (an
+// array in OpenAI's non-streamed shape, {"id","type","function":{"name","arguments"}}, in index
+// order; null before the first): ids, types and names are taken, argument pieces appended.
+// Pieces that are not objects with an integer `index` in [0, 128) are ignored.
+void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& deltas);
 
 // How an upstream call failed. The class drives retries, fallbacks, circuit breaking, metrics
 // (label "error_class") and the status the client sees.

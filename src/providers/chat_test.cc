@@ -100,3 +100,35 @@ TEST(SseParser, LimitsEventSize) {
 
 }  // namespace
 }  // namespace promptops::providers
+
+namespace promptops::providers {
+namespace {
+
+TEST(AccumulateToolCalls, FoldsStreamedPiecesIntoCompleteCalls) {
+  namespace bj = boost::json;
+  bj::value calls;
+  AccumulateToolCalls(calls, bj::parse("null"));  // no pieces: stays null
+  EXPECT_TRUE(calls.is_null());
+  const char* pieces[] = {
+      R"([{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":""}}])",
+      R"([{"index":0,"function":{"arguments":"{\"x\":"}},
+          {"index":1,"id":"call_b","type":"function","function":{"name":"g","arguments":"{}"}}])",
+      R"([{"index":0,"function":{"arguments":"\"한\"}"}}])",
+      // Ignored: not an object, no index, an index out of range, a non-integer index.
+      R"([42,{"function":{"arguments":"x"}},{"index":128,"id":"z"},{"index":-1},{"index":"0"}])",
+  };
+  for (const char* p : pieces) AccumulateToolCalls(calls, bj::parse(p));
+  EXPECT_EQ(calls, bj::parse(R"([
+      {"id":"call_a","type":"function","function":{"name":"f","arguments":"{\"x\":\"한\"}"}},
+      {"id":"call_b","type":"function","function":{"name":"g","arguments":"{}"}}])"));
+  // A piece for a later index first: the calls before it exist, empty, until theirs come.
+  bj::value later;
+  AccumulateToolCalls(later, bj::parse(R"([{"index":1,"id":"b","function":{"name":"g"}}])"));
+  ASSERT_EQ(later.as_array().size(), 2u);
+  EXPECT_EQ(later.at(0).at("id"), "");
+  EXPECT_EQ(later.at(1).at("function").at("name"), "g");
+  EXPECT_EQ(later.at(1).at("function").at("arguments"), "");
+}
+
+}  // namespace
+}  // namespace promptops::providers

@@ -26,6 +26,7 @@ struct Decoded {
       switch (e.kind) {
         case StreamEvent::Kind::kDelta:
           s += "D:" + e.text;
+          if (!e.tool_calls.is_null()) s += "T:" + boost::json::serialize(e.tool_calls);
           break;
         case StreamEvent::Kind::kFinish:
           s += "F:" + e.finish_reason.value_or("?");

@@ -38,6 +38,13 @@ const TRACE_POLL_MS = 3000;
 // ---------------------------------------------------------------------------------------------
 const FAKE_HI = "Hi from the fake upstream!";
 const FAKE_STREAM_PARTS = ["Streaming", " from", " the fake", " upstream."];
+const FAKE_TOOL_PIECES = [
+  [{ index: 0, id: "call_w", type: "function", function: { name: "get_weather", arguments: "" } }],
+  [{ index: 0, function: { arguments: '{"city":' } }],
+  [{ index: 1, id: "call_t", type: "function", function: { name: "get_time", arguments: "" } }],
+  [{ index: 0, function: { arguments: '"서울"}' } }],
+  [{ index: 1, function: { arguments: '{"tz":"Asia/Seoul"}' } }],
+];
 const FAKE_USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
 const FAKE_STREAM_USAGE = { prompt_tokens: 13, completion_tokens: 4, total_tokens: 17 };
 const FAKE_VECTORS = [
@@ -95,6 +102,19 @@ function handleFake(req, body, res) {
     return sendJson(res, 429, openAiError("Rate limit reached", "rate_limit_error", "rate_limit_exceeded"), {
       "retry-after": "1",
     });
+  }
+  if (text.includes("tool please")) {
+    // Two tool calls streamed the way OpenAI does: each call's first piece has its id and name,
+    // its arguments follow in pieces, the two calls' pieces interleaved.
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const base = { id: "chatcmpl-fake-tools", object: "chat.completion.chunk", created, model: body.model };
+    const deltas = FAKE_TOOL_PIECES.map((tool_calls, i) => (i === 0 ? { role: "assistant", content: null, tool_calls } : { tool_calls }));
+    for (const delta of deltas) {
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] })}\n\n`);
+    }
+    res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "tool_calls" }] })}\n\n`);
+    res.end("data: [DONE]\n\n");
+    return;
   }
   if (text.includes("stream please")) {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -570,6 +590,36 @@ describe("openai SDK against the promptops gateway", () => {
     assert.equal(sent[0].body.stream, true);
     assert.equal(sent[0].body.stream_options?.include_usage, true);
     assert.equal(sent[0].headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+  });
+
+  test("streamed tool calls reach the SDK, whose stream helper assembles them", async () => {
+    const before = fakeChatRequests().length;
+    const tools = [
+      { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } },
+      { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } } } } },
+    ];
+    const runner = client.chat.completions.stream({
+      model: "upstream-model",
+      messages: [{ role: "user", content: "tool please" }],
+      tools,
+    });
+    const pieces = [];
+    runner.on("chunk", (chunk) => {
+      for (const c of chunk.choices) if (c.delta?.tool_calls) pieces.push(c.delta.tool_calls);
+    });
+    const final = await runner.finalChatCompletion();
+    // Every piece passed through as the upstream sent it...
+    assert.deepEqual(pieces, FAKE_TOOL_PIECES);
+    // ...so the SDK's own accumulation gives the complete calls.
+    assert.equal(final.choices[0].finish_reason, "tool_calls");
+    const calls = final.choices[0].message.tool_calls.map((c) => [c.id, c.type, c.function.name, c.function.arguments]);
+    assert.deepEqual(calls, [
+      ["call_w", "function", "get_weather", '{"city":"서울"}'],
+      ["call_t", "function", "get_time", '{"tz":"Asia/Seoul"}'],
+    ]);
+    const sent = fakeChatRequests().slice(before);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(sent[0].body.tools, tools);
   });
 
   test("client-supplied upstream URLs and keys are refused and never contacted", async () => {

@@ -216,7 +216,11 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
   out.reserve(256 + id.size() + model.size() + r.content.size());
   AppendObjectHead(out, id, "chat.completion", created, model);
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
-  json::AppendString(out, r.content);
+  if (r.content.empty() && !r.tool_calls.is_null()) {
+    out += "null";  // tool calls only, as OpenAI answers them
+  } else {
+    json::AppendString(out, r.content);
+  }
   if (!r.tool_calls.is_null()) {
     out += ",\"tool_calls\":";
     json::AppendValue(out, r.tool_calls);

@@ -119,6 +119,14 @@ TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {
   EXPECT_EQ(msg.at("tool_calls"), r.tool_calls);
   EXPECT_EQ(t.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
   EXPECT_EQ(t.at("usage").at("completion_tokens").as_int64(), 2);
+  // Tool calls without text: the content is null, as OpenAI answers them.
+  r.content.clear();
+  auto calls_only = *json::Parse(CompletionJson("id", 7, "m", r, u));
+  EXPECT_TRUE(calls_only.at("choices").at(0).at("message").at("content").is_null());
+  EXPECT_EQ(calls_only.at("choices").at(0).at("message").at("tool_calls"), r.tool_calls);
+  r.tool_calls = nullptr;  // no calls, no text: an empty string
+  auto empty = *json::Parse(CompletionJson("id", 7, "m", r, u));
+  EXPECT_EQ(empty.at("choices").at(0).at("message").at("content"), "");
 
   struct Case {
     Error e;

@@ -475,9 +475,11 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
 
   // What Anthropic cannot do is refused before any call, as the client's error.
   auto refused = Chat(
-      R"({"model":"claude-test","n":2,"messages":[{"role":"user","content":"hi"}]})");
+      R"({"model":"claude-test","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(refused.status, 400) << refused.body;
-  EXPECT_NE(refused.body.find("'n' other than 1 is not supported"), std::string::npos)
+  EXPECT_NE(refused.body.find("response_format other than text is not supported by this model's "
+                              "provider (anthropic)"),
+            std::string::npos)
       << refused.body;
   EXPECT_EQ(anthropic_.request_count(), 2u);
 }

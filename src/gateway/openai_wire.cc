@@ -173,6 +173,12 @@ Result<InboundChat> ParseChatRequest(std::string_view body) {
     for (auto& kv : o) {
       std::string_view key(kv.key().data(), kv.key().size());
       if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+        // Answers carry one choice: more would be asked for (and paid) but never returned.
+        if (key == "n" && !kv.value().is_null() &&
+            !(kv.value().is_number() && kv.value().to_number<double>() == 1)) {
+          return Error::InvalidArgument(
+              "field 'n' must be 1: the gateway returns one choice per call");
+        }
         c.extra[kv.key()] = std::move(kv.value());
       }
     }

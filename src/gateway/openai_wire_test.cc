@@ -70,6 +70,9 @@ TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"base_url":"http://evil"})",
        "base_url"},
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"api_key":"sk-x"})", "api_key"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":2})",
+       "field 'n' must be 1: the gateway returns one choice per call"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":"1"})", "field 'n'"},
       // A client-chosen upstream is refused before anything else is looked at.
       {R"({"extra_headers":{"x-api-key":"k"}})", "extra_headers"},
       {R"({"model":5,"organization":"o"})", "organization"},
@@ -80,6 +83,9 @@ TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find(c.mentions), std::string::npos) << r.error().message;
   }
+  // n of 1 (or null) asks for what the gateway gives.
+  EXPECT_TRUE(ParseChatRequest(R"({"model":"m","n":1,"messages":[{"role":"user","content":"x"}]})").ok());
+  EXPECT_TRUE(ParseChatRequest(R"({"model":"m","n":null,"messages":[{"role":"user","content":"x"}]})").ok());
   // A prompt reference may come without messages of its own.
   EXPECT_TRUE(ParseChatRequest(R"({"model":"prompt:x","variables":{"a":"b"}})").ok());
 }

@@ -60,10 +60,10 @@ struct Attempt {
 };
 
 // Receives streamed text; returns false when the client is gone.
-// Sends one piece of a streamed answer to the client: text, or tool calls in OpenAI's streamed
-// shape (null when the piece has none).
-using DeltaSink =
-    std::function<asio::awaitable<bool>(std::string_view text, const bj::value* tool_calls)>;
+// Sends one piece of a streamed answer to the client: its text and, from an HTTP upstream, the
+// event it came in (null for the simulated provider's tokens) for its tool calls and logprobs.
+using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text,
+                                                      const providers::StreamEvent* piece)>;
 
 // Complete tool calls (a cached answer's) in the streamed shape: each with its "index". Null
 // when there are none.
@@ -325,14 +325,16 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
     while (!pipe.events.empty() && !a.client_gone) {
       providers::StreamEvent e = std::move(pipe.events.front());
       pipe.events.pop_front();
-      const bj::value* calls = nullptr;
-      if (e.tool_calls.is_array() && !e.tool_calls.get_array().empty()) calls = &e.tool_calls;
-      if (e.kind == providers::StreamEvent::Kind::kDelta && (!e.text.empty() || calls)) {
+      bool calls = e.tool_calls.is_array() && !e.tool_calls.get_array().empty();
+      bool logprobs = e.logprobs.is_object();
+      if (e.kind == providers::StreamEvent::Kind::kDelta &&
+          (!e.text.empty() || calls || logprobs)) {
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         a.response.content += e.text;
-        if (calls) providers::AccumulateToolCalls(a.response.tool_calls, *calls);
+        if (calls) providers::AccumulateToolCalls(a.response.tool_calls, e.tool_calls);
+        if (logprobs) providers::AccumulateLogprobs(a.response.logprobs, e.logprobs);
         a.client_bytes_sent = true;
-        bool sent = co_await sink(e.text, calls);
+        bool sent = co_await sink(e.text, &e);
         if (!sent) a.client_gone = true;
       } else if (e.kind == providers::StreamEvent::Kind::kFinish && e.finish_reason) {
         a.response.finish_reason = *e.finish_reason;
@@ -666,9 +668,10 @@ struct Gateway::Impl {
   std::string Chunk(const ChatState& st, std::optional<std::string_view> role,
                     std::optional<std::string_view> text,
                     std::optional<std::string_view> finish_reason, const Usage* usage = nullptr,
-                    const bj::value* tool_calls = nullptr) const {
+                    const bj::value* tool_calls = nullptr,
+                    const bj::value* logprobs = nullptr) const {
     return http::SseEvent(ChunkJson(st.completion_id, st.created, st.client_model, role, text,
-                                    finish_reason, usage, tool_calls));
+                                    finish_reason, usage, tool_calls, logprobs));
   }
 
   static http::Headers StreamHeaders(const ChatState& st) {
@@ -722,7 +725,10 @@ struct Gateway::Impl {
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         bj::value calls = StreamedToolCalls(hit.response.tool_calls);
         if (!hit.response.content.empty() || calls.is_null()) {
-          co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt));
+          const bj::value* logprobs =
+              hit.response.logprobs.is_null() ? nullptr : &hit.response.logprobs;
+          co_await w.Write(
+              Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr, nullptr, logprobs));
         }
         if (!calls.is_null()) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, &calls));
@@ -764,7 +770,13 @@ struct Gateway::Impl {
       // Headers (and the role chunk) go out with the first token, so that a failure before it
       // can still fall back or answer with a proper error status.
       DeltaSink sink = [&](std::string_view text,
-                           const bj::value* tool_calls) -> asio::awaitable<bool> {
+                           const providers::StreamEvent* piece) -> asio::awaitable<bool> {
+        const bj::value* tool_calls = nullptr;
+        const bj::value* logprobs = nullptr;
+        if (piece && piece->tool_calls.is_array() && !piece->tool_calls.get_array().empty()) {
+          tool_calls = &piece->tool_calls;
+        }
+        if (piece && piece->logprobs.is_object()) logprobs = &piece->logprobs;
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
@@ -776,7 +788,7 @@ struct Gateway::Impl {
         if (!text.empty() || !tool_calls) content = text;
         if (ok) {
           ok = co_await w.Write(
-              Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls));
+              Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls, logprobs));
         }
         co_return ok;
       };

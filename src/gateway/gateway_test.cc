@@ -407,6 +407,60 @@ TEST_F(GatewayTest, StreamedToolCallsReachTheClientAndAreTracedAndCached) {
   EXPECT_EQ(openai_.request_count(), 1u);
 }
 
+TEST_F(GatewayTest, LogprobsArePassedThroughPlainStreamedAndCached) {
+  Start();
+  const std::string yes =
+      R"({"content":[{"token":"예","logprob":-0.5,"bytes":[236,152,136],"top_logprobs":[]}],"refusal":null})";
+  FakeResponse plain;
+  plain.headers = {{"Content-Type", "application/json"}};
+  plain.body = R"({"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+               R"("message":{"role":"assistant","content":"예"},"logprobs":)" +
+               yes + R"(,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})";
+  openai_.Enqueue(plain);
+  const std::string request =
+      R"({"model":"gpt-test","temperature":0,"logprobs":true,"messages":[{"role":"user","content":"예?"}])";
+  auto r = Chat(request + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("choices").at(0).at("logprobs"), bj::parse(yes));
+  EXPECT_TRUE(json::Parse(openai_.requests()[0].body)->at("logprobs").as_bool());
+  // The cached answer keeps them, for plain and streamed replays.
+  auto hit = Chat(request + "}");
+  EXPECT_EQ(*hit.Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(Json(hit).at("choices").at(0).at("logprobs"), bj::parse(yes));
+  auto replay = Chat(request + R"(,"stream":true})");
+  EXPECT_NE(replay.body.find(R"("logprobs":{"content":[{"token":"예")"), std::string::npos)
+      << replay.body;
+
+  // Streamed: each chunk's logprobs go out with its text.
+  FakeResponse up;
+  up.action = FakeResponse::Action::kStream;
+  up.headers = {{"Content-Type", "text/event-stream"}};
+  up.stream.push_back({R"(data: {"choices":[{"index":0,"delta":{"content":"아"},"logprobs":{"content":[{"token":"아","logprob":-1.5,"bytes":[236,149,132],"top_logprobs":[]}]},"finish_reason":null}]})"
+                       "\n\n"});
+  up.stream.push_back({R"(data: {"choices":[{"index":0,"delta":{"content":"니오"},"logprobs":{"content":[{"token":"니오","logprob":-0.75,"bytes":[235,139,136,236,152,164],"top_logprobs":[]}]},"finish_reason":null}]})"
+                       "\n\n"});
+  up.stream.push_back({"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                       "data: [DONE]\n\n"});
+  openai_.Enqueue(up);
+  auto s = Chat(R"({"model":"gpt-test","stream":true,"logprobs":true,"messages":[{"role":"user","content":"no?"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(StreamText(s.body), "아니오");
+  std::vector<double> got;
+  std::size_t pos = 0;
+  while ((pos = s.body.find("data: {", pos)) != std::string::npos) {
+    auto end = s.body.find("\n\n", pos);
+    auto v = json::Parse(s.body.substr(pos + 6, end - pos - 6));
+    pos = end;
+    ASSERT_TRUE(v.ok());
+    for (const auto& c : v->at("choices").as_array()) {
+      if (c.at("logprobs").is_object()) {
+        got.push_back(c.at("logprobs").at("content").at(0).at("logprob").to_number<double>());
+      }
+    }
+  }
+  EXPECT_EQ(got, (std::vector<double>{-1.5, -0.75}));
+}
+
 TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
   Start();
   // Non-streamed: the request's tools, tool calls and tool results are translated; the answer's

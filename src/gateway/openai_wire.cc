@@ -231,7 +231,13 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
     out += ",\"tool_calls\":";
     json::AppendValue(out, r.tool_calls);
   }
-  out += "},\"logprobs\":null,\"finish_reason\":";
+  out += "},\"logprobs\":";
+  if (r.logprobs.is_null()) {
+    out += "null";
+  } else {
+    json::AppendValue(out, r.logprobs);
+  }
+  out += ",\"finish_reason\":";
   json::AppendString(out, r.finish_reason);
   out += "}]";
   AppendUsage(out, usage);
@@ -244,7 +250,8 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason,
-                      const providers::Usage* usage, const bj::value* tool_calls) {
+                      const providers::Usage* usage, const bj::value* tool_calls,
+                      const bj::value* logprobs) {
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
   AppendObjectHead(out, id, "chat.completion.chunk", created, model);
@@ -272,7 +279,13 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
     out += "\"tool_calls\":";
     json::AppendValue(out, *tool_calls);
   }
-  out += "},\"logprobs\":null,\"finish_reason\":";
+  out += "},\"logprobs\":";
+  if (logprobs) {
+    json::AppendValue(out, *logprobs);
+  } else {
+    out += "null";
+  }
+  out += ",\"finish_reason\":";
   if (finish_reason) {
     json::AppendString(out, *finish_reason);
   } else {

@@ -52,11 +52,13 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 // One "chat.completion.chunk" object (without the "data: " framing). `role` is set on the first
 // chunk; finish_reason on the last content chunk; usage-only chunks have empty choices.
 // `tool_calls`, when given, is written as the delta's "tool_calls" (OpenAI's streamed shape: an
-// array of partial calls, each with its "index").
+// array of partial calls, each with its "index"); `logprobs`, when given, as the choice's
+// "logprobs" (else null).
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason, const providers::Usage* usage,
-                      const boost::json::value* tool_calls = nullptr);
+                      const boost::json::value* tool_calls = nullptr,
+                      const boost::json::value* logprobs = nullptr);
 
 // OpenAI's error shape {"error":{"message","type","param","code"}} and the HTTP status for it.
 struct WireError {

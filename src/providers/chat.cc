@@ -79,6 +79,19 @@ void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& de
   }
 }
 
+void AccumulateLogprobs(boost::json::value& all, const boost::json::value& piece) {
+  const boost::json::object* p = piece.if_object();
+  if (!p) return;
+  if (!all.is_object()) all = boost::json::object{{"content", boost::json::array()}};
+  for (std::string_view key : {"content", "refusal"}) {
+    const boost::json::value* tokens = p->if_contains(key);
+    if (!tokens || !tokens->is_array()) continue;
+    boost::json::value& into = all.get_object()[key];
+    if (!into.is_array()) into = boost::json::array();
+    for (const boost::json::value& t : tokens->get_array()) into.get_array().push_back(t);
+  }
+}
+
 FailureClass ClassifyStatus(int status) {
   if (status == 429) return FailureClass::kRateLimited;
   if (status >= 500) return FailureClass::kServerError;

@@ -44,6 +44,9 @@ struct ChatResponse {
   std::string content;                 // assistant text
   std::string finish_reason = "stop";  // stop | length | tool_calls | content_filter
   boost::json::value tool_calls;       // null unless the upstream returned tool calls
+  // The choice's `logprobs` object ({"content":[...],"refusal":...}) as an OpenAI-compatible
+  // upstream returned it when asked (`logprobs: true`), null otherwise. Passed through.
+  boost::json::value logprobs;
   std::optional<Usage> usage;
 };
 
@@ -62,6 +65,8 @@ struct StreamEvent {
   // each with its `index`; the first piece of a call has its id, type and function name, later
   // ones pieces of function.arguments), null otherwise. Passed through to clients as they come.
   boost::json::value tool_calls;
+  // kDelta only: the chunk's choice `logprobs` object (its tokens), null otherwise.
+  boost::json::value logprobs;
 };
 
 // Folds one streamed `delta.tool_calls` array into `calls`, the complete tool calls so far (an
@@ -69,6 +74,10 @@ struct StreamEvent {
 // order; null before the first): ids, types and names are taken, argument pieces appended.
 // Pieces that are not objects with an integer `index` in [0, 128) are ignored.
 void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& deltas);
+
+// Appends one streamed chunk's `logprobs` object to `all`, the answer's so far (null before the
+// first): the tokens of its "content" and "refusal" arrays are appended to `all`'s.
+void AccumulateLogprobs(boost::json::value& all, const boost::json::value& piece);
 
 // How an upstream call failed. The class drives retries, fallbacks, circuit breaking, metrics
 // (label "error_class") and the status the client sees.

@@ -193,6 +193,8 @@ class CompletionScanner {
           return Skip(4);
         });
       }
+      // Log probabilities (asked for with logprobs: true) are the full parser's case.
+      if (key == "logprobs") return Literal("null");
       if (key == "finish_reason") {
         if (Again(seen_finish)) return false;
         if (Literal("null")) return true;  // the default ("stop") stays
@@ -449,6 +451,7 @@ std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::strin
   if (const auto* s = wire::StringField(choice, "finish_reason")) {
     r.finish_reason = std::string(*s);
   }
+  if (const bj::object* lp = wire::ObjectField(choice, "logprobs")) r.logprobs = *lp;
   r.usage = ParseUsage(*o);
   return r;
 }
@@ -494,10 +497,12 @@ class OpenAiStreamDecoder final : public SseStreamDecoder {
             const bj::string* content = wire::StringField(*delta, "content");
             auto tc = delta->find("tool_calls");
             bool has_tools = tc != delta->end() && tc->value().is_array();
-            if (content || has_tools || delta->contains("role")) {
+            const bj::object* logprobs = wire::ObjectField(c, "logprobs");
+            if (content || has_tools || logprobs || delta->contains("role")) {
               StreamEvent ev;
               if (content) ev.text = std::string(*content);
               if (has_tools) ev.tool_calls = tc->value();
+              if (logprobs) ev.logprobs = *logprobs;
               out.push_back(std::move(ev));
             }
           }

@@ -665,9 +665,55 @@ TEST(OpenAiStream, RelaysToolCallDeltasAndOnlyTheFirstChoice) {
       "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
       "data: [DONE]\n\n");
   EXPECT_FALSE(d.failure.has_value());
-  EXPECT_EQ(d.Summary(), "D:|F:tool_calls");
+  EXPECT_EQ(d.Summary(),
+            R"(D:T:[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]|)"
+            "F:tool_calls");
   ASSERT_TRUE(d.events[0].tool_calls.is_array());
   EXPECT_EQ(d.events[0].tool_calls.at(0).at("id"), "call_1");
+}
+
+TEST(OpenAiStream, RelaysEachChunksLogprobs) {
+  auto d = DecodeWhole(
+      *kOpenAi,
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+      "\"logprobs\":{\"content\":[],\"refusal\":null}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"네\"},\"logprobs\":{\"content\":"
+      "[{\"token\":\"네\",\"logprob\":-0.25,\"bytes\":[235,132,164],\"top_logprobs\":[]}]}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n");
+  ASSERT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:|D:네|F:stop");
+  EXPECT_EQ(d.events[0].logprobs, bj::parse(R"({"content":[],"refusal":null})"));
+  EXPECT_EQ(d.events[1].logprobs.at("content").at(0).at("logprob"), -0.25);
+  bj::value all;
+  for (const auto& e : d.events) AccumulateLogprobs(all, e.logprobs);
+  EXPECT_EQ(all, bj::parse(R"({"content":[{"token":"네","logprob":-0.25,"bytes":[235,132,164],)"
+                           R"("top_logprobs":[]}]})"));
+}
+
+TEST(OpenAiAdapter, PassesLogprobsThrough) {
+  auto r = kOpenAi->ParseChat(200, R"({"id":"x","model":"m","choices":[{"index":0,
+      "message":{"role":"assistant","content":"Yes"},"finish_reason":"stop",
+      "logprobs":{"content":[{"token":"Yes","logprob":-0.01,"bytes":[89,101,115],
+      "top_logprobs":[{"token":"Yes","logprob":-0.01,"bytes":[89,101,115]}]}],"refusal":null}}]})",
+                              std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const auto& c = std::get<ChatResponse>(r);
+  EXPECT_EQ(c.content, "Yes");
+  EXPECT_EQ(c.logprobs.at("content").at(0).at("top_logprobs").at(0).at("token"), "Yes");
+  EXPECT_TRUE(c.logprobs.at("refusal").is_null());
+  // null logprobs (not asked for): nothing kept, and the fast pass reads the answer.
+  auto plain = kOpenAi->ParseChat(
+      200, R"({"choices":[{"message":{"content":"x"},"logprobs":null,"finish_reason":"stop"}]})",
+      std::nullopt);
+  ASSERT_EQ(plain.index(), 0u);
+  EXPECT_TRUE(std::get<ChatResponse>(plain).logprobs.is_null());
+  EXPECT_TRUE(openai_internal::ParseChatFast(
+                  R"({"choices":[{"message":{"content":"x"},"logprobs":null}]})")
+                  .has_value());
+  EXPECT_FALSE(openai_internal::ParseChatFast(
+                   R"({"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]})")
+                   .has_value());
 }
 
 TEST(OpenAiStream, OversizedLineFails) {

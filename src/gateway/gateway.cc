@@ -328,9 +328,14 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
       bool calls = e.tool_calls.is_array() && !e.tool_calls.get_array().empty();
       bool logprobs = e.logprobs.is_object();
       if (e.kind == providers::StreamEvent::Kind::kDelta &&
-          (!e.text.empty() || calls || logprobs)) {
+          (!e.text.empty() || calls || logprobs || !e.refusal.empty())) {
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         a.response.content += e.text;
+        if (!e.refusal.empty()) {
+          bj::value& refusal = a.response.message_extra["refusal"];
+          if (!refusal.is_string()) refusal = "";
+          refusal.get_string().append(e.refusal);
+        }
         if (calls) providers::AccumulateToolCalls(a.response.tool_calls, e.tool_calls);
         if (logprobs) providers::AccumulateLogprobs(a.response.logprobs, e.logprobs);
         a.client_bytes_sent = true;
@@ -668,10 +673,10 @@ struct Gateway::Impl {
   std::string Chunk(const ChatState& st, std::optional<std::string_view> role,
                     std::optional<std::string_view> text,
                     std::optional<std::string_view> finish_reason, const Usage* usage = nullptr,
-                    const bj::value* tool_calls = nullptr,
-                    const bj::value* logprobs = nullptr) const {
+                    const bj::value* tool_calls = nullptr, const bj::value* logprobs = nullptr,
+                    std::string_view refusal = {}) const {
     return http::SseEvent(ChunkJson(st.completion_id, st.created, st.client_model, role, text,
-                                    finish_reason, usage, tool_calls, logprobs));
+                                    finish_reason, usage, tool_calls, logprobs, refusal));
   }
 
   static http::Headers StreamHeaders(const ChatState& st) {
@@ -730,6 +735,11 @@ struct Gateway::Impl {
           co_await w.Write(
               Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr, nullptr, logprobs));
         }
+        if (auto r = hit.response.message_extra.find("refusal");
+            r != hit.response.message_extra.end() && r->value().is_string()) {
+          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, nullptr,
+                                 nullptr, r->value().get_string()));
+        }
         if (!calls.is_null()) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, &calls));
         }
@@ -777,6 +787,7 @@ struct Gateway::Impl {
           tool_calls = &piece->tool_calls;
         }
         if (piece && piece->logprobs.is_object()) logprobs = &piece->logprobs;
+        std::string_view refusal = piece ? std::string_view(piece->refusal) : std::string_view();
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
@@ -785,10 +796,10 @@ struct Gateway::Impl {
         }
         // A piece with tool calls only has no "content", as OpenAI streams it.
         std::optional<std::string_view> content;
-        if (!text.empty() || !tool_calls) content = text;
+        if (!text.empty() || (!tool_calls && refusal.empty())) content = text;
         if (ok) {
-          ok = co_await w.Write(
-              Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls, logprobs));
+          ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls,
+                                      logprobs, refusal));
         }
         co_return ok;
       };

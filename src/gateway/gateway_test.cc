@@ -461,6 +461,43 @@ TEST_F(GatewayTest, LogprobsArePassedThroughPlainStreamedAndCached) {
   EXPECT_EQ(got, (std::vector<double>{-1.5, -0.75}));
 }
 
+TEST_F(GatewayTest, RefusalsArePassedThroughPlainAndStreamed) {
+  Start();
+  FakeResponse plain;
+  plain.headers = {{"Content-Type", "application/json"}};
+  plain.body = R"({"choices":[{"index":0,"message":{"role":"assistant","content":null,)"
+               R"("refusal":"그건 도와드릴 수 없어요.","annotations":[]},"finish_reason":"stop"}]})";
+  openai_.Enqueue(plain);
+  auto r = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"x"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value v = Json(r);
+  const auto& message = v.at("choices").at(0).at("message");
+  EXPECT_EQ(message.at("refusal"), "그건 도와드릴 수 없어요.");
+  EXPECT_TRUE(message.at("content").is_null());
+  EXPECT_FALSE(message.as_object().contains("annotations"));  // empty: nothing to say
+
+  FakeResponse up;
+  up.action = FakeResponse::Action::kStream;
+  up.headers = {{"Content-Type", "text/event-stream"}};
+  for (const char* piece : {"그건 ", "안 돼요."}) {
+    up.stream.push_back({std::string(R"(data: {"choices":[{"index":0,"delta":{"refusal":")") +
+                         piece + R"("},"finish_reason":null}]})" + "\n\n"});
+  }
+  up.stream.push_back({R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
+                       "\n\ndata: [DONE]\n\n"});
+  openai_.Enqueue(up);
+  auto s = Chat(
+      R"({"model":"gpt-test","temperature":0,"stream":true,"messages":[{"role":"user","content":"y"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(StreamText(s.body), "");
+  EXPECT_NE(s.body.find(R"("delta":{"refusal":"그건 "})"), std::string::npos) << s.body;
+  EXPECT_NE(s.body.find(R"("delta":{"refusal":"안 돼요."})"), std::string::npos) << s.body;
+  // Cached whole: a plain replay has the whole refusal.
+  auto hit = Chat(R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"y"}]})");
+  EXPECT_EQ(*hit.Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(Json(hit).at("choices").at(0).at("message").at("refusal"), "그건 안 돼요.");
+}
+
 TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
   Start();
   // Non-streamed: the request's tools, tool calls and tool results are translated; the answer's

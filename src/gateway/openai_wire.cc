@@ -222,14 +222,20 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
   out.reserve(256 + id.size() + model.size() + r.content.size());
   AppendObjectHead(out, id, "chat.completion", created, model);
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
-  if (r.content.empty() && !r.tool_calls.is_null()) {
-    out += "null";  // tool calls only, as OpenAI answers them
+  if (r.content.empty() && (!r.tool_calls.is_null() || r.message_extra.contains("refusal"))) {
+    out += "null";  // tool calls or a refusal only, as OpenAI answers them
   } else {
     json::AppendString(out, r.content);
   }
   if (!r.tool_calls.is_null()) {
     out += ",\"tool_calls\":";
     json::AppendValue(out, r.tool_calls);
+  }
+  for (const auto& kv : r.message_extra) {
+    out += ',';
+    json::AppendString(out, std::string_view(kv.key().data(), kv.key().size()));
+    out += ':';
+    json::AppendValue(out, kv.value());
   }
   out += "},\"logprobs\":";
   if (r.logprobs.is_null()) {
@@ -251,7 +257,7 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason,
                       const providers::Usage* usage, const bj::value* tool_calls,
-                      const bj::value* logprobs) {
+                      const bj::value* logprobs, std::string_view refusal) {
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
   AppendObjectHead(out, id, "chat.completion.chunk", created, model);
@@ -278,6 +284,12 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
     if (!first) out += ',';
     out += "\"tool_calls\":";
     json::AppendValue(out, *tool_calls);
+    first = false;
+  }
+  if (!refusal.empty()) {
+    if (!first) out += ',';
+    out += "\"refusal\":";
+    json::AppendString(out, refusal);
   }
   out += "},\"logprobs\":";
   if (logprobs) {

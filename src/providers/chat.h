@@ -47,6 +47,10 @@ struct ChatResponse {
   // The choice's `logprobs` object ({"content":[...],"refusal":...}) as an OpenAI-compatible
   // upstream returned it when asked (`logprobs: true`), null otherwise. Passed through.
   boost::json::value logprobs;
+  // Members of the message the gateway passes through as they came when they say something
+  // (kPassedMessageMembers: "refusal", "annotations", "audio", "function_call"; not null, not
+  // an empty array).
+  boost::json::object message_extra;
   std::optional<Usage> usage;
 };
 
@@ -67,7 +71,14 @@ struct StreamEvent {
   boost::json::value tool_calls;
   // kDelta only: the chunk's choice `logprobs` object (its tokens), null otherwise.
   boost::json::value logprobs;
+  // kDelta only: a piece of the message's `refusal` (a model declining, e.g. under structured
+  // outputs), streamed like content.
+  std::string refusal;
 };
+
+// The members of an OpenAI answer's message passed through besides content and tool_calls.
+inline constexpr std::string_view kPassedMessageMembers[] = {"refusal", "annotations", "audio",
+                                                             "function_call"};
 
 // Folds one streamed `delta.tool_calls` array into `calls`, the complete tool calls so far (an
 // array in OpenAI's non-streamed shape, {"id","type","function":{"name","arguments"}}, in index

@@ -190,6 +190,11 @@ class CompletionScanner {
             return !Again(seen_content) && (Literal("null") || StringInto(r_->content));
           }
           if (k == "tool_calls") return false;  // tool calls: the full parser's case
+          // A refusal, annotations, audio: the full parser's case when they say something.
+          if (std::find(std::begin(kPassedMessageMembers), std::end(kPassedMessageMembers), k) !=
+              std::end(kPassedMessageMembers)) {
+            return Literal("null") || Literal("[]");
+          }
           return Skip(4);
         });
       }
@@ -452,6 +457,11 @@ std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::strin
     r.finish_reason = std::string(*s);
   }
   if (const bj::object* lp = wire::ObjectField(choice, "logprobs")) r.logprobs = *lp;
+  for (std::string_view key : kPassedMessageMembers) {
+    const bj::value* v = message->if_contains(key);
+    if (!v || v->is_null() || (v->is_array() && v->get_array().empty())) continue;
+    r.message_extra[key] = *v;
+  }
   r.usage = ParseUsage(*o);
   return r;
 }
@@ -498,9 +508,11 @@ class OpenAiStreamDecoder final : public SseStreamDecoder {
             auto tc = delta->find("tool_calls");
             bool has_tools = tc != delta->end() && tc->value().is_array();
             const bj::object* logprobs = wire::ObjectField(c, "logprobs");
-            if (content || has_tools || logprobs || delta->contains("role")) {
+            const bj::string* refusal = wire::StringField(*delta, "refusal");
+            if (content || has_tools || logprobs || refusal || delta->contains("role")) {
               StreamEvent ev;
               if (content) ev.text = std::string(*content);
+              if (refusal) ev.refusal = std::string(*refusal);
               if (has_tools) ev.tool_calls = tc->value();
               if (logprobs) ev.logprobs = *logprobs;
               out.push_back(std::move(ev));

@@ -716,6 +716,42 @@ TEST(OpenAiAdapter, PassesLogprobsThrough) {
                    .has_value());
 }
 
+TEST(OpenAiAdapter, PassesRefusalsAnnotationsAndAudioThrough) {
+  auto r = kOpenAi->ParseChat(200, R"({"choices":[{"index":0,"message":{"role":"assistant",
+      "content":null,"refusal":"I can't help with that.","annotations":[]},"finish_reason":"stop"}]})",
+                              std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  EXPECT_EQ(bj::value(std::get<ChatResponse>(r).message_extra),
+            bj::parse(R"({"refusal":"I can't help with that."})"));
+  auto cited = kOpenAi->ParseChat(200, R"({"choices":[{"message":{"content":"See [1].",
+      "annotations":[{"type":"url_citation","url_citation":{"url":"https://example.com","title":"예"}}],
+      "audio":null,"refusal":null}}]})",
+                                  std::nullopt);
+  ASSERT_EQ(cited.index(), 0u);
+  EXPECT_EQ(bj::value(std::get<ChatResponse>(cited).message_extra),
+            bj::parse(R"({"annotations":[{"type":"url_citation",)"
+                      R"("url_citation":{"url":"https://example.com","title":"예"}}]})"));
+  // Nothing to pass: the fast pass reads it (null refusal, empty annotations), nothing kept.
+  constexpr std::string_view kQuiet =
+      R"({"choices":[{"message":{"content":"x","refusal":null,"annotations":[],"audio":null}}]})";
+  ASSERT_TRUE(openai_internal::ParseChatFast(kQuiet).has_value());
+  EXPECT_TRUE(openai_internal::ParseChatFast(kQuiet)->message_extra.empty());
+  EXPECT_FALSE(openai_internal::ParseChatFast(
+                   R"({"choices":[{"message":{"content":null,"refusal":"no"}}]})")
+                   .has_value());
+
+  auto d = DecodeWhole(*kOpenAi,
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                       "\"content\":null,\"refusal\":\"\"}}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"죄송\"}}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"합니다\"}}]}\n\n"
+                       "data: [DONE]\n\n");
+  ASSERT_FALSE(d.failure.has_value());
+  ASSERT_EQ(d.events.size(), 3u);
+  EXPECT_EQ(d.events[1].refusal, "죄송");
+  EXPECT_EQ(d.events[2].refusal, "합니다");
+}
+
 TEST(OpenAiStream, OversizedLineFails) {
   auto decoder = kOpenAi->NewStreamDecoder();
   std::vector<StreamEvent> out;

@@ -332,12 +332,16 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         a.response.content += e.text;
         if (!e.refusal.empty()) {
-          bj::value& refusal = a.response.message_extra["refusal"];
+          if (!a.response.message_extra) a.response.message_extra.emplace();
+          bj::value& refusal = (*a.response.message_extra)["refusal"];
           if (!refusal.is_string()) refusal = "";
           refusal.get_string().append(e.refusal);
         }
         if (calls) providers::AccumulateToolCalls(a.response.tool_calls, e.tool_calls);
-        if (logprobs) providers::AccumulateLogprobs(a.response.logprobs, e.logprobs);
+        if (logprobs) {
+          if (!a.response.logprobs) a.response.logprobs.emplace();
+          providers::AccumulateLogprobs(*a.response.logprobs, e.logprobs);
+        }
         a.client_bytes_sent = true;
         bool sent = co_await sink(e.text, &e);
         if (!sent) a.client_gone = true;
@@ -731,14 +735,15 @@ struct Gateway::Impl {
         bj::value calls = StreamedToolCalls(hit.response.tool_calls);
         if (!hit.response.content.empty() || calls.is_null()) {
           const bj::value* logprobs =
-              hit.response.logprobs.is_null() ? nullptr : &hit.response.logprobs;
+              hit.response.logprobs ? &*hit.response.logprobs : nullptr;
           co_await w.Write(
               Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr, nullptr, logprobs));
         }
-        if (auto r = hit.response.message_extra.find("refusal");
-            r != hit.response.message_extra.end() && r->value().is_string()) {
+        const bj::value* refusal =
+            hit.response.message_extra ? hit.response.message_extra->if_contains("refusal") : nullptr;
+        if (refusal && refusal->is_string()) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, nullptr,
-                                 nullptr, r->value().get_string()));
+                                 nullptr, refusal->get_string()));
         }
         if (!calls.is_null()) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, &calls));

@@ -222,7 +222,8 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
   out.reserve(256 + id.size() + model.size() + r.content.size());
   AppendObjectHead(out, id, "chat.completion", created, model);
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
-  if (r.content.empty() && (!r.tool_calls.is_null() || r.message_extra.contains("refusal"))) {
+  if (r.content.empty() &&
+      (!r.tool_calls.is_null() || (r.message_extra && r.message_extra->contains("refusal")))) {
     out += "null";  // tool calls or a refusal only, as OpenAI answers them
   } else {
     json::AppendString(out, r.content);
@@ -231,17 +232,19 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
     out += ",\"tool_calls\":";
     json::AppendValue(out, r.tool_calls);
   }
-  for (const auto& kv : r.message_extra) {
-    out += ',';
-    json::AppendString(out, std::string_view(kv.key().data(), kv.key().size()));
-    out += ':';
-    json::AppendValue(out, kv.value());
+  if (r.message_extra) {
+    for (const auto& kv : *r.message_extra) {
+      out += ',';
+      json::AppendString(out, std::string_view(kv.key().data(), kv.key().size()));
+      out += ':';
+      json::AppendValue(out, kv.value());
+    }
   }
   out += "},\"logprobs\":";
-  if (r.logprobs.is_null()) {
-    out += "null";
+  if (r.logprobs) {
+    json::AppendValue(out, *r.logprobs);
   } else {
-    json::AppendValue(out, r.logprobs);
+    out += "null";
   }
   out += ",\"finish_reason\":";
   json::AppendString(out, r.finish_reason);

@@ -45,12 +45,15 @@ struct ChatResponse {
   std::string finish_reason = "stop";  // stop | length | tool_calls | content_filter
   boost::json::value tool_calls;       // null unless the upstream returned tool calls
   // The choice's `logprobs` object ({"content":[...],"refusal":...}) as an OpenAI-compatible
-  // upstream returned it when asked (`logprobs: true`), null otherwise. Passed through.
-  boost::json::value logprobs;
+  // upstream returned it when asked (`logprobs: true`); none otherwise. Passed through.
+  // (This and message_extra are optional rather than empty JSON values: a response is moved
+  // several times per call, and an empty boost::json value still costs a library call to move
+  // and to destroy.)
+  std::optional<boost::json::value> logprobs;
   // Members of the message the gateway passes through as they came when they say something
   // (kPassedMessageMembers: "refusal", "annotations", "audio", "function_call"; not null, not
-  // an empty array).
-  boost::json::object message_extra;
+  // an empty array); none when there is none.
+  std::optional<boost::json::object> message_extra;
   std::optional<Usage> usage;
 };
 

@@ -456,11 +456,17 @@ std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::strin
   if (const auto* s = wire::StringField(choice, "finish_reason")) {
     r.finish_reason = std::string(*s);
   }
-  if (const bj::object* lp = wire::ObjectField(choice, "logprobs")) r.logprobs = *lp;
+  // Assigned, not constructed from the parsed object: a copy-constructed value would share the
+  // parse's stack arena (boost::json copies keep the source's memory resource).
+  if (const bj::object* lp = wire::ObjectField(choice, "logprobs")) {
+    r.logprobs.emplace();
+    *r.logprobs = *lp;
+  }
   for (std::string_view key : kPassedMessageMembers) {
     const bj::value* v = message->if_contains(key);
     if (!v || v->is_null() || (v->is_array() && v->get_array().empty())) continue;
-    r.message_extra[key] = *v;
+    if (!r.message_extra) r.message_extra.emplace();
+    (*r.message_extra)[key] = *v;
   }
   r.usage = ParseUsage(*o);
   return r;

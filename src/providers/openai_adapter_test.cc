@@ -700,14 +700,15 @@ TEST(OpenAiAdapter, PassesLogprobsThrough) {
   ASSERT_EQ(r.index(), 0u);
   const auto& c = std::get<ChatResponse>(r);
   EXPECT_EQ(c.content, "Yes");
-  EXPECT_EQ(c.logprobs.at("content").at(0).at("top_logprobs").at(0).at("token"), "Yes");
-  EXPECT_TRUE(c.logprobs.at("refusal").is_null());
+  ASSERT_TRUE(c.logprobs.has_value());
+  EXPECT_EQ(c.logprobs->at("content").at(0).at("top_logprobs").at(0).at("token"), "Yes");
+  EXPECT_TRUE(c.logprobs->at("refusal").is_null());
   // null logprobs (not asked for): nothing kept, and the fast pass reads the answer.
   auto plain = kOpenAi->ParseChat(
       200, R"({"choices":[{"message":{"content":"x"},"logprobs":null,"finish_reason":"stop"}]})",
       std::nullopt);
   ASSERT_EQ(plain.index(), 0u);
-  EXPECT_TRUE(std::get<ChatResponse>(plain).logprobs.is_null());
+  EXPECT_FALSE(std::get<ChatResponse>(plain).logprobs.has_value());
   EXPECT_TRUE(openai_internal::ParseChatFast(
                   R"({"choices":[{"message":{"content":"x"},"logprobs":null}]})")
                   .has_value());
@@ -721,21 +722,21 @@ TEST(OpenAiAdapter, PassesRefusalsAnnotationsAndAudioThrough) {
       "content":null,"refusal":"I can't help with that.","annotations":[]},"finish_reason":"stop"}]})",
                               std::nullopt);
   ASSERT_EQ(r.index(), 0u);
-  EXPECT_EQ(bj::value(std::get<ChatResponse>(r).message_extra),
+  EXPECT_EQ(bj::value(std::get<ChatResponse>(r).message_extra.value()),
             bj::parse(R"({"refusal":"I can't help with that."})"));
   auto cited = kOpenAi->ParseChat(200, R"({"choices":[{"message":{"content":"See [1].",
       "annotations":[{"type":"url_citation","url_citation":{"url":"https://example.com","title":"예"}}],
       "audio":null,"refusal":null}}]})",
                                   std::nullopt);
   ASSERT_EQ(cited.index(), 0u);
-  EXPECT_EQ(bj::value(std::get<ChatResponse>(cited).message_extra),
+  EXPECT_EQ(bj::value(std::get<ChatResponse>(cited).message_extra.value()),
             bj::parse(R"({"annotations":[{"type":"url_citation",)"
                       R"("url_citation":{"url":"https://example.com","title":"예"}}]})"));
   // Nothing to pass: the fast pass reads it (null refusal, empty annotations), nothing kept.
   constexpr std::string_view kQuiet =
       R"({"choices":[{"message":{"content":"x","refusal":null,"annotations":[],"audio":null}}]})";
   ASSERT_TRUE(openai_internal::ParseChatFast(kQuiet).has_value());
-  EXPECT_TRUE(openai_internal::ParseChatFast(kQuiet)->message_extra.empty());
+  EXPECT_FALSE(openai_internal::ParseChatFast(kQuiet)->message_extra.has_value());
   EXPECT_FALSE(openai_internal::ParseChatFast(
                    R"({"choices":[{"message":{"content":null,"refusal":"no"}}]})")
                    .has_value());

@@ -45,6 +45,12 @@ std::shared_ptr<const CachedAnswer> ResponseCache::Get(const std::string& key) {
 void ResponseCache::Put(const std::string& key, CachedAnswer answer) {
   std::size_t bytes = key.size() * 2 + answer.response.content.size() + answer.response.id.size() +
                       answer.response.model.size() + 256;
+  // Tool calls, logprobs and the like count with their JSON size (logprobs can be far larger
+  // than the text).
+  const auto& r = answer.response;
+  if (!r.tool_calls.is_null()) bytes += json::Serialize(r.tool_calls).size() * 2;
+  if (r.logprobs) bytes += json::Serialize(*r.logprobs).size() * 2;
+  if (r.message_extra) bytes += json::Serialize(*r.message_extra).size() * 2;
   if (bytes > max_bytes_ / 4) return;
   auto shared = std::make_shared<const CachedAnswer>(std::move(answer));
   std::lock_guard lock(mu_);

@@ -61,6 +61,18 @@ TEST(ResponseCache, EvictsLeastRecentlyUsedWithinTheByteBound) {
   // Too large for the cache: not stored.
   cache.Put("huge", Answer(std::string(4096, 'y')));
   EXPECT_EQ(cache.Get("huge"), nullptr);
+  // Logprobs (and tool calls) count too: a short text with large logprobs is too large.
+  CachedAnswer scored = Answer("yes");
+  boost::json::array tokens;
+  for (int i = 0; i < 100; ++i) {
+    tokens.push_back({{"token", "yes"}, {"logprob", -0.5}, {"top_logprobs", boost::json::array()}});
+  }
+  scored.response.logprobs = boost::json::object{{"content", std::move(tokens)}};
+  cache.Put("scored", scored);
+  EXPECT_EQ(cache.Get("scored"), nullptr);
+  scored.response.logprobs.reset();
+  cache.Put("scored", scored);
+  EXPECT_NE(cache.Get("scored"), nullptr);
 }
 
 }  // namespace

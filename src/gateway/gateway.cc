@@ -734,13 +734,13 @@ struct Gateway::Impl {
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         bj::value calls = StreamedToolCalls(hit.response.tool_calls);
         if (!hit.response.content.empty() || calls.is_null()) {
-          const bj::value* logprobs =
-              hit.response.logprobs ? &*hit.response.logprobs : nullptr;
-          co_await w.Write(
-              Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr, nullptr, logprobs));
+          const bj::value* logprobs = hit.response.logprobs ? &*hit.response.logprobs : nullptr;
+          co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr,
+                                 nullptr, logprobs));
         }
-        const bj::value* refusal =
-            hit.response.message_extra ? hit.response.message_extra->if_contains("refusal") : nullptr;
+        const bj::value* refusal = hit.response.message_extra
+                                       ? hit.response.message_extra->if_contains("refusal")
+                                       : nullptr;
         if (refusal && refusal->is_string()) {
           co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, nullptr,
                                  nullptr, refusal->get_string()));

@@ -354,8 +354,8 @@ TEST_F(GatewayTest, StreamedToolCallsReachTheClientAndAreTracedAndCached) {
       R"([{"index":0,"function":{"arguments":"{\"city\":"}}])",
       R"([{"index":0,"function":{"arguments":"\"서울\"}"}}])",
   };
-  up.stream.push_back({ChunkWith(R"({"role":"assistant","content":null,"tool_calls":)" +
-                                 pieces[0] + "}")});
+  up.stream.push_back(
+      {ChunkWith(R"({"role":"assistant","content":null,"tool_calls":)" + pieces[0] + "}")});
   up.stream.push_back({ChunkWith(R"({"tool_calls":)" + pieces[1] + "}")});
   up.stream.push_back({ChunkWith(R"({"tool_calls":)" + pieces[2] + "}")});
   up.stream.push_back({ChunkWith("{}", R"("tool_calls")")});
@@ -413,9 +413,10 @@ TEST_F(GatewayTest, LogprobsArePassedThroughPlainStreamedAndCached) {
       R"({"content":[{"token":"예","logprob":-0.5,"bytes":[236,152,136],"top_logprobs":[]}],"refusal":null})";
   FakeResponse plain;
   plain.headers = {{"Content-Type", "application/json"}};
-  plain.body = R"({"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
-               R"("message":{"role":"assistant","content":"예"},"logprobs":)" +
-               yes + R"(,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})";
+  plain.body =
+      R"({"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"예"},"logprobs":)" +
+      yes + R"(,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}})";
   openai_.Enqueue(plain);
   const std::string request =
       R"({"model":"gpt-test","temperature":0,"logprobs":true,"messages":[{"role":"user","content":"예?"}])";
@@ -435,14 +436,18 @@ TEST_F(GatewayTest, LogprobsArePassedThroughPlainStreamedAndCached) {
   FakeResponse up;
   up.action = FakeResponse::Action::kStream;
   up.headers = {{"Content-Type", "text/event-stream"}};
-  up.stream.push_back({R"(data: {"choices":[{"index":0,"delta":{"content":"아"},"logprobs":{"content":[{"token":"아","logprob":-1.5,"bytes":[236,149,132],"top_logprobs":[]}]},"finish_reason":null}]})"
-                       "\n\n"});
-  up.stream.push_back({R"(data: {"choices":[{"index":0,"delta":{"content":"니오"},"logprobs":{"content":[{"token":"니오","logprob":-0.75,"bytes":[235,139,136,236,152,164],"top_logprobs":[]}]},"finish_reason":null}]})"
-                       "\n\n"});
-  up.stream.push_back({"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-                       "data: [DONE]\n\n"});
+  up.stream.push_back(
+      {R"(data: {"choices":[{"index":0,"delta":{"content":"아"},"logprobs":{"content":[{"token":"아","logprob":-1.5,"bytes":[236,149,132],"top_logprobs":[]}]},"finish_reason":null}]})"
+       "\n\n"});
+  up.stream.push_back(
+      {R"(data: {"choices":[{"index":0,"delta":{"content":"니오"},"logprobs":{"content":[{"token":"니오","logprob":-0.75,"bytes":[235,139,136,236,152,164],"top_logprobs":[]}]},"finish_reason":null}]})"
+       "\n\n"});
+  up.stream.push_back(
+      {"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+       "data: [DONE]\n\n"});
   openai_.Enqueue(up);
-  auto s = Chat(R"({"model":"gpt-test","stream":true,"logprobs":true,"messages":[{"role":"user","content":"no?"}]})");
+  auto s = Chat(
+      R"({"model":"gpt-test","stream":true,"logprobs":true,"messages":[{"role":"user","content":"no?"}]})");
   ASSERT_EQ(s.status, 200) << s.body;
   EXPECT_EQ(StreamText(s.body), "아니오");
   std::vector<double> got;
@@ -465,8 +470,9 @@ TEST_F(GatewayTest, RefusalsArePassedThroughPlainAndStreamed) {
   Start();
   FakeResponse plain;
   plain.headers = {{"Content-Type", "application/json"}};
-  plain.body = R"({"choices":[{"index":0,"message":{"role":"assistant","content":null,)"
-               R"("refusal":"그건 도와드릴 수 없어요.","annotations":[]},"finish_reason":"stop"}]})";
+  plain.body =
+      R"({"choices":[{"index":0,"message":{"role":"assistant","content":null,)"
+      R"("refusal":"그건 도와드릴 수 없어요.","annotations":[]},"finish_reason":"stop"}]})";
   openai_.Enqueue(plain);
   auto r = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"x"}]})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -493,7 +499,8 @@ TEST_F(GatewayTest, RefusalsArePassedThroughPlainAndStreamed) {
   EXPECT_NE(s.body.find(R"("delta":{"refusal":"그건 "})"), std::string::npos) << s.body;
   EXPECT_NE(s.body.find(R"("delta":{"refusal":"안 돼요."})"), std::string::npos) << s.body;
   // Cached whole: a plain replay has the whole refusal.
-  auto hit = Chat(R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"y"}]})");
+  auto hit =
+      Chat(R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"y"}]})");
   EXPECT_EQ(*hit.Header("x-promptops-cache"), "hit");
   EXPECT_EQ(Json(hit).at("choices").at(0).at("message").at("refusal"), "그건 안 돼요.");
 }
@@ -510,13 +517,14 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
       R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"부산"}}],)"
       R"("stop_reason":"tool_use","usage":{"input_tokens":30,"output_tokens":12}})";
   anthropic_.Enqueue(answer);
-  auto r = Chat(std::string(R"({"model":"claude-test",)") + kWeatherTools +
-                R"(,"tool_choice":"required","messages":[)"
-                R"({"role":"user","content":"서울?"},)"
-                R"({"role":"assistant","content":null,"tool_calls":[{"id":"toolu_0","type":"function",)"
-                R"("function":{"name":"get_weather","arguments":"{\"city\":\"서울\"}"}}]},)"
-                R"({"role":"tool","tool_call_id":"toolu_0","content":"맑음"},)"
-                R"({"role":"user","content":"부산은?"}]})");
+  auto r =
+      Chat(std::string(R"({"model":"claude-test",)") + kWeatherTools +
+           R"(,"tool_choice":"required","messages":[)"
+           R"({"role":"user","content":"서울?"},)"
+           R"({"role":"assistant","content":null,"tool_calls":[{"id":"toolu_0","type":"function",)"
+           R"("function":{"name":"get_weather","arguments":"{\"city\":\"서울\"}"}}]},)"
+           R"({"role":"tool","tool_call_id":"toolu_0","content":"맑음"},)"
+           R"({"role":"user","content":"부산은?"}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   const bj::value answer_json = Json(r);
   const auto& choice = answer_json.at("choices").at(0);
@@ -540,8 +548,9 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
     return testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"};
   };
   stream.stream = {
-      event("message_start",
-            R"({"type":"message_start","message":{"usage":{"input_tokens":30,"output_tokens":1}}})"),
+      event(
+          "message_start",
+          R"({"type":"message_start","message":{"usage":{"input_tokens":30,"output_tokens":1}}})"),
       event("content_block_start",
             R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use",)"
             R"("id":"toolu_2","name":"get_weather","input":{}}})"),
@@ -549,8 +558,9 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
             R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",)"
             R"("partial_json":"{\"city\": \"대구\"}"}})"),
       event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
-      event("message_delta",
-            R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})"),
+      event(
+          "message_delta",
+          R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})"),
       event("message_stop", R"({"type":"message_stop"})"),
   };
   anthropic_.Enqueue(stream);

@@ -258,9 +258,9 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 // hottest serializer of the gateway.
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
-                      std::optional<std::string_view> finish_reason,
-                      const providers::Usage* usage, const bj::value* tool_calls,
-                      const bj::value* logprobs, std::string_view refusal) {
+                      std::optional<std::string_view> finish_reason, const providers::Usage* usage,
+                      const bj::value* tool_calls, const bj::value* logprobs,
+                      std::string_view refusal) {
   std::string out;
   out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
   AppendObjectHead(out, id, "chat.completion.chunk", created, model);

@@ -58,8 +58,7 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason, const providers::Usage* usage,
                       const boost::json::value* tool_calls = nullptr,
-                      const boost::json::value* logprobs = nullptr,
-                      std::string_view refusal = {});
+                      const boost::json::value* logprobs = nullptr, std::string_view refusal = {});
 
 // OpenAI's error shape {"error":{"message","type","param","code"}} and the HTTP status for it.
 struct WireError {

@@ -84,8 +84,11 @@ TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
     EXPECT_NE(r.error().message.find(c.mentions), std::string::npos) << r.error().message;
   }
   // n of 1 (or null) asks for what the gateway gives.
-  EXPECT_TRUE(ParseChatRequest(R"({"model":"m","n":1,"messages":[{"role":"user","content":"x"}]})").ok());
-  EXPECT_TRUE(ParseChatRequest(R"({"model":"m","n":null,"messages":[{"role":"user","content":"x"}]})").ok());
+  EXPECT_TRUE(
+      ParseChatRequest(R"({"model":"m","n":1,"messages":[{"role":"user","content":"x"}]})").ok());
+  EXPECT_TRUE(
+      ParseChatRequest(R"({"model":"m","n":null,"messages":[{"role":"user","content":"x"}]})")
+          .ok());
   // A prompt reference may come without messages of its own.
   EXPECT_TRUE(ParseChatRequest(R"({"model":"prompt:x","variables":{"a":"b"}})").ok());
 }

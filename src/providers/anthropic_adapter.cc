@@ -91,8 +91,7 @@ Result<bj::object> ImageBlock(const bj::object& part, std::size_t index) {
     constexpr std::string_view kBase64 = ";base64";
     std::size_t comma = u.find(',');
     std::string_view meta = u.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
-    if (comma == std::string_view::npos || !meta.ends_with(kBase64) ||
-        comma + 1 == u.size()) {
+    if (comma == std::string_view::npos || !meta.ends_with(kBase64) || comma + 1 == u.size()) {
       return Error::InvalidArgument(Where(index) +
                                     ": an image data URL must be base64 "
                                     "(data:image/png;base64,...)");
@@ -103,9 +102,9 @@ Result<bj::object> ImageBlock(const bj::object& part, std::size_t index) {
       return Unsupported("image type '" + std::string(media) + "' in " + Where(index) +
                          " (image/jpeg, image/png, image/gif and image/webp are)");
     }
-    return bj::object{{"type", "image"},
-                      {"source",
-                       {{"type", "base64"}, {"media_type", media}, {"data", u.substr(comma + 1)}}}};
+    return bj::object{
+        {"type", "image"},
+        {"source", {{"type", "base64"}, {"media_type", media}, {"data", u.substr(comma + 1)}}}};
   }
   if (u.starts_with("https://") || u.starts_with("http://")) {
     return bj::object{{"type", "image"}, {"source", {{"type", "url"}, {"url", u}}}};
@@ -158,7 +157,8 @@ Result<bj::array> ContentBlocks(const bj::value& content, std::size_t index, boo
 // input as a JSON object).
 Status AppendToolUses(const bj::value& calls, std::size_t index, bj::array& blocks) {
   if (calls.is_null()) return OkStatus();
-  if (!calls.is_array()) return Error::InvalidArgument(Where(index) + ".tool_calls must be an array");
+  if (!calls.is_array())
+    return Error::InvalidArgument(Where(index) + ".tool_calls must be an array");
   const bj::array& all = calls.get_array();
   for (std::size_t j = 0; j < all.size(); ++j) {
     std::string where = Where(index) + ".tool_calls[" + std::to_string(j) + "]";
@@ -214,7 +214,8 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
     const bj::array* a = m->if_array();
     bool text_only = a != nullptr;
     if (a) {
-      for (const bj::value& x : *a) text_only = text_only && x.is_string() && x.get_string() == "text";
+      for (const bj::value& x : *a)
+        text_only = text_only && x.is_string() && x.get_string() == "text";
     }
     if (!text_only) return Unsupported("output modalities other than text");
   }
@@ -235,7 +236,8 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
     bj::object tool{{"name", *name}};
     if (const bj::string* d = wire::StringField(*fn, "description")) tool["description"] = *d;
     const bj::object* schema = wire::ObjectField(*fn, "parameters");
-    tool["input_schema"] = schema ? bj::value(*schema) : bj::value{{"type", "object"}, {"properties", bj::object()}};
+    tool["input_schema"] =
+        schema ? bj::value(*schema) : bj::value{{"type", "object"}, {"properties", bj::object()}};
     out.push_back(std::move(tool));
   }
   if (out.empty()) return OkStatus();
@@ -261,7 +263,8 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
     }
   }
   if (const bj::value* p = present("parallel_tool_calls")) {
-    if (!p->is_bool()) return Error::InvalidArgument("field 'parallel_tool_calls' must be a boolean");
+    if (!p->is_bool())
+      return Error::InvalidArgument("field 'parallel_tool_calls' must be a boolean");
     if (!p->get_bool() && choice["type"] != "none") choice["disable_parallel_tool_use"] = true;
   }
   body["tool_choice"] = std::move(choice);
@@ -341,7 +344,8 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
           auto it = block ? std::find(tool_blocks_.begin(), tool_blocks_.end(), *block)
                           : tool_blocks_.end();
           // The input of a block that is not a tool call (a server tool's): not relayed.
-          if (it != tool_blocks_.end() && !json) return Fail("input_json_delta without partial_json");
+          if (it != tool_blocks_.end() && !json)
+            return Fail("input_json_delta without partial_json");
           if (it != tool_blocks_.end() && !json->empty()) {
             StreamEvent ev;
             ev.tool_calls = bj::array{
@@ -446,9 +450,8 @@ class AnthropicAdapter final : public Adapter {
     for (Turn& t : turns) {
       // Text only: one string, the messages' texts joined by blank lines. Otherwise the blocks,
       // without empty text blocks (which the API refuses).
-      bool text_only = std::all_of(t.blocks.begin(), t.blocks.end(), [](const bj::value& b) {
-        return b.at("type") == "text";
-      });
+      bool text_only = std::all_of(t.blocks.begin(), t.blocks.end(),
+                                   [](const bj::value& b) { return b.at("type") == "text"; });
       bj::value content;
       if (text_only) {
         std::string text;

@@ -531,14 +531,15 @@ TEST(AnthropicStream, ToolUseBlocksBecomeStreamedToolCalls) {
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   auto d = ExpectSplitInvariant(*kAnthropic, s);
   ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
-  EXPECT_EQ(d.Summary(),
-            "D:확인할게요|"
-            R"(D:T:[{"index":0,"id":"toolu_01","type":"function","function":{"name":"get_weather","arguments":""}}]|)"
-            R"(D:T:[{"index":0,"function":{"arguments":"{\"city\": "}}]|)"
-            R"(D:T:[{"index":0,"function":{"arguments":"\"서울\"}"}}]|)"
-            R"(D:T:[{"index":1,"id":"toolu_02","type":"function","function":{"name":"clock","arguments":""}}]|)"
-            R"(D:T:[{"index":1,"function":{"arguments":"{}"}}]|)"
-            "F:tool_calls|U:472/89");
+  EXPECT_EQ(
+      d.Summary(),
+      "D:확인할게요|"
+      R"(D:T:[{"index":0,"id":"toolu_01","type":"function","function":{"name":"get_weather","arguments":""}}]|)"
+      R"(D:T:[{"index":0,"function":{"arguments":"{\"city\": "}}]|)"
+      R"(D:T:[{"index":0,"function":{"arguments":"\"서울\"}"}}]|)"
+      R"(D:T:[{"index":1,"id":"toolu_02","type":"function","function":{"name":"clock","arguments":""}}]|)"
+      R"(D:T:[{"index":1,"function":{"arguments":"{}"}}]|)"
+      "F:tool_calls|U:472/89");
   // Folded together, the pieces are the complete calls.
   bj::value calls;
   for (const auto& e : d.events) {
@@ -549,9 +550,10 @@ TEST(AnthropicStream, ToolUseBlocksBecomeStreamedToolCalls) {
       {"id":"toolu_02","type":"function","function":{"name":"clock","arguments":"{}"}}])"));
 
   // A tool_use block without its id is malformed.
-  auto bad = DecodeWhole(*kAnthropic,
-                         "event: content_block_start\ndata: {\"type\":\"content_block_start\","
-                         "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":\"f\"}}\n\n");
+  auto bad =
+      DecodeWhole(*kAnthropic,
+                  "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+                  "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":\"f\"}}\n\n");
   ASSERT_TRUE(bad.failure.has_value());
   EXPECT_EQ(bad.failure->cls, FailureClass::kMalformed);
 }

@@ -55,9 +55,8 @@ void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& de
     if (!calls.is_array()) calls.emplace_array();
     boost::json::array& all = calls.get_array();
     while (all.size() <= static_cast<std::size_t>(index)) {
-      all.push_back(boost::json::object{{"id", ""},
-                                        {"type", "function"},
-                                        {"function", {{"name", ""}, {"arguments", ""}}}});
+      all.push_back(boost::json::object{
+          {"id", ""}, {"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}});
     }
     boost::json::object& call = all[static_cast<std::size_t>(index)].get_object();
     if (auto it = piece->find("id"); it != piece->end() && it->value().is_string()) {

@@ -665,9 +665,10 @@ TEST(OpenAiStream, RelaysToolCallDeltasAndOnlyTheFirstChoice) {
       "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
       "data: [DONE]\n\n");
   EXPECT_FALSE(d.failure.has_value());
-  EXPECT_EQ(d.Summary(),
-            R"(D:T:[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]|)"
-            "F:tool_calls");
+  EXPECT_EQ(
+      d.Summary(),
+      R"(D:T:[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]|)"
+      "F:tool_calls");
   ASSERT_TRUE(d.events[0].tool_calls.is_array());
   EXPECT_EQ(d.events[0].tool_calls.at(0).at("id"), "call_1");
 }
@@ -679,7 +680,8 @@ TEST(OpenAiStream, RelaysEachChunksLogprobs) {
       "\"logprobs\":{\"content\":[],\"refusal\":null}}]}\n\n"
       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"네\"},\"logprobs\":{\"content\":"
       "[{\"token\":\"네\",\"logprob\":-0.25,\"bytes\":[235,132,164],\"top_logprobs\":[]}]}}]}\n\n"
-      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+      "data: "
+      "{\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
       "data: [DONE]\n\n");
   ASSERT_FALSE(d.failure.has_value());
   EXPECT_EQ(d.Summary(), "D:|D:네|F:stop");
@@ -709,9 +711,9 @@ TEST(OpenAiAdapter, PassesLogprobsThrough) {
       std::nullopt);
   ASSERT_EQ(plain.index(), 0u);
   EXPECT_FALSE(std::get<ChatResponse>(plain).logprobs.has_value());
-  EXPECT_TRUE(openai_internal::ParseChatFast(
-                  R"({"choices":[{"message":{"content":"x"},"logprobs":null}]})")
-                  .has_value());
+  EXPECT_TRUE(
+      openai_internal::ParseChatFast(R"({"choices":[{"message":{"content":"x"},"logprobs":null}]})")
+          .has_value());
   EXPECT_FALSE(openai_internal::ParseChatFast(
                    R"({"choices":[{"message":{"content":"x"},"logprobs":{"content":[]}}]})")
                    .has_value());
@@ -737,9 +739,9 @@ TEST(OpenAiAdapter, PassesRefusalsAnnotationsAndAudioThrough) {
       R"({"choices":[{"message":{"content":"x","refusal":null,"annotations":[],"audio":null}}]})";
   ASSERT_TRUE(openai_internal::ParseChatFast(kQuiet).has_value());
   EXPECT_FALSE(openai_internal::ParseChatFast(kQuiet)->message_extra.has_value());
-  EXPECT_FALSE(openai_internal::ParseChatFast(
-                   R"({"choices":[{"message":{"content":null,"refusal":"no"}}]})")
-                   .has_value());
+  EXPECT_FALSE(
+      openai_internal::ParseChatFast(R"({"choices":[{"message":{"content":null,"refusal":"no"}}]})")
+          .has_value());
 
   auto d = DecodeWhole(*kOpenAi,
                        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","

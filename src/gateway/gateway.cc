@@ -906,22 +906,43 @@ struct Gateway::Impl {
     return std::nullopt;
   }
 
-  // --- GET /v1/models ------------------------------------------------------------------------
+  // --- GET /v1/models, GET /v1/models/{model} ------------------------------------------------
+  // One model object: `owned_by` names the provider ("promptops-simulated" for the simulated
+  // one), or "alias:TARGET" for an alias.
+  bj::object ModelObject(const std::string& id, const std::string& owner) const {
+    return bj::object{{"id", id}, {"object", "model"}, {"created", started_at}, {"owned_by", owner}};
+  }
+  std::string ModelOwner(const ModelConfig& m) const {
+    const auto& p = providers.at(m.provider)->config;
+    return p.type == "simulated" ? "promptops-simulated" : p.name;
+  }
+
   http::Response Models(http::Request& req) {
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
     if (!actor.ok()) return Fail(actor.error(), "invalid_api_key");
     bj::array data;
-    auto add = [&](const std::string& id, const std::string& owner) {
-      data.push_back(bj::object{
-          {"id", id}, {"object", "model"}, {"created", started_at}, {"owned_by", owner}});
-    };
-    for (const auto& [name, m] : config.models) {
-      const auto& p = providers.at(m.provider)->config;
-      add(name, p.type == "simulated" ? "promptops-simulated" : p.name);
+    for (const auto& [name, m] : config.models) data.push_back(ModelObject(name, ModelOwner(m)));
+    for (const auto& [alias, target] : config.aliases) {
+      data.push_back(ModelObject(alias, "alias:" + target));
     }
-    for (const auto& [alias, target] : config.aliases) add(alias, "alias:" + target);
     return http::Response::Json(
         200, bj::serialize(bj::object{{"object", "list"}, {"data", std::move(data)}}));
+  }
+
+  // The SDKs' models.retrieve(id). Ids may hold slashes ("meta-llama/Llama-3"): the rest of
+  // the path is the id.
+  http::Response Model(http::Request& req) {
+    auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
+    if (!actor.ok()) return Fail(actor.error(), "invalid_api_key");
+    std::string id(req.Param("model"));
+    if (auto m = config.models.find(id); m != config.models.end()) {
+      return http::Response::Json(200, bj::serialize(ModelObject(id, ModelOwner(m->second))));
+    }
+    if (auto a = config.aliases.find(id); a != config.aliases.end()) {
+      return http::Response::Json(200, bj::serialize(ModelObject(id, "alias:" + a->second)));
+    }
+    return Fail(Error::NotFound("The model '" + id + "' does not exist or is not configured"),
+                "model_not_found");
   }
 
   // --- POST /v1/embeddings -------------------------------------------------------------------
@@ -1150,6 +1171,7 @@ void Gateway::AddRoutes(http::Router& router) {
       router, "POST", "/v1/embeddings",
       [impl](http::Request& r, http::ResponseWriter& w) { return impl->Embeddings(r, w); });
   router.Add("GET", "/v1/models", [impl](http::Request& r) { return impl->Models(r); });
+  router.Add("GET", "/v1/models/{model...}", [impl](http::Request& r) { return impl->Model(r); });
   router.Add("GET", "/api/v1/usage", [impl](http::Request& r) { return impl->UsageReport(r); });
 }
 

@@ -883,6 +883,25 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   std::set<std::string> ids;
   for (const auto& m : v.at("data").as_array()) ids.insert(std::string(m.at("id").as_string()));
   EXPECT_TRUE(ids.count("demo-chat") && ids.count("chat-default") && ids.count("gpt-test"));
+  // Retrieve one: a model, an alias, an unknown one, without a key.
+  auto get = [&](const std::string& id, const std::string& key = kKey) {
+    auto r = http::Fetch("GET", base_ + "/v1/models/" + id, {{"Authorization", "Bearer " + key}});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
+  };
+  auto one = get("gpt-test");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(Json(one), bj::parse(R"({"id":"gpt-test","object":"model","created":)" +
+                                 std::to_string(Json(one).at("created").as_int64()) +
+                                 R"(,"owned_by":"oa"})"));
+  EXPECT_EQ(Json(get("chat-default")).at("owned_by"), "alias:demo-chat");
+  EXPECT_EQ(Json(get("demo-chat")).at("owned_by"), "promptops-simulated");
+  auto missing = get("org/no-such-model");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Json(missing).at("error").at("code"), "model_not_found");
+  EXPECT_NE(Json(missing).at("error").at("message").as_string().find("'org/no-such-model'"),
+            std::string::npos);
+  EXPECT_EQ(get("gpt-test", "wrong-key").status, 401);
   auto e = Post("/v1/embeddings", R"({"model":"demo-chat","input":["a","b"]})");
   ASSERT_EQ(e.status, 200) << e.body;
   EXPECT_EQ(Json(e).at("data").as_array().size(), 2u);

@@ -303,6 +303,19 @@ describe("openai SDK against the promptops gateway", () => {
     }
   });
 
+  test("models.retrieve returns one model, and NotFoundError for an unknown one", async () => {
+    const m = await client.models.retrieve("upstream-model");
+    assert.equal(m.id, "upstream-model");
+    assert.equal(m.object, "model");
+    assert.equal(m.owned_by, "fake");
+    assert.equal((await client.models.retrieve("chat-default")).owned_by, "alias:demo-chat");
+    await assert.rejects(client.models.retrieve("no-such-model"), (err) => {
+      assert.ok(err instanceof OpenAI.NotFoundError, `got ${err?.constructor?.name}: ${err?.message}`);
+      assert.equal(err.code, "model_not_found");
+      return true;
+    });
+  });
+
   test("chat completion on the simulated model, with promptops headers", async () => {
     const { data, response } = await client.chat.completions
       .create({ model: "demo-chat", messages: [{ role: "user", content: "What is a refund?" }] })

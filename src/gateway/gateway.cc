@@ -162,6 +162,12 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
     }
     if (plan.error) {
       fail(*plan.error);
+    } else if (plan.tool_call) {
+      a.response.tool_calls = bj::array{
+          bj::object{{"id", plan.tool_call->id},
+                     {"type", "function"},
+                     {"function", {{"name", plan.tool_call->name}, {"arguments", plan.Content()}}}}};
+      complete = true;
     } else {
       a.response.content = plan.Content();
       complete = true;
@@ -187,9 +193,24 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
         co_await timer.async_wait(kTuple);
       }
       if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
-      a.response.content += plan.tokens[i];
       a.client_bytes_sent = true;
-      bool sent = co_await (*sink)(plan.tokens[i], nullptr);
+      bool sent = false;
+      if (plan.tool_call) {
+        // A piece of the call, as OpenAI streams one: the first with its id and name.
+        providers::StreamEvent piece;
+        bj::object call{{"index", 0}, {"function", {{"arguments", plan.tokens[i]}}}};
+        if (i == 0) {
+          call["id"] = plan.tool_call->id;
+          call["type"] = "function";
+          call["function"].get_object()["name"] = plan.tool_call->name;
+        }
+        piece.tool_calls = bj::array{std::move(call)};
+        providers::AccumulateToolCalls(a.response.tool_calls, piece.tool_calls);
+        sent = co_await (*sink)("", &piece);
+      } else {
+        a.response.content += plan.tokens[i];
+        sent = co_await (*sink)(plan.tokens[i], nullptr);
+      }
       if (!sent) {
         a.client_gone = true;
         failed = true;

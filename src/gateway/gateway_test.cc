@@ -505,6 +505,41 @@ TEST_F(GatewayTest, RefusalsArePassedThroughPlainAndStreamed) {
   EXPECT_EQ(Json(hit).at("choices").at(0).at("message").at("refusal"), "그건 안 돼요.");
 }
 
+TEST_F(GatewayTest, TheSimulatedModelCallsOfferedTools) {
+  Start();
+  const std::string request = std::string(R"({"model":"demo-chat",)") + kWeatherTools +
+                              R"(,"messages":[{"role":"user","content":"부산 날씨"}])";
+  auto r = Chat(request + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value v = Json(r);
+  const auto& choice = v.at("choices").at(0);
+  EXPECT_EQ(choice.at("finish_reason"), "tool_calls");
+  EXPECT_TRUE(choice.at("message").at("content").is_null());
+  const auto& call = choice.at("message").at("tool_calls").at(0);
+  EXPECT_EQ(call.at("function").at("name"), "get_weather");
+  EXPECT_EQ(bj::parse(call.at("function").at("arguments").as_string()),
+            bj::parse(R"({"city":"부산 날씨"})"));
+  // Streamed: the same call, in pieces.
+  auto s = Chat(request + R"(,"stream":true})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  StreamedCalls got = ToolCallsOf(s.body);
+  EXPECT_GE(got.pieces.size(), 2u) << s.body;
+  EXPECT_EQ(bj::value(got.calls), choice.at("message").at("tool_calls"));
+  std::string finish;
+  StreamText(s.body, nullptr, &finish);
+  EXPECT_EQ(finish, "tool_calls");
+  // The tool's result comes back: a text answer.
+  auto done = Chat(std::string(R"({"model":"demo-chat",)") + kWeatherTools +
+                   R"(,"messages":[{"role":"user","content":"부산 날씨"},)"
+                   R"({"role":"assistant","content":null,"tool_calls":)" +
+                   bj::serialize(choice.at("message").at("tool_calls")) +
+                   R"(},{"role":"tool","tool_call_id":"x","content":"맑음"}]})");
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(Json(done).at("choices").at(0).at("message").at("content").as_string().rfind(
+                "Simulated answer to: 부산 날씨", 0),
+            0u);
+}
+
 TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
   Start();
   // Non-streamed: the request's tools, tool calls and tool results are translated; the answer's

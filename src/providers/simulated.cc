@@ -110,6 +110,105 @@ std::vector<std::string> SplitWords(std::string_view s) {
   return words;
 }
 
+// The function the tool rule calls, if it applies: its name and parameters schema.
+struct ToolPick {
+  std::string name;
+  const bj::object* parameters = nullptr;
+};
+std::optional<ToolPick> PickTool(const ChatRequest& req) {
+  const bj::value* tools = req.extra.if_contains("tools");
+  if (!tools || !tools->is_array()) return std::nullopt;
+  const bj::value* choice = req.extra.if_contains("tool_choice");
+  if (choice && choice->is_string() && choice->get_string() == "none") return std::nullopt;
+  std::string_view wanted;
+  if (choice && choice->is_object()) {
+    if (const bj::value* fn = choice->get_object().if_contains("function"); fn && fn->is_object()) {
+      if (const bj::value* n = fn->get_object().if_contains("name"); n && n->is_string()) {
+        wanted = n->get_string();
+      }
+    }
+  }
+  std::optional<ToolPick> first;
+  for (const bj::value& t : tools->get_array()) {
+    const bj::object* tool = t.if_object();
+    const bj::value* fn = tool ? tool->if_contains("function") : nullptr;
+    const bj::value* name = fn && fn->is_object() ? fn->get_object().if_contains("name") : nullptr;
+    if (!name || !name->is_string()) continue;
+    const bj::value* params = fn->get_object().if_contains("parameters");
+    ToolPick pick{std::string(name->get_string()), params ? params->if_object() : nullptr};
+    if (wanted.empty() || pick.name == wanted) return pick;
+    if (!first) first = std::move(pick);
+  }
+  return first;
+}
+
+// The arguments of the tool rule's call (see simulated.h).
+bj::object ToolArguments(const bj::object* params, const std::string& text, Rng& rng) {
+  bj::object args;
+  const bj::value* props_value = params ? params->if_contains("properties") : nullptr;
+  const bj::object* props = props_value ? props_value->if_object() : nullptr;
+  std::vector<std::string> keys;
+  if (const bj::value* req = params ? params->if_contains("required") : nullptr;
+      req && req->is_array()) {
+    for (const bj::value& k : req->get_array()) {
+      if (k.is_string()) keys.emplace_back(k.get_string());
+    }
+  }
+  if (keys.empty() && props) {
+    for (const auto& kv : *props) keys.emplace_back(kv.key());
+  }
+  for (const std::string& key : keys) {
+    const bj::value* schema_value = props ? props->if_contains(key) : nullptr;
+    const bj::object* schema = schema_value ? schema_value->if_object() : nullptr;
+    const bj::value* e = schema ? schema->if_contains("enum") : nullptr;
+    if (e && e->is_array() && !e->get_array().empty()) {
+      args[key] = e->get_array()[0];
+      continue;
+    }
+    std::string_view type = "string";
+    if (const bj::value* t = schema ? schema->if_contains("type") : nullptr) {
+      if (t->is_string()) type = t->get_string();
+      if (t->is_array()) {  // e.g. ["string", "null"]: the first that is not null
+        for (const bj::value& x : t->get_array()) {
+          if (x.is_string() && x.get_string() != "null") {
+            type = x.get_string();
+            break;
+          }
+        }
+      }
+    }
+    if (type == "integer" || type == "number") {
+      args[key] = static_cast<std::int64_t>(rng.Below(100));
+    } else if (type == "boolean") {
+      args[key] = true;
+    } else if (type == "array") {
+      args[key] = bj::array();
+    } else if (type == "object") {
+      args[key] = bj::object();
+    } else if (type == "null") {
+      args[key] = nullptr;
+    } else {
+      args[key] = text;
+    }
+  }
+  return args;
+}
+
+// `json` in up to `n` pieces, cut only before ASCII bytes (never inside a UTF-8 sequence).
+std::vector<std::string> Pieces(const std::string& json, std::size_t n) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    std::size_t cut = std::max(start, json.size() * k / n);
+    while (cut < json.size() && (static_cast<unsigned char>(json[cut]) & 0xC0) == 0x80) ++cut;
+    if (cut <= start || cut >= json.size()) continue;
+    out.push_back(json.substr(start, cut - start));
+    start = cut;
+  }
+  out.push_back(json.substr(start));
+  return out;
+}
+
 bool KnownErrorKind(std::string_view k) {
   if (k == "timeout" || k == "connect" || k == "stream") return true;
   if (k.size() != 3) return false;
@@ -165,6 +264,8 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   fnv.Add(static_cast<std::uint64_t>(req.max_tokens.value_or(-1)));
   for (const auto& s : req.stop) fnv.Add(s);
   fnv.Add(bj::serialize(req.messages));
+  std::optional<ToolPick> tool = PickTool(req);
+  if (tool) fnv.Add(bj::serialize(req.extra));  // only then: other plans stay as they were
   // Not the stream flag: a streamed and a plain call of the same request give the same answer.
   Rng rng(fnv.value());
 
@@ -173,6 +274,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   // The answer.
   std::string last_user;
   bool found = false;
+  bool user_last = false;  // the last message is the user's (the tool rule's condition)
   for (auto it = req.messages.rbegin(); it != req.messages.rend(); ++it) {
     const bj::object* m = it->if_object();
     if (!m) continue;
@@ -183,6 +285,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     auto content = m->find("content");
     if (content != m->end()) last_user = MessageText(content->value());
     found = true;
+    user_last = it == req.messages.rbegin();
     break;
   }
   std::vector<std::string> words = SplitWords(last_user);
@@ -203,9 +306,25 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   while (answer.size() < limit) {
     answer.emplace_back(kFiller[rng.Below(std::size(kFiller))]);
   }
-  plan.tokens.reserve(answer.size());
-  for (std::size_t i = 0; i < answer.size(); ++i) {
-    plan.tokens.push_back(i == 0 ? answer[i] : " " + answer[i]);
+  if (tool && user_last) {
+    // The tool rule. Its own random stream, so that the latencies below stay as they were.
+    Rng tool_rng(fnv.value() ^ 0x746F6F6C63616C6CULL);
+    std::string text;
+    for (std::size_t i = 0; i < words.size() && i < 12; ++i) text += (i ? " " : "") + words[i];
+    if (text.empty()) text = "(empty)";
+    std::string arguments = bj::serialize(ToolArguments(tool->parameters, text, tool_rng));
+    static constexpr char kIdChars[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::string id = "call_sim_";
+    for (int i = 0; i < 16; ++i) id += kIdChars[tool_rng.Below(sizeof kIdChars - 1)];
+    plan.tool_call = SimulatedToolCall{std::move(id), tool->name};
+    plan.tokens = Pieces(arguments, 4);
+    plan.finish_reason = "tool_calls";
+  } else {
+    plan.tokens.reserve(answer.size());
+    for (std::size_t i = 0; i < answer.size(); ++i) {
+      plan.tokens.push_back(i == 0 ? answer[i] : " " + answer[i]);
+    }
   }
 
   // Timing. Always drawn in the same order, so an error decision does not shift latencies.
@@ -246,7 +365,9 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   }
 
   plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
-  plan.usage.completion_tokens = static_cast<std::int64_t>(plan.tokens.size());
+  plan.usage.completion_tokens =
+      plan.tool_call ? EstimateTokens(plan.tool_call->name + plan.Content())
+                     : static_cast<std::int64_t>(plan.tokens.size());
   plan.usage.estimated = true;
   return plan;
 }

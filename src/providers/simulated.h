@@ -17,6 +17,16 @@
 //   token but the first carries its leading space, so the tokens joined are the content. When
 //   max_tokens is smaller than the prefix, the prefix is cut and finish_reason is "length".
 //
+// The tool rule: when the request offers function tools (`tools`; `tool_choice` not "none") and
+// its last message is a user message, the answer is one call of a function instead of text:
+// the one `tool_choice` names, else the first. Its arguments are an object with the function's
+// `parameters` properties that are `required` (all of them when none is): the first value of an
+// `enum`; else by `type`, a string the same words as the text answer's (the first 12 words of
+// the last user message), an integer or number drawn in [0, 100), true, [], {} or null. The
+// call's id is "call_sim_" and 16 characters drawn from the plan's seed; finish_reason is
+// "tool_calls"; when streaming, the arguments come in up to 4 pieces, one per token interval.
+// A request whose last message is a tool result gets the text answer.
+//
 // Thread safety: pure functions, safe from any thread.
 #pragma once
 
@@ -53,8 +63,15 @@ struct SimulatedConfig {
 // empty error_kinds with error_rate > 0, max_tokens_default < 1.
 Status ValidateSimulatedConfig(const SimulatedConfig& cfg);
 
+struct SimulatedToolCall {
+  std::string id;
+  std::string name;
+};
+
 struct SimulatedPlan {
-  std::vector<std::string> tokens;  // the answer split in tokens; joined = content
+  // The answer split in tokens; joined = content. With tool_call, the pieces of its arguments.
+  std::vector<std::string> tokens;
+  std::optional<SimulatedToolCall> tool_call;  // the tool rule's call, if it applies
   std::string finish_reason = "stop";
   // Non-streamed: the answer (or the HTTP error) is sent after total_latency.
   // Streamed: headers and the first token after ttft, then one token every inter_token; an

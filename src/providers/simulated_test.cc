@@ -115,6 +115,80 @@ TEST(Simulated, PlanIsPinned) {
   EXPECT_EQ(p.ttft.count(), 242525);
 }
 
+ChatRequest AskWithTools(std::string_view user_text, std::string_view extra_json) {
+  ChatRequest r = Ask(user_text, 12);
+  r.extra = bj::parse(extra_json).as_object();
+  return r;
+}
+
+constexpr std::string_view kWeatherTools = R"("tools":[
+    {"type":"function","function":{"name":"get_weather","parameters":{"type":"object",
+      "properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},
+        "days":{"type":"integer"},"detailed":{"type":["boolean","null"]},"note":{"type":"string"}},
+      "required":["city","unit","days","detailed"]}}},
+    {"type":"function","function":{"name":"get_time"}}])";
+
+TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
+  SimulatedPlan p = PlanSimulated({}, AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}"));
+  ASSERT_TRUE(p.tool_call.has_value());
+  EXPECT_EQ(p.tool_call->name, "get_weather");
+  EXPECT_EQ(p.tool_call->id.rfind("call_sim_", 0), 0u);
+  EXPECT_EQ(p.tool_call->id.size(), 9u + 16u);
+  EXPECT_EQ(p.finish_reason, "tool_calls");
+  // The pieces join to the arguments: the required properties only, by their schema.
+  bj::value args = bj::parse(p.Content());
+  EXPECT_EQ(args.at("city"), "서울 날씨 알려줘");
+  EXPECT_EQ(args.at("unit"), "celsius");
+  EXPECT_TRUE(args.at("days").is_int64());
+  EXPECT_GE(args.at("days").as_int64(), 0);
+  EXPECT_LT(args.at("days").as_int64(), 100);
+  EXPECT_EQ(args.at("detailed"), true);
+  EXPECT_FALSE(args.as_object().contains("note"));
+  EXPECT_GE(p.tokens.size(), 2u);
+  EXPECT_LE(p.tokens.size(), 4u);
+  for (const auto& piece : p.tokens) EXPECT_FALSE(piece.empty());
+  EXPECT_GT(p.usage.completion_tokens, 0);
+  // Deterministic; streamed and plain alike.
+  ChatRequest again = AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}");
+  again.stream = true;
+  SimulatedPlan q = PlanSimulated({}, again);
+  EXPECT_EQ(q.tool_call->id, p.tool_call->id);
+  EXPECT_EQ(q.Content(), p.Content());
+
+  // tool_choice names another function (no parameters: empty arguments); "none": text.
+  SimulatedPlan named = PlanSimulated(
+      {}, AskWithTools("now?", "{" + std::string(kWeatherTools) +
+                                   R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}}})"));
+  ASSERT_TRUE(named.tool_call.has_value());
+  EXPECT_EQ(named.tool_call->name, "get_time");
+  EXPECT_EQ(named.Content(), "{}");
+  SimulatedPlan none = PlanSimulated(
+      {}, AskWithTools("now?", "{" + std::string(kWeatherTools) + R"(,"tool_choice":"none"})"));
+  EXPECT_FALSE(none.tool_call.has_value());
+  EXPECT_EQ(none.tokens.front(), "Simulated");
+
+  // After a tool's result, the text answer (to the last user message).
+  ChatRequest after = AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}");
+  after.messages.push_back(bj::object{{"role", "assistant"}, {"content", nullptr},
+                                      {"tool_calls", bj::array{}}});
+  after.messages.push_back(bj::object{{"role", "tool"}, {"tool_call_id", "c"}, {"content", "맑음"}});
+  SimulatedPlan answer = PlanSimulated({}, after);
+  EXPECT_FALSE(answer.tool_call.has_value());
+  EXPECT_EQ(answer.Content().rfind("Simulated answer to: 서울 날씨 알려줘", 0), 0u);
+  EXPECT_EQ(answer.finish_reason, "stop");
+
+  // Korean and other multi-byte text is never cut inside a character.
+  SimulatedPlan korean = PlanSimulated(
+      {}, AskWithTools("가나다라마바사아자차카타파하 가나다라마바사아자차카타파하",
+                       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"properties":{"q":{"type":"string"}}}}}]})"));
+  ASSERT_TRUE(korean.tool_call.has_value());
+  for (const auto& piece : korean.tokens) {
+    EXPECT_NE(static_cast<unsigned char>(piece.front()) & 0xC0, 0x80) << piece;
+  }
+  EXPECT_EQ(bj::parse(korean.Content()).at("q"),
+            "가나다라마바사아자차카타파하 가나다라마바사아자차카타파하");
+}
+
 TEST(Simulated, LatenciesFollowTheConfiguredMedianAndP99) {
   SimulatedConfig cfg;  // 200 ms median, 800 ms p99; ttft 150/500 ms
   std::vector<std::int64_t> total, ttft;

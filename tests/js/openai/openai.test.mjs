@@ -635,6 +635,37 @@ describe("openai SDK against the promptops gateway", () => {
     assert.deepEqual(sent[0].body.tools, tools);
   });
 
+  test("the SDK's tool runner completes a tool round trip with the simulated model, streamed", async () => {
+    const calls = [];
+    const runner = client.chat.completions.runTools({
+      model: "demo-chat",
+      stream: true,
+      messages: [{ role: "user", content: "제주 날씨 어때?" }],
+      tools: [
+        {
+          type: "function",
+          function: {
+            name: "get_weather",
+            description: "Current weather of a city",
+            parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+            parse: JSON.parse,
+            function: (args) => {
+              calls.push(args);
+              return { city: args.city, sky: "맑음" };
+            },
+          },
+        },
+      ],
+    });
+    const text = await runner.finalContent();
+    // The simulated model called the tool with the user's words, got its result, then answered.
+    assert.deepEqual(calls, [{ city: "제주 날씨 어때?" }]);
+    assert.ok(text.startsWith("Simulated answer to: 제주 날씨 어때?"), text);
+    const messages = runner.messages;
+    assert.equal(messages.at(-2).role, "tool");
+    assert.deepEqual(JSON.parse(messages.at(-2).content), { city: "제주 날씨 어때?", sky: "맑음" });
+  });
+
   test("client-supplied upstream URLs and keys are refused and never contacted", async () => {
     const fakeBefore = fake.requests.length;
     for (const field of ["base_url", "api_base", "api_key"]) {

@@ -163,10 +163,10 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
     if (plan.error) {
       fail(*plan.error);
     } else if (plan.tool_call) {
-      a.response.tool_calls = bj::array{
-          bj::object{{"id", plan.tool_call->id},
-                     {"type", "function"},
-                     {"function", {{"name", plan.tool_call->name}, {"arguments", plan.Content()}}}}};
+      a.response.tool_calls = bj::array{bj::object{
+          {"id", plan.tool_call->id},
+          {"type", "function"},
+          {"function", {{"name", plan.tool_call->name}, {"arguments", plan.Content()}}}}};
       complete = true;
     } else {
       a.response.content = plan.Content();
@@ -931,7 +931,8 @@ struct Gateway::Impl {
   // One model object: `owned_by` names the provider ("promptops-simulated" for the simulated
   // one), or "alias:TARGET" for an alias.
   bj::object ModelObject(const std::string& id, const std::string& owner) const {
-    return bj::object{{"id", id}, {"object", "model"}, {"created", started_at}, {"owned_by", owner}};
+    return bj::object{
+        {"id", id}, {"object", "model"}, {"created", started_at}, {"owned_by", owner}};
   }
   std::string ModelOwner(const ModelConfig& m) const {
     const auto& p = providers.at(m.provider)->config;

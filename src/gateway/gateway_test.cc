@@ -926,9 +926,9 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   };
   auto one = get("gpt-test");
   ASSERT_EQ(one.status, 200) << one.body;
-  EXPECT_EQ(Json(one), bj::parse(R"({"id":"gpt-test","object":"model","created":)" +
-                                 std::to_string(Json(one).at("created").as_int64()) +
-                                 R"(,"owned_by":"oa"})"));
+  EXPECT_EQ(Json(one),
+            bj::parse(R"({"id":"gpt-test","object":"model","created":)" +
+                      std::to_string(Json(one).at("created").as_int64()) + R"(,"owned_by":"oa"})"));
   EXPECT_EQ(Json(get("chat-default")).at("owned_by"), "alias:demo-chat");
   EXPECT_EQ(Json(get("demo-chat")).at("owned_by"), "promptops-simulated");
   auto missing = get("org/no-such-model");

@@ -365,9 +365,9 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   }
 
   plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
-  plan.usage.completion_tokens =
-      plan.tool_call ? EstimateTokens(plan.tool_call->name + plan.Content())
-                     : static_cast<std::int64_t>(plan.tokens.size());
+  plan.usage.completion_tokens = plan.tool_call
+                                     ? EstimateTokens(plan.tool_call->name + plan.Content())
+                                     : static_cast<std::int64_t>(plan.tokens.size());
   plan.usage.estimated = true;
   return plan;
 }

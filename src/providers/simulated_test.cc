@@ -129,7 +129,8 @@ constexpr std::string_view kWeatherTools = R"("tools":[
     {"type":"function","function":{"name":"get_time"}}])";
 
 TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
-  SimulatedPlan p = PlanSimulated({}, AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}"));
+  SimulatedPlan p =
+      PlanSimulated({}, AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}"));
   ASSERT_TRUE(p.tool_call.has_value());
   EXPECT_EQ(p.tool_call->name, "get_weather");
   EXPECT_EQ(p.tool_call->id.rfind("call_sim_", 0), 0u);
@@ -157,8 +158,9 @@ TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
 
   // tool_choice names another function (no parameters: empty arguments); "none": text.
   SimulatedPlan named = PlanSimulated(
-      {}, AskWithTools("now?", "{" + std::string(kWeatherTools) +
-                                   R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}}})"));
+      {}, AskWithTools(
+              "now?", "{" + std::string(kWeatherTools) +
+                          R"(,"tool_choice":{"type":"function","function":{"name":"get_time"}}})"));
   ASSERT_TRUE(named.tool_call.has_value());
   EXPECT_EQ(named.tool_call->name, "get_time");
   EXPECT_EQ(named.Content(), "{}");
@@ -169,9 +171,10 @@ TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
 
   // After a tool's result, the text answer (to the last user message).
   ChatRequest after = AskWithTools("서울 날씨 알려줘", "{" + std::string(kWeatherTools) + "}");
-  after.messages.push_back(bj::object{{"role", "assistant"}, {"content", nullptr},
-                                      {"tool_calls", bj::array{}}});
-  after.messages.push_back(bj::object{{"role", "tool"}, {"tool_call_id", "c"}, {"content", "맑음"}});
+  after.messages.push_back(
+      bj::object{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", bj::array{}}});
+  after.messages.push_back(
+      bj::object{{"role", "tool"}, {"tool_call_id", "c"}, {"content", "맑음"}});
   SimulatedPlan answer = PlanSimulated({}, after);
   EXPECT_FALSE(answer.tool_call.has_value());
   EXPECT_EQ(answer.Content().rfind("Simulated answer to: 서울 날씨 알려줘", 0), 0u);
@@ -179,8 +182,10 @@ TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
 
   // Korean and other multi-byte text is never cut inside a character.
   SimulatedPlan korean = PlanSimulated(
-      {}, AskWithTools("가나다라마바사아자차카타파하 가나다라마바사아자차카타파하",
-                       R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"properties":{"q":{"type":"string"}}}}}]})"));
+      {},
+      AskWithTools(
+          "가나다라마바사아자차카타파하 가나다라마바사아자차카타파하",
+          R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"properties":{"q":{"type":"string"}}}}}]})"));
   ASSERT_TRUE(korean.tool_call.has_value());
   for (const auto& piece : korean.tokens) {
     EXPECT_NE(static_cast<unsigned char>(piece.front()) & 0xC0, 0x80) << piece;

@@ -65,6 +65,14 @@ struct Attempt {
 using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text,
                                                       const providers::StreamEvent* piece)>;
 
+// The OpenAI parameters a prompt version's config may set for its calls besides model,
+// temperature, top_p, max_tokens / max_completion_tokens, stop and seed (which are typed).
+constexpr std::string_view kPromptConfigParameters[] = {
+    "tools",           "tool_choice",      "parallel_tool_calls",
+    "response_format", "presence_penalty", "frequency_penalty",
+    "logit_bias",      "logprobs",         "top_logprobs",
+    "reasoning_effort"};
+
 // Complete tool calls (a cached answer's) in the streamed shape: each with its "index". Null
 // when there are none.
 bj::value StreamedToolCalls(const bj::value& calls) {
@@ -666,15 +674,38 @@ struct Gateway::Impl {
         t != prompt_config.end() && t->value().is_number()) {
       up.max_tokens = t->value().to_number<std::int64_t>();
     }
+    if (auto t = prompt_config.find("max_completion_tokens");
+        t != prompt_config.end() && t->value().is_number()) {
+      up.max_tokens = t->value().to_number<std::int64_t>();
+    }
+    if (auto t = prompt_config.find("seed"); t != prompt_config.end() && t->value().is_int64()) {
+      up.seed = t->value().get_int64();
+    }
+    if (auto t = prompt_config.find("stop"); t != prompt_config.end()) {
+      if (t->value().is_string()) up.stop = {std::string(t->value().get_string())};
+      if (t->value().is_array()) {
+        for (const auto& s : t->value().get_array()) {
+          if (s.is_string()) up.stop.emplace_back(s.get_string());
+        }
+      }
+    }
     if (in.temperature) up.temperature = in.temperature;
     if (in.top_p) up.top_p = in.top_p;
     if (in.max_tokens) up.max_tokens = in.max_tokens;
-    up.stop = std::move(in.stop);
-    up.seed = in.seed;
+    if (!in.stop.empty()) up.stop = std::move(in.stop);
+    if (in.seed) up.seed = in.seed;
     up.user = in.user;
     up.stream = in.stream;
     up.include_usage = in.include_usage;
     up.extra = std::move(in.extra);
+    // Other OpenAI parameters of the version's config (its tools, response format, ...) where
+    // the request has none. Only these: a config may hold keys of its owner's own.
+    for (std::string_view key : kPromptConfigParameters) {
+      auto t = prompt_config.find(key);
+      if (t != prompt_config.end() && !t->value().is_null() && !up.extra.contains(key)) {
+        up.extra[key] = t->value();
+      }
+    }
     up.model = model->upstream_model;
 
     // Cache: exact match, by default only for deterministic (temperature 0) requests.

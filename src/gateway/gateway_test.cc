@@ -671,11 +671,44 @@ TEST_F(GatewayTest, PromptReferencesRenderTheVersionAndUseItsConfig) {
             404);
   EXPECT_EQ(Chat(R"({"model":"prompt:support/bot@staging","variables":{"company":"x"}})").status,
             404);
+
+  // The version's config may carry the call's other parameters: its tools, response format,
+  // stop sequences, seed; the request's own win; keys that are not OpenAI parameters stay home.
+  registry::PushRequest tooled;
+  tooled.name = "support/tooled";
+  tooled.content = "Answer for {{company}}.";
+  tooled.config =
+      json::Parse(std::string(R"({"model":"gpt-test","seed":7,"stop":"END",)") +
+                  R"("max_completion_tokens":99,"response_format":{"type":"json_object"},)" +
+                  kWeatherTools + R"(,"tool_choice":"auto","owner_note":"마케팅팀"})")
+          ->as_object();
+  tooled.labels = {"production"};
+  ASSERT_TRUE(registry_->Push(Admin(), tooled).ok());
+  ASSERT_EQ(Chat(R"({"model":"prompt:support/tooled","variables":{"company":"x"}})").status, 200);
+  auto sent = json::Parse(openai_.requests().back().body).value();
+  EXPECT_EQ(sent.at("seed"), 7);
+  EXPECT_EQ(sent.at("stop"), bj::parse(R"(["END"])"));
+  EXPECT_EQ(sent.at("max_tokens"), 99);
+  EXPECT_EQ(sent.at("response_format"), bj::parse(R"({"type":"json_object"})"));
+  EXPECT_EQ(sent.at("tools").at(0).at("function").at("name"), "get_weather");
+  EXPECT_EQ(sent.at("tool_choice"), "auto");
+  EXPECT_FALSE(sent.as_object().contains("owner_note"));
+  ASSERT_EQ(Chat(R"({"model":"prompt:support/tooled","variables":{"company":"x"},"seed":1,)"
+                 R"("stop":["STOP"],"tool_choice":"none","response_format":{"type":"text"}})")
+                .status,
+            200);
+  sent = json::Parse(openai_.requests().back().body).value();
+  EXPECT_EQ(sent.at("seed"), 1);
+  EXPECT_EQ(sent.at("stop"), bj::parse(R"(["STOP"])"));
+  EXPECT_EQ(sent.at("tool_choice"), "none");
+  EXPECT_EQ(sent.at("response_format"), bj::parse(R"({"type":"text"})"));
+  EXPECT_EQ(sent.at("tools").at(0).at("function").at("name"), "get_weather");  // still the config's
+
   auto traces = Traces();
   ASSERT_FALSE(traces.empty());
   bool found = false;
   for (const auto& t : traces) {
-    if (t.status == 200) {
+    if (t.status == 200 && t.prompt_name == "support/bot") {
       EXPECT_EQ(t.prompt_name, "support/bot");
       EXPECT_EQ(t.prompt_version, 1);
       found = true;

@@ -59,9 +59,9 @@ struct Attempt {
   std::int64_t ttft_us = -1;
 };
 
-// Receives streamed text; returns false when the client is gone.
 // Sends one piece of a streamed answer to the client: its text and, from an HTTP upstream, the
-// event it came in (null for the simulated provider's tokens) for its tool calls and logprobs.
+// event it came in (null for the simulated provider's tokens) for its tool calls, logprobs and
+// refusal. Returns false when the client is gone.
 using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text,
                                                       const providers::StreamEvent* piece)>;
 

@@ -970,6 +970,14 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   EXPECT_NE(Json(missing).at("error").at("message").as_string().find("'org/no-such-model'"),
             std::string::npos);
   EXPECT_EQ(get("gpt-test", "wrong-key").status, 401);
+  // The SDKs percent-encode the id (a slash as %2F): decoded before the lookup.
+  EXPECT_EQ(Json(get("gpt%2Dtest")).at("id"), "gpt-test");
+  EXPECT_NE(Json(get("org%2Fno-such-model"))
+                .at("error")
+                .at("message")
+                .as_string()
+                .find("'org/no-such-model'"),
+            std::string::npos);
   auto e = Post("/v1/embeddings", R"({"model":"demo-chat","input":["a","b"]})");
   ASSERT_EQ(e.status, 200) << e.body;
   EXPECT_EQ(Json(e).at("data").as_array().size(), 2u);

@@ -5,7 +5,8 @@
 //   - "user" and "assistant" messages keep their role; a "tool" message (tool_call_id, content)
 //     becomes a tool_result block in a user turn. Consecutive turns of one role are merged into
 //     one, since the API requires alternation: a turn of text only becomes one string (the texts
-//     joined with "\n\n"), any other an array of content blocks;
+//     joined with "\n\n"), any other an array of content blocks (tool results first, as the
+//     API requires);
 //   - content may be a string or an array of parts: adjacent "text" parts become one text block;
 //     "image_url" parts (user messages) become image blocks: a base64 data: URL (jpeg, png, gif,
 //     webp) a base64 source, an http(s) URL a url source; any other part is an InvalidArgument;
@@ -461,10 +462,16 @@ class AnthropicAdapter final : public Adapter {
         }
         content = bj::string(text);
       } else {
+        // Tool results first (the API requires them at the start of their user turn), the
+        // rest in order.
         bj::array kept;
-        for (auto& b : t.blocks) {
-          if (b.at("type") != "text" || !b.at("text").get_string().empty()) {
-            kept.push_back(std::move(b));
+        for (int pass = 0; pass < 2; ++pass) {
+          for (auto& b : t.blocks) {
+            if (b.is_null() || (b.at("type") == "tool_result") != (pass == 0)) continue;
+            if (b.at("type") != "text" || !b.at("text").get_string().empty()) {
+              kept.push_back(std::move(b));
+            }
+            b = nullptr;
           }
         }
         content = std::move(kept);

@@ -165,6 +165,17 @@ TEST(AnthropicAdapter, TranslatesImagesToolCallsAndToolResults) {
            {"role":"assistant","content":[{"type":"text","text":"Let me check."},
              {"type":"tool_use","id":"t","name":"clock","input":{}}]},
            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"12:00"}]}])"},
+      {"tool results go first in their user turn",
+       R"([{"role":"user","content":"q"},
+           {"role":"assistant","content":null,"tool_calls":[
+             {"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},
+           {"role":"user","content":"also this"},
+           {"role":"tool","tool_call_id":"t","content":"r"}])",
+       "",
+       R"([{"role":"user","content":"q"},
+           {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]},
+           {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"r"},
+             {"type":"text","text":"also this"}]}])"},
       {"an empty text next to a tool call is left out",
        R"([{"role":"user","content":"q"},
            {"role":"assistant","content":"","tool_calls":[

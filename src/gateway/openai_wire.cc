@@ -1,9 +1,12 @@
 #include "gateway/openai_wire.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <iterator>
 
 #include "core/json.h"
+#include "core/utf8.h"
 
 namespace promptops::gateway {
 
@@ -92,9 +95,207 @@ Status ValidateMessages(const bj::array& msgs) {
   return OkStatus();
 }
 
+// The fast pass over an inbound request (see ParseChatRequestFast in openai_wire.h). Reads the
+// text once; gives up (nullopt) at anything outside its shape, and the full parse then decides.
+class RequestScanner {
+ public:
+  explicit RequestScanner(std::string_view text)
+      : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
+
+  std::optional<InboundChat> Scan() {
+    InboundChat c;
+    unsigned seen = 0;  // one bit per member: a repeated one is the full parse's case
+    if (!Eat('{')) return std::nullopt;
+    if (Eat('}')) return std::nullopt;  // no model: an error, worded by the full parse
+    do {
+      std::string_view key;
+      SkipSpace();
+      if (!String(key) || !Eat(':')) return std::nullopt;
+      SkipSpace();
+      int bit;
+      bool ok;
+      if (key == "model") {
+        bit = 0;
+        std::string_view v;
+        ok = String(v);
+        c.model.assign(v);
+      } else if (key == "messages") {
+        bit = 1;
+        ok = Messages(c.messages);
+      } else if (key == "stream") {
+        bit = 2;
+        ok = Bool(c.stream);
+      } else if (key == "temperature") {
+        bit = 3;
+        double t;
+        ok = Double(t);
+        c.temperature = t;
+      } else if (key == "max_tokens") {
+        bit = 4;
+        std::int64_t n;
+        ok = Int(n);
+        c.max_tokens = n;
+      } else if (key == "user") {
+        bit = 5;
+        std::string_view v;
+        ok = String(v);
+        c.user.assign(v);
+      } else {
+        return std::nullopt;
+      }
+      if (!ok || (seen & (1u << bit))) return std::nullopt;
+      seen |= 1u << bit;
+    } while (Eat(','));
+    if (!Eat('}')) return std::nullopt;
+    SkipSpace();
+    if (p_ != end_) return std::nullopt;
+    // What the full parse would refuse (it words the error) or treat specially.
+    if (!(seen & 1u) || c.messages.empty()) return std::nullopt;
+    if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) return std::nullopt;
+    if (c.max_tokens && *c.max_tokens < 1) return std::nullopt;
+    auto ref = ParseModelRef(c.model);
+    if (!ref.ok()) return std::nullopt;
+    c.ref = std::move(ref).value();
+    return c;
+  }
+
+ private:
+  void SkipSpace() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool Eat(unsigned char ch) {
+    SkipSpace();
+    if (p_ < end_ && *p_ == ch) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  // A string without escapes (valid UTF-8, no control characters), as a view into the text.
+  bool String(std::string_view& out) {
+    if (p_ >= end_ || *p_ != '"') return false;
+    const unsigned char* start = ++p_;
+    for (;;) {
+      while (p_ < end_ && *p_ >= 0x20 && *p_ < 0x80 && *p_ != '"' && *p_ != '\\') ++p_;
+      if (p_ >= end_ || *p_ < 0x20 || *p_ == '\\') return false;  // escapes: the full parse
+      if (*p_ == '"') break;
+      std::size_t n = utf8::SequenceLength(p_, end_);
+      if (n == 0) return false;
+      p_ += n;
+    }
+    out = std::string_view(reinterpret_cast<const char*>(start),
+                           static_cast<std::size_t>(p_ - start));
+    ++p_;
+    return true;
+  }
+  bool Bool(bool& out) {
+    auto word = [&](std::string_view w) {
+      if (static_cast<std::size_t>(end_ - p_) < w.size() ||
+          std::memcmp(p_, w.data(), w.size()) != 0) {
+        return false;
+      }
+      p_ += w.size();
+      return true;
+    };
+    if (word("true")) return out = true, true;
+    if (word("false")) return out = false, true;
+    return false;
+  }
+  // A JSON number's text at p_ (grammar checked); integral when it has no fraction or exponent.
+  bool Number(std::string_view& text, bool& integral) {
+    const unsigned char* start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    auto digits = [&] {
+      const unsigned char* d = p_;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      return p_ - d;
+    };
+    const unsigned char* int_start = p_;
+    if (digits() == 0 || (*int_start == '0' && p_ - int_start > 1)) return false;
+    integral = true;
+    if (p_ < end_ && *p_ == '.') {
+      ++p_;
+      integral = false;
+      if (digits() == 0) return false;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      integral = false;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (digits() == 0) return false;
+    }
+    text = std::string_view(reinterpret_cast<const char*>(start),
+                            static_cast<std::size_t>(p_ - start));
+    return true;
+  }
+  // Short decimals only (what clients send): longer ones are left to the full parse, whose
+  // rounding is the reference.
+  bool Double(double& out) {
+    std::string_view t;
+    bool integral;
+    if (!Number(t, integral) || t.size() > 12) return false;
+    auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+    return r.ec == std::errc() && r.ptr == t.data() + t.size();
+  }
+  bool Int(std::int64_t& out) {
+    std::string_view t;
+    bool integral;
+    if (!Number(t, integral) || !integral || t.size() > 18) return false;
+    auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+    return r.ec == std::errc() && r.ptr == t.data() + t.size();
+  }
+  // [{"role": "...", "content": "..."}, ...]: string roles and contents only, each once, in
+  // either order (kept in the order sent), and a role the full parse accepts.
+  bool Messages(bj::array& out) {
+    if (!Eat('[')) return false;
+    if (Eat(']')) return true;
+    do {
+      if (!Eat('{')) return false;
+      bj::object m(2, out.storage());
+      std::string_view role, content;
+      bool has_role = false, has_content = false;
+      do {
+        std::string_view key, value;
+        SkipSpace();
+        if (!String(key) || !Eat(':')) return false;
+        SkipSpace();
+        if (!String(value)) return false;
+        if (key == "role" && !has_role) {
+          has_role = true;
+          role = value;
+        } else if (key == "content" && !has_content) {
+          has_content = true;
+          content = value;
+        } else {
+          return false;
+        }
+        m.emplace(key, value);
+      } while (Eat(','));
+      if (!Eat('}') || !has_role || !has_content) return false;
+      if (role != "system" && role != "user" && role != "assistant" && role != "developer") {
+        return false;
+      }
+      out.push_back(std::move(m));
+    } while (Eat(','));
+    return Eat(']');
+  }
+
+  const unsigned char* p_;
+  const unsigned char* end_;
+};
+
 }  // namespace
 
+std::optional<InboundChat> ParseChatRequestFast(std::string_view body) {
+  return RequestScanner(body).Scan();
+}
+
 Result<InboundChat> ParseChatRequest(std::string_view body) {
+  if (auto fast = ParseChatRequestFast(body)) return std::move(*fast);
+  return ParseChatRequestFull(body);
+}
+
+Result<InboundChat> ParseChatRequestFull(std::string_view body) {
   PO_ASSIGN_OR_RETURN(bj::object o, json::ParseObject(body));
   // One pass over the body's fields (a lookup per field name cost more than the rest): refuse a
   // forbidden one, note where each known one is, and whether any is not ours (kept as extra

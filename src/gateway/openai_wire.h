@@ -45,6 +45,15 @@ struct InboundChat {
 // Parses and validates a /v1/chat/completions body. Refuses fields that would let a client
 // choose where the gateway connects or what key it sends (api_base, base_url, api_key, ...).
 Result<InboundChat> ParseChatRequest(std::string_view body);
+// The fast pass ParseChatRequest tries first: one scan of the text for the common request
+// (model, messages of string role and content, stream, temperature, max_tokens, user; strings
+// without escapes), building the result directly. nullopt for anything else, and for anything
+// the full parse would refuse: the full parse reads those (and words the errors). Where it
+// gives a result, it is the full parse's (the differential test in openai_wire_test checks it).
+std::optional<InboundChat> ParseChatRequestFast(std::string_view body);
+// The full parse alone (a JSON DOM, then the checks): what ParseChatRequest does when the fast
+// pass gives up. For tests.
+Result<InboundChat> ParseChatRequestFull(std::string_view body);
 
 // {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}
 std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "core/json.h"
 #include "http/sse.h"
 #include "providers/sse_parser.h"
@@ -91,6 +94,90 @@ TEST(ParseChatRequest, RejectsBadInputAndClientChosenUpstreams) {
           .ok());
   // A prompt reference may come without messages of its own.
   EXPECT_TRUE(ParseChatRequest(R"({"model":"prompt:x","variables":{"a":"b"}})").ok());
+}
+
+// Differential test of the fast pass against the full parse: thousands of requests, each a seed
+// with a few random edits (most of them invalid JSON or unusual shapes). Wherever the fast pass
+// reads a request, the full parse must read the same request; both kinds must occur often.
+TEST(ParseChatRequest, FastPassAgreesWithTheFullParseOnMutatedRequests) {
+  const std::string seeds[] = {
+      R"({"model":"mock-model","messages":[{"role":"user","content":"Say hello."}]})",
+      R"( {"messages":[{"content":"너는 친절한 도우미야 😀","role":"system"},{"role":"user","content":"안녕"}],
+          "model":"gpt-4o-mini","stream":true,"temperature":0.7,"max_tokens":128,"user":"김민수"} )",
+      R"({"model":"prompt:support/bot@staging","messages":[{"role":"assistant","content":""},
+          {"role":"developer","content":"x"}],"stream":false,"temperature":0,"max_tokens":1})",
+      R"({"model":"m","temperature":1.25e0,"messages":[{"role":"user","content":"tab\tnot allowed raw"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"esc \" and \u00e9"}],"seed":3})",
+      R"({"model":"m","messages":[{"role":"tool","content":"r","tool_call_id":"t"}]})",
+  };
+  const std::string alphabet =
+      std::string("\"\\{}[],:0-+.eE1 \x01\x7f", 18) + "\xc3\xa9\xeb\xff" + "truefalsenul";
+  std::mt19937 rng(20261123);
+  auto pick = [&rng](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
+  int fast = 0, full_only = 0;
+  for (int round = 0; round < 8000; ++round) {
+    std::string body = seeds[pick(std::size(seeds))];
+    int edits = static_cast<int>(pick(3));  // 0 edits: the seed itself
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      std::size_t at = pick(body.size());
+      switch (pick(5)) {
+        case 0:
+          body.erase(at, 1);
+          break;
+        case 1:
+          body.insert(at, 1, alphabet[pick(alphabet.size())]);
+          break;
+        case 2:
+          body[at] = alphabet[pick(alphabet.size())];
+          break;
+        case 3:
+          body.insert(at, body.substr(at, pick(16) + 1));
+          break;
+        default:
+          body.resize(at);
+      }
+    }
+    auto quick = ParseChatRequestFast(body);
+    if (!quick) {
+      ++full_only;
+      continue;
+    }
+    ++fast;
+    auto full = ParseChatRequestFull(body);
+    ASSERT_TRUE(full.ok()) << "the fast pass read a request the full parse refuses: " << body
+                           << "\n"
+                           << full.error().message;
+    EXPECT_EQ(quick->model, full->model) << body;
+    EXPECT_EQ(quick->ref.is_prompt, full->ref.is_prompt) << body;
+    EXPECT_EQ(quick->ref.model, full->ref.model) << body;
+    EXPECT_EQ(quick->ref.prompt.name, full->ref.prompt.name) << body;
+    EXPECT_EQ(quick->ref.prompt.label, full->ref.prompt.label) << body;
+    EXPECT_EQ(quick->ref.prompt.version, full->ref.prompt.version) << body;
+    EXPECT_EQ(quick->messages, full->messages) << body;
+    // The same text for the upstream: members in the order sent.
+    EXPECT_EQ(json::Serialize(quick->messages), json::Serialize(full->messages)) << body;
+    EXPECT_EQ(quick->stream, full->stream) << body;
+    EXPECT_EQ(quick->include_usage, full->include_usage) << body;
+    ASSERT_EQ(quick->temperature.has_value(), full->temperature.has_value()) << body;
+    if (quick->temperature) {  // within one unit in the last place of each other
+      EXPECT_LE(std::abs(*quick->temperature - *full->temperature),
+                std::abs(*full->temperature) * 3e-16)
+          << body;
+    }
+    EXPECT_EQ(quick->max_tokens, full->max_tokens) << body;
+    EXPECT_EQ(quick->user, full->user) << body;
+    EXPECT_EQ(quick->top_p, full->top_p) << body;
+    EXPECT_EQ(quick->seed, full->seed) << body;
+    EXPECT_EQ(quick->stop, full->stop) << body;
+    EXPECT_TRUE(full->variables.empty() && full->metadata.empty() && full->extra.empty()) << body;
+  }
+  EXPECT_GT(fast, 1500);
+  EXPECT_GT(full_only, 1500);
+  // Every seed that the fast pass should read, it reads.
+  for (int i : {0, 1, 2}) EXPECT_TRUE(ParseChatRequestFast(seeds[i]).has_value()) << seeds[i];
+  for (int i : {3, 4, 5}) EXPECT_FALSE(ParseChatRequestFast(seeds[i]).has_value()) << seeds[i];
 }
 
 TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {

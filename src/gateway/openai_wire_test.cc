@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "http/sse.h"
 #include "providers/sse_parser.h"
+#include "support/mutate.h"
 
 namespace promptops::gateway {
 namespace {
@@ -118,27 +119,7 @@ TEST(ParseChatRequest, FastPassAgreesWithTheFullParseOnMutatedRequests) {
   };
   int fast = 0, full_only = 0;
   for (int round = 0; round < 8000; ++round) {
-    std::string body = seeds[pick(std::size(seeds))];
-    int edits = static_cast<int>(pick(3));  // 0 edits: the seed itself
-    for (int e = 0; e < edits && !body.empty(); ++e) {
-      std::size_t at = pick(body.size());
-      switch (pick(5)) {
-        case 0:
-          body.erase(at, 1);
-          break;
-        case 1:
-          body.insert(at, 1, alphabet[pick(alphabet.size())]);
-          break;
-        case 2:
-          body[at] = alphabet[pick(alphabet.size())];
-          break;
-        case 3:
-          body.insert(at, body.substr(at, pick(16) + 1));
-          break;
-        default:
-          body.resize(at);
-      }
-    }
+    std::string body = testing::Mutate(seeds[pick(std::size(seeds))], rng, alphabet, 3, 16);
     auto quick = ParseChatRequestFast(body);
     if (!quick) {
       ++full_only;

@@ -7,6 +7,7 @@
 #include "providers/adapter.h"
 #include "providers/openai_adapter_internal.h"
 #include "providers/stream_test_util.h"
+#include "support/mutate.h"
 
 namespace promptops::providers {
 namespace {
@@ -262,27 +263,7 @@ TEST(OpenAiAdapter, FastPassAgreesWithTheFullParseOnMutatedAnswers) {
   };
   int fast = 0, full_only = 0;
   for (int round = 0; round < 6000; ++round) {
-    std::string body = seeds[pick(std::size(seeds))];
-    int edits = static_cast<int>(pick(3));  // 0 edits: the seed itself
-    for (int e = 0; e < edits && !body.empty(); ++e) {
-      std::size_t at = pick(body.size());
-      switch (pick(5)) {
-        case 0:
-          body.erase(at, 1);
-          break;
-        case 1:
-          body.insert(at, 1, alphabet[pick(alphabet.size())]);
-          break;
-        case 2:
-          body[at] = alphabet[pick(alphabet.size())];
-          break;
-        case 3:
-          body.insert(at, body.substr(at, pick(12) + 1));
-          break;
-        default:
-          body.resize(at);
-      }
-    }
+    std::string body = testing::Mutate(seeds[pick(std::size(seeds))], rng, alphabet, 3, 12);
     auto quick = openai_internal::ParseChatFast(body);
     if (!quick) {
       ++full_only;

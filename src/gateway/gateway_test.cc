@@ -609,15 +609,35 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
             bj::parse(R"([{"id":"toolu_2","type":"function",)"
                       R"("function":{"name":"get_weather","arguments":"{\"city\": \"대구\"}"}}])"));
 
+  // A JSON response format: the forced call's input is the answer's content.
+  FakeResponse json_answer;
+  json_answer.headers = {{"Content-Type", "application/json"}};
+  json_answer.body =
+      R"({"id":"msg_2","type":"message","role":"assistant","model":"claude","content":[)"
+      R"({"type":"tool_use","id":"toolu_9","name":"promptops_json_answer","input":{"city":"대구"}}],)"
+      R"("stop_reason":"tool_use","usage":{"input_tokens":9,"output_tokens":7}})";
+  anthropic_.Enqueue(json_answer);
+  auto j = Chat(
+      R"({"model":"claude-test","response_format":{"type":"json_schema","json_schema":{"name":"c",)"
+      R"("schema":{"type":"object","properties":{"city":{"type":"string"}}}}},)"
+      R"("messages":[{"role":"user","content":"도시 하나"}]})");
+  ASSERT_EQ(j.status, 200) << j.body;
+  const bj::value jv = Json(j);
+  EXPECT_EQ(bj::parse(jv.at("choices").at(0).at("message").at("content").as_string()),
+            bj::parse(R"({"city":"대구"})"));
+  EXPECT_EQ(jv.at("choices").at(0).at("finish_reason"), "stop");
+  EXPECT_FALSE(jv.at("choices").at(0).at("message").as_object().contains("tool_calls"));
+  EXPECT_EQ(json::Parse(anthropic_.requests().back().body)->at("tool_choice").at("name"),
+            "promptops_json_answer");
+
   // What Anthropic cannot do is refused before any call, as the client's error.
   auto refused = Chat(
-      R"({"model":"claude-test","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"hi"}]})");
+      R"({"model":"claude-test","logprobs":true,"messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(refused.status, 400) << refused.body;
-  EXPECT_NE(refused.body.find("response_format other than text is not supported by this model's "
-                              "provider (anthropic)"),
+  EXPECT_NE(refused.body.find("'logprobs' is not supported by this model's provider (anthropic)"),
             std::string::npos)
       << refused.body;
-  EXPECT_EQ(anthropic_.request_count(), 2u);
+  EXPECT_EQ(anthropic_.request_count(), 3u);
 }
 
 TEST_F(GatewayTest, AnthropicUpstreamAnswersInOpenAiShape) {

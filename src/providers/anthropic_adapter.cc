@@ -17,8 +17,11 @@
 //     parallel_tool_calls false -> disable_parallel_tool_use;
 //   - max_tokens defaults to AnthropicOptions::default_max_tokens; stop -> stop_sequences;
 //     user -> metadata.user_id;
+//   - a JSON response_format (json_object, or json_schema with an object schema) becomes a
+//     forced call of the tool kJsonTool whose input_schema is the schema; the call's input comes
+//     back as the message's content (JSON text; streamed as it is generated), finish "stop";
 //   - OpenAI parameters Anthropic cannot honour are refused (InvalidArgument) rather than
-//     silently ignored: n other than 1, a response_format other than text, logprobs,
+//     silently ignored: n other than 1, a JSON response_format together with tools, logprobs,
 //     top_logprobs, audio, output modalities other than text, prediction. seed and the other
 //     OpenAI-only parameters (presence/frequency penalties, logit_bias, ...) are dropped.
 // Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls;
@@ -46,6 +49,11 @@ std::string MapStopReason(std::string_view r) {
   if (r == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn and unknown values
 }
+
+// The tool through which a JSON answer (response_format json_object / json_schema) is asked of
+// Anthropic, whose Messages API has no response format: a forced call of this tool, whose input
+// is the answer. Clients never see it: its input comes back as the message's content.
+constexpr std::string_view kJsonTool = "promptops_json_answer";
 
 std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
 
@@ -188,10 +196,44 @@ Status AppendToolUses(const bj::value& calls, std::size_t index, bj::array& bloc
   return OkStatus();
 }
 
+// A JSON response_format as the kJsonTool tool (nullopt for text or none).
+Result<std::optional<bj::object>> JsonAnswerTool(const bj::value* rf) {
+  if (!rf) return std::optional<bj::object>();
+  const bj::object* o = rf->if_object();
+  const bj::string* type = o ? wire::StringField(*o, "type") : nullptr;
+  if (!type)
+    return Error::InvalidArgument("field 'response_format' must be an object with a 'type'");
+  if (*type == "text") return std::optional<bj::object>();
+  bj::object tool{{"name", kJsonTool}};
+  if (*type == "json_object") {
+    tool["description"] = "Give the answer as a JSON object: the input of this call.";
+    tool["input_schema"] = bj::object{{"type", "object"}};
+    return std::optional<bj::object>(std::move(tool));
+  }
+  if (*type != "json_schema") {
+    return Unsupported("response_format type '" + std::string(*type) + "'");
+  }
+  const bj::object* js = wire::ObjectField(*o, "json_schema");
+  const bj::object* schema = js ? wire::ObjectField(*js, "schema") : nullptr;
+  if (!schema) {
+    return Error::InvalidArgument("response_format json_schema needs json_schema.schema");
+  }
+  const bj::string* schema_type = wire::StringField(*schema, "type");
+  if (!schema_type || *schema_type != "object") {
+    return Unsupported("a response_format json_schema whose schema is not of type object");
+  }
+  std::string description = "Give the answer in this JSON shape: the input of this call.";
+  if (const bj::string* d = wire::StringField(*js, "description")) description = std::string(*d);
+  tool["description"] = description;
+  tool["input_schema"] = *schema;
+  return std::optional<bj::object>(std::move(tool));
+}
+
 // OpenAI's tools, tool_choice and parallel_tool_calls (from the request's extra parameters) as
-// Anthropic's tools and tool_choice; refuses the OpenAI parameters whose meaning Anthropic
-// cannot give (n > 1, a JSON response_format, logprobs, audio output, predicted outputs)
-// instead of answering as if they had been honoured. The others are dropped.
+// Anthropic's tools and tool_choice, and a JSON response_format as a forced call of kJsonTool;
+// refuses the OpenAI parameters whose meaning Anthropic cannot give (n > 1, logprobs, audio
+// output, predicted outputs) instead of answering as if they had been honoured. The others are
+// dropped.
 Status TranslateExtra(const bj::object& extra, bj::object& body) {
   auto present = [&](std::string_view key) {
     const bj::value* v = extra.if_contains(key);
@@ -200,10 +242,12 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
   if (const bj::value* n = present("n"); n && !(n->is_number() && n->to_number<double>() == 1)) {
     return Unsupported("'n' other than 1");
   }
-  if (const bj::value* rf = present("response_format")) {
-    const bj::object* o = rf->if_object();
-    const bj::string* type = o ? wire::StringField(*o, "type") : nullptr;
-    if (!type || *type != "text") return Unsupported("response_format other than text");
+  PO_ASSIGN_OR_RETURN(std::optional<bj::object> json_tool,
+                      JsonAnswerTool(present("response_format")));
+  if (json_tool) {
+    if (const bj::value* t = present("tools"); t && !(t->is_array() && t->get_array().empty())) {
+      return Unsupported("a JSON response_format together with tools");
+    }
   }
   if (const bj::value* lp = present("logprobs"); lp && !(lp->is_bool() && !lp->get_bool())) {
     return Unsupported("'logprobs'");
@@ -221,6 +265,11 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
     if (!text_only) return Unsupported("output modalities other than text");
   }
 
+  if (json_tool) {
+    body["tools"] = bj::array{std::move(*json_tool)};
+    body["tool_choice"] = bj::object{{"type", "tool"}, {"name", kJsonTool}};
+    return OkStatus();
+  }
   const bj::value* tools = present("tools");
   if (!tools) return OkStatus();  // tool_choice without tools: nothing to choose from
   if (!tools->is_array()) return Error::InvalidArgument("field 'tools' must be an array");
@@ -234,6 +283,10 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
     const bj::object* fn = wire::ObjectField(*t, "function");
     const bj::string* name = fn ? wire::StringField(*fn, "name") : nullptr;
     if (!name) return Error::InvalidArgument(where + " needs a 'function' with a 'name'");
+    if (*name == kJsonTool) {
+      return Error::InvalidArgument(where + ": the tool name '" + std::string(kJsonTool) +
+                                    "' is reserved by the gateway");
+    }
     bj::object tool{{"name", *name}};
     if (const bj::string* d = wire::StringField(*fn, "description")) tool["description"] = *d;
     const bj::object* schema = wire::ObjectField(*fn, "parameters");
@@ -320,6 +373,10 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
           const auto* id = wire::StringField(*b, "id");
           const auto* name = wire::StringField(*b, "name");
           if (!block || !id || !name) return Fail("tool_use block without index, id or name");
+          if (*name == kJsonTool) {  // the JSON answer: its input is the content
+            json_block_ = *block;
+            continue;
+          }
           std::int64_t call = static_cast<std::int64_t>(tool_blocks_.size());
           tool_blocks_.push_back(*block);
           StreamEvent ev;
@@ -342,6 +399,15 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         } else if (dt && *dt == "input_json_delta") {
           const auto* json = wire::StringField(*d, "partial_json");
           auto block = wire::IntField(*o, "index");
+          if (block && json_block_ && *block == *json_block_) {
+            if (!json) return Fail("input_json_delta without partial_json");
+            if (!json->empty()) {
+              StreamEvent ev;
+              ev.text = std::string(*json);
+              out.push_back(std::move(ev));
+            }
+            continue;
+          }
           auto it = block ? std::find(tool_blocks_.begin(), tool_blocks_.end(), *block)
                           : tool_blocks_.end();
           // The input of a block that is not a tool call (a server tool's): not relayed.
@@ -362,6 +428,10 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
             StreamEvent ev;
             ev.kind = StreamEvent::Kind::kFinish;
             ev.finish_reason = MapStopReason(*sr);
+            // The forced JSON answer's call is the answer, not a tool call.
+            if (json_block_ && tool_blocks_.empty() && *ev.finish_reason == "tool_calls") {
+              ev.finish_reason = "stop";
+            }
             out.push_back(std::move(ev));
           }
         }
@@ -384,7 +454,8 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
 
   std::int64_t input_tokens_ = 0;
   std::int64_t output_tokens_ = 0;
-  std::vector<std::int64_t> tool_blocks_;  // the content block index of each tool call so far
+  std::vector<std::int64_t> tool_blocks_;   // the content block index of each tool call so far
+  std::optional<std::int64_t> json_block_;  // the block of the JSON answer's call, if any
 };
 
 class AnthropicAdapter final : public Adapter {
@@ -518,12 +589,22 @@ class AnthropicAdapter final : public Adapter {
     if (const auto* s = wire::StringField(*o, "id")) r.id = std::string(*s);
     if (const auto* s = wire::StringField(*o, "model")) r.model = std::string(*s);
     bj::array tool_calls;
+    bool json_answer = false;
+    auto name_is = [](const bj::object* b, std::string_view name) {
+      const bj::string* n = wire::StringField(*b, "name");
+      return n && *n == name;
+    };
     for (const bj::value& block : cit->value().get_array()) {
       const bj::object* b = block.if_object();
       const bj::string* type = b ? wire::StringField(*b, "type") : nullptr;
       if (!type) return wire::Malformed("content block without type");
       if (*type == "text") {
         if (const auto* t = wire::StringField(*b, "text")) r.content += *t;
+      } else if (*type == "tool_use" && name_is(b, kJsonTool)) {
+        // The JSON answer (a JSON response_format): its input is the content.
+        auto in = b->find("input");
+        r.content += bj::serialize(in == b->end() ? bj::value(bj::object()) : in->value());
+        json_answer = true;
       } else if (*type == "tool_use") {
         bj::object fn;
         if (const auto* n = wire::StringField(*b, "name")) fn["name"] = *n;
@@ -538,6 +619,9 @@ class AnthropicAdapter final : public Adapter {
     }
     if (!tool_calls.empty()) r.tool_calls = std::move(tool_calls);
     if (const auto* sr = wire::StringField(*o, "stop_reason")) r.finish_reason = MapStopReason(*sr);
+    if (json_answer && r.tool_calls.is_null() && r.finish_reason == "tool_calls") {
+      r.finish_reason = "stop";
+    }
     if (const bj::object* u = wire::ObjectField(*o, "usage")) {
       Usage usage;
       usage.prompt_tokens = wire::IntField(*u, "input_tokens").value_or(0);

@@ -240,6 +240,58 @@ TEST(AnthropicAdapter, TranslatesToolsAndToolChoice) {
   EXPECT_FALSE(b.contains("n"));
 }
 
+TEST(AnthropicAdapter, JsonResponseFormatsAskForAForcedToolCallWhoseInputIsTheAnswer) {
+  auto build = [&](std::string_view extra_json) {
+    ChatRequest r = RequestWith(R"([{"role":"user","content":"서울 인구?"}])");
+    r.extra = bj::parse(extra_json).as_object();
+    auto req = kAnthropic->BuildChat(r, "k");
+    EXPECT_TRUE(req.ok()) << req.error().message;
+    return req.ok() ? bj::parse(req->body).as_object() : bj::object();
+  };
+  bj::object b = build(R"({"response_format":{"type":"json_object"}})");
+  EXPECT_EQ(b.at("tools").at(0).at("name"), "promptops_json_answer");
+  EXPECT_EQ(b.at("tools").at(0).at("input_schema"), bj::parse(R"({"type":"object"})"));
+  EXPECT_EQ(b.at("tool_choice"), bj::parse(R"({"type":"tool","name":"promptops_json_answer"})"));
+  b = build(R"({"response_format":{"type":"json_schema","json_schema":{"name":"city",
+      "description":"A city and its population","strict":true,"schema":{"type":"object",
+      "properties":{"name":{"type":"string"},"population":{"type":"integer"}},
+      "required":["name","population"]}}}})");
+  EXPECT_EQ(b.at("tools").at(0).at("description"), "A city and its population");
+  EXPECT_EQ(b.at("tools").at(0).at("input_schema").at("required"),
+            bj::parse(R"(["name","population"])"));
+  b = build(R"({"response_format":{"type":"text"}})");  // text: nothing to ask
+  EXPECT_FALSE(b.contains("tools"));
+
+  // The answer: the forced call's input is the content (JSON text), finish "stop".
+  auto r = kAnthropic->ParseChat(200, R"({"id":"m","model":"c","content":[{"type":"tool_use",
+      "id":"toolu_1","name":"promptops_json_answer","input":{"name":"서울","population":9411000}}],
+      "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":9}})",
+                                 std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const auto& c = std::get<ChatResponse>(r);
+  EXPECT_EQ(bj::parse(c.content), bj::parse(R"({"name":"서울","population":9411000})"));
+  EXPECT_TRUE(c.tool_calls.is_null());
+  EXPECT_EQ(c.finish_reason, "stop");
+
+  // Streamed: the input's pieces are the content's pieces.
+  std::string s =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
+      "{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
+      "\"promptops_json_answer\",\"input\":{}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"name\\\": \\\"서\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"울\\\"}\"}}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  auto d = ExpectSplitInvariant(*kAnthropic, s);
+  ASSERT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:{\"name\": \"서|D:울\"}|F:stop|U:5/9");
+}
+
 TEST(AnthropicAdapter, RejectsWhatItCannotTranslateWithAClientError) {
   struct Case {
     std::string_view messages;
@@ -290,8 +342,19 @@ TEST(AnthropicAdapter, RejectsWhatItCannotTranslateWithAClientError) {
        "messages[0].content must be a string or an array of parts"},
       {R"([{"role":"user","content":"q"}])", R"({"n":2})",
        "'n' other than 1 is not supported by this model's provider (anthropic)"},
-      {R"([{"role":"user","content":"q"}])", R"({"response_format":{"type":"json_object"}})",
-       "response_format other than text is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])",
+       R"({"response_format":{"type":"json_schema","json_schema":{"name":"l","schema":{"type":"array"}}}})",
+       "a response_format json_schema whose schema is not of type object is not supported by "
+       "this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])",
+       R"({"response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f"}}]})",
+       "a JSON response_format together with tools is not supported by this model's provider "
+       "(anthropic)"},
+      {R"([{"role":"user","content":"q"}])", R"({"response_format":{"type":"xml"}})",
+       "response_format type 'xml' is not supported by this model's provider (anthropic)"},
+      {R"([{"role":"user","content":"q"}])",
+       R"({"tools":[{"type":"function","function":{"name":"promptops_json_answer"}}]})",
+       "tools[0]: the tool name 'promptops_json_answer' is reserved by the gateway"},
       {R"([{"role":"user","content":"q"}])", R"({"logprobs":true})",
        "'logprobs' is not supported by this model's provider (anthropic)"},
       {R"([{"role":"user","content":"q"}])", R"({"modalities":["text","audio"]})",

@@ -142,7 +142,32 @@ std::optional<ToolPick> PickTool(const ChatRequest& req) {
   return first;
 }
 
-// The arguments of the tool rule's call (see simulated.h).
+// The JSON answer a response_format asks for: none, any object (json_object), or an object of
+// a schema (json_schema whose schema is an object).
+struct JsonFormat {
+  bool json = false;
+  const bj::object* schema = nullptr;  // json_schema's, else null
+};
+JsonFormat JsonFormatOf(const ChatRequest& req) {
+  JsonFormat f;
+  const bj::value* rf = req.extra.if_contains("response_format");
+  const bj::object* o = rf ? rf->if_object() : nullptr;
+  const bj::value* type = o ? o->if_contains("type") : nullptr;
+  if (!type || !type->is_string()) return f;
+  if (type->get_string() == "json_object") f.json = true;
+  if (type->get_string() == "json_schema") {
+    const bj::value* js = o->if_contains("json_schema");
+    const bj::value* schema =
+        js && js->is_object() ? js->get_object().if_contains("schema") : nullptr;
+    if (schema && schema->is_object()) {
+      f.json = true;
+      f.schema = &schema->get_object();
+    }
+  }
+  return f;
+}
+
+// The arguments of the tool rule's call, and the object of the JSON rule (see simulated.h).
 bj::object ToolArguments(const bj::object* params, const std::string& text, Rng& rng) {
   bj::object args;
   const bj::value* props_value = params ? params->if_contains("properties") : nullptr;
@@ -265,7 +290,9 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   for (const auto& s : req.stop) fnv.Add(s);
   fnv.Add(bj::serialize(req.messages));
   std::optional<ToolPick> tool = PickTool(req);
-  if (tool) fnv.Add(bj::serialize(req.extra));  // only then: other plans stay as they were
+  JsonFormat format = JsonFormatOf(req);
+  // Only then: the plans of other requests stay as they were.
+  if (tool || format.json) fnv.Add(bj::serialize(req.extra));
   // Not the stream flag: a streamed and a plain call of the same request give the same answer.
   Rng rng(fnv.value());
 
@@ -306,12 +333,13 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   while (answer.size() < limit) {
     answer.emplace_back(kFiller[rng.Below(std::size(kFiller))]);
   }
+  // The first words of the last user message, for the tool and JSON rules.
+  std::string text;
+  for (std::size_t i = 0; i < words.size() && i < 12; ++i) text += (i ? " " : "") + words[i];
+  if (text.empty()) text = "(empty)";
   if (tool && user_last) {
     // The tool rule. Its own random stream, so that the latencies below stay as they were.
     Rng tool_rng(fnv.value() ^ 0x746F6F6C63616C6CULL);
-    std::string text;
-    for (std::size_t i = 0; i < words.size() && i < 12; ++i) text += (i ? " " : "") + words[i];
-    if (text.empty()) text = "(empty)";
     std::string arguments = bj::serialize(ToolArguments(tool->parameters, text, tool_rng));
     static constexpr char kIdChars[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -320,6 +348,12 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     plan.tool_call = SimulatedToolCall{std::move(id), tool->name};
     plan.tokens = Pieces(arguments, 4);
     plan.finish_reason = "tool_calls";
+  } else if (format.json) {
+    // The JSON rule: an object of the schema (like a tool's arguments), or {"answer": text}.
+    Rng json_rng(fnv.value() ^ 0x6A736F6E616E7377ULL);
+    bj::object answer_object =
+        format.schema ? ToolArguments(format.schema, text, json_rng) : bj::object{{"answer", text}};
+    plan.tokens = Pieces(bj::serialize(answer_object), 4);
   } else {
     plan.tokens.reserve(answer.size());
     for (std::size_t i = 0; i < answer.size(); ++i) {
@@ -367,7 +401,8 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
   plan.usage.completion_tokens = plan.tool_call
                                      ? EstimateTokens(plan.tool_call->name + plan.Content())
-                                     : static_cast<std::int64_t>(plan.tokens.size());
+                                 : format.json ? EstimateTokens(plan.Content())
+                                               : static_cast<std::int64_t>(plan.tokens.size());
   plan.usage.estimated = true;
   return plan;
 }

@@ -27,6 +27,11 @@
 // "tool_calls"; when streaming, the arguments come in up to 4 pieces, one per token interval.
 // A request whose last message is a tool result gets the text answer.
 //
+// The JSON rule (when the tool rule does not apply): a `response_format` of type json_schema
+// (an object schema) gets an object of that schema, built as the tool rule builds arguments;
+// json_object gets {"answer": <the same words>}. Streamed in up to 4 pieces; max_tokens does
+// not cut it (it would no longer be JSON).
+//
 // Thread safety: pure functions, safe from any thread.
 #pragma once
 

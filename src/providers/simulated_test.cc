@@ -194,6 +194,33 @@ TEST(Simulated, OfferedToolsAreCalledWithArgumentsFromTheSchema) {
             "가나다라마바사아자차카타파하 가나다라마바사아자차카타파하");
 }
 
+TEST(Simulated, JsonResponseFormatsGetJsonAnswers) {
+  SimulatedPlan schema = PlanSimulated(
+      {}, AskWithTools("제주도 인구는?",
+                       R"({"response_format":{"type":"json_schema","json_schema":{"name":"city",
+                           "schema":{"type":"object","properties":{"city":{"type":"string"},
+                           "population":{"type":"integer"},"capital":{"type":"boolean"}},
+                           "required":["city","population"]}}}})"));
+  EXPECT_FALSE(schema.tool_call.has_value());
+  EXPECT_EQ(schema.finish_reason, "stop");
+  bj::value v = bj::parse(schema.Content());
+  EXPECT_EQ(v.at("city"), "제주도 인구는?");
+  EXPECT_TRUE(v.at("population").is_int64());
+  EXPECT_FALSE(v.as_object().contains("capital"));
+  EXPECT_LE(schema.tokens.size(), 4u);
+  SimulatedPlan object =
+      PlanSimulated({}, AskWithTools("hi there", R"({"response_format":{"type":"json_object"}})"));
+  EXPECT_EQ(bj::parse(object.Content()), bj::parse(R"({"answer":"hi there"})"));
+  // Offered tools come first; text formats change nothing.
+  SimulatedPlan both =
+      PlanSimulated({}, AskWithTools("now?", "{" + std::string(kWeatherTools) +
+                                                 R"(,"response_format":{"type":"json_object"}})"));
+  EXPECT_TRUE(both.tool_call.has_value());
+  SimulatedPlan text =
+      PlanSimulated({}, AskWithTools("hi there", R"({"response_format":{"type":"text"}})"));
+  EXPECT_EQ(text.Content(), PlanSimulated({}, Ask("hi there", 12)).Content());
+}
+
 TEST(Simulated, LatenciesFollowTheConfiguredMedianAndP99) {
   SimulatedConfig cfg;  // 200 ms median, 800 ms p99; ttft 150/500 ms
   std::vector<std::int64_t> total, ttft;

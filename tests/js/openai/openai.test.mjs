@@ -666,6 +666,30 @@ describe("openai SDK against the promptops gateway", () => {
     assert.deepEqual(JSON.parse(messages.at(-2).content), { city: "제주 날씨 어때?", sky: "맑음" });
   });
 
+  test("structured outputs: the SDK's parse() reads the simulated model's JSON answer", async () => {
+    const completion = await client.chat.completions.parse({
+      model: "demo-chat",
+      messages: [{ role: "user", content: "부산의 인구" }],
+      response_format: {
+        type: "json_schema",
+        json_schema: {
+          name: "city",
+          strict: true,
+          schema: {
+            type: "object",
+            properties: { city: { type: "string" }, population: { type: "integer" } },
+            required: ["city", "population"],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    const parsed = completion.choices[0].message.parsed;
+    assert.equal(parsed.city, "부산의 인구");
+    assert.equal(typeof parsed.population, "number");
+    assert.equal(completion.choices[0].finish_reason, "stop");
+  });
+
   test("client-supplied upstream URLs and keys are refused and never contacted", async () => {
     const fakeBefore = fake.requests.length;
     for (const field of ["base_url", "api_base", "api_key"]) {

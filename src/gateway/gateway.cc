@@ -89,6 +89,26 @@ bj::value StreamedToolCalls(const bj::value& calls) {
   return out;
 }
 
+// Whether a request's Cache-Control asks not to use the cache: a no-cache or no-store directive
+// (tokens, case-insensitive, RFC 9111 5.2; arguments ignored).
+bool BypassesCache(std::string_view value) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  for (;;) {
+    std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    item = trim(item.substr(0, item.find('=')));
+    if (http::EqualsIgnoreCase(item, "no-cache") || http::EqualsIgnoreCase(item, "no-store")) {
+      return true;
+    }
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 // What a trace keeps of an answer: its text, then its tool calls (as JSON) when it has any.
 std::string AnswerText(const ChatResponse& r) {
   if (r.tool_calls.is_null()) return r.content;
@@ -710,8 +730,7 @@ struct Gateway::Impl {
 
     // Cache: exact match, by default only for deterministic (temperature 0) requests.
     bool no_cache = false;
-    if (auto cc = req.Header("cache-control"))
-      no_cache = cc->find("no-cache") != std::string_view::npos;
+    if (auto cc = req.Header("cache-control")) no_cache = BypassesCache(*cc);
     st.cacheable =
         config.policy.cache_enabled && !no_cache &&
         (!config.policy.cache_only_temperature_zero || (up.temperature && *up.temperature == 0.0));

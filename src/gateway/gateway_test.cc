@@ -859,6 +859,14 @@ TEST_F(GatewayTest, CachesDeterministicAnswersAndReplaysThemAsStreams) {
   auto bypass = Chat(body, {{"Cache-Control", "no-cache"}});
   EXPECT_EQ(*bypass.Header("x-promptops-cache"), "off");
   EXPECT_EQ(openai_.request_count(), 2u);
+  // Directives are case-insensitive tokens in a list; no-store bypasses it too; others do not.
+  for (const char* cc : {"max-age=0, No-Store", "NO-CACHE", "private,no-cache=\"x\""}) {
+    EXPECT_EQ(*Chat(body, {{"Cache-Control", cc}}).Header("x-promptops-cache"), "off") << cc;
+  }
+  EXPECT_EQ(openai_.request_count(), 5u);
+  EXPECT_EQ(*Chat(body, {{"Cache-Control", "max-age=60"}}).Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(*Chat(body, {{"Cache-Control", "x-no-cache-please"}}).Header("x-promptops-cache"),
+            "hit");
   auto replay = Chat(
       R"({"model":"gpt-test","temperature":0,"stream":true,"messages":[{"role":"user","content":"same"}]})");
   EXPECT_EQ(*replay.Header("x-promptops-cache"), "hit");

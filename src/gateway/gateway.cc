@@ -932,7 +932,12 @@ struct Gateway::Impl {
       usage = *a.response.usage;
     } else {
       usage.prompt_tokens = providers::EstimatePromptTokens(st.up.messages);
-      usage.completion_tokens = providers::EstimateTokens(a.response.content);
+      // The tools offered are part of the prompt the model reads.
+      if (const bj::value* tools = st.up.extra.if_contains("tools")) {
+        usage.prompt_tokens += providers::EstimateTokens(json::Serialize(*tools));
+      }
+      usage.completion_tokens = providers::EstimateTokens(a.response.content) +
+                                providers::EstimateToolCallTokens(a.response.tool_calls);
       usage.estimated = true;
     }
     trace.input_tokens = usage.prompt_tokens;

@@ -399,6 +399,9 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   }
 
   plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
+  if (const bj::value* tools = req.extra.if_contains("tools")) {  // read by the model too
+    plan.usage.prompt_tokens += EstimateTokens(bj::serialize(*tools));
+  }
   plan.usage.completion_tokens = plan.tool_call
                                      ? EstimateTokens(plan.tool_call->name + plan.Content())
                                  : format.json ? EstimateTokens(plan.Content())
@@ -456,6 +459,26 @@ std::int64_t EstimatePromptTokens(const bj::array& messages) {
     n += 3;
     auto c = m->find("content");
     if (c != m->end()) n += EstimateTokens(MessageText(c->value()));
+    // An assistant's tool calls are read by the model too: their names and arguments.
+    if (const bj::value* calls = m->if_contains("tool_calls"); calls && calls->is_array()) {
+      n += EstimateToolCallTokens(*calls);
+    }
+  }
+  return n;
+}
+
+std::int64_t EstimateToolCallTokens(const bj::value& calls) {
+  std::int64_t n = 0;
+  const bj::array* all = calls.if_array();
+  if (!all) return 0;
+  for (const bj::value& call : *all) {
+    const bj::value* fn = call.is_object() ? call.get_object().if_contains("function") : nullptr;
+    if (!fn || !fn->is_object()) continue;
+    n += 3;
+    for (std::string_view key : {"name", "arguments"}) {
+      const bj::value* v = fn->get_object().if_contains(key);
+      if (v && v->is_string()) n += EstimateTokens(v->get_string());
+    }
   }
   return n;
 }

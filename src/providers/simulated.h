@@ -108,6 +108,11 @@ std::int64_t EstimateTokens(std::string_view text);
 
 // EstimateTokens over every message's text content (string or text parts) plus 3 per message
 // (role and separators, as OpenAI's counting recipe adds), as prompt_tokens.
+// Assistant messages' tool_calls count too (EstimateToolCallTokens).
 std::int64_t EstimatePromptTokens(const boost::json::array& messages);
+
+// Tool calls (OpenAI's shape) as the model reads or writes them: per call its function name and
+// arguments (EstimateTokens) plus 3. 0 for anything that is not an array of calls.
+std::int64_t EstimateToolCallTokens(const boost::json::value& calls);
 
 }  // namespace promptops::providers

@@ -394,6 +394,14 @@ TEST(EstimateTokens, PromptCountsTextPartsAndPerMessageOverhead) {
       {"type":"image_url","image_url":{"url":"https://x"}}]},{"role":"assistant","content":null}])")
                     .as_array();
   EXPECT_EQ(EstimatePromptTokens(m), 3 + 1 + 3);
+  // Tool calls count: per call 3, its name and its arguments.
+  bj::array calls = bj::parse(R"([{"role":"assistant","content":null,"tool_calls":[
+      {"id":"c","type":"function","function":{"name":"abcd","arguments":"{\"q\":\"서울\"}"}}]}])")
+                        .as_array();
+  // The message 3; its call 3, "abcd" 1, the arguments 4 (8 ASCII bytes and 2 syllables).
+  EXPECT_EQ(EstimatePromptTokens(calls), 3 + (3 + 1 + 4));
+  EXPECT_EQ(EstimateToolCallTokens(calls[0].at("tool_calls")), 3 + 1 + 4);
+  EXPECT_EQ(EstimateToolCallTokens(bj::value("not calls")), 0);
 }
 
 }  // namespace

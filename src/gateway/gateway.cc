@@ -22,6 +22,7 @@
 #include "gateway/response_cache.h"
 #include "http/async.h"
 #include "http/sse.h"
+#include "http/text_scan.h"
 #include "http/upstream.h"
 #include "providers/adapter.h"
 #include "providers/simulated.h"
@@ -92,21 +93,14 @@ bj::value StreamedToolCalls(const bj::value& calls) {
 // Whether a request's Cache-Control asks not to use the cache: a no-cache or no-store directive
 // (tokens, case-insensitive, RFC 9111 5.2; arguments ignored).
 bool BypassesCache(std::string_view value) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
-  for (;;) {
-    std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    item = trim(item.substr(0, item.find('=')));
-    if (http::EqualsIgnoreCase(item, "no-cache") || http::EqualsIgnoreCase(item, "no-store")) {
-      return true;
-    }
-    if (comma == std::string_view::npos) return false;
-    value.remove_prefix(comma + 1);
-  }
+  bool bypass = false;
+  http::text::ForEachElement(value, [&](std::string_view directive) {
+    directive = http::text::Trim(directive.substr(0, directive.find('=')));
+    bypass = http::EqualsIgnoreCase(directive, "no-cache") ||
+             http::EqualsIgnoreCase(directive, "no-store");
+    return !bypass;
+  });
+  return bypass;
 }
 
 // What a trace keeps of an answer: its text, then its tool calls (as JSON) when it has any.

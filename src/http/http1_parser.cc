@@ -24,31 +24,15 @@ constexpr std::array<bool, 256> kTarget = [] {
   return t;
 }();
 
+using text::ForEachElement;
 using text::HexValue;
+using text::IsSpace;
 using text::IsToken;
 using text::kFieldText;
 using text::SkipFieldText;
+using text::Trim;
 
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-inline bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Calls fn(element) for each element of a comma-separated list, trimmed of whitespace (empty
-// elements included). Stops and returns false when fn does.
-template <class Fn>
-bool ForEachElement(std::string_view list, Fn&& fn) {
-  for (;;) {
-    std::size_t comma = list.find(',');
-    if (!fn(Trim(list.substr(0, comma)))) return false;
-    if (comma == std::string_view::npos) return true;
-    list.remove_prefix(comma + 1);
-  }
-}
 
 bool AllToken(std::string_view s) {
   for (char c : s) {

@@ -1,9 +1,11 @@
 // Character classes of HTTP/1.1 (RFC 9110 5.5, 5.6.2), shared by the parser (http1_parser.cc)
 // and by the checks on the headers the server and the upstream client write (message.cc), so
-// that what one writes the other reads; and hex digits, for both.
+// that what one writes the other reads; hex digits, for both; and comma-separated lists, for
+// the parser and for handlers reading list-valued headers (Cache-Control).
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string_view>
 
 #if defined(__SSE2__)
@@ -32,6 +34,28 @@ inline constexpr std::array<bool, 256> kFieldText = [] {
 }();
 
 inline bool IsToken(char c) { return kToken[static_cast<unsigned char>(c)]; }
+
+// OWS (RFC 9110 5.6.3): spaces and horizontal tabs.
+inline bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+// `s` without leading and trailing OWS.
+inline std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(element) for each element of a comma-separated list (RFC 9110 5.6.1), trimmed of
+// OWS (empty elements included). Stops and returns false when fn does.
+template <class Fn>
+bool ForEachElement(std::string_view list, Fn&& fn) {
+  for (;;) {
+    std::size_t comma = list.find(',');
+    if (!fn(Trim(list.substr(0, comma)))) return false;
+    if (comma == std::string_view::npos) return true;
+    list.remove_prefix(comma + 1);
+  }
+}
 
 // The value of a hex digit, or -1 (percent-escapes, chunk sizes).
 inline int HexValue(char c) {

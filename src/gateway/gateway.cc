@@ -103,15 +103,6 @@ bool BypassesCache(std::string_view value) {
   return bypass;
 }
 
-// What a trace keeps of an answer: its text, then its tool calls (as JSON) when it has any.
-std::string AnswerText(const ChatResponse& r) {
-  if (r.tool_calls.is_null()) return r.content;
-  std::string text = r.content;
-  if (!text.empty()) text += '\n';
-  json::AppendValue(text, r.tool_calls);
-  return text;
-}
-
 std::optional<std::chrono::milliseconds> RetryAfter(const http::Headers& headers) {
   for (const auto& [k, v] : headers) {
     if (!http::EqualsIgnoreCase(k, "retry-after")) continue;
@@ -445,6 +436,14 @@ struct Gateway::Impl {
     if (config.policy.trace_bodies == "none") return {};
     if (config.policy.trace_bodies == "full") return std::string(text);
     return MaskForTrace(text);
+  }
+  // What a trace keeps of an answer: its text, then its tool calls (as JSON) when it has any.
+  std::string AnswerBody(const ChatResponse& r) const {
+    if (r.tool_calls.is_null() || config.policy.trace_bodies == "none") return Body(r.content);
+    std::string text = r.content;
+    if (!text.empty()) text += '\n';
+    json::AppendValue(text, r.tool_calls);
+    return Body(text);
   }
 
   telemetry::Metrics* metrics() { return deps.telemetry ? &deps.telemetry->metrics() : nullptr; }
@@ -787,7 +786,7 @@ struct Gateway::Impl {
     trace.input_tokens = hit.usage.prompt_tokens;
     trace.output_tokens = hit.usage.completion_tokens;
     trace.usage_estimated = hit.usage.estimated;
-    trace.response_body = Body(AnswerText(hit.response));
+    trace.response_body = AnswerBody(hit.response);
     http::Response out;
     if (!st.stream) {
       Finish(trace, st.t0, st.cache_state);
@@ -925,11 +924,7 @@ struct Gateway::Impl {
     if (a.response.usage) {
       usage = *a.response.usage;
     } else {
-      usage.prompt_tokens = providers::EstimatePromptTokens(st.up.messages);
-      // The tools offered are part of the prompt the model reads.
-      if (const bj::value* tools = st.up.extra.if_contains("tools")) {
-        usage.prompt_tokens += providers::EstimateTokens(json::Serialize(*tools));
-      }
+      usage.prompt_tokens = providers::EstimateRequestTokens(st.up);
       usage.completion_tokens = providers::EstimateTokens(a.response.content) +
                                 providers::EstimateToolCallTokens(a.response.tool_calls);
       usage.estimated = true;
@@ -938,7 +933,7 @@ struct Gateway::Impl {
     trace.output_tokens = usage.completion_tokens;
     trace.usage_estimated = usage.estimated;
     trace.cost_usd = Cost(served, usage);
-    trace.response_body = Body(AnswerText(a.response));
+    trace.response_body = AnswerBody(a.response);
     limiter->Record(st.key_id, st.project_id, usage.prompt_tokens + usage.completion_tokens,
                     trace.cost_usd);
 

@@ -398,14 +398,14 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     }
   }
 
-  plan.usage.prompt_tokens = EstimatePromptTokens(req.messages);
-  if (const bj::value* tools = req.extra.if_contains("tools")) {  // read by the model too
-    plan.usage.prompt_tokens += EstimateTokens(bj::serialize(*tools));
+  plan.usage.prompt_tokens = EstimateRequestTokens(req);
+  if (plan.tool_call) {
+    plan.usage.completion_tokens = EstimateToolCallTokens(plan.tool_call->name, plan.Content());
+  } else if (format.json) {
+    plan.usage.completion_tokens = EstimateTokens(plan.Content());
+  } else {
+    plan.usage.completion_tokens = static_cast<std::int64_t>(plan.tokens.size());
   }
-  plan.usage.completion_tokens = plan.tool_call
-                                     ? EstimateTokens(plan.tool_call->name + plan.Content())
-                                 : format.json ? EstimateTokens(plan.Content())
-                                               : static_cast<std::int64_t>(plan.tokens.size());
   plan.usage.estimated = true;
   return plan;
 }
@@ -474,11 +474,23 @@ std::int64_t EstimateToolCallTokens(const bj::value& calls) {
   for (const bj::value& call : *all) {
     const bj::value* fn = call.is_object() ? call.get_object().if_contains("function") : nullptr;
     if (!fn || !fn->is_object()) continue;
-    n += 3;
-    for (std::string_view key : {"name", "arguments"}) {
+    auto text = [&](std::string_view key) {
       const bj::value* v = fn->get_object().if_contains(key);
-      if (v && v->is_string()) n += EstimateTokens(v->get_string());
-    }
+      return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+    };
+    n += EstimateToolCallTokens(text("name"), text("arguments"));
+  }
+  return n;
+}
+
+std::int64_t EstimateToolCallTokens(std::string_view name, std::string_view arguments) {
+  return 3 + EstimateTokens(name) + EstimateTokens(arguments);
+}
+
+std::int64_t EstimateRequestTokens(const ChatRequest& req) {
+  std::int64_t n = EstimatePromptTokens(req.messages);
+  if (const bj::value* tools = req.extra.if_contains("tools")) {
+    n += EstimateTokens(bj::serialize(*tools));
   }
   return n;
 }

@@ -111,8 +111,14 @@ std::int64_t EstimateTokens(std::string_view text);
 // Assistant messages' tool_calls count too (EstimateToolCallTokens).
 std::int64_t EstimatePromptTokens(const boost::json::array& messages);
 
-// Tool calls (OpenAI's shape) as the model reads or writes them: per call its function name and
-// arguments (EstimateTokens) plus 3. 0 for anything that is not an array of calls.
+// The prompt of a request as the model reads it: its messages (EstimatePromptTokens) and the
+// tools it offers (their JSON, EstimateTokens).
+std::int64_t EstimateRequestTokens(const ChatRequest& req);
+
+// Tool calls (OpenAI's shape) as the model reads or writes them: per call 3 plus its function
+// name and arguments (EstimateTokens). 0 for anything that is not an array of calls.
 std::int64_t EstimateToolCallTokens(const boost::json::value& calls);
+// One call's share of that.
+std::int64_t EstimateToolCallTokens(std::string_view name, std::string_view arguments);
 
 }  // namespace promptops::providers

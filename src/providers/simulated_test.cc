@@ -402,6 +402,13 @@ TEST(EstimateTokens, PromptCountsTextPartsAndPerMessageOverhead) {
   EXPECT_EQ(EstimatePromptTokens(calls), 3 + (3 + 1 + 4));
   EXPECT_EQ(EstimateToolCallTokens(calls[0].at("tool_calls")), 3 + 1 + 4);
   EXPECT_EQ(EstimateToolCallTokens(bj::value("not calls")), 0);
+  // A request: its messages and the JSON of the tools it offers (45 ASCII bytes: 12 tokens).
+  ChatRequest r;
+  r.messages = m;
+  EXPECT_EQ(EstimateRequestTokens(r), EstimatePromptTokens(m));
+  r.extra = bj::parse(R"({"tools":[{"type":"function","function":{"name":"f"}}]})").as_object();
+  EXPECT_EQ(bj::serialize(r.extra.at("tools")).size(), 45u);
+  EXPECT_EQ(EstimateRequestTokens(r), EstimatePromptTokens(m) + 12);
 }
 
 }  // namespace

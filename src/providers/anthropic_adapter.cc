@@ -21,8 +21,9 @@
 //     forced call of the tool kJsonTool whose input_schema is the schema; the call's input comes
 //     back as the message's content (JSON text; streamed as it is generated), finish "stop";
 //   - OpenAI parameters Anthropic cannot honour are refused (InvalidArgument) rather than
-//     silently ignored: n other than 1, a JSON response_format together with tools, logprobs,
-//     top_logprobs, audio, output modalities other than text, prediction. seed and the other
+//     silently ignored: a JSON response_format together with tools, logprobs, top_logprobs,
+//     audio, output modalities other than text, prediction (and `n` other than 1, refused by
+//     the gateway for every provider: gateway/openai_wire.cc). seed and the other
 //     OpenAI-only parameters (presence/frequency penalties, logit_bias, ...) are dropped.
 // Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls;
 // stop_reason end_turn|stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls.
@@ -231,17 +232,14 @@ Result<std::optional<bj::object>> JsonAnswerTool(const bj::value* rf) {
 
 // OpenAI's tools, tool_choice and parallel_tool_calls (from the request's extra parameters) as
 // Anthropic's tools and tool_choice, and a JSON response_format as a forced call of kJsonTool;
-// refuses the OpenAI parameters whose meaning Anthropic cannot give (n > 1, logprobs, audio
-// output, predicted outputs) instead of answering as if they had been honoured. The others are
-// dropped.
+// refuses the OpenAI parameters whose meaning Anthropic cannot give (logprobs, audio output,
+// predicted outputs) instead of answering as if they had been honoured. The others are dropped
+// (`n` other than 1 never gets here: the gateway refuses it for every provider).
 Status TranslateExtra(const bj::object& extra, bj::object& body) {
   auto present = [&](std::string_view key) {
     const bj::value* v = extra.if_contains(key);
     return v && !v->is_null() ? v : nullptr;
   };
-  if (const bj::value* n = present("n"); n && !(n->is_number() && n->to_number<double>() == 1)) {
-    return Unsupported("'n' other than 1");
-  }
   PO_ASSIGN_OR_RETURN(std::optional<bj::object> json_tool,
                       JsonAnswerTool(present("response_format")));
   if (json_tool) {
@@ -535,17 +533,15 @@ class AnthropicAdapter final : public Adapter {
       } else {
         // Tool results first (the API requires them at the start of their user turn), the
         // rest in order.
-        bj::array kept;
-        for (int pass = 0; pass < 2; ++pass) {
-          for (auto& b : t.blocks) {
-            if (b.is_null() || (b.at("type") == "tool_result") != (pass == 0)) continue;
-            if (b.at("type") != "text" || !b.at("text").get_string().empty()) {
-              kept.push_back(std::move(b));
-            }
-            b = nullptr;
-          }
-        }
-        content = std::move(kept);
+        std::stable_partition(t.blocks.begin(), t.blocks.end(),
+                              [](const bj::value& b) { return b.at("type") == "tool_result"; });
+        t.blocks.erase(std::remove_if(t.blocks.begin(), t.blocks.end(),
+                                      [](const bj::value& b) {
+                                        return b.at("type") == "text" &&
+                                               b.at("text").get_string().empty();
+                                      }),
+                       t.blocks.end());
+        content = std::move(t.blocks);
       }
       messages.push_back(bj::object{{"role", t.role}, {"content", std::move(content)}});
     }

@@ -6,7 +6,7 @@
 #include <iterator>
 
 #include "core/json.h"
-#include "core/utf8.h"
+#include "core/json_scan.h"
 
 namespace promptops::gateway {
 
@@ -97,10 +97,9 @@ Status ValidateMessages(const bj::array& msgs) {
 
 // The fast pass over an inbound request (see ParseChatRequestFast in openai_wire.h). Reads the
 // text once; gives up (nullopt) at anything outside its shape, and the full parse then decides.
-class RequestScanner {
+class RequestScanner : json::ScanCursor {
  public:
-  explicit RequestScanner(std::string_view text)
-      : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
+  explicit RequestScanner(std::string_view text) : ScanCursor(text) {}
 
   std::optional<InboundChat> Scan() {
     InboundChat c;
@@ -110,14 +109,14 @@ class RequestScanner {
     do {
       std::string_view key;
       SkipSpace();
-      if (!String(key) || !Eat(':')) return std::nullopt;
+      if (!PlainString(key) || !Eat(':')) return std::nullopt;
       SkipSpace();
       int bit;
       bool ok;
       if (key == "model") {
         bit = 0;
         std::string_view v;
-        ok = String(v);
+        ok = PlainString(v);
         c.model.assign(v);
       } else if (key == "messages") {
         bit = 1;
@@ -138,7 +137,7 @@ class RequestScanner {
       } else if (key == "user") {
         bit = 5;
         std::string_view v;
-        ok = String(v);
+        ok = PlainString(v);
         c.user.assign(v);
       } else {
         return std::nullopt;
@@ -148,7 +147,7 @@ class RequestScanner {
     } while (Eat(','));
     if (!Eat('}')) return std::nullopt;
     SkipSpace();
-    if (p_ != end_) return std::nullopt;
+    if (!AtEnd()) return std::nullopt;
     // What the full parse would refuse (it words the error) or treat specially.
     if (!(seen & 1u) || c.messages.empty()) return std::nullopt;
     if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) return std::nullopt;
@@ -160,87 +159,24 @@ class RequestScanner {
   }
 
  private:
-  void SkipSpace() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
-  }
-  bool Eat(unsigned char ch) {
-    SkipSpace();
-    if (p_ < end_ && *p_ == ch) {
-      ++p_;
-      return true;
-    }
-    return false;
-  }
-  // A string without escapes (valid UTF-8, no control characters), as a view into the text.
-  bool String(std::string_view& out) {
-    if (p_ >= end_ || *p_ != '"') return false;
-    const unsigned char* start = ++p_;
-    for (;;) {
-      while (p_ < end_ && *p_ >= 0x20 && *p_ < 0x80 && *p_ != '"' && *p_ != '\\') ++p_;
-      if (p_ >= end_ || *p_ < 0x20 || *p_ == '\\') return false;  // escapes: the full parse
-      if (*p_ == '"') break;
-      std::size_t n = utf8::SequenceLength(p_, end_);
-      if (n == 0) return false;
-      p_ += n;
-    }
-    out = std::string_view(reinterpret_cast<const char*>(start),
-                           static_cast<std::size_t>(p_ - start));
-    ++p_;
-    return true;
-  }
   bool Bool(bool& out) {
-    auto word = [&](std::string_view w) {
-      if (static_cast<std::size_t>(end_ - p_) < w.size() ||
-          std::memcmp(p_, w.data(), w.size()) != 0) {
-        return false;
-      }
-      p_ += w.size();
-      return true;
-    };
-    if (word("true")) return out = true, true;
-    if (word("false")) return out = false, true;
+    if (Literal("true")) return out = true, true;
+    if (Literal("false")) return out = false, true;
     return false;
-  }
-  // A JSON number's text at p_ (grammar checked); integral when it has no fraction or exponent.
-  bool Number(std::string_view& text, bool& integral) {
-    const unsigned char* start = p_;
-    if (p_ < end_ && *p_ == '-') ++p_;
-    auto digits = [&] {
-      const unsigned char* d = p_;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-      return p_ - d;
-    };
-    const unsigned char* int_start = p_;
-    if (digits() == 0 || (*int_start == '0' && p_ - int_start > 1)) return false;
-    integral = true;
-    if (p_ < end_ && *p_ == '.') {
-      ++p_;
-      integral = false;
-      if (digits() == 0) return false;
-    }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-      ++p_;
-      integral = false;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (digits() == 0) return false;
-    }
-    text = std::string_view(reinterpret_cast<const char*>(start),
-                            static_cast<std::size_t>(p_ - start));
-    return true;
   }
   // Short decimals only (what clients send): longer ones are left to the full parse, whose
   // rounding is the reference.
   bool Double(double& out) {
-    std::string_view t;
+    std::string_view t, digits;
     bool integral;
-    if (!Number(t, integral) || t.size() > 12) return false;
+    if (!NumberText(t, digits, integral) || t.size() > 12) return false;
     auto r = std::from_chars(t.data(), t.data() + t.size(), out);
     return r.ec == std::errc() && r.ptr == t.data() + t.size();
   }
   bool Int(std::int64_t& out) {
-    std::string_view t;
+    std::string_view t, digits;
     bool integral;
-    if (!Number(t, integral) || !integral || t.size() > 18) return false;
+    if (!NumberText(t, digits, integral) || !integral || t.size() > 18) return false;
     auto r = std::from_chars(t.data(), t.data() + t.size(), out);
     return r.ec == std::errc() && r.ptr == t.data() + t.size();
   }
@@ -257,9 +193,9 @@ class RequestScanner {
       do {
         std::string_view key, value;
         SkipSpace();
-        if (!String(key) || !Eat(':')) return false;
+        if (!PlainString(key) || !Eat(':')) return false;
         SkipSpace();
-        if (!String(value)) return false;
+        if (!PlainString(value)) return false;
         if (key == "role" && !has_role) {
           has_role = true;
           role = value;
@@ -279,9 +215,6 @@ class RequestScanner {
     } while (Eat(','));
     return Eat(']');
   }
-
-  const unsigned char* p_;
-  const unsigned char* end_;
 };
 
 }  // namespace

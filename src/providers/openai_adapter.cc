@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 
 #include "core/json.h"
+#include "core/json_scan.h"
 #include "core/utf8.h"
 #include "providers/adapter.h"
 #include "providers/openai_adapter_internal.h"
@@ -39,10 +39,9 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
 // twice, escapes it cannot decode (lone surrogates), nesting deeper than 32 levels. The caller then
 // parses the answer fully, so errors and rare shapes keep exactly the full parser's behaviour; a
 // test compares the two on thousands of mutated answers.
-class CompletionScanner {
+class CompletionScanner : json::ScanCursor {
  public:
-  explicit CompletionScanner(std::string_view text)
-      : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
+  explicit CompletionScanner(std::string_view text) : ScanCursor(text) {}
 
   std::optional<ChatResponse> Scan() {
     ChatResponse r;
@@ -50,7 +49,7 @@ class CompletionScanner {
     SkipSpace();
     if (!Top()) return std::nullopt;
     SkipSpace();
-    if (p_ != end_) return std::nullopt;  // only whitespace may follow the document
+    if (!AtEnd()) return std::nullopt;  // only whitespace may follow the document
     if (!has_choices_ || !has_message_) return std::nullopt;
     return r;
   }
@@ -65,30 +64,6 @@ class CompletionScanner {
     bool again = seen;
     seen = true;
     return again;
-  }
-
-  // The hot loops work on a local copy of p_: through the member, every step was a store and a
-  // load (a char pointer may alias the scanner itself).
-  void SkipSpace() {
-    const unsigned char* p = p_;
-    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
-    p_ = p;
-  }
-  bool Eat(unsigned char c) {
-    SkipSpace();
-    if (p_ < end_ && *p_ == c) {
-      ++p_;
-      return true;
-    }
-    return false;
-  }
-  bool Literal(std::string_view word) {
-    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
-        std::memcmp(p_, word.data(), word.size()) != 0) {
-      return false;
-    }
-    p_ += word.size();
-    return true;
   }
 
   // Walks the members of an object (the '{' is consumed): `member(key)` reads each value and
@@ -229,36 +204,14 @@ class CompletionScanner {
   // A JSON number (validated). With `out`, it must be an integer of at most 18 digits, whose
   // value is stored there.
   bool Number(std::int64_t* out) {
-    const unsigned char* start = p_;
-    bool negative = p_ < end_ && *p_ == '-';
-    if (negative) ++p_;
-    if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
-    if (*p_ == '0') {
-      ++p_;
-    } else {
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    const unsigned char* int_end = p_;
-    bool integral = true;
-    if (p_ < end_ && *p_ == '.') {
-      integral = false;
-      ++p_;
-      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-      integral = false;
-      ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
+    std::string_view text, digits;
+    bool integral;
+    if (!NumberText(text, digits, integral)) return false;
     if (!out) return true;
-    const unsigned char* digits = start + (negative ? 1 : 0);
-    if (!integral || int_end - digits > 18) return false;
+    if (!integral || digits.size() > 18) return false;
     std::int64_t v = 0;
-    for (const unsigned char* d = digits; d < int_end; ++d) v = v * 10 + (*d - '0');
-    *out = negative ? -v : v;
+    for (char d : digits) v = v * 10 + (d - '0');
+    *out = text.front() == '-' ? -v : v;
     return true;
   }
 
@@ -408,8 +361,6 @@ class CompletionScanner {
     return t;
   }();
 
-  const unsigned char* p_;
-  const unsigned char* end_;
   ChatResponse* r_ = nullptr;
   bool has_choices_ = false;
   bool has_message_ = false;

@@ -1,0 +1,107 @@
+// The pieces of a hand-written JSON fast pass (a strict scan of a known shape that gives up, for
+// the full parser to decide, at anything else): the cursor, whitespace, punctuation, literals,
+// the number grammar (RFC 8259 6) and strings without escapes. Used by the gateway's two fast
+// passes, over the inbound request (gateway/openai_wire.cc) and the upstream's answer
+// (providers/openai_adapter.cc); each is checked against the full parse by a differential test.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#include "core/utf8.h"
+
+namespace promptops::json {
+
+class ScanCursor {
+ public:
+  explicit ScanCursor(std::string_view text)
+      : p_(reinterpret_cast<const unsigned char*>(text.data())), end_(p_ + text.size()) {}
+
+  bool AtEnd() const { return p_ == end_; }
+
+  // The loops work on a local copy of p_: through the member, every step was a store and a
+  // load (a char pointer may alias the cursor itself).
+  void SkipSpace() {
+    const unsigned char* p = p_;
+    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    p_ = p;
+  }
+  // Whitespace, then `c` (consumed) if it is next.
+  bool Eat(unsigned char c) {
+    SkipSpace();
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  // `word` (consumed) if it is next: true, false, null.
+  bool Literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+  // A number at p_ (consumed), its grammar checked: `text` is all of it, `int_digits` its integer
+  // digits (without the sign), `integral` whether it has neither fraction nor exponent.
+  bool NumberText(std::string_view& text, std::string_view& int_digits, bool& integral) {
+    const unsigned char* start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    const unsigned char* digits = p_;
+    if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+    if (*p_ == '0') {
+      ++p_;  // no leading zeros
+    } else {
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    int_digits = View(digits, p_);
+    integral = true;
+    if (p_ < end_ && *p_ == '.') {
+      integral = false;
+      ++p_;
+      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integral = false;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ >= end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    text = View(start, p_);
+    return true;
+  }
+  // A string at p_ (its opening quote; consumed) without escapes, as a view into the text:
+  // valid UTF-8, no control characters. False at a backslash (a fast pass leaves escapes to the
+  // full parser) and at anything JSON refuses.
+  bool PlainString(std::string_view& out) {
+    if (p_ >= end_ || *p_ != '"') return false;
+    const unsigned char* start = ++p_;
+    for (;;) {
+      while (p_ < end_ && *p_ >= 0x20 && *p_ < 0x80 && *p_ != '"' && *p_ != '\\') ++p_;
+      if (p_ >= end_ || *p_ < 0x20 || *p_ == '\\') return false;
+      if (*p_ == '"') break;
+      std::size_t n = utf8::SequenceLength(p_, end_);
+      if (n == 0) return false;
+      p_ += n;
+    }
+    out = View(start, p_);
+    ++p_;
+    return true;
+  }
+
+ protected:
+  static std::string_view View(const unsigned char* from, const unsigned char* to) {
+    return std::string_view(reinterpret_cast<const char*>(from),
+                            static_cast<std::size_t>(to - from));
+  }
+
+  const unsigned char* p_;
+  const unsigned char* end_;
+};
+
+}  // namespace promptops::json

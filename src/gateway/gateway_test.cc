@@ -33,6 +33,25 @@ using testing::FakeUpstream;
 constexpr const char* kKey = "po-gateway-test-key-0123456789abcdefgh";
 constexpr const char* kUpstreamKey = "sk-upstream-secret-never-leak-0123456789";
 
+// The JSON of every `data:` event of an SSE body, in order; [DONE] is not one (sets *done).
+std::vector<bj::value> SseChunks(const std::string& body, bool* done = nullptr) {
+  std::vector<bj::value> chunks;
+  std::size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    auto end = body.find("\n\n", pos);
+    std::string data = body.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (data == "[DONE]") {
+      if (done) *done = true;
+      continue;
+    }
+    auto v = json::Parse(data);
+    EXPECT_TRUE(v.ok()) << data;
+    if (v.ok()) chunks.push_back(std::move(*v));
+  }
+  return chunks;
+}
+
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,22 +144,11 @@ class GatewayTest : public ::testing::Test {
   static std::string StreamText(const std::string& body, bj::value* usage = nullptr,
                                 std::string* finish = nullptr) {
     std::string text;
-    std::size_t pos = 0;
     bool done = false;
-    while ((pos = body.find("data: ", pos)) != std::string::npos) {
-      auto end = body.find("\n\n", pos);
-      std::string data = body.substr(pos + 6, end - pos - 6);
-      pos = end;
-      if (data == "[DONE]") {
-        done = true;
-        continue;
-      }
-      auto v = json::Parse(data);
-      EXPECT_TRUE(v.ok()) << data;
-      if (!v.ok()) continue;
-      EXPECT_EQ(v->at("object").as_string(), "chat.completion.chunk");
-      if (v->as_object().contains("usage") && usage) *usage = v->at("usage");
-      for (const auto& c : v->at("choices").as_array()) {
+    for (const bj::value& chunk : SseChunks(body, &done)) {
+      EXPECT_EQ(chunk.at("object").as_string(), "chat.completion.chunk");
+      if (chunk.as_object().contains("usage") && usage) *usage = chunk.at("usage");
+      for (const auto& c : chunk.at("choices").as_array()) {
         const auto& d = c.at("delta").as_object();
         if (auto it = d.find("content"); it != d.end()) text += it->value().as_string();
         if (!c.at("finish_reason").is_null() && finish) *finish = c.at("finish_reason").as_string();
@@ -296,20 +304,13 @@ struct StreamedCalls {
 };
 StreamedCalls ToolCallsOf(const std::string& body) {
   StreamedCalls out;
-  std::size_t pos = 0;
-  while ((pos = body.find("data: ", pos)) != std::string::npos) {
-    auto end = body.find("\n\n", pos);
-    std::string data = body.substr(pos + 6, end - pos - 6);
-    pos = end;
-    if (data == "[DONE]") continue;
-    auto v = json::Parse(data);
-    if (!v.ok()) continue;
-    for (const auto& c : v->at("choices").as_array()) {
+  for (const bj::value& chunk : SseChunks(body)) {
+    for (const auto& c : chunk.at("choices").as_array()) {
       const auto& d = c.at("delta").as_object();
       auto tc = d.find("tool_calls");
       if (tc == d.end()) continue;
       // A piece with tool calls only carries no content, as OpenAI streams it.
-      EXPECT_FALSE(d.contains("content")) << data;
+      EXPECT_FALSE(d.contains("content")) << json::Serialize(chunk);
       out.pieces.push_back(tc->value());
       for (const auto& piece : tc->value().as_array()) {
         auto i = static_cast<std::size_t>(piece.at("index").as_int64());
@@ -451,13 +452,8 @@ TEST_F(GatewayTest, LogprobsArePassedThroughPlainStreamedAndCached) {
   ASSERT_EQ(s.status, 200) << s.body;
   EXPECT_EQ(StreamText(s.body), "아니오");
   std::vector<double> got;
-  std::size_t pos = 0;
-  while ((pos = s.body.find("data: {", pos)) != std::string::npos) {
-    auto end = s.body.find("\n\n", pos);
-    auto v = json::Parse(s.body.substr(pos + 6, end - pos - 6));
-    pos = end;
-    ASSERT_TRUE(v.ok());
-    for (const auto& c : v->at("choices").as_array()) {
+  for (const bj::value& chunk : SseChunks(s.body)) {
+    for (const auto& c : chunk.at("choices").as_array()) {
       if (c.at("logprobs").is_object()) {
         got.push_back(c.at("logprobs").at("content").at(0).at("logprob").to_number<double>());
       }

@@ -61,8 +61,8 @@ struct Attempt {
 };
 
 // Sends one piece of a streamed answer to the client: its text and, from an HTTP upstream, the
-// event it came in (null for the simulated provider's tokens) for its tool calls, logprobs and
-// refusal. Returns false when the client is gone.
+// event it came in (null for the simulated provider's tokens) for its tool calls, logprobs,
+// refusal and reasoning. Returns false when the client is gone.
 using DeltaSink = std::function<asio::awaitable<bool>(std::string_view text,
                                                       const providers::StreamEvent* piece)>;
 
@@ -360,22 +360,12 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
       providers::StreamEvent e = std::move(pipe.events.front());
       pipe.events.pop_front();
       bool calls = e.tool_calls.is_array() && !e.tool_calls.get_array().empty();
-      bool logprobs = e.logprobs.is_object();
+      bool blocks = e.thinking_blocks.is_array() && !e.thinking_blocks.get_array().empty();
       if (e.kind == providers::StreamEvent::Kind::kDelta &&
-          (!e.text.empty() || calls || logprobs || !e.refusal.empty())) {
+          (!e.text.empty() || calls || e.logprobs.is_object() || !e.refusal.empty() ||
+           !e.reasoning.empty() || blocks)) {
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
-        a.response.content += e.text;
-        if (!e.refusal.empty()) {
-          if (!a.response.message_extra) a.response.message_extra.emplace();
-          bj::value& refusal = (*a.response.message_extra)["refusal"];
-          if (!refusal.is_string()) refusal = "";
-          refusal.get_string().append(e.refusal);
-        }
-        if (calls) providers::AccumulateToolCalls(a.response.tool_calls, e.tool_calls);
-        if (logprobs) {
-          if (!a.response.logprobs) a.response.logprobs.emplace();
-          providers::AccumulateLogprobs(*a.response.logprobs, e.logprobs);
-        }
+        providers::AppendStreamPiece(a.response, e);
         a.client_bytes_sent = true;
         bool sent = co_await sink(e.text, &e);
         if (!sent) a.client_gone = true;
@@ -741,10 +731,9 @@ struct Gateway::Impl {
   std::string Chunk(const ChatState& st, std::optional<std::string_view> role,
                     std::optional<std::string_view> text,
                     std::optional<std::string_view> finish_reason, const Usage* usage = nullptr,
-                    const bj::value* tool_calls = nullptr, const bj::value* logprobs = nullptr,
-                    std::string_view refusal = {}) const {
+                    const DeltaExtras& extras = {}) const {
     return http::SseEvent(ChunkJson(st.completion_id, st.created, st.client_model, role, text,
-                                    finish_reason, usage, tool_calls, logprobs, refusal));
+                                    finish_reason, usage, extras));
   }
 
   static http::Headers StreamHeaders(const ChatState& st) {
@@ -796,21 +785,35 @@ struct Gateway::Impl {
       if (started) {
         trace.ttft_us = MicrosSince(st.t0);
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
+        const std::optional<bj::object>& extra = hit.response.message_extra;
+        auto member = [&](std::string_view key) -> const bj::value* {
+          return extra ? extra->if_contains(key) : nullptr;
+        };
+        // The reasoning first, as it was generated.
+        for (std::string_view key : {"reasoning_content", "reasoning"}) {
+          const bj::value* r = member(key);
+          if (r && r->is_string()) {
+            co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr,
+                                   {.reasoning = r->get_string(), .reasoning_field = key}));
+          }
+        }
+        if (const bj::value* b = member("thinking_blocks"); b && b->is_array()) {
+          co_await w.Write(
+              Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, {.thinking_blocks = b}));
+        }
         bj::value calls = StreamedToolCalls(hit.response.tool_calls);
         if (!hit.response.content.empty() || calls.is_null()) {
           const bj::value* logprobs = hit.response.logprobs ? &*hit.response.logprobs : nullptr;
           co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr,
-                                 nullptr, logprobs));
+                                 {.logprobs = logprobs}));
         }
-        const bj::value* refusal = hit.response.message_extra
-                                       ? hit.response.message_extra->if_contains("refusal")
-                                       : nullptr;
-        if (refusal && refusal->is_string()) {
-          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, nullptr,
-                                 nullptr, refusal->get_string()));
+        if (const bj::value* refusal = member("refusal"); refusal && refusal->is_string()) {
+          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr,
+                                 {.refusal = refusal->get_string()}));
         }
         if (!calls.is_null()) {
-          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, &calls));
+          co_await w.Write(
+              Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, {.tool_calls = &calls}));
         }
         co_await w.Write(Chunk(st, std::nullopt, std::nullopt, hit.response.finish_reason));
         if (st.include_usage) {
@@ -850,26 +853,33 @@ struct Gateway::Impl {
       // can still fall back or answer with a proper error status.
       DeltaSink sink = [&](std::string_view text,
                            const providers::StreamEvent* piece) -> asio::awaitable<bool> {
-        const bj::value* tool_calls = nullptr;
-        const bj::value* logprobs = nullptr;
-        if (piece && piece->tool_calls.is_array() && !piece->tool_calls.get_array().empty()) {
-          tool_calls = &piece->tool_calls;
+        DeltaExtras extras;
+        if (piece) {
+          if (piece->tool_calls.is_array() && !piece->tool_calls.get_array().empty()) {
+            extras.tool_calls = &piece->tool_calls;
+          }
+          if (piece->logprobs.is_object()) extras.logprobs = &piece->logprobs;
+          extras.refusal = piece->refusal;
+          extras.reasoning = piece->reasoning;
+          extras.reasoning_field = piece->reasoning_field;
+          if (piece->thinking_blocks.is_array() && !piece->thinking_blocks.get_array().empty()) {
+            extras.thinking_blocks = &piece->thinking_blocks;
+          }
         }
-        if (piece && piece->logprobs.is_object()) logprobs = &piece->logprobs;
-        std::string_view refusal = piece ? std::string_view(piece->refusal) : std::string_view();
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
           ok = co_await w.StartStream(200, StreamHeaders(st));
           if (ok) ok = co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         }
-        // A piece with tool calls only has no "content", as OpenAI streams it.
+        // A piece with tool calls, a refusal or reasoning only has no "content", as OpenAI
+        // (and DeepSeek, for reasoning) stream them.
         std::optional<std::string_view> content;
-        if (!text.empty() || (!tool_calls && refusal.empty())) content = text;
-        if (ok) {
-          ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, tool_calls,
-                                      logprobs, refusal));
+        if (!text.empty() || (!extras.tool_calls && extras.refusal.empty() &&
+                              extras.reasoning.empty() && !extras.thinking_blocks)) {
+          content = text;
         }
+        if (ok) ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, extras));
         co_return ok;
       };
       outcome = co_await Call(*st.model, st.up, &sink, watch);
@@ -926,6 +936,7 @@ struct Gateway::Impl {
     } else {
       usage.prompt_tokens = providers::EstimateRequestTokens(st.up);
       usage.completion_tokens = providers::EstimateTokens(a.response.content) +
+                                providers::EstimateTokens(providers::ReasoningText(a.response.message_extra)) +
                                 providers::EstimateToolCallTokens(a.response.tool_calls);
       usage.estimated = true;
     }

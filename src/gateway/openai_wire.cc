@@ -393,10 +393,10 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason, const providers::Usage* usage,
-                      const bj::value* tool_calls, const bj::value* logprobs,
-                      std::string_view refusal) {
+                      const DeltaExtras& extras) {
   std::string out;
-  out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0));
+  out.reserve(160 + id.size() + model.size() + (text ? text->size() + 16 : 0) +
+              extras.reasoning.size());
   AppendObjectHead(out, id, "chat.completion.chunk", created, model);
   if (usage) {
     out += ",\"choices\":[]";
@@ -406,31 +406,40 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
   }
   out += ",\"choices\":[{\"index\":0,\"delta\":{";
   bool first = true;
-  if (role) {
-    out += "\"role\":";
-    json::AppendString(out, *role);
+  auto member = [&](std::string_view key) {
+    if (!first) out += ',';
     first = false;
+    out += '"';
+    out += key;  // the callers' keys need no escaping
+    out += "\":";
+  };
+  if (role) {
+    member("role");
+    json::AppendString(out, *role);
+  }
+  if (!extras.reasoning.empty()) {
+    member(extras.reasoning_field);
+    json::AppendString(out, extras.reasoning);
+  }
+  if (extras.thinking_blocks) {
+    member("thinking_blocks");
+    json::AppendValue(out, *extras.thinking_blocks);
   }
   if (text) {
-    if (!first) out += ',';
-    out += "\"content\":";
+    member("content");
     json::AppendString(out, *text);
-    first = false;
   }
-  if (tool_calls) {
-    if (!first) out += ',';
-    out += "\"tool_calls\":";
-    json::AppendValue(out, *tool_calls);
-    first = false;
+  if (extras.tool_calls) {
+    member("tool_calls");
+    json::AppendValue(out, *extras.tool_calls);
   }
-  if (!refusal.empty()) {
-    if (!first) out += ',';
-    out += "\"refusal\":";
-    json::AppendString(out, refusal);
+  if (!extras.refusal.empty()) {
+    member("refusal");
+    json::AppendString(out, extras.refusal);
   }
   out += "},\"logprobs\":";
-  if (logprobs) {
-    json::AppendValue(out, *logprobs);
+  if (extras.logprobs) {
+    json::AppendValue(out, *extras.logprobs);
   } else {
     out += "null";
   }

@@ -58,16 +58,26 @@ Result<InboundChat> ParseChatRequestFull(std::string_view body);
 // {"id","object":"chat.completion","created","model","choices":[...],"usage":{...}}
 std::string CompletionJson(std::string_view id, std::int64_t created, std::string_view model,
                            const providers::ChatResponse& r, const providers::Usage& usage);
+// What a streamed chunk's delta carries besides role and content (each left out when unset).
+struct DeltaExtras {
+  // "tool_calls": OpenAI's streamed shape, an array of partial calls, each with its "index".
+  const boost::json::value* tool_calls = nullptr;
+  // The choice's "logprobs" (else null).
+  const boost::json::value* logprobs = nullptr;
+  std::string_view refusal;  // a piece of "refusal"
+  // A piece of the reasoning text, written as the member `reasoning_field`.
+  std::string_view reasoning;
+  std::string_view reasoning_field = "reasoning_content";
+  // "thinking_blocks": complete signed thinking blocks (an array).
+  const boost::json::value* thinking_blocks = nullptr;
+};
+
 // One "chat.completion.chunk" object (without the "data: " framing). `role` is set on the first
 // chunk; finish_reason on the last content chunk; usage-only chunks have empty choices.
-// `tool_calls`, when given, is written as the delta's "tool_calls" (OpenAI's streamed shape: an
-// array of partial calls, each with its "index"); `logprobs`, when given, as the choice's
-// "logprobs" (else null).
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason, const providers::Usage* usage,
-                      const boost::json::value* tool_calls = nullptr,
-                      const boost::json::value* logprobs = nullptr, std::string_view refusal = {});
+                      const DeltaExtras& extras = {});
 
 // OpenAI's error shape {"error":{"message","type","param","code"}} and the HTTP status for it.
 struct WireError {

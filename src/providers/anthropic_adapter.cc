@@ -20,16 +20,25 @@
 //   - a JSON response_format (json_object, or json_schema with an object schema) becomes a
 //     forced call of the tool kJsonTool whose input_schema is the schema; the call's input comes
 //     back as the message's content (JSON text; streamed as it is generated), finish "stop";
+//   - reasoning: `reasoning_effort` minimal / low / medium / high -> thinking enabled with a
+//     budget of kThinkingBudgets' tokens ("none": no thinking); a `thinking` object in the body
+//     (extra_body) is passed as it is, for settings reasoning_effort cannot say. max_tokens
+//     counts the thinking: a request's max_tokens must exceed the budget, and without one the
+//     default gets the budget added. An assistant message's `thinking_blocks` (as answers carry
+//     them, signed) go first in its turn: the API requires them back in a tool loop;
 //   - OpenAI parameters Anthropic cannot honour are refused (InvalidArgument) rather than
 //     silently ignored: a JSON response_format together with tools, logprobs, top_logprobs,
 //     audio, output modalities other than text, prediction (and `n` other than 1, refused by
 //     the gateway for every provider: gateway/openai_wire.cc). seed and the other
 //     OpenAI-only parameters (presence/frequency penalties, logit_bias, ...) are dropped.
-// Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls;
+// Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls, thinking
+// blocks the message's `reasoning_content` (their texts) and `thinking_blocks` (the blocks, with
+// their signatures; redacted_thinking blocks too);
 // stop_reason end_turn|stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls.
 // Streams: text_delta -> content pieces; a tool_use block's start -> the first piece of a tool
 // call (index, id, type, function.name), its input_json_delta pieces -> function.arguments
-// pieces, as OpenAI streams tool calls.
+// pieces, as OpenAI streams tool calls; thinking_delta -> `reasoning_content` pieces, and at a
+// thinking block's end the whole block (text and signature) as `thinking_blocks`.
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -55,6 +64,15 @@ std::string MapStopReason(std::string_view r) {
 // Anthropic, whose Messages API has no response format: a forced call of this tool, whose input
 // is the answer. Clients never see it: its input comes back as the message's content.
 constexpr std::string_view kJsonTool = "promptops_json_answer";
+
+// The thinking budget (tokens) each OpenAI reasoning_effort asks of Anthropic; the API's floor
+// is 1,024.
+struct ThinkingBudget {
+  std::string_view effort;
+  std::int64_t tokens;
+};
+constexpr ThinkingBudget kThinkingBudgets[] = {
+    {"minimal", 1024}, {"low", 1024}, {"medium", 4096}, {"high", 16384}};
 
 std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
 
@@ -197,6 +215,69 @@ Status AppendToolUses(const bj::value& calls, std::size_t index, bj::array& bloc
   return OkStatus();
 }
 
+// An assistant message's thinking_blocks (as answers carry them) as the thinking and
+// redacted_thinking blocks that open its turn.
+Status AppendThinkingBlocks(const bj::value& v, std::size_t index, bj::array& blocks) {
+  if (v.is_null()) return OkStatus();
+  if (!v.is_array()) {
+    return Error::InvalidArgument(Where(index) + ".thinking_blocks must be an array");
+  }
+  for (std::size_t j = 0; j < v.get_array().size(); ++j) {
+    std::string where = Where(index) + ".thinking_blocks[" + std::to_string(j) + "]";
+    const bj::object* b = v.get_array()[j].if_object();
+    const bj::string* type = b ? wire::StringField(*b, "type") : nullptr;
+    if (type && *type == "thinking") {
+      const bj::string* thinking = wire::StringField(*b, "thinking");
+      const bj::string* signature = wire::StringField(*b, "signature");
+      if (!thinking || !signature) {
+        return Error::InvalidArgument(where + ": a thinking block needs 'thinking' and 'signature'");
+      }
+      blocks.push_back(
+          bj::object{{"type", "thinking"}, {"thinking", *thinking}, {"signature", *signature}});
+    } else if (type && *type == "redacted_thinking") {
+      const bj::string* data = wire::StringField(*b, "data");
+      if (!data) return Error::InvalidArgument(where + ": a redacted_thinking block needs 'data'");
+      blocks.push_back(bj::object{{"type", "redacted_thinking"}, {"data", *data}});
+    } else {
+      return Error::InvalidArgument(where +
+                                    " must be a 'thinking' or 'redacted_thinking' block");
+    }
+  }
+  return OkStatus();
+}
+
+// The `thinking` setting of a request: from reasoning_effort, or a `thinking` object passed as
+// it is; null for none. `budget` is the tokens it reserves (0 when unknown or none).
+Result<bj::value> Thinking(const bj::object& extra, std::int64_t& budget) {
+  budget = 0;
+  const bj::value* effort = extra.if_contains("reasoning_effort");
+  const bj::value* thinking = extra.if_contains("thinking");
+  if (effort && effort->is_null()) effort = nullptr;
+  if (thinking && thinking->is_null()) thinking = nullptr;
+  if (effort && thinking) {
+    return Error::InvalidArgument("give either 'reasoning_effort' or 'thinking', not both");
+  }
+  if (thinking) {
+    if (!thinking->is_object()) {
+      return Error::InvalidArgument("field 'thinking' must be an object (Anthropic's setting)");
+    }
+    if (auto b = wire::IntField(thinking->get_object(), "budget_tokens")) budget = *b;
+    return *thinking;
+  }
+  if (!effort) return bj::value();
+  const bj::string* e = effort->if_string();
+  if (e && *e == "none") return bj::value();
+  for (const ThinkingBudget& t : kThinkingBudgets) {
+    if (e && *e == t.effort) {
+      budget = t.tokens;
+      return bj::value{{"type", "enabled"}, {"budget_tokens", t.tokens}};
+    }
+  }
+  return Error::InvalidArgument(
+      "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or "
+      "\"high\"");
+}
+
 // A JSON response_format as the kJsonTool tool (nullopt for text or none).
 Result<std::optional<bj::object>> JsonAnswerTool(const bj::value* rf) {
   if (!rf) return std::optional<bj::object>();
@@ -245,6 +326,10 @@ Status TranslateExtra(const bj::object& extra, bj::object& body) {
   if (json_tool) {
     if (const bj::value* t = present("tools"); t && !(t->is_array() && t->get_array().empty())) {
       return Unsupported("a JSON response_format together with tools");
+    }
+    // The JSON answer is a forced tool call, which the API refuses with thinking.
+    if (body.contains("thinking")) {
+      return Unsupported("a JSON response_format together with reasoning (thinking)");
     }
   }
   if (const bj::value* lp = present("logprobs"); lp && !(lp->is_bool() && !lp->get_bool())) {
@@ -366,7 +451,19 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         // piece of a streamed call), its input follows as input_json_delta pieces.
         const bj::object* b = wire::ObjectField(*o, "content_block");
         const auto* bt = b ? wire::StringField(*b, "type") : nullptr;
-        if (bt && *bt == "tool_use") {
+        if (bt && *bt == "thinking") {
+          // Its text streams as reasoning pieces; the whole block goes out at its end.
+          auto block = wire::IntField(*o, "index");
+          if (!block) return Fail("thinking block without index");
+          thinking_ = ThinkingBlock{*block, {}, {}};
+          if (const auto* t = wire::StringField(*b, "thinking")) thinking_->text = std::string(*t);
+        } else if (bt && *bt == "redacted_thinking") {
+          const auto* data = wire::StringField(*b, "data");
+          if (!data) return Fail("redacted_thinking block without data");
+          StreamEvent ev;
+          ev.thinking_blocks = bj::array{bj::object{{"type", "redacted_thinking"}, {"data", *data}}};
+          out.push_back(std::move(ev));
+        } else if (bt && *bt == "tool_use") {
           auto block = wire::IntField(*o, "index");
           const auto* id = wire::StringField(*b, "id");
           const auto* name = wire::StringField(*b, "name");
@@ -418,8 +515,34 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
                            {"function", {{"arguments", *json}}}}};
             out.push_back(std::move(ev));
           }
+        } else if (dt && (*dt == "thinking_delta" || *dt == "signature_delta")) {
+          auto block = wire::IntField(*o, "index");
+          if (!thinking_ || !block || *block != thinking_->block) {
+            return Fail(std::string(*dt) + " outside a thinking block");
+          }
+          const bool text = *dt == "thinking_delta";
+          const auto* piece = wire::StringField(*d, text ? "thinking" : "signature");
+          if (!piece) return Fail(std::string(*dt) + " without its string");
+          if (!text) {
+            thinking_->signature += *piece;
+          } else if (!piece->empty()) {
+            thinking_->text += *piece;
+            StreamEvent ev;
+            ev.reasoning = std::string(*piece);
+            out.push_back(std::move(ev));
+          }
         }
-        // thinking_delta / signature_delta / citations_delta: not relayed.
+        // citations_delta: not relayed.
+      } else if (type == "content_block_stop") {
+        auto block = wire::IntField(*o, "index");
+        if (thinking_ && block && *block == thinking_->block) {
+          StreamEvent ev;
+          ev.thinking_blocks = bj::array{bj::object{{"type", "thinking"},
+                                                    {"thinking", thinking_->text},
+                                                    {"signature", thinking_->signature}}};
+          out.push_back(std::move(ev));
+          thinking_.reset();
+        }
       } else if (type == "message_delta") {
         if (const bj::object* d = wire::ObjectField(*o, "delta")) {
           if (const auto* sr = wire::StringField(*d, "stop_reason")) {
@@ -445,7 +568,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         ev.usage = Usage{input_tokens_, output_tokens_, false};
         out.push_back(std::move(ev));
       }
-      // ping, content_block_stop and future event types: nothing to do.
+      // ping and future event types: nothing to do.
     }
     return {};
   }
@@ -454,6 +577,12 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
   std::int64_t output_tokens_ = 0;
   std::vector<std::int64_t> tool_blocks_;   // the content block index of each tool call so far
   std::optional<std::int64_t> json_block_;  // the block of the JSON answer's call, if any
+  struct ThinkingBlock {
+    std::int64_t block;  // its content block index
+    std::string text;
+    std::string signature;
+  };
+  std::optional<ThinkingBlock> thinking_;  // the thinking block being streamed, if any
 };
 
 class AnthropicAdapter final : public Adapter {
@@ -490,7 +619,10 @@ class AnthropicAdapter final : public Adapter {
         PO_ASSIGN_OR_RETURN(blocks, ContentBlocks(*content, i, true));
       } else if (*role == "assistant") {
         turn_role = "assistant";
-        PO_ASSIGN_OR_RETURN(blocks, ContentBlocks(*content, i, false));
+        const bj::value* thinking = m->if_contains("thinking_blocks");
+        PO_RETURN_IF_ERROR(AppendThinkingBlocks(thinking ? *thinking : none, i, blocks));
+        PO_ASSIGN_OR_RETURN(bj::array content_blocks, ContentBlocks(*content, i, false));
+        for (auto& b : content_blocks) blocks.push_back(std::move(b));
         const bj::value* calls = m->if_contains("tool_calls");
         PO_RETURN_IF_ERROR(AppendToolUses(calls ? *calls : none, i, blocks));
       } else if (*role == "tool") {
@@ -545,9 +677,19 @@ class AnthropicAdapter final : public Adapter {
       }
       messages.push_back(bj::object{{"role", t.role}, {"content", std::move(content)}});
     }
+    std::int64_t budget = 0;
+    PO_ASSIGN_OR_RETURN(bj::value thinking, Thinking(req.extra, budget));
+    std::int64_t max_tokens = req.max_tokens.value_or(options_.default_max_tokens + budget);
+    if (req.max_tokens && budget > 0 && *req.max_tokens <= budget) {
+      return Error::InvalidArgument("max_tokens (" + std::to_string(*req.max_tokens) +
+                                    ") must be greater than the thinking budget (" +
+                                    std::to_string(budget) +
+                                    " tokens): thinking counts in max_tokens");
+    }
     bj::object body;
     body["model"] = req.model;
-    body["max_tokens"] = req.max_tokens.value_or(options_.default_max_tokens);
+    body["max_tokens"] = max_tokens;
+    if (!thinking.is_null()) body["thinking"] = std::move(thinking);
     if (!system.empty()) body["system"] = system;
     body["messages"] = std::move(messages);
     if (req.temperature) body["temperature"] = *req.temperature;
@@ -596,6 +738,16 @@ class AnthropicAdapter final : public Adapter {
       if (!type) return wire::Malformed("content block without type");
       if (*type == "text") {
         if (const auto* t = wire::StringField(*b, "text")) r.content += *t;
+      } else if (*type == "thinking" || *type == "redacted_thinking") {
+        if (!r.message_extra) r.message_extra.emplace();
+        if (const auto* t = wire::StringField(*b, "thinking"); t && !t->empty()) {
+          bj::value& text = (*r.message_extra)["reasoning_content"];
+          if (!text.is_string()) text = "";
+          text.get_string().append(*t);
+        }
+        bj::value& blocks = (*r.message_extra)["thinking_blocks"];
+        if (!blocks.is_array()) blocks = bj::array();
+        blocks.get_array().push_back(*b);
       } else if (*type == "tool_use" && name_is(b, kJsonTool)) {
         // The JSON answer (a JSON response_format): its input is the content.
         auto in = b->find("input");

@@ -91,6 +91,41 @@ void AccumulateLogprobs(boost::json::value& all, const boost::json::value& piece
   }
 }
 
+std::string_view ReasoningText(const std::optional<boost::json::object>& message_extra) {
+  if (!message_extra) return {};
+  for (std::string_view key : {"reasoning_content", "reasoning"}) {
+    const boost::json::value* v = message_extra->if_contains(key);
+    if (v && v->is_string() && !v->get_string().empty()) return v->get_string();
+  }
+  return {};
+}
+
+void AppendStreamPiece(ChatResponse& r, const StreamEvent& e) {
+  r.content += e.text;
+  auto append_text = [&](std::string_view key, std::string_view piece) {
+    if (piece.empty()) return;
+    if (!r.message_extra) r.message_extra.emplace();
+    boost::json::value& v = (*r.message_extra)[key];
+    if (!v.is_string()) v = "";
+    v.get_string().append(piece);
+  };
+  append_text("refusal", e.refusal);
+  append_text(e.reasoning_field, e.reasoning);
+  if (const boost::json::array* blocks = e.thinking_blocks.if_array(); blocks && !blocks->empty()) {
+    if (!r.message_extra) r.message_extra.emplace();
+    boost::json::value& v = (*r.message_extra)["thinking_blocks"];
+    if (!v.is_array()) v = boost::json::array();
+    for (const boost::json::value& b : *blocks) v.get_array().push_back(b);
+  }
+  if (e.tool_calls.is_array() && !e.tool_calls.get_array().empty()) {
+    AccumulateToolCalls(r.tool_calls, e.tool_calls);
+  }
+  if (e.logprobs.is_object()) {
+    if (!r.logprobs) r.logprobs.emplace();
+    AccumulateLogprobs(*r.logprobs, e.logprobs);
+  }
+}
+
 FailureClass ClassifyStatus(int status) {
   if (status == 429) return FailureClass::kRateLimited;
   if (status >= 500) return FailureClass::kServerError;

@@ -77,17 +77,39 @@ struct StreamEvent {
   // kDelta only: a piece of the message's `refusal` (a model declining, e.g. under structured
   // outputs), streamed like content.
   std::string refusal;
+  // kDelta only: a piece of the model's reasoning (thinking) text, relayed as the delta's
+  // `reasoning_field` member: "reasoning_content" (DeepSeek, vLLM, LiteLLM, and Anthropic's
+  // thinking translated) or "reasoning" (OpenRouter, newer vLLM), as the upstream names it.
+  std::string reasoning;
+  std::string_view reasoning_field = "reasoning_content";
+  // kDelta only: complete thinking blocks ({"type":"thinking","thinking","signature"} or
+  // {"type":"redacted_thinking","data"}: Anthropic's, which a client sends back in the
+  // assistant message of a tool loop), relayed as the delta's `thinking_blocks`; null otherwise.
+  boost::json::value thinking_blocks;
 };
 
-// The members of an OpenAI answer's message passed through besides content and tool_calls.
-inline constexpr std::string_view kPassedMessageMembers[] = {"refusal", "annotations", "audio",
-                                                             "function_call"};
+// The members of an OpenAI answer's message passed through besides content and tool_calls,
+// when they say something (not null, not "", not []): a refusal, annotations, audio, the legacy
+// function_call, and the model's reasoning under the names upstreams give it ("reasoning_content",
+// "reasoning") with Anthropic's signed thinking blocks ("thinking_blocks").
+inline constexpr std::string_view kPassedMessageMembers[] = {
+    "refusal", "annotations", "audio", "function_call", "reasoning_content", "reasoning",
+    "thinking_blocks"};
+
+// The message's reasoning text among its passed members (message_extra): "reasoning_content" or
+// else "reasoning"; empty when there is none.
+std::string_view ReasoningText(const std::optional<boost::json::object>& message_extra);
 
 // Folds one streamed `delta.tool_calls` array into `calls`, the complete tool calls so far (an
 // array in OpenAI's non-streamed shape, {"id","type","function":{"name","arguments"}}, in index
 // order; null before the first): ids, types and names are taken, argument pieces appended.
 // Pieces that are not objects with an integer `index` in [0, 128) are ignored.
 void AccumulateToolCalls(boost::json::value& calls, const boost::json::value& deltas);
+
+// Folds one kDelta piece into `r`, the answer so far: its text, refusal and reasoning pieces
+// appended (the last two to message_extra["refusal"] and [e.reasoning_field]), its thinking
+// blocks appended to message_extra["thinking_blocks"], its tool calls and logprobs accumulated.
+void AppendStreamPiece(ChatResponse& r, const StreamEvent& e);
 
 // Appends one streamed chunk's `logprobs` object to `all`, the answer's so far (null before the
 // first): the tokens of its "content" and "refusal" arrays are appended to `all`'s.

@@ -165,10 +165,11 @@ class CompletionScanner : json::ScanCursor {
             return !Again(seen_content) && (Literal("null") || StringInto(r_->content));
           }
           if (k == "tool_calls") return false;  // tool calls: the full parser's case
-          // A refusal, annotations, audio: the full parser's case when they say something.
+          // A refusal, annotations, audio, reasoning: the full parser's case when they say
+          // something.
           if (std::find(std::begin(kPassedMessageMembers), std::end(kPassedMessageMembers), k) !=
               std::end(kPassedMessageMembers)) {
-            return Literal("null") || Literal("[]");
+            return Literal("null") || Literal("[]") || Literal("\"\"");
           }
           return Skip(4);
         });
@@ -415,7 +416,10 @@ std::variant<ChatResponse, UpstreamFailure> ParseChatFull(int status, std::strin
   }
   for (std::string_view key : kPassedMessageMembers) {
     const bj::value* v = message->if_contains(key);
-    if (!v || v->is_null() || (v->is_array() && v->get_array().empty())) continue;
+    if (!v || v->is_null() || (v->is_array() && v->get_array().empty()) ||
+        (v->is_string() && v->get_string().empty())) {
+      continue;
+    }
     if (!r.message_extra) r.message_extra.emplace();
     (*r.message_extra)[key] = *v;
   }
@@ -466,10 +470,23 @@ class OpenAiStreamDecoder final : public SseStreamDecoder {
             bool has_tools = tc != delta->end() && tc->value().is_array();
             const bj::object* logprobs = wire::ObjectField(c, "logprobs");
             const bj::string* refusal = wire::StringField(*delta, "refusal");
-            if (content || has_tools || logprobs || refusal || delta->contains("role")) {
+            std::string_view reasoning_field = "reasoning_content";
+            const bj::string* reasoning = wire::StringField(*delta, reasoning_field);
+            if (!reasoning) {
+              reasoning_field = "reasoning";
+              reasoning = wire::StringField(*delta, reasoning_field);
+            }
+            const bj::array* blocks = wire::ArrayField(*delta, "thinking_blocks");
+            if (content || has_tools || logprobs || refusal || reasoning || blocks ||
+                delta->contains("role")) {
               StreamEvent ev;
               if (content) ev.text = std::string(*content);
               if (refusal) ev.refusal = std::string(*refusal);
+              if (reasoning) {
+                ev.reasoning = std::string(*reasoning);
+                ev.reasoning_field = reasoning_field;
+              }
+              if (blocks && !blocks->empty()) ev.thinking_blocks = *blocks;
               if (has_tools) ev.tool_calls = tc->value();
               if (logprobs) ev.logprobs = *logprobs;
               out.push_back(std::move(ev));

@@ -24,6 +24,12 @@ const bj::object* ObjectField(const bj::object& o, std::string_view key) {
   return &it->value().get_object();
 }
 
+const bj::array* ArrayField(const bj::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_array()) return nullptr;
+  return &it->value().get_array();
+}
+
 std::optional<std::int64_t> IntField(const bj::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end()) return std::nullopt;

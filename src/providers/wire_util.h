@@ -17,6 +17,8 @@ namespace promptops::providers::wire {
 const boost::json::string* StringField(const boost::json::object& o, std::string_view key);
 // The object at o[key], or nullptr.
 const boost::json::object* ObjectField(const boost::json::object& o, std::string_view key);
+// The array at o[key], or nullptr.
+const boost::json::array* ArrayField(const boost::json::object& o, std::string_view key);
 // The integer at o[key] (integers or integral doubles), or nullopt.
 std::optional<std::int64_t> IntField(const boost::json::object& o, std::string_view key);
 

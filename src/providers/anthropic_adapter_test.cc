@@ -437,6 +437,125 @@ TEST(AnthropicAdapter, ConcatenatesTextBlocksAndTranslatesToolUse) {
   EXPECT_FALSE(c.usage.has_value());
 }
 
+TEST(AnthropicAdapter, ReasoningEffortAsksForThinkingThatMaxTokensCounts) {
+  auto body = [](std::string_view extra, std::optional<std::int64_t> max_tokens = std::nullopt) {
+    ChatRequest r = RequestWith(R"([{"role":"user","content":"왜 하늘은 파랄까?"}])");
+    r.extra = bj::parse(extra).as_object();
+    r.max_tokens = max_tokens;
+    auto req = kAnthropic->BuildChat(r, "");
+    return req.ok() ? bj::parse(req->body) : bj::value(req.error().message);
+  };
+  // Without max_tokens, the default answer room plus the budget.
+  bj::value low = body(R"({"reasoning_effort":"low"})");
+  EXPECT_EQ(low.at("max_tokens"), 1024 + 1024);
+  EXPECT_EQ(low.at("thinking"), bj::parse(R"({"type":"enabled","budget_tokens":1024})"));
+  EXPECT_EQ(body(R"({"reasoning_effort":"minimal"})").at("thinking").at("budget_tokens"), 1024);
+  EXPECT_EQ(body(R"({"reasoning_effort":"medium"})").at("thinking").at("budget_tokens"), 4096);
+  bj::value high = body(R"({"reasoning_effort":"high"})", 20000);
+  EXPECT_EQ(high.at("max_tokens"), 20000);
+  EXPECT_EQ(high.at("thinking").at("budget_tokens"), 16384);
+  // "none" and null: no thinking, the usual default.
+  for (std::string_view none : {R"({"reasoning_effort":"none"})", R"({"reasoning_effort":null})"}) {
+    bj::value b = body(none);
+    EXPECT_FALSE(b.as_object().contains("thinking")) << none;
+    EXPECT_EQ(b.at("max_tokens"), 1024) << none;
+  }
+  // Anthropic's own setting (extra_body) goes as it is.
+  bj::value own = body(R"({"thinking":{"type":"enabled","budget_tokens":2000}})", 3000);
+  EXPECT_EQ(own.at("thinking"), bj::parse(R"({"type":"enabled","budget_tokens":2000})"));
+  EXPECT_EQ(own.at("max_tokens"), 3000);
+  EXPECT_EQ(body(R"({"thinking":{"type":"adaptive"}})").at("thinking"),
+            bj::parse(R"({"type":"adaptive"})"));
+
+  // What cannot be asked, refused before any call with what to change.
+  EXPECT_EQ(body(R"({"reasoning_effort":"medium"})", 4096),
+            "max_tokens (4096) must be greater than the thinking budget (4096 tokens): thinking "
+            "counts in max_tokens");
+  EXPECT_EQ(body(R"({"thinking":{"type":"enabled","budget_tokens":2000}})", 1500),
+            "max_tokens (1500) must be greater than the thinking budget (2000 tokens): thinking "
+            "counts in max_tokens");
+  EXPECT_EQ(body(R"({"reasoning_effort":"extreme"})"),
+            "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
+  EXPECT_EQ(body(R"({"reasoning_effort":3})"),
+            "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
+  EXPECT_EQ(body(R"({"reasoning_effort":"low","thinking":{"type":"enabled","budget_tokens":1024}})"),
+            "give either 'reasoning_effort' or 'thinking', not both");
+  EXPECT_EQ(body(R"({"thinking":"on"})"),
+            "field 'thinking' must be an object (Anthropic's setting)");
+  EXPECT_EQ(body(R"({"reasoning_effort":"low","response_format":{"type":"json_object"}})"),
+            "a JSON response_format together with reasoning (thinking) is not supported by this "
+            "model's provider (anthropic)");
+}
+
+TEST(AnthropicAdapter, AssistantThinkingBlocksGoBackFirstInTheirTurn) {
+  // A tool loop with thinking: the assistant's signed blocks come back as the answer gave them.
+  ChatRequest r = RequestWith(R"([
+      {"role":"user","content":"서울 날씨?"},
+      {"role":"assistant","content":null,
+       "reasoning_content":"날씨 도구를 불러야 한다.",
+       "thinking_blocks":[{"type":"thinking","thinking":"날씨 도구를 불러야 한다.","signature":"sig=="},
+                          {"type":"redacted_thinking","data":"EmwKAhgB"}],
+       "tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"서울\"}"}}]},
+      {"role":"tool","tool_call_id":"toolu_1","content":"맑음"}])");
+  r.extra = bj::object{{"reasoning_effort", "low"}};
+  auto req = kAnthropic->BuildChat(r, "");
+  ASSERT_TRUE(req.ok()) << req.error().message;
+  EXPECT_EQ(bj::parse(req->body).at("messages"), bj::parse(R"([
+      {"role":"user","content":"서울 날씨?"},
+      {"role":"assistant","content":[
+        {"type":"thinking","thinking":"날씨 도구를 불러야 한다.","signature":"sig=="},
+        {"type":"redacted_thinking","data":"EmwKAhgB"},
+        {"type":"tool_use","id":"toolu_1","name":"weather","input":{"city":"서울"}}]},
+      {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"맑음"}]}])"));
+
+  struct Case {
+    std::string_view blocks;
+    std::string_view error;
+  };
+  const Case cases[] = {
+      {R"({"type":"thinking"})", "messages[1].thinking_blocks must be an array"},
+      {R"([{"type":"thinking","thinking":"x"}])",
+       "messages[1].thinking_blocks[0]: a thinking block needs 'thinking' and 'signature'"},
+      {R"([{"type":"redacted_thinking"}])",
+       "messages[1].thinking_blocks[0]: a redacted_thinking block needs 'data'"},
+      {R"([{"type":"text","text":"x"}])",
+       "messages[1].thinking_blocks[0] must be a 'thinking' or 'redacted_thinking' block"},
+  };
+  for (const Case& c : cases) {
+    ChatRequest bad = RequestWith(R"([{"role":"user","content":"q"},
+                                       {"role":"assistant","content":"a"}])");
+    bad.messages[1].as_object()["thinking_blocks"] = bj::parse(c.blocks);
+    auto res = kAnthropic->BuildChat(bad, "");
+    ASSERT_FALSE(res.ok()) << c.blocks;
+    EXPECT_EQ(res.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(res.error().message, c.error);
+  }
+}
+
+TEST(AnthropicAdapter, ThinkingBlocksBecomeReasoningAndSignedBlocks) {
+  auto r = kAnthropic->ParseChat(200, R"({"id":"msg_1","type":"message","role":"assistant",
+      "model":"claude-sonnet-4-5","content":[
+        {"type":"thinking","thinking":"빛의 산란을 ","signature":"EqQB"},
+        {"type":"redacted_thinking","data":"EmwKAhgB"},
+        {"type":"thinking","thinking":"설명하자.","signature":"EqQC"},
+        {"type":"text","text":"레일리 산란 때문입니다."}],
+      "stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":80}})",
+                                 std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const ChatResponse& a = std::get<ChatResponse>(r);
+  EXPECT_EQ(a.content, "레일리 산란 때문입니다.");
+  EXPECT_EQ(bj::value(a.message_extra.value()), bj::parse(R"({
+      "reasoning_content":"빛의 산란을 설명하자.",
+      "thinking_blocks":[{"type":"thinking","thinking":"빛의 산란을 ","signature":"EqQB"},
+                         {"type":"redacted_thinking","data":"EmwKAhgB"},
+                         {"type":"thinking","thinking":"설명하자.","signature":"EqQC"}]})"));
+  // Without thinking, nothing is added.
+  auto plain = kAnthropic->ParseChat(
+      200, R"({"content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn"})", std::nullopt);
+  ASSERT_EQ(plain.index(), 0u);
+  EXPECT_FALSE(std::get<ChatResponse>(plain).message_extra.has_value());
+}
+
 TEST(AnthropicAdapter, ClassifiesErrorStatuses) {
   struct Case {
     int status;
@@ -628,6 +747,69 @@ TEST(AnthropicStream, ToolUseBlocksBecomeStreamedToolCalls) {
                   "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":\"f\"}}\n\n");
   ASSERT_TRUE(bad.failure.has_value());
   EXPECT_EQ(bad.failure->cls, FailureClass::kMalformed);
+}
+
+TEST(AnthropicStream, ThinkingStreamsAsReasoningThenTheSignedBlock) {
+  // As the Messages API streams extended thinking (its documentation's example, shortened).
+  std::string s =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
+      "{\"input_tokens\":20,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"27 곱하기 453을 \"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"나눠서 계산하자.\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQBCgIYAh\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+      "\"content_block\":{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgB\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,"
+      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\"12,231입니다.\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"end_turn\"},\"usage\":{\"output_tokens\":120}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  auto d = ExpectSplitInvariant(*kAnthropic, s);
+  ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
+  EXPECT_EQ(d.Summary(),
+            "D:R(reasoning_content):27 곱하기 453을 |D:R(reasoning_content):나눠서 계산하자.|"
+            R"(D:B:[{"type":"thinking","thinking":"27 곱하기 453을 나눠서 계산하자.","signature":"EqQBCgIYAh"}]|)"
+            R"(D:B:[{"type":"redacted_thinking","data":"EmwKAhgB"}]|)"
+            "D:12,231입니다.|F:stop|U:20/120");
+  // Folded, the stream gives the answer a plain call gives.
+  ChatResponse folded;
+  for (const auto& e : d.events) {
+    if (e.kind == StreamEvent::Kind::kDelta) AppendStreamPiece(folded, e);
+  }
+  EXPECT_EQ(folded.content, "12,231입니다.");
+  EXPECT_EQ(bj::value(folded.message_extra.value()), bj::parse(R"({
+      "reasoning_content":"27 곱하기 453을 나눠서 계산하자.",
+      "thinking_blocks":[{"type":"thinking","thinking":"27 곱하기 453을 나눠서 계산하자.","signature":"EqQBCgIYAh"},
+                         {"type":"redacted_thinking","data":"EmwKAhgB"}]})"));
+
+  // Thinking pieces outside a thinking block, or without their string, are malformed.
+  for (std::string_view bad :
+       {"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"x\"}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"x\"}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"thinking_delta\"}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"redacted_thinking\"}}\n\n"}) {
+    auto f = DecodeWhole(*kAnthropic, bad);
+    ASSERT_TRUE(f.failure.has_value()) << bad;
+    EXPECT_EQ(f.failure->cls, FailureClass::kMalformed) << bad;
+  }
 }
 
 }  // namespace

@@ -736,6 +736,53 @@ TEST(OpenAiAdapter, PassesRefusalsAnnotationsAndAudioThrough) {
   EXPECT_EQ(d.events[2].refusal, "합니다");
 }
 
+TEST(OpenAiAdapter, PassesReasoningThroughUnderTheUpstreamsName) {
+  // DeepSeek's and vLLM's name, and OpenRouter's.
+  auto r = kOpenAi->ParseChat(200, R"({"choices":[{"index":0,"message":{"role":"assistant",
+      "content":"42","reasoning_content":"6 곱하기 7은 42."},"finish_reason":"stop"}]})",
+                              std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  const ChatResponse& a = std::get<ChatResponse>(r);
+  EXPECT_EQ(a.content, "42");
+  EXPECT_EQ(bj::value(a.message_extra.value()),
+            bj::parse(R"({"reasoning_content":"6 곱하기 7은 42."})"));
+  EXPECT_EQ(ReasoningText(a.message_extra), "6 곱하기 7은 42.");
+  auto o = kOpenAi->ParseChat(
+      200, R"({"choices":[{"message":{"content":"42","reasoning":"Multiply."}}]})", std::nullopt);
+  ASSERT_EQ(o.index(), 0u);
+  EXPECT_EQ(ReasoningText(std::get<ChatResponse>(o).message_extra), "Multiply.");
+  // An empty or null reasoning says nothing: the fast pass reads the answer, nothing is kept.
+  constexpr std::string_view kQuiet =
+      R"({"choices":[{"message":{"content":"x","reasoning_content":"","reasoning":null}}]})";
+  ASSERT_TRUE(openai_internal::ParseChatFast(kQuiet).has_value());
+  EXPECT_FALSE(openai_internal::ParseChatFast(kQuiet)->message_extra.has_value());
+  auto full = kOpenAi->ParseChat(200, kQuiet, std::nullopt);
+  ASSERT_EQ(full.index(), 0u);
+  EXPECT_FALSE(std::get<ChatResponse>(full).message_extra.has_value());
+  EXPECT_FALSE(openai_internal::ParseChatFast(
+                   R"({"choices":[{"message":{"content":"x","reasoning_content":"y"}}]})")
+                   .has_value());
+
+  // Streamed: each piece keeps its member's name; a chunk of reasoning only has no text.
+  auto d = ExpectSplitInvariant(
+      *kOpenAi,
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+      "\"reasoning_content\":\"\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"reasoning_content\":"
+      "\"곱셈\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\" 먼저\"}}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"42\"}}]}\n\n"
+      "data: [DONE]\n\n");
+  ASSERT_FALSE(d.failure.has_value());
+  EXPECT_EQ(d.Summary(), "D:|D:R(reasoning_content):곱셈|D:R(reasoning): 먼저|D:42");
+  // Folded into the answer, as the gateway assembles a stream.
+  ChatResponse folded;
+  for (const auto& e : d.events) AppendStreamPiece(folded, e);
+  EXPECT_EQ(folded.content, "42");
+  EXPECT_EQ(bj::value(folded.message_extra.value()),
+            bj::parse(R"({"reasoning_content":"곱셈","reasoning":" 먼저"})"));
+}
+
 TEST(OpenAiStream, OversizedLineFails) {
   auto decoder = kOpenAi->NewStreamDecoder();
   std::vector<StreamEvent> out;

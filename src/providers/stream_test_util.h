@@ -18,7 +18,8 @@ struct Decoded {
   std::vector<StreamEvent> events;
   std::optional<UpstreamFailure> failure;  // from Feed or Finish
   bool failed_in_finish = false;
-  // "D:text" per delta, "F:reason", "U:prompt/completion", joined with '|'.
+  // "D:text" per delta (then "T:" its tool calls, "R(field):" its reasoning, "B:" its thinking
+  // blocks, when it has them), "F:reason", "U:prompt/completion", joined with '|'.
   std::string Summary() const {
     std::string s;
     for (const auto& e : events) {
@@ -27,6 +28,8 @@ struct Decoded {
         case StreamEvent::Kind::kDelta:
           s += "D:" + e.text;
           if (!e.tool_calls.is_null()) s += "T:" + boost::json::serialize(e.tool_calls);
+          if (!e.reasoning.empty()) s += "R(" + std::string(e.reasoning_field) + "):" + e.reasoning;
+          if (!e.thinking_blocks.is_null()) s += "B:" + boost::json::serialize(e.thinking_blocks);
           break;
         case StreamEvent::Kind::kFinish:
           s += "F:" + e.finish_reason.value_or("?");

@@ -789,31 +789,37 @@ struct Gateway::Impl {
         auto member = [&](std::string_view key) -> const bj::value* {
           return extra ? extra->if_contains(key) : nullptr;
         };
-        // The reasoning first, as it was generated.
+        // One chunk per part of the answer (its delta has that part only), the reasoning first,
+        // as it was generated.
+        auto part = [&](std::optional<std::string_view> text, auto&& set) {
+          DeltaExtras x;
+          set(x);
+          return Chunk(st, std::nullopt, text, std::nullopt, nullptr, x);
+        };
         for (std::string_view key : {"reasoning_content", "reasoning"}) {
           const bj::value* r = member(key);
           if (r && r->is_string()) {
-            co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr,
-                                   {.reasoning = r->get_string(), .reasoning_field = key}));
+            co_await w.Write(part(std::nullopt, [&](DeltaExtras& x) {
+              x.reasoning = r->get_string();
+              x.reasoning_field = key;
+            }));
           }
         }
         if (const bj::value* b = member("thinking_blocks"); b && b->is_array()) {
-          co_await w.Write(
-              Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, {.thinking_blocks = b}));
+          co_await w.Write(part(std::nullopt, [&](DeltaExtras& x) { x.thinking_blocks = b; }));
         }
         bj::value calls = StreamedToolCalls(hit.response.tool_calls);
         if (!hit.response.content.empty() || calls.is_null()) {
-          const bj::value* logprobs = hit.response.logprobs ? &*hit.response.logprobs : nullptr;
-          co_await w.Write(Chunk(st, std::nullopt, hit.response.content, std::nullopt, nullptr,
-                                 {.logprobs = logprobs}));
+          co_await w.Write(part(hit.response.content, [&](DeltaExtras& x) {
+            if (hit.response.logprobs) x.logprobs = &*hit.response.logprobs;
+          }));
         }
         if (const bj::value* refusal = member("refusal"); refusal && refusal->is_string()) {
-          co_await w.Write(Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr,
-                                 {.refusal = refusal->get_string()}));
+          co_await w.Write(
+              part(std::nullopt, [&](DeltaExtras& x) { x.refusal = refusal->get_string(); }));
         }
         if (!calls.is_null()) {
-          co_await w.Write(
-              Chunk(st, std::nullopt, std::nullopt, std::nullopt, nullptr, {.tool_calls = &calls}));
+          co_await w.Write(part(std::nullopt, [&](DeltaExtras& x) { x.tool_calls = &calls; }));
         }
         co_await w.Write(Chunk(st, std::nullopt, std::nullopt, hit.response.finish_reason));
         if (st.include_usage) {
@@ -879,7 +885,8 @@ struct Gateway::Impl {
                               extras.reasoning.empty() && !extras.thinking_blocks)) {
           content = text;
         }
-        if (ok) ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, extras));
+        if (ok)
+          ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, extras));
         co_return ok;
       };
       outcome = co_await Call(*st.model, st.up, &sink, watch);
@@ -935,9 +942,10 @@ struct Gateway::Impl {
       usage = *a.response.usage;
     } else {
       usage.prompt_tokens = providers::EstimateRequestTokens(st.up);
-      usage.completion_tokens = providers::EstimateTokens(a.response.content) +
-                                providers::EstimateTokens(providers::ReasoningText(a.response.message_extra)) +
-                                providers::EstimateToolCallTokens(a.response.tool_calls);
+      usage.completion_tokens =
+          providers::EstimateTokens(a.response.content) +
+          providers::EstimateTokens(providers::ReasoningText(a.response.message_extra)) +
+          providers::EstimateToolCallTokens(a.response.tool_calls);
       usage.estimated = true;
     }
     trace.input_tokens = usage.prompt_tokens;

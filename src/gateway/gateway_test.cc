@@ -20,6 +20,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "http/test_support.h"
+#include "providers/simulated.h"
 #include "support/fake_upstream.h"
 #include "support/temp_dir.h"
 
@@ -499,6 +500,148 @@ TEST_F(GatewayTest, RefusalsArePassedThroughPlainAndStreamed) {
       Chat(R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"y"}]})");
   EXPECT_EQ(*hit.Header("x-promptops-cache"), "hit");
   EXPECT_EQ(Json(hit).at("choices").at(0).at("message").at("refusal"), "그건 안 돼요.");
+}
+
+TEST_F(GatewayTest, ReasoningIsPassedThroughPlainStreamedAndCached) {
+  Start();
+  // An OpenAI-compatible reasoning model (DeepSeek's shape) streams its reasoning first.
+  FakeResponse up;
+  up.action = FakeResponse::Action::kStream;
+  up.headers = {{"Content-Type", "text/event-stream"}};
+  for (const char* piece : {"먼저 ", "곱해 보자."}) {
+    up.stream.push_back(
+        {std::string(
+             R"(data: {"choices":[{"index":0,"delta":{"content":null,"reasoning_content":")") +
+         piece + R"("},"finish_reason":null}]})" + "\n\n"});
+  }
+  up.stream.push_back(
+      {R"(data: {"choices":[{"index":0,"delta":{"content":"42"},"finish_reason":"stop"}]})"
+       "\n\ndata: [DONE]\n\n"});
+  openai_.Enqueue(up);
+  const std::string request =
+      R"({"model":"gpt-test","temperature":0,"stream":true,"stream_options":{"include_usage":true},)"
+      R"("messages":[{"role":"user","content":"6 곱하기 7?"}]})";
+  auto s = Chat(request);
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(StreamText(s.body), "42");
+  std::string reasoning;
+  std::int64_t completion_tokens = -1;
+  for (const bj::value& chunk : SseChunks(s.body)) {
+    if (chunk.at("choices").as_array().empty()) {
+      completion_tokens = chunk.at("usage").at("completion_tokens").as_int64();
+      continue;
+    }
+    const bj::object& delta = chunk.at("choices").at(0).at("delta").as_object();
+    if (const bj::value* r = delta.if_contains("reasoning_content")) {
+      reasoning += r->as_string();
+      EXPECT_FALSE(delta.contains("content")) << chunk;  // reasoning only, as DeepSeek streams
+    }
+  }
+  EXPECT_EQ(reasoning, "먼저 곱해 보자.");
+  // No usage from the upstream: the estimate counts the reasoning, which was generated too.
+  EXPECT_EQ(completion_tokens,
+            providers::EstimateTokens("42") + providers::EstimateTokens("먼저 곱해 보자."));
+
+  // Cached whole: a plain replay has it in the message, a streamed one streams it first.
+  auto hit = Chat(R"({"model":"gpt-test","temperature":0,)"
+                  R"("messages":[{"role":"user","content":"6 곱하기 7?"}]})");
+  EXPECT_EQ(*hit.Header("x-promptops-cache"), "hit");
+  EXPECT_EQ(Json(hit).at("choices").at(0).at("message").at("reasoning_content"), "먼저 곱해 보자.");
+  auto replay = Chat(request);
+  EXPECT_EQ(*replay.Header("x-promptops-cache"), "hit");
+  std::vector<bj::value> chunks = SseChunks(replay.body);
+  ASSERT_GE(chunks.size(), 3u) << replay.body;
+  EXPECT_EQ(chunks[1].at("choices").at(0).at("delta"),
+            bj::parse(R"({"reasoning_content":"먼저 곱해 보자."})"));
+  EXPECT_EQ(StreamText(replay.body), "42");
+
+  // Claude: reasoning_effort asks for thinking; the thinking comes back as reasoning_content
+  // with the signed blocks, which the next turn of a tool loop sends back.
+  FakeResponse answer;
+  answer.headers = {{"Content-Type", "application/json"}};
+  answer.body =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[)"
+      R"({"type":"thinking","thinking":"날씨를 봐야 한다.","signature":"EqQB"},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"서울"}}],)"
+      R"("stop_reason":"tool_use","usage":{"input_tokens":30,"output_tokens":50}})";
+  anthropic_.Enqueue(answer);
+  auto c = Chat(std::string(R"({"model":"claude-test","reasoning_effort":"low",)") + kWeatherTools +
+                R"(,"messages":[{"role":"user","content":"서울?"}]})");
+  ASSERT_EQ(c.status, 200) << c.body;
+  const bj::value message = Json(c).at("choices").at(0).at("message");
+  EXPECT_EQ(message.at("reasoning_content"), "날씨를 봐야 한다.");
+  EXPECT_EQ(
+      message.at("thinking_blocks"),
+      bj::parse(R"([{"type":"thinking","thinking":"날씨를 봐야 한다.","signature":"EqQB"}])"));
+  auto sent = json::Parse(anthropic_.requests().back().body).value();
+  EXPECT_EQ(sent.at("thinking"), bj::parse(R"({"type":"enabled","budget_tokens":1024})"));
+  EXPECT_EQ(sent.at("max_tokens"), 2048);
+  // The tool loop's next turn: the assistant message as it came, the tool's result.
+  anthropic_.Enqueue(testing::AnthropicResponse("맑아요", 40, 5, "end_turn"));
+  bj::object assistant = message.as_object();
+  auto next =
+      Chat(std::string(R"({"model":"claude-test","reasoning_effort":"low",)") + kWeatherTools +
+           R"(,"messages":[{"role":"user","content":"서울?"},)" + bj::serialize(assistant) +
+           R"(,{"role":"tool","tool_call_id":"toolu_1","content":"맑음"}]})");
+  ASSERT_EQ(next.status, 200) << next.body;
+  auto sent_next = json::Parse(anthropic_.requests().back().body).value();
+  EXPECT_EQ(sent_next.at("messages").at(1).at("content").at(0),
+            bj::parse(R"({"type":"thinking","thinking":"날씨를 봐야 한다.","signature":"EqQB"})"));
+  EXPECT_EQ(sent_next.at("messages").at(1).at("content").at(1).at("type"), "tool_use");
+
+  // Streamed: thinking pieces as reasoning_content, then the signed block, then the text.
+  FakeResponse stream;
+  stream.action = FakeResponse::Action::kStream;
+  stream.headers = {{"Content-Type", "text/event-stream"}};
+  auto event = [](const std::string& type, const std::string& data) {
+    return testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"};
+  };
+  stream.stream = {
+      event("message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":9}}})"),
+      event("content_block_start", R"({"type":"content_block_start","index":0,)"
+                                   R"("content_block":{"type":"thinking","thinking":""}})"),
+      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
+                                   R"("delta":{"type":"thinking_delta","thinking":"짧게 "}})"),
+      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
+                                   R"("delta":{"type":"thinking_delta","thinking":"답하자."}})"),
+      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
+                                   R"("delta":{"type":"signature_delta","signature":"EqQC"}})"),
+      event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
+      event("content_block_delta", R"({"type":"content_block_delta","index":1,)"
+                                   R"("delta":{"type":"text_delta","text":"네."}})"),
+      event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},)"
+                             R"("usage":{"output_tokens":30}})"),
+      event("message_stop", R"({"type":"message_stop"})"),
+  };
+  anthropic_.Enqueue(stream);
+  auto cs = Chat(R"({"model":"claude-test","reasoning_effort":"low","stream":true,)"
+                 R"("messages":[{"role":"user","content":"짧게?"}]})");
+  ASSERT_EQ(cs.status, 200) << cs.body;
+  EXPECT_EQ(StreamText(cs.body), "네.");
+  std::vector<std::string> deltas;
+  for (const bj::value& chunk : SseChunks(cs.body)) {
+    deltas.push_back(bj::serialize(chunk.at("choices").at(0).at("delta")));
+  }
+  EXPECT_EQ(
+      deltas,
+      (std::vector<std::string>{
+          R"({"role":"assistant","content":""})",
+          R"({"reasoning_content":"짧게 "})",
+          R"({"reasoning_content":"답하자."})",
+          R"({"thinking_blocks":[{"type":"thinking","thinking":"짧게 답하자.","signature":"EqQC"}]})",
+          R"({"content":"네."})",
+          R"({})",
+      }));
+
+  // A max_tokens the thinking budget does not fit in is refused before any call.
+  std::size_t calls = anthropic_.request_count();
+  auto small = Chat(R"({"model":"claude-test","reasoning_effort":"medium","max_tokens":100,)"
+                    R"("messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(small.status, 400) << small.body;
+  EXPECT_NE(small.body.find("must be greater than the thinking budget (4096 tokens)"),
+            std::string::npos)
+      << small.body;
+  EXPECT_EQ(anthropic_.request_count(), calls);
 }
 
 TEST_F(GatewayTest, TheSimulatedModelCallsOfferedTools) {
@@ -1022,11 +1165,11 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   EXPECT_EQ(
       Post("/v1/embeddings", R"({"model":"demo-chat","input":"a","encoding_format":"hex"})").status,
       400);
-  openai_.Enqueue(FakeResponse{
-      FakeResponse::Action::kRespond,
-      200,
-      {{"Content-Type", "application/json"}},
-      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"x","usage":{"prompt_tokens":1,"total_tokens":1}})"});
+  FakeResponse embedding;
+  embedding.headers = {{"Content-Type", "application/json"}};
+  embedding.body =
+      R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"model":"x","usage":{"prompt_tokens":1,"total_tokens":1}})";
+  openai_.Enqueue(embedding);
   auto up = Post("/v1/embeddings", R"({"model":"gpt-test","input":"hello"})");
   ASSERT_EQ(up.status, 200) << up.body;
   EXPECT_EQ(json::Parse(openai_.requests().back().body)->at("model").as_string(),

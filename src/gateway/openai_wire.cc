@@ -126,12 +126,12 @@ class RequestScanner : json::ScanCursor {
         ok = Bool(c.stream);
       } else if (key == "temperature") {
         bit = 3;
-        double t;
+        double t = 0;
         ok = Double(t);
         c.temperature = t;
       } else if (key == "max_tokens") {
         bit = 4;
-        std::int64_t n;
+        std::int64_t n = 0;
         ok = Int(n);
         c.max_tokens = n;
       } else if (key == "user") {

@@ -230,7 +230,8 @@ Status AppendThinkingBlocks(const bj::value& v, std::size_t index, bj::array& bl
       const bj::string* thinking = wire::StringField(*b, "thinking");
       const bj::string* signature = wire::StringField(*b, "signature");
       if (!thinking || !signature) {
-        return Error::InvalidArgument(where + ": a thinking block needs 'thinking' and 'signature'");
+        return Error::InvalidArgument(where +
+                                      ": a thinking block needs 'thinking' and 'signature'");
       }
       blocks.push_back(
           bj::object{{"type", "thinking"}, {"thinking", *thinking}, {"signature", *signature}});
@@ -239,8 +240,7 @@ Status AppendThinkingBlocks(const bj::value& v, std::size_t index, bj::array& bl
       if (!data) return Error::InvalidArgument(where + ": a redacted_thinking block needs 'data'");
       blocks.push_back(bj::object{{"type", "redacted_thinking"}, {"data", *data}});
     } else {
-      return Error::InvalidArgument(where +
-                                    " must be a 'thinking' or 'redacted_thinking' block");
+      return Error::InvalidArgument(where + " must be a 'thinking' or 'redacted_thinking' block");
     }
   }
   return OkStatus();
@@ -461,7 +461,8 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
           const auto* data = wire::StringField(*b, "data");
           if (!data) return Fail("redacted_thinking block without data");
           StreamEvent ev;
-          ev.thinking_blocks = bj::array{bj::object{{"type", "redacted_thinking"}, {"data", *data}}};
+          ev.thinking_blocks =
+              bj::array{bj::object{{"type", "redacted_thinking"}, {"data", *data}}};
           out.push_back(std::move(ev));
         } else if (bt && *bt == "tool_use") {
           auto block = wire::IntField(*o, "index");

@@ -474,12 +474,15 @@ TEST(AnthropicAdapter, ReasoningEffortAsksForThinkingThatMaxTokensCounts) {
   EXPECT_EQ(body(R"({"thinking":{"type":"enabled","budget_tokens":2000}})", 1500),
             "max_tokens (1500) must be greater than the thinking budget (2000 tokens): thinking "
             "counts in max_tokens");
-  EXPECT_EQ(body(R"({"reasoning_effort":"extreme"})"),
-            "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
-  EXPECT_EQ(body(R"({"reasoning_effort":3})"),
-            "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
-  EXPECT_EQ(body(R"({"reasoning_effort":"low","thinking":{"type":"enabled","budget_tokens":1024}})"),
-            "give either 'reasoning_effort' or 'thinking', not both");
+  EXPECT_EQ(
+      body(R"({"reasoning_effort":"extreme"})"),
+      "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
+  EXPECT_EQ(
+      body(R"({"reasoning_effort":3})"),
+      "field 'reasoning_effort' must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
+  EXPECT_EQ(
+      body(R"({"reasoning_effort":"low","thinking":{"type":"enabled","budget_tokens":1024}})"),
+      "give either 'reasoning_effort' or 'thinking', not both");
   EXPECT_EQ(body(R"({"thinking":"on"})"),
             "field 'thinking' must be an object (Anthropic's setting)");
   EXPECT_EQ(body(R"({"reasoning_effort":"low","response_format":{"type":"json_object"}})"),
@@ -776,11 +779,12 @@ TEST(AnthropicStream, ThinkingStreamsAsReasoningThenTheSignedBlock) {
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   auto d = ExpectSplitInvariant(*kAnthropic, s);
   ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
-  EXPECT_EQ(d.Summary(),
-            "D:R(reasoning_content):27 곱하기 453을 |D:R(reasoning_content):나눠서 계산하자.|"
-            R"(D:B:[{"type":"thinking","thinking":"27 곱하기 453을 나눠서 계산하자.","signature":"EqQBCgIYAh"}]|)"
-            R"(D:B:[{"type":"redacted_thinking","data":"EmwKAhgB"}]|)"
-            "D:12,231입니다.|F:stop|U:20/120");
+  EXPECT_EQ(
+      d.Summary(),
+      "D:R(reasoning_content):27 곱하기 453을 |D:R(reasoning_content):나눠서 계산하자.|"
+      R"(D:B:[{"type":"thinking","thinking":"27 곱하기 453을 나눠서 계산하자.","signature":"EqQBCgIYAh"}]|)"
+      R"(D:B:[{"type":"redacted_thinking","data":"EmwKAhgB"}]|)"
+      "D:12,231입니다.|F:stop|U:20/120");
   // Folded, the stream gives the answer a plain call gives.
   ChatResponse folded;
   for (const auto& e : d.events) {

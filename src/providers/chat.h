@@ -93,8 +93,8 @@ struct StreamEvent {
 // function_call, and the model's reasoning under the names upstreams give it ("reasoning_content",
 // "reasoning") with Anthropic's signed thinking blocks ("thinking_blocks").
 inline constexpr std::string_view kPassedMessageMembers[] = {
-    "refusal", "annotations", "audio", "function_call", "reasoning_content", "reasoning",
-    "thinking_blocks"};
+    "refusal",           "annotations", "audio",          "function_call",
+    "reasoning_content", "reasoning",   "thinking_blocks"};
 
 // The message's reasoning text among its passed members (message_extra): "reasoning_content" or
 // else "reasoning"; empty when there is none.

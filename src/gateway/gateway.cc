@@ -173,6 +173,10 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
       timer.expires_after(plan.total_latency);
       co_await timer.async_wait(kTuple);
     }
+    if (!plan.error && !plan.reasoning_tokens.empty()) {
+      a.response.message_extra.emplace();
+      (*a.response.message_extra)["reasoning_content"] = plan.Reasoning();
+    }
     if (plan.error) {
       fail(*plan.error);
     } else if (plan.tool_call) {
@@ -195,20 +199,28 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
       fail(*plan.error);
       failed = true;
     }
-    for (std::size_t i = 0; !failed && i < plan.tokens.size(); ++i) {
-      if (plan.error && i == plan.error_after_tokens) {
+    // The reasoning's tokens, then the answer's, one per interval.
+    const std::size_t reasoning = plan.reasoning_tokens.size();
+    for (std::size_t j = 0; !failed && j < reasoning + plan.tokens.size(); ++j) {
+      const std::size_t i = j - reasoning;  // the answer's token (when j >= reasoning)
+      if (plan.error && j >= reasoning && i == plan.error_after_tokens) {
         fail(FailureClass::kStreamError);
         failed = true;
         break;
       }
-      if (i > 0 && plan.inter_token.count() > 0) {
+      if (j > 0 && plan.inter_token.count() > 0) {
         timer.expires_after(plan.inter_token);
         co_await timer.async_wait(kTuple);
       }
       if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
       a.client_bytes_sent = true;
       bool sent = false;
-      if (plan.tool_call) {
+      if (j < reasoning) {
+        providers::StreamEvent piece;
+        piece.reasoning = plan.reasoning_tokens[j];
+        providers::AppendStreamPiece(a.response, piece);
+        sent = co_await (*sink)("", &piece);
+      } else if (plan.tool_call) {
         // A piece of the call, as OpenAI streams one: the first with its id and name.
         providers::StreamEvent piece;
         bj::object call{{"index", 0}, {"function", {{"arguments", plan.tokens[i]}}}};

@@ -644,6 +644,49 @@ TEST_F(GatewayTest, ReasoningIsPassedThroughPlainStreamedAndCached) {
   EXPECT_EQ(anthropic_.request_count(), calls);
 }
 
+TEST_F(GatewayTest, TheSimulatedModelReasonsWhenAsked) {
+  Start();
+  const std::string request =
+      R"({"model":"demo-chat","reasoning_effort":"low","messages":[{"role":"user","content":"왜 하늘은 파래요?"}])";
+  auto r = Chat(request + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value v = Json(r);
+  const bj::value& message = v.at("choices").at(0).at("message");
+  const std::string reasoning(message.at("reasoning_content").as_string());
+  EXPECT_EQ(reasoning.rfind("Thinking about: 왜 하늘은 파래요? ", 0), 0u) << reasoning;
+  EXPECT_EQ(message.at("content").as_string().rfind("Simulated answer to: 왜 하늘은 파래요?", 0),
+            0u);
+  // Without reasoning_effort, the same answer with 16 completion tokens fewer.
+  auto plain =
+      Chat(R"({"model":"demo-chat","messages":[{"role":"user","content":"왜 하늘은 파래요?"}]})");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  const bj::value pv = Json(plain);
+  EXPECT_EQ(pv.at("choices").at(0).at("message").at("content"), message.at("content"));
+  EXPECT_FALSE(pv.at("choices").at(0).at("message").as_object().contains("reasoning_content"));
+  EXPECT_EQ(v.at("usage").at("completion_tokens").as_int64(),
+            pv.at("usage").at("completion_tokens").as_int64() + 16);
+  // Streamed: 16 reasoning pieces first, then the text.
+  auto s = Chat(request + R"(,"stream":true})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  std::string streamed_reasoning;
+  int pieces = 0;
+  bool text_seen = false;
+  for (const bj::value& chunk : SseChunks(s.body)) {
+    const bj::object& delta = chunk.at("choices").at(0).at("delta").as_object();
+    if (const bj::value* piece = delta.if_contains("reasoning_content")) {
+      EXPECT_FALSE(text_seen) << "reasoning after the text: " << s.body;
+      EXPECT_FALSE(delta.contains("content"));
+      streamed_reasoning += piece->as_string();
+      ++pieces;
+    } else if (const bj::value* c = delta.if_contains("content"); c && !c->as_string().empty()) {
+      text_seen = true;
+    }
+  }
+  EXPECT_EQ(pieces, 16);
+  EXPECT_EQ(streamed_reasoning, reasoning);
+  EXPECT_EQ(StreamText(s.body), message.at("content").as_string());
+}
+
 TEST_F(GatewayTest, TheSimulatedModelCallsOfferedTools) {
   Start();
   const std::string request = std::string(R"({"model":"demo-chat",)") + kWeatherTools +

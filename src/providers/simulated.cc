@@ -1,6 +1,7 @@
 #include "providers/simulated.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -280,6 +281,27 @@ std::string SimulatedPlan::Content() const {
   return s;
 }
 
+std::string SimulatedPlan::Reasoning() const {
+  std::string s;
+  for (const auto& t : reasoning_tokens) s += t;
+  return s;
+}
+
+namespace {
+
+// The reasoning rule's length for the request's reasoning_effort: 0 when it does not apply.
+std::size_t ReasoningLength(const ChatRequest& req) {
+  const bj::value* effort = req.extra.if_contains("reasoning_effort");
+  if (!effort || !effort->is_string() || effort->get_string() == "none") return 0;
+  const bj::string& e = effort->get_string();
+  if (e == "minimal") return 8;
+  if (e == "low") return 16;
+  if (e == "high") return 64;
+  return 32;
+}
+
+}  // namespace
+
 SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) {
   Fnv fnv;
   fnv.Add(cfg.seed);
@@ -361,6 +383,19 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     }
   }
 
+  // The reasoning rule, from its own random stream too.
+  if (std::size_t n = ReasoningLength(req); n > 0) {
+    Rng reasoning_rng(fnv.value() ^ 0x7265617330E96E67ULL);
+    std::vector<std::string> r = {"Thinking", "about:"};
+    for (std::string& w : SplitWords(text)) r.push_back(std::move(w));
+    if (!std::ispunct(static_cast<unsigned char>(r.back().back()))) r.back() += '.';
+    if (r.size() > n) r.resize(n);
+    while (r.size() < n) r.emplace_back(kFiller[reasoning_rng.Below(std::size(kFiller))]);
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      plan.reasoning_tokens.push_back(i == 0 ? r[i] : " " + r[i]);
+    }
+  }
+
   // Timing. Always drawn in the same order, so an error decision does not shift latencies.
   plan.ttft = LogNormal(rng, cfg.ttft_median, cfg.ttft_p99);
   double tps = cfg.tokens_per_second > 0 ? cfg.tokens_per_second : 50;
@@ -368,7 +403,8 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   std::chrono::microseconds whole = LogNormal(rng, cfg.latency_median, cfg.latency_p99);
   if (req.stream) {
     plan.total_latency =
-        plan.ttft + plan.inter_token * static_cast<std::int64_t>(plan.tokens.size() - 1);
+        plan.ttft + plan.inter_token * static_cast<std::int64_t>(plan.reasoning_tokens.size() +
+                                                                 plan.tokens.size() - 1);
   } else {
     plan.total_latency = whole;
   }
@@ -406,6 +442,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   } else {
     plan.usage.completion_tokens = static_cast<std::int64_t>(plan.tokens.size());
   }
+  plan.usage.completion_tokens += static_cast<std::int64_t>(plan.reasoning_tokens.size());
   plan.usage.estimated = true;
   return plan;
 }

@@ -32,6 +32,14 @@
 // json_object gets {"answer": <the same words>}. Streamed in up to 4 pieces; max_tokens does
 // not cut it (it would no longer be JSON).
 //
+// The reasoning rule: a request with `reasoning_effort` other than "none" gets reasoning before
+// its answer (whichever rule made it): "Thinking about: " + the same words + "." (unless they end
+// with ASCII punctuation) then filler words, 8 / 16 / 32 / 64 tokens in all for minimal / low /
+// medium / high (another value: medium). It is the message's `reasoning_content` (streamed first,
+// one token per interval, the first after the time to first token) and counts in the completion
+// tokens. The answer, the time to first token and a plain call's latency are those of the same
+// request without it.
+//
 // Thread safety: pure functions, safe from any thread.
 #pragma once
 
@@ -77,10 +85,14 @@ struct SimulatedPlan {
   // The answer split in tokens; joined = content. With tool_call, the pieces of its arguments.
   std::vector<std::string> tokens;
   std::optional<SimulatedToolCall> tool_call;  // the tool rule's call, if it applies
+  // The reasoning rule's tokens (joined = the reasoning), streamed before `tokens`; empty when
+  // the rule does not apply.
+  std::vector<std::string> reasoning_tokens;
   std::string finish_reason = "stop";
   // Non-streamed: the answer (or the HTTP error) is sent after total_latency.
   // Streamed: headers and the first token after ttft, then one token every inter_token; an
-  // HTTP error is sent after ttft. total_latency = ttft + inter_token * (tokens - 1) then.
+  // HTTP error is sent after ttft. total_latency = ttft + inter_token * (reasoning_tokens +
+  // tokens - 1) then.
   std::chrono::microseconds total_latency{0};
   std::chrono::microseconds ttft{0};
   std::chrono::microseconds inter_token{0};
@@ -94,6 +106,7 @@ struct SimulatedPlan {
   Usage usage;  // prompt: EstimateTokens over the messages; completion: tokens.size()
 
   std::string Content() const;
+  std::string Reasoning() const;
 };
 
 // Pure: the same config and request give the same plan. `cfg` should be valid

@@ -221,6 +221,60 @@ TEST(Simulated, JsonResponseFormatsGetJsonAnswers) {
   EXPECT_EQ(text.Content(), PlanSimulated({}, Ask("hi there", 12)).Content());
 }
 
+TEST(Simulated, ReasoningEffortAddsReasoningBeforeTheSameAnswer) {
+  ChatRequest plain = Ask("서울의 인구는 몇 명이에요?", 20);
+  SimulatedPlan without = PlanSimulated({}, plain);
+  EXPECT_TRUE(without.reasoning_tokens.empty());
+  const std::pair<std::string_view, std::size_t> efforts[] = {
+      {"minimal", 8}, {"low", 16}, {"medium", 32}, {"high", 64}, {"unheard-of", 32}};
+  for (const auto& [effort, length] : efforts) {
+    ChatRequest r = plain;
+    r.extra = bj::object{{"reasoning_effort", effort}};
+    SimulatedPlan p = PlanSimulated({}, r);
+    ASSERT_EQ(p.reasoning_tokens.size(), length) << effort;
+    EXPECT_EQ(p.Reasoning().rfind("Thinking about: 서울의 인구는 몇 명이에요? ", 0), 0u)
+        << p.Reasoning();
+    // The answer, its latencies and the error decision are the same request's without it.
+    EXPECT_EQ(p.tokens, without.tokens) << effort;
+    EXPECT_EQ(p.total_latency, without.total_latency) << effort;
+    EXPECT_EQ(p.ttft, without.ttft) << effort;
+    EXPECT_EQ(p.usage.completion_tokens,
+              without.usage.completion_tokens + static_cast<std::int64_t>(length))
+        << effort;
+    EXPECT_EQ(p.usage.prompt_tokens, without.usage.prompt_tokens) << effort;
+  }
+  // "none" and non-strings: no reasoning.
+  for (bj::value none : {bj::value("none"), bj::value(nullptr), bj::value(3)}) {
+    ChatRequest r = plain;
+    r.extra = bj::object{{"reasoning_effort", none}};
+    EXPECT_TRUE(PlanSimulated({}, r).reasoning_tokens.empty()) << none;
+  }
+  // A full stop after the words unless they end with one.
+  ChatRequest korean = Ask("안녕 하세요");
+  korean.extra = bj::object{{"reasoning_effort", "low"}};
+  EXPECT_EQ(PlanSimulated({}, korean).Reasoning().rfind("Thinking about: 안녕 하세요. ", 0), 0u);
+  // Few words: cut to the length; deterministic.
+  ChatRequest minimal = Ask("one two three four five six seven eight nine ten", 5);
+  minimal.extra = bj::object{{"reasoning_effort", "minimal"}};
+  EXPECT_EQ(PlanSimulated({}, minimal).Reasoning(), "Thinking about: one two three four five six");
+  EXPECT_EQ(PlanSimulated({}, minimal).reasoning_tokens,
+            PlanSimulated({}, minimal).reasoning_tokens);
+  // Streamed: the reasoning's tokens take their intervals before the answer's.
+  SimulatedConfig cfg;
+  cfg.tokens_per_second = 40;
+  ChatRequest streamed = Ask("stream me", 10);
+  streamed.stream = true;
+  streamed.extra = bj::object{{"reasoning_effort", "low"}};
+  SimulatedPlan sp = PlanSimulated(cfg, streamed);
+  EXPECT_EQ(sp.total_latency, sp.ttft + (16 + 10 - 1) * microseconds(25000));
+  // With the tool rule: reasoning, then the call.
+  SimulatedPlan tool =
+      PlanSimulated({}, AskWithTools("부산 날씨", "{" + std::string(kWeatherTools) +
+                                                      R"(,"reasoning_effort":"minimal"})"));
+  EXPECT_TRUE(tool.tool_call.has_value());
+  EXPECT_EQ(tool.reasoning_tokens.size(), 8u);
+}
+
 TEST(Simulated, LatenciesFollowTheConfiguredMedianAndP99) {
   SimulatedConfig cfg;  // 200 ms median, 800 ms p99; ttft 150/500 ms
   std::vector<std::int64_t> total, ttft;

@@ -437,6 +437,29 @@ describe("openai SDK against the promptops gateway", () => {
     assert.ok(text.startsWith("Simulated answer"), text);
   });
 
+  test("reasoning_effort: the reasoning reaches the SDK, plain and as streamed chunks", async () => {
+    const ask = { model: "demo-chat", reasoning_effort: "low", messages: [{ role: "user", content: "왜 하늘은 파래요?" }] };
+    const plain = await client.chat.completions.create(ask);
+    const reasoning = plain.choices[0].message.reasoning_content;
+    assert.ok(reasoning.startsWith("Thinking about: 왜 하늘은 파래요? "), reasoning);
+    assert.ok(plain.choices[0].message.content.startsWith("Simulated answer to: 왜 하늘은 파래요?"));
+    // The raw chunks carry the pieces, reasoning first. (The SDK's stream helper keeps only the
+    // last piece of a member it does not know, so it is read from the chunks.)
+    const stream = await client.chat.completions.create({ ...ask, stream: true });
+    let streamed = "";
+    let text = "";
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta ?? {};
+      if (delta.reasoning_content !== undefined) {
+        assert.equal(text, "", "reasoning after the text");
+        streamed += delta.reasoning_content;
+      }
+      text += delta.content ?? "";
+    }
+    assert.equal(streamed, reasoning);
+    assert.equal(text, plain.choices[0].message.content);
+  });
+
   test("the chat stream helper (chat.completions.stream) works too", async () => {
     const runner = client.chat.completions.stream({
       model: "demo-chat",

@@ -34,7 +34,9 @@
 // Responses: text blocks are concatenated, tool_use blocks become OpenAI tool_calls, thinking
 // blocks the message's `reasoning_content` (their texts) and `thinking_blocks` (the blocks, with
 // their signatures; redacted_thinking blocks too);
-// stop_reason end_turn|stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls.
+// stop_reason end_turn|stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls;
+// prompt tokens are input_tokens plus the prompt cache's (cache_creation_ and
+// cache_read_input_tokens), as OpenAI's prompt_tokens include cached tokens.
 // Streams: text_delta -> content pieces; a tool_use block's start -> the first piece of a tool
 // call (index, id, type, function.name), its input_json_delta pieces -> function.arguments
 // pieces, as OpenAI streams tool calls; thinking_delta -> `reasoning_content` pieces, and at a
@@ -73,6 +75,18 @@ struct ThinkingBudget {
 };
 constexpr ThinkingBudget kThinkingBudgets[] = {
     {"minimal", 1024}, {"low", 1024}, {"medium", 4096}, {"high", 16384}};
+
+// The prompt's tokens of a usage object: Anthropic counts the tokens read from and written to
+// its prompt cache apart from input_tokens; OpenAI's prompt_tokens include cached ones. Nullopt
+// when the object has none of the three.
+std::optional<std::int64_t> PromptTokens(const bj::object& usage) {
+  std::optional<std::int64_t> sum;
+  for (std::string_view key :
+       {"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}) {
+    if (auto n = wire::IntField(usage, key)) sum = sum.value_or(0) + *n;
+  }
+  return sum;
+}
 
 std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
 
@@ -442,7 +456,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
       if (type == "message_start") {
         if (const bj::object* m = wire::ObjectField(*o, "message")) {
           if (const bj::object* u = wire::ObjectField(*m, "usage")) {
-            input_tokens_ = wire::IntField(*u, "input_tokens").value_or(0);
+            input_tokens_ = PromptTokens(*u).value_or(0);
             output_tokens_ = wire::IntField(*u, "output_tokens").value_or(0);
           }
         }
@@ -560,7 +574,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         if (const bj::object* u = wire::ObjectField(*o, "usage")) {
           // Cumulative, per the API reference.
           if (auto n = wire::IntField(*u, "output_tokens")) output_tokens_ = *n;
-          if (auto n = wire::IntField(*u, "input_tokens")) input_tokens_ = *n;
+          if (auto n = PromptTokens(*u)) input_tokens_ = *n;
         }
       } else if (type == "message_stop") {
         done_ = true;
@@ -773,7 +787,7 @@ class AnthropicAdapter final : public Adapter {
     }
     if (const bj::object* u = wire::ObjectField(*o, "usage")) {
       Usage usage;
-      usage.prompt_tokens = wire::IntField(*u, "input_tokens").value_or(0);
+      usage.prompt_tokens = PromptTokens(*u).value_or(0);
       usage.completion_tokens = wire::IntField(*u, "output_tokens").value_or(0);
       r.usage = usage;
     }

@@ -559,6 +559,30 @@ TEST(AnthropicAdapter, ThinkingBlocksBecomeReasoningAndSignedBlocks) {
   EXPECT_FALSE(std::get<ChatResponse>(plain).message_extra.has_value());
 }
 
+TEST(AnthropicAdapter, PromptTokensIncludeThePromptCachesTokens) {
+  auto r = kAnthropic->ParseChat(200, R"({"content":[{"type":"text","text":"hi"}],
+      "stop_reason":"end_turn","usage":{"input_tokens":12,"cache_creation_input_tokens":1000,
+      "cache_read_input_tokens":3000,"output_tokens":4}})",
+                                 std::nullopt);
+  ASSERT_EQ(r.index(), 0u);
+  EXPECT_EQ(std::get<ChatResponse>(r).usage->prompt_tokens, 4012);
+  EXPECT_EQ(std::get<ChatResponse>(r).usage->completion_tokens, 4);
+  // Streamed: from message_start, and from a message_delta that reports them again.
+  std::string s =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
+      "{\"input_tokens\":5,\"cache_read_input_tokens\":2000,\"output_tokens\":1}}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  EXPECT_EQ(DecodeWhole(*kAnthropic, s).Summary(), "D:hi|F:stop|U:2005/3");
+  std::string again = s;
+  again.replace(again.find("{\"output_tokens\":3}"), 19,
+                "{\"input_tokens\":5,\"cache_read_input_tokens\":2500,\"output_tokens\":3}");
+  EXPECT_EQ(DecodeWhole(*kAnthropic, again).Summary(), "D:hi|F:stop|U:2505/3");
+}
+
 TEST(AnthropicAdapter, ClassifiesErrorStatuses) {
   struct Case {
     int status;

@@ -160,10 +160,20 @@ Status ParseModels(const YAML::Node& node, GatewayConfig& c) {
     PO_RETURN_IF_ERROR(r.StrList("fallbacks", m.fallbacks));
     if (auto pricing = r.Child("pricing")) {
       MapReader pr(pricing, path + ".pricing");
-      PO_RETURN_IF_ERROR(pr.Check({"input_per_1m", "output_per_1m"}));
+      PO_RETURN_IF_ERROR(
+          pr.Check({"input_per_1m", "output_per_1m", "cached_input_per_1m", "cache_write_per_1m"}));
       PO_RETURN_IF_ERROR(pr.Double("input_per_1m", m.pricing.input_per_1m));
       PO_RETURN_IF_ERROR(pr.Double("output_per_1m", m.pricing.output_per_1m));
-      if (m.pricing.input_per_1m < 0 || m.pricing.output_per_1m < 0) {
+      for (auto [key, price] : {std::pair{"cached_input_per_1m", &m.pricing.cached_input_per_1m},
+                                std::pair{"cache_write_per_1m", &m.pricing.cache_write_per_1m}}) {
+        if (!pr.Child(key)) continue;
+        double v = 0;
+        PO_RETURN_IF_ERROR(pr.Double(key, v));
+        *price = v;
+      }
+      if (m.pricing.input_per_1m < 0 || m.pricing.output_per_1m < 0 ||
+          m.pricing.cached_input_per_1m.value_or(0) < 0 ||
+          m.pricing.cache_write_per_1m.value_or(0) < 0) {
         return Bad(path + ".pricing", "prices must not be negative");
       }
     }
@@ -302,7 +312,8 @@ void AddDemoModels(GatewayConfig& c) {
     m.name = "demo-chat";
     m.provider = "simulated";
     m.upstream_model = "demo-chat";
-    m.pricing = {0.5, 1.5};
+    m.pricing.input_per_1m = 0.5;
+    m.pricing.output_per_1m = 1.5;
     c.models["demo-chat"] = m;
   }
 }

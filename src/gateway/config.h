@@ -34,6 +34,10 @@ struct ProviderConfig {
 struct Pricing {
   double input_per_1m = 0;   // USD per 1M input tokens
   double output_per_1m = 0;  // USD per 1M output tokens
+  // Input tokens read from / written to the provider's prompt cache, when the upstream reports
+  // them (Usage::cached_tokens, cache_write_tokens); none: input_per_1m.
+  std::optional<double> cached_input_per_1m;
+  std::optional<double> cache_write_per_1m;
 };
 
 struct ModelConfig {

@@ -428,9 +428,19 @@ struct Gateway::Impl {
     return r;
   }
 
+  // USD: input tokens at their prices (the prompt cache's reads and writes at theirs, when the
+  // upstream reports them and the model's pricing has them), output tokens at the output price.
   double Cost(const ModelConfig& m, const Usage& u) const {
-    return (static_cast<double>(u.prompt_tokens) * m.pricing.input_per_1m +
-            static_cast<double>(u.completion_tokens) * m.pricing.output_per_1m) /
+    const Pricing& p = m.pricing;
+    std::int64_t prompt = std::max<std::int64_t>(u.prompt_tokens, 0);
+    std::int64_t cached = std::min(std::max<std::int64_t>(u.cached_tokens.value_or(0), 0), prompt);
+    std::int64_t written =
+        std::min(std::max<std::int64_t>(u.cache_write_tokens.value_or(0), 0), prompt - cached);
+    auto tokens = [](std::int64_t n) { return static_cast<double>(n); };
+    return (tokens(prompt - cached - written) * p.input_per_1m +
+            tokens(cached) * p.cached_input_per_1m.value_or(p.input_per_1m) +
+            tokens(written) * p.cache_write_per_1m.value_or(p.input_per_1m) +
+            static_cast<double>(u.completion_tokens) * p.output_per_1m) /
            1e6;
   }
 
@@ -1137,7 +1147,10 @@ struct Gateway::Impl {
       }
       trace.input_tokens = tokens;
       trace.usage_estimated = true;
-      trace.cost_usd = Cost(*model, Usage{tokens, 0, true});
+      Usage estimated;
+      estimated.prompt_tokens = tokens;
+      estimated.estimated = true;
+      trace.cost_usd = Cost(*model, estimated);
       co_return http::Response::Json(
           200, bj::serialize(bj::object{
                    {"object", "list"},
@@ -1180,7 +1193,9 @@ struct Gateway::Impl {
           }
         }
       }
-      trace.cost_usd = Cost(*model, Usage{trace.input_tokens, 0, false});
+      Usage reported;
+      reported.prompt_tokens = trace.input_tokens;
+      trace.cost_usd = Cost(*model, reported);
       out = http::Response::Json(200, std::move(r->second));
     }
     co_return out;

@@ -21,7 +21,7 @@ providers:
   oa: {type: openai, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY, first_byte_timeout_ms: 1500}
   sim: {type: simulated, simulated: {seed: 7, latency_median_ms: 2.5, latency_p99_ms: 10, error_kinds: ["503"]}}
 models:
-  gpt: {provider: oa, model: gpt-4o-mini, fallbacks: [demo], pricing: {input_per_1m: 0.15, output_per_1m: 0.6}}
+  gpt: {provider: oa, model: gpt-4o-mini, fallbacks: [demo], pricing: {input_per_1m: 0.15, output_per_1m: 0.6, cached_input_per_1m: 0.075}}
   demo: {provider: sim}
 aliases:
   chat-default: gpt
@@ -40,6 +40,8 @@ gateway:
   EXPECT_EQ(c->Find("demo")->upstream_model, "demo");  // defaults to the name
   EXPECT_EQ(c->Find("nope"), nullptr);
   EXPECT_DOUBLE_EQ(c->models.at("gpt").pricing.output_per_1m, 0.6);
+  EXPECT_EQ(c->models.at("gpt").pricing.cached_input_per_1m, 0.075);
+  EXPECT_EQ(c->models.at("gpt").pricing.cache_write_per_1m, std::nullopt);  // the input price
   EXPECT_EQ(c->policy.trace_bodies, "full");
   EXPECT_FALSE(c->policy.cache_enabled);
   EXPECT_EQ(c->policy.max_retries, 3);
@@ -72,6 +74,14 @@ TEST(GatewayConfig, ErrorsNameThePathOfTheBadSetting) {
       {"models: {\"prompt:x\": {provider: s}}", "prompt:"},
       {"providers: {s: {type: simulated}}\nmodels: {m: {provider: s, pricing: {input_per_1m: -1}}}",
        "pricing"},
+      {"providers: {s: {type: simulated}}\nmodels: {m: {provider: s, pricing: {cache_write_per_1m: "
+       "-1}}}",
+       "pricing"},
+      {"providers: {s: {type: simulated}}\nmodels: {m: {provider: s, pricing: "
+       "{cached_input_per_1m: x}}}",
+       "models.m.pricing.cached_input_per_1m"},
+      {"providers: {s: {type: simulated}}\nmodels: {m: {provider: s, pricing: {cached_per_1m: 1}}}",
+       "models.m.pricing.cached_per_1m"},
       {"gateway: {trace_bodies: some}", "gateway.trace_bodies"},
       {"gateway: {retries: {max: 50}}", "gateway.retries.max"},
       {"gateway: {limits: {per_key: {requests_per_minute: -1}}}", "per_key"},

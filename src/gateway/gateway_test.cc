@@ -100,7 +100,10 @@ class GatewayTest : public ::testing::Test {
       m.provider = provider;
       m.upstream_model = upstream;
       m.fallbacks = std::move(fallbacks);
-      m.pricing = {1.0, 2.0};
+      m.pricing.input_per_1m = 1.0;
+      m.pricing.output_per_1m = 2.0;
+      m.pricing.cached_input_per_1m = 0.25;
+      m.pricing.cache_write_per_1m = 1.25;
       c.models[name] = m;
     };
     model("gpt-test", "oa", "gpt-4o-mini-upstream");
@@ -642,6 +645,61 @@ TEST_F(GatewayTest, ReasoningIsPassedThroughPlainStreamedAndCached) {
             std::string::npos)
       << small.body;
   EXPECT_EQ(anthropic_.request_count(), calls);
+}
+
+TEST_F(GatewayTest, CachedAndReasoningTokensReachTheClientAndTheCost) {
+  Start();
+  auto trace_of = [&](const http::ClientResponse& r) {
+    for (const store::TraceRow& t : Traces()) {
+      if (t.id == *r.Header("x-promptops-trace-id")) return t;
+    }
+    ADD_FAILURE() << "no trace for " << r.body;
+    return store::TraceRow{};
+  };
+  FakeResponse answer;
+  answer.headers = {{"Content-Type", "application/json"}};
+  answer.body = R"({"choices":[{"message":{"content":"42"},"finish_reason":"stop"}],)"
+                R"("usage":{"prompt_tokens":1000,"completion_tokens":100,"total_tokens":1100,)"
+                R"("prompt_tokens_details":{"cached_tokens":800,"audio_tokens":0},)"
+                R"("completion_tokens_details":{"reasoning_tokens":40}}})";
+  openai_.Enqueue(answer);
+  auto r = Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"q"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("usage"), bj::parse(R"({"prompt_tokens":1000,"completion_tokens":100,
+      "total_tokens":1100,"prompt_tokens_details":{"cached_tokens":800},
+      "completion_tokens_details":{"reasoning_tokens":40}})"));
+  // 200 input tokens at 1.00, 800 cached at 0.25, 100 output at 2.00 per million.
+  EXPECT_NEAR(trace_of(r).cost_usd, (200 * 1.0 + 800 * 0.25 + 100 * 2.0) / 1e6, 1e-12);
+
+  // Streamed with include_usage: the last chunk carries them too.
+  FakeResponse up;
+  up.action = FakeResponse::Action::kStream;
+  up.headers = {{"Content-Type", "text/event-stream"}};
+  up.stream = {{R"(data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]})"
+                "\n\n"},
+               {R"(data: {"choices":[],"usage":{"prompt_tokens":50,"completion_tokens":9,)"
+                R"("prompt_tokens_details":{"cached_tokens":32}}})"
+                "\n\ndata: [DONE]\n\n"}};
+  openai_.Enqueue(up);
+  auto s = Chat(R"({"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},)"
+                R"("messages":[{"role":"user","content":"q2"}]})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(SseChunks(s.body).back().at("usage"),
+            bj::parse(R"({"prompt_tokens":50,"completion_tokens":9,"total_tokens":59,
+                "prompt_tokens_details":{"cached_tokens":32}})"));
+
+  // Anthropic's prompt cache: reads and writes at their prices, reads reported as cached.
+  FakeResponse claude;
+  claude.headers = {{"Content-Type", "application/json"}};
+  claude.body = R"({"content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn",)"
+                R"("usage":{"input_tokens":12,"cache_creation_input_tokens":1000,)"
+                R"("cache_read_input_tokens":3000,"output_tokens":4}})";
+  anthropic_.Enqueue(claude);
+  auto c = Chat(R"({"model":"claude-test","messages":[{"role":"user","content":"q"}]})");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(Json(c).at("usage").at("prompt_tokens"), 4012);
+  EXPECT_EQ(Json(c).at("usage").at("prompt_tokens_details").at("cached_tokens"), 3000);
+  EXPECT_NEAR(trace_of(c).cost_usd, (12 * 1.0 + 3000 * 0.25 + 1000 * 1.25 + 4 * 2.0) / 1e6, 1e-12);
 }
 
 TEST_F(GatewayTest, TheSimulatedModelReasonsWhenAsked) {

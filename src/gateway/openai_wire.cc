@@ -343,6 +343,16 @@ void AppendUsage(std::string& out, const providers::Usage& usage) {
   json::AppendInt(out, usage.completion_tokens);
   out += ",\"total_tokens\":";
   json::AppendInt(out, usage.prompt_tokens + usage.completion_tokens);
+  if (usage.cached_tokens) {
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    json::AppendInt(out, *usage.cached_tokens);
+    out += '}';
+  }
+  if (usage.reasoning_tokens) {
+    out += ",\"completion_tokens_details\":{\"reasoning_tokens\":";
+    json::AppendInt(out, *usage.reasoning_tokens);
+    out += '}';
+  }
   out += '}';
 }
 

@@ -164,7 +164,9 @@ TEST(ParseChatRequest, FastPassAgreesWithTheFullParseOnMutatedRequests) {
 TEST(OpenAiWire, SerializesCompletionsChunksAndErrorsInOpenAiShape) {
   providers::ChatResponse r;
   r.content = "안녕하세요";
-  providers::Usage u{3, 2, false};
+  providers::Usage u;
+  u.prompt_tokens = 3;
+  u.completion_tokens = 2;
   auto c = *json::Parse(CompletionJson("chatcmpl-1", 1700000000, "m", r, u));
   EXPECT_EQ(c.at("object").as_string(), "chat.completion");
   EXPECT_EQ(c.at("choices").at(0).at("message").at("content").as_string(), "안녕하세요");

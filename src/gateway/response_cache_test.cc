@@ -16,7 +16,8 @@ providers::ChatRequest Req(std::string text, double temperature = 0) {
 CachedAnswer Answer(std::string text) {
   CachedAnswer a;
   a.response.content = std::move(text);
-  a.usage = {1, 1, false};
+  a.usage.prompt_tokens = 1;
+  a.usage.completion_tokens = 1;
   return a;
 }
 

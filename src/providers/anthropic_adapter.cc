@@ -88,6 +88,14 @@ std::optional<std::int64_t> PromptTokens(const bj::object& usage) {
   return sum;
 }
 
+// The prompt cache's counts of a usage object, where it gives them (others are left as they
+// were: a stream's later usage may repeat them or not).
+void CacheTokens(const bj::object& usage, std::optional<std::int64_t>& read,
+                 std::optional<std::int64_t>& write) {
+  if (auto n = wire::IntField(usage, "cache_read_input_tokens")) read = *n;
+  if (auto n = wire::IntField(usage, "cache_creation_input_tokens")) write = *n;
+}
+
 std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
 
 Error Unsupported(const std::string& what) {
@@ -457,6 +465,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
         if (const bj::object* m = wire::ObjectField(*o, "message")) {
           if (const bj::object* u = wire::ObjectField(*m, "usage")) {
             input_tokens_ = PromptTokens(*u).value_or(0);
+            CacheTokens(*u, cached_, cache_write_);
             output_tokens_ = wire::IntField(*u, "output_tokens").value_or(0);
           }
         }
@@ -575,12 +584,17 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
           // Cumulative, per the API reference.
           if (auto n = wire::IntField(*u, "output_tokens")) output_tokens_ = *n;
           if (auto n = PromptTokens(*u)) input_tokens_ = *n;
+          CacheTokens(*u, cached_, cache_write_);
         }
       } else if (type == "message_stop") {
         done_ = true;
         StreamEvent ev;
         ev.kind = StreamEvent::Kind::kUsage;
-        ev.usage = Usage{input_tokens_, output_tokens_, false};
+        ev.usage.emplace();
+        ev.usage->prompt_tokens = input_tokens_;
+        ev.usage->completion_tokens = output_tokens_;
+        ev.usage->cached_tokens = cached_;
+        ev.usage->cache_write_tokens = cache_write_;
         out.push_back(std::move(ev));
       }
       // ping and future event types: nothing to do.
@@ -589,6 +603,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
   }
 
   std::int64_t input_tokens_ = 0;
+  std::optional<std::int64_t> cached_, cache_write_;
   std::int64_t output_tokens_ = 0;
   std::vector<std::int64_t> tool_blocks_;   // the content block index of each tool call so far
   std::optional<std::int64_t> json_block_;  // the block of the JSON answer's call, if any
@@ -788,6 +803,7 @@ class AnthropicAdapter final : public Adapter {
     if (const bj::object* u = wire::ObjectField(*o, "usage")) {
       Usage usage;
       usage.prompt_tokens = PromptTokens(*u).value_or(0);
+      CacheTokens(*u, usage.cached_tokens, usage.cache_write_tokens);
       usage.completion_tokens = wire::IntField(*u, "output_tokens").value_or(0);
       r.usage = usage;
     }

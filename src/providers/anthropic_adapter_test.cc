@@ -567,6 +567,8 @@ TEST(AnthropicAdapter, PromptTokensIncludeThePromptCachesTokens) {
   ASSERT_EQ(r.index(), 0u);
   EXPECT_EQ(std::get<ChatResponse>(r).usage->prompt_tokens, 4012);
   EXPECT_EQ(std::get<ChatResponse>(r).usage->completion_tokens, 4);
+  EXPECT_EQ(std::get<ChatResponse>(r).usage->cached_tokens, 3000);
+  EXPECT_EQ(std::get<ChatResponse>(r).usage->cache_write_tokens, 1000);
   // Streamed: from message_start, and from a message_delta that reports them again.
   std::string s =
       "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
@@ -577,10 +579,14 @@ TEST(AnthropicAdapter, PromptTokensIncludeThePromptCachesTokens) {
       "\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n"
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   EXPECT_EQ(DecodeWhole(*kAnthropic, s).Summary(), "D:hi|F:stop|U:2005/3");
+  const Usage u = DecodeWhole(*kAnthropic, s).events.back().usage.value();
+  EXPECT_EQ(u.cached_tokens, 2000);
+  EXPECT_EQ(u.cache_write_tokens, std::nullopt);
   std::string again = s;
   again.replace(again.find("{\"output_tokens\":3}"), 19,
                 "{\"input_tokens\":5,\"cache_read_input_tokens\":2500,\"output_tokens\":3}");
   EXPECT_EQ(DecodeWhole(*kAnthropic, again).Summary(), "D:hi|F:stop|U:2505/3");
+  EXPECT_EQ(DecodeWhole(*kAnthropic, again).events.back().usage->cached_tokens, 2500);
 }
 
 TEST(AnthropicAdapter, ClassifiesErrorStatuses) {

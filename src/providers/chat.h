@@ -20,6 +20,14 @@ struct Usage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   bool estimated = false;  // the upstream gave no usage; counted by the gateway's estimator
+  // Details, when the upstream gives them; each is part of the count above it. Prompt tokens
+  // read from the provider's prompt cache (OpenAI's prompt_tokens_details.cached_tokens,
+  // Anthropic's cache_read_input_tokens) and written to it (Anthropic's
+  // cache_creation_input_tokens); completion tokens spent reasoning (OpenAI's
+  // completion_tokens_details.reasoning_tokens).
+  std::optional<std::int64_t> cached_tokens;
+  std::optional<std::int64_t> cache_write_tokens;
+  std::optional<std::int64_t> reasoning_tokens;
 };
 
 struct ChatRequest {

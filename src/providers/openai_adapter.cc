@@ -25,6 +25,12 @@ std::optional<Usage> ParseUsage(const bj::object& o) {
   Usage usage;
   usage.prompt_tokens = wire::IntField(*u, "prompt_tokens").value_or(0);
   usage.completion_tokens = wire::IntField(*u, "completion_tokens").value_or(0);
+  if (const bj::object* d = wire::ObjectField(*u, "prompt_tokens_details")) {
+    usage.cached_tokens = wire::IntField(*d, "cached_tokens");
+  }
+  if (const bj::object* d = wire::ObjectField(*u, "completion_tokens_details")) {
+    usage.reasoning_tokens = wire::IntField(*d, "reasoning_tokens");
+  }
   return usage;
 }
 
@@ -139,11 +145,30 @@ class CompletionScanner : json::ScanCursor {
         if (Literal("null")) return true;  // reads like an absent field
         if (!Eat('{')) return false;
         Usage& usage = r_->usage.emplace();  // counts it does not give are 0
-        bool seen_prompt = false, seen_completion = false;
+        bool seen_prompt = false, seen_completion = false, seen_pd = false, seen_cd = false;
+        // A details object's one count (null or absent: none).
+        auto detail = [&](std::string_view name, std::optional<std::int64_t>& out) {
+          if (Literal("null")) return true;
+          if (!Eat('{')) return false;
+          bool seen = false;
+          return Members(3, [&](std::string_view k) {
+            if (k != name) return Skip(3);
+            std::int64_t n = 0;
+            if (Again(seen) || !TokenCount(n)) return false;
+            out = n;
+            return true;
+          });
+        };
         return Members(2, [&](std::string_view k) {
           if (k == "prompt_tokens") return !Again(seen_prompt) && TokenCount(usage.prompt_tokens);
           if (k == "completion_tokens") {
             return !Again(seen_completion) && TokenCount(usage.completion_tokens);
+          }
+          if (k == "prompt_tokens_details") {
+            return !Again(seen_pd) && detail("cached_tokens", usage.cached_tokens);
+          }
+          if (k == "completion_tokens_details") {
+            return !Again(seen_cd) && detail("reasoning_tokens", usage.reasoning_tokens);
           }
           return Skip(2);
         });

@@ -254,6 +254,9 @@ TEST(OpenAiAdapter, FastPassAgreesWithTheFullParseOnMutatedAnswers) {
       R"({"choices":[{"message":{"content":"t","tool_calls":[{"id":"c","type":"function",
           "function":{"name":"f","arguments":"{}"}}]}}]})",
       R"({"error":{"message":"boom"},"choices":[{"message":{"content":"e"}}]})",
+      R"({"choices":[{"message":{"content":"r"}}],"usage":{"prompt_tokens":20,"completion_tokens":9,
+          "prompt_tokens_details":{"cached_tokens":16,"audio_tokens":0},
+          "completion_tokens_details":{"reasoning_tokens":5,"accepted_prediction_tokens":0}}})",
   };
   const std::string alphabet =
       std::string("\"\\{}[],:0-+.eEu n t f\x01\x7f", 22) + "\xc3\xa9\xeb\xff";
@@ -282,6 +285,8 @@ TEST(OpenAiAdapter, FastPassAgreesWithTheFullParseOnMutatedAnswers) {
     if (f.usage) {
       EXPECT_EQ(quick->usage->prompt_tokens, f.usage->prompt_tokens) << body;
       EXPECT_EQ(quick->usage->completion_tokens, f.usage->completion_tokens) << body;
+      EXPECT_EQ(quick->usage->cached_tokens, f.usage->cached_tokens) << body;
+      EXPECT_EQ(quick->usage->reasoning_tokens, f.usage->reasoning_tokens) << body;
     }
   }
   EXPECT_GT(fast, 1000);
@@ -781,6 +786,47 @@ TEST(OpenAiAdapter, PassesReasoningThroughUnderTheUpstreamsName) {
   EXPECT_EQ(folded.content, "42");
   EXPECT_EQ(bj::value(folded.message_extra.value()),
             bj::parse(R"({"reasoning_content":"곱셈","reasoning":" 먼저"})"));
+}
+
+TEST(OpenAiAdapter, ReadsTheUsagesCachedAndReasoningTokens) {
+  constexpr std::string_view kAnswer =
+      R"({"choices":[{"message":{"content":"42"},"finish_reason":"stop"}],
+          "usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,
+          "prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},
+          "completion_tokens_details":{"reasoning_tokens":256,"audio_tokens":0}}})";
+  for (bool fast : {true, false}) {
+    std::optional<ChatResponse> r;
+    if (fast) {
+      r = openai_internal::ParseChatFast(kAnswer);
+    } else {
+      auto full = openai_internal::ParseChatFull(200, kAnswer);
+      ASSERT_EQ(full.index(), 0u);
+      r = std::get<ChatResponse>(full);
+    }
+    ASSERT_TRUE(r.has_value()) << fast;
+    EXPECT_EQ(r->usage->prompt_tokens, 2006) << fast;
+    EXPECT_EQ(r->usage->cached_tokens, 1920) << fast;
+    EXPECT_EQ(r->usage->reasoning_tokens, 256) << fast;
+    EXPECT_EQ(r->usage->cache_write_tokens, std::nullopt) << fast;
+  }
+  // Without details, or null ones: none.
+  auto plain = openai_internal::ParseChatFast(
+      R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"prompt_tokens_details":null}})");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->usage->cached_tokens, std::nullopt);
+  EXPECT_EQ(plain->usage->reasoning_tokens, std::nullopt);
+  // Streamed: the final usage chunk's.
+  auto d =
+      DecodeWhole(*kOpenAi,
+                  "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n"
+                  "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":9,"
+                  "\"prompt_tokens_details\":{\"cached_tokens\":32},"
+                  "\"completion_tokens_details\":{\"reasoning_tokens\":4}}}\n\n"
+                  "data: [DONE]\n\n");
+  ASSERT_FALSE(d.failure.has_value());
+  ASSERT_EQ(d.events.back().kind, StreamEvent::Kind::kUsage);
+  EXPECT_EQ(d.events.back().usage->cached_tokens, 32);
+  EXPECT_EQ(d.events.back().usage->reasoning_tokens, 4);
 }
 
 TEST(OpenAiStream, OversizedLineFails) {

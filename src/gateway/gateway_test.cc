@@ -34,6 +34,19 @@ using testing::FakeUpstream;
 constexpr const char* kKey = "po-gateway-test-key-0123456789abcdefgh";
 constexpr const char* kUpstreamKey = "sk-upstream-secret-never-leak-0123456789";
 
+// A streamed answer of the fake Anthropic upstream: one SSE event per data object, named by the
+// object's "type", as the Messages API names them.
+FakeResponse AnthropicSse(std::initializer_list<std::string> events) {
+  FakeResponse r;
+  r.action = FakeResponse::Action::kStream;
+  r.headers = {{"Content-Type", "text/event-stream"}};
+  for (const std::string& data : events) {
+    std::string type(bj::parse(data).at("type").as_string());
+    r.stream.push_back(testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"});
+  }
+  return r;
+}
+
 // The JSON of every `data:` event of an SSE body, in order; [DONE] is not one (sets *done).
 std::vector<bj::value> SseChunks(const std::string& body, bool* done = nullptr) {
   std::vector<bj::value> chunks;
@@ -593,30 +606,23 @@ TEST_F(GatewayTest, ReasoningIsPassedThroughPlainStreamedAndCached) {
   EXPECT_EQ(sent_next.at("messages").at(1).at("content").at(1).at("type"), "tool_use");
 
   // Streamed: thinking pieces as reasoning_content, then the signed block, then the text.
-  FakeResponse stream;
-  stream.action = FakeResponse::Action::kStream;
-  stream.headers = {{"Content-Type", "text/event-stream"}};
-  auto event = [](const std::string& type, const std::string& data) {
-    return testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"};
-  };
-  stream.stream = {
-      event("message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":9}}})"),
-      event("content_block_start", R"({"type":"content_block_start","index":0,)"
-                                   R"("content_block":{"type":"thinking","thinking":""}})"),
-      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
-                                   R"("delta":{"type":"thinking_delta","thinking":"짧게 "}})"),
-      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
-                                   R"("delta":{"type":"thinking_delta","thinking":"답하자."}})"),
-      event("content_block_delta", R"({"type":"content_block_delta","index":0,)"
-                                   R"("delta":{"type":"signature_delta","signature":"EqQC"}})"),
-      event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
-      event("content_block_delta", R"({"type":"content_block_delta","index":1,)"
-                                   R"("delta":{"type":"text_delta","text":"네."}})"),
-      event("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},)"
-                             R"("usage":{"output_tokens":30}})"),
-      event("message_stop", R"({"type":"message_stop"})"),
-  };
-  anthropic_.Enqueue(stream);
+  anthropic_.Enqueue(AnthropicSse({
+      R"({"type":"message_start","message":{"usage":{"input_tokens":9}}})",
+      R"({"type":"content_block_start","index":0,)"
+      R"("content_block":{"type":"thinking","thinking":""}})",
+      R"({"type":"content_block_delta","index":0,)"
+      R"("delta":{"type":"thinking_delta","thinking":"짧게 "}})",
+      R"({"type":"content_block_delta","index":0,)"
+      R"("delta":{"type":"thinking_delta","thinking":"답하자."}})",
+      R"({"type":"content_block_delta","index":0,)"
+      R"("delta":{"type":"signature_delta","signature":"EqQC"}})",
+      R"({"type":"content_block_stop","index":0})",
+      R"({"type":"content_block_delta","index":1,)"
+      R"("delta":{"type":"text_delta","text":"네."}})",
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},)"
+      R"("usage":{"output_tokens":30}})",
+      R"({"type":"message_stop"})",
+  }));
   auto cs = Chat(R"({"model":"claude-test","reasoning_effort":"low","stream":true,)"
                  R"("messages":[{"role":"user","content":"짧게?"}]})");
   ASSERT_EQ(cs.status, 200) << cs.body;
@@ -816,29 +822,16 @@ TEST_F(GatewayTest, AnthropicToolUseComesBackAsOpenAiToolCalls) {
                       R"({"type":"text","text":"부산은?"}])"));
 
   // Streamed: the tool_use block arrives as OpenAI tool-call pieces.
-  FakeResponse stream;
-  stream.action = FakeResponse::Action::kStream;
-  stream.headers = {{"Content-Type", "text/event-stream"}};
-  auto event = [](const std::string& type, const std::string& data) {
-    return testing::StreamStep{"event: " + type + "\ndata: " + data + "\n\n"};
-  };
-  stream.stream = {
-      event(
-          "message_start",
-          R"({"type":"message_start","message":{"usage":{"input_tokens":30,"output_tokens":1}}})"),
-      event("content_block_start",
-            R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use",)"
-            R"("id":"toolu_2","name":"get_weather","input":{}}})"),
-      event("content_block_delta",
-            R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",)"
-            R"("partial_json":"{\"city\": \"대구\"}"}})"),
-      event("content_block_stop", R"({"type":"content_block_stop","index":0})"),
-      event(
-          "message_delta",
-          R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})"),
-      event("message_stop", R"({"type":"message_stop"})"),
-  };
-  anthropic_.Enqueue(stream);
+  anthropic_.Enqueue(AnthropicSse({
+      R"({"type":"message_start","message":{"usage":{"input_tokens":30,"output_tokens":1}}})",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"tool_use",)"
+      R"("id":"toolu_2","name":"get_weather","input":{}}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta",)"
+      R"("partial_json":"{\"city\": \"대구\"}"}})",
+      R"({"type":"content_block_stop","index":0})",
+      R"({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}})",
+      R"({"type":"message_stop"})",
+  }));
   auto s = Chat(std::string(R"({"model":"claude-test","stream":true,)") + kWeatherTools +
                 R"(,"messages":[{"role":"user","content":"대구?"}]})");
   ASSERT_EQ(s.status, 200) << s.body;

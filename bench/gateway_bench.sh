@@ -104,6 +104,15 @@ STEAL0=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
 C1_ROUNDS=${C1_ROUNDS:-$((4 * ROUNDS))}
 C1_SECONDS=${C1_SECONDS:-2}
 SECONDS_PER_RUN=$C1_SECONDS
+# promptops' own time per request (its promptops_gateway_overhead_seconds histogram: the request's
+# duration in the gateway minus the upstream exchange), over the c1 rounds: the buckets' counts
+# before and after them.
+overhead_buckets() {  # -> "le count" lines, summed over models
+  curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PO_PORT/metrics" |
+    awk -F'le="' '/^promptops_gateway_overhead_seconds_bucket/ {split($2, a, "\"} "); c[a[1]] += a[2]}
+      END {for (le in c) print le, c[le]}'
+}
+OVERHEAD0=$(overhead_buckets)
 for _ in $(seq 1 "$C1_ROUNDS"); do
   measure D 1 1 "$MOCK_PORT"
   measure P 1 1 "$PO_PORT"
@@ -111,6 +120,18 @@ for _ in $(seq 1 "$C1_ROUNDS"); do
   measure N 1 1 "$PROXY_PORT"
   measure Q 1 1 "$SEP_PORT"
 done
+OVERHEAD1=$(overhead_buckets)
+# "p50 <= X us, p99 <= Y us (N requests)": the smallest bucket bound holding the quantile.
+OVERHEAD_C1=$(join -a2 -e0 -o '2.1,1.2,2.2' <(echo "$OVERHEAD0" | sort) <(echo "$OVERHEAD1" | sort) |
+  awk '{d = $3 - $2; if ($1 == "+Inf") n = d; else {le[++k] = $1; c[k] = d}}
+    END {
+      if (n <= 0) {print "n/a"; exit}
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (le[j] + 0 < le[i] + 0) {
+        t = le[i]; le[i] = le[j]; le[j] = t; t = c[i]; c[i] = c[j]; c[j] = t }
+      q50 = "> " le[k] * 1e6; q99 = q50
+      for (i = k; i >= 1; i--) { if (c[i] >= 0.5 * n) q50 = "<= " le[i] * 1e6; if (c[i] >= 0.99 * n) q99 = "<= " le[i] * 1e6 }
+      printf "p50 %s us, p99 %s us (%d requests)", q50, q99, n
+    }')
 SECONDS_PER_RUN=$SECS
 for _ in $(seq 1 "$ROUNDS"); do
   measure P64 2 64 "$PO_PORT"
@@ -215,6 +236,9 @@ mkdir -p "$ROOT/bench/results"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
   echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $Q64_RPS | $Q64_P50 | $Q64_P99 | | |"
+  echo
+  echo "promptops' own time per request at concurrency 1 (promptops_gateway_overhead_seconds over the"
+  echo "c1 rounds: the request's time in the gateway minus the upstream exchange; bucket bounds): $OVERHEAD_C1."
   echo
   echo "Added p99 at concurrency 1 in each round (path minus direct, us):"
   for name in P T N Q; do

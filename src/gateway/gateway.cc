@@ -58,6 +58,9 @@ struct Attempt {
   bool client_gone = false;
   bool circuit_open = false;  // not attempted: the upstream's circuit breaker is open
   std::int64_t ttft_us = -1;
+  // The time of the upstream exchange itself (for HTTP upstreams from sending the request to
+  // the answer's end, for the simulated provider its whole plan); the rest is the gateway's.
+  std::int64_t upstream_us = 0;
 };
 
 // Sends one piece of a streamed answer to the client: its text and, from an HTTP upstream, the
@@ -243,6 +246,7 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
     }
     complete = !failed;
   }
+  a.upstream_us = MicrosSince(t0);
   if (complete) {
     a.response.finish_reason = plan.finish_reason;
     a.response.model = req.model;
@@ -272,9 +276,11 @@ asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& r
     http::UpstreamCancel cancel;
     if (watch.gone) cancel.Cancel();
     watch.upstream = &cancel;
+    auto f0 = std::chrono::steady_clock::now();
     http::UpstreamClient::FetchResult r =
         co_await p.client->Fetch(std::move(built->method), std::move(built->path),
                                  std::move(built->headers), std::move(built->body), &cancel);
+    a.upstream_us = MicrosSince(f0);
     watch.upstream = nullptr;
     if (watch.gone) {
       a.client_gone = true;
@@ -305,6 +311,7 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
     a.failure = RequestFailure(built.error());
     co_return a;
   }
+  auto exchange0 = std::chrono::steady_clock::now();
   providers::UpstreamRequest& ur = *built;
   auto decoder = p.adapter->NewStreamDecoder();
   struct Pipe {
@@ -404,6 +411,7 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
   }
   watch.wake = nullptr;
   if (pipe.failure && !a.client_gone) a.failure = pipe.failure;
+  a.upstream_us = MicrosSince(exchange0);
   co_return a;
 }
 
@@ -474,6 +482,8 @@ struct Gateway::Impl {
     const ModelConfig* served_by = nullptr;
     int retries = 0;
     bool fallback_used = false;
+    bool called = false;           // an upstream was called (not only open circuits)
+    std::int64_t upstream_us = 0;  // the attempts' upstream exchanges and the backoff between
   };
 
   // Sets req.model to each model of the fallback chain in turn (no copy of the request).
@@ -511,6 +521,8 @@ struct Gateway::Impl {
           out.attempt = co_await CallHttp(p, req, watch);
         }
         out.served_by = m;
+        out.called = true;
+        out.upstream_us += out.attempt.upstream_us;
         // A client that left says nothing about the upstream's health.
         if (out.attempt.client_gone) co_return out;
         const auto& f = out.attempt.failure;
@@ -535,7 +547,9 @@ struct Gateway::Impl {
         std::chrono::milliseconds wait(jitter(rng));
         if (f->retry_after)
           wait = std::max(wait, std::min(*f->retry_after, config.policy.backoff_max * 5));
+        auto slept0 = std::chrono::steady_clock::now();
         co_await Sleep(wait);
+        out.upstream_us += MicrosSince(slept0);
         if (watch.gone) {
           out.attempt.client_gone = true;
           co_return out;
@@ -954,6 +968,7 @@ struct Gateway::Impl {
     trace.retries = outcome.retries;
     trace.fallback_used = outcome.fallback_used;
     trace.ttft_us = a.ttft_us;
+    trace.upstream_us = outcome.called ? outcome.upstream_us : -1;
     const ModelConfig& served = outcome.served_by ? *outcome.served_by : *st.model;
     if (outcome.fallback_used) {
       trace.provider = served.provider;

@@ -708,6 +708,36 @@ TEST_F(GatewayTest, CachedAndReasoningTokensReachTheClientAndTheCost) {
   EXPECT_NEAR(trace_of(c).cost_usd, (12 * 1.0 + 3000 * 0.25 + 1000 * 1.25 + 4 * 2.0) / 1e6, 1e-12);
 }
 
+TEST_F(GatewayTest, OverheadMetricLeavesTheUpstreamOut) {
+  Start();
+  auto sum = [&](const std::string& histogram) {
+    std::string text = telemetry_->metrics().Expose();
+    std::string line = histogram + "_sum{model=\"gpt-test\"} ";
+    std::size_t at = text.find(line);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + line.size()));
+  };
+  FakeResponse slow = testing::OpenAiChatResponse("slow", 3, 1);
+  slow.delay_before_headers = std::chrono::milliseconds(60);
+  openai_.Enqueue(slow);
+  const std::string request =
+      R"({"model":"gpt-test","temperature":0,"messages":[{"role":"user","content":"slow?"}]})";
+  auto r = Chat(request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::map<std::string, std::string> model = {{"model", "gpt-test"}};
+  EXPECT_EQ(telemetry_->metrics().Value("promptops_gateway_overhead_seconds", model), 1);
+  double duration = sum("promptops_gateway_request_duration_seconds");
+  double overhead = sum("promptops_gateway_overhead_seconds");
+  EXPECT_GE(duration, 0.060);
+  EXPECT_GE(overhead, 0);
+  // The upstream's 60 ms are not the gateway's.
+  EXPECT_LE(overhead, duration - 0.060) << "duration " << duration;
+  // A cache hit and a refused key call no upstream: not observed.
+  EXPECT_EQ(*Chat(request).Header("x-promptops-cache"), "hit");
+  auto refused = Post("/v1/chat/completions", request, {}, "po-wrong-key-0123456789");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(telemetry_->metrics().Value("promptops_gateway_overhead_seconds", model), 1);
+}
+
 TEST_F(GatewayTest, TheSimulatedModelReasonsWhenAsked) {
   Start();
   const std::string request =

@@ -25,6 +25,13 @@ namespace {
 constexpr std::string_view kOther = "_other";
 
 // 1 ms to 60 s.
+// The gateway's own time per request: tens of microseconds when all is well.
+const prometheus::Histogram::BucketBoundaries& OverheadBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
+  return kBuckets;
+}
+
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60};
@@ -141,7 +148,7 @@ struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<Series<prometheus::Counter>> requests, tokens, cost, cache, retries, fallbacks,
       upstream_errors, dropped, feedback;
-  std::unique_ptr<Series<prometheus::Histogram>> duration, ttft;
+  std::unique_ptr<Series<prometheus::Histogram>> duration, ttft, overhead;
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Counter* written = nullptr;
   prometheus::Histogram* batch_rows = nullptr;
@@ -160,6 +167,11 @@ Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)
   i.ttft = i.Make(i.Histogram("promptops_gateway_ttft_seconds",
                               "Time to the first streamed token (streamed requests only)."),
                   {"model"}, "promptops_gateway_ttft_seconds");
+  i.overhead = i.Make(i.Histogram("promptops_gateway_overhead_seconds",
+                                  "The gateway's own time per request answered by an upstream: "
+                                  "the request duration minus the upstream exchanges (and the "
+                                  "backoff between retries)."),
+                      {"model"}, "promptops_gateway_overhead_seconds");
   i.tokens = i.Make(i.Counter("promptops_gateway_tokens_total",
                               "Tokens by model and direction (input or output)."),
                     {"model", "direction"}, "promptops_gateway_tokens_total");
@@ -208,6 +220,7 @@ void Metrics::ObserveRequest(const RequestObservation& o) {
     prometheus::Counter* requests = nullptr;
     prometheus::Histogram* duration = nullptr;
     prometheus::Histogram* ttft = nullptr;
+    prometheus::Histogram* overhead = nullptr;
     prometheus::Counter* input = nullptr;
     prometheus::Counter* output = nullptr;
     prometheus::Counter* cost = nullptr;
@@ -238,6 +251,10 @@ void Metrics::ObserveRequest(const RequestObservation& o) {
   if (o.ttft_seconds >= 0) {
     if (!s.ttft) s.ttft = &i.ttft->Get({o.model}, LatencyBuckets());
     s.ttft->Observe(o.ttft_seconds);
+  }
+  if (o.overhead_seconds >= 0) {
+    if (!s.overhead) s.overhead = &i.overhead->Get({o.model}, OverheadBuckets());
+    s.overhead->Observe(o.overhead_seconds);
   }
   if (o.input_tokens > 0) {
     if (!s.input) s.input = &i.tokens->Get({o.model, "input"});

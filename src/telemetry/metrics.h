@@ -39,6 +39,9 @@ struct RequestObservation {
   int status = 200;          // HTTP status returned to the client
   double duration_seconds = 0;
   double ttft_seconds = -1;  // < 0: not streamed, not observed
+  // The gateway's own time: the duration minus the time spent on upstream exchanges; < 0: no
+  // upstream was called (not observed).
+  double overhead_seconds = -1;
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
   double cost_usd = 0;
@@ -57,7 +60,7 @@ class Metrics {
   // promptops_gateway_requests_total{prompt,version,model,status},
   // promptops_gateway_request_duration_seconds{model}, promptops_gateway_ttft_seconds{model},
   // promptops_gateway_tokens_total{model,direction}, promptops_gateway_cost_usd_total{model},
-  // promptops_gateway_cache_total{result}.
+  // promptops_gateway_cache_total{result}, promptops_gateway_overhead_seconds{model}.
   void ObserveRequest(const RequestObservation& o);
   // promptops_gateway_retries_total{provider}: one retry of an upstream call.
   void Retry(std::string_view provider);

@@ -229,8 +229,35 @@ TEST(Metrics, ObservationFromATraceRecord) {
   auto o = ObservationFrom(r, false);
   EXPECT_DOUBLE_EQ(o.duration_seconds, 1.5);
   EXPECT_LT(o.ttft_seconds, 0);
-  EXPECT_TRUE(o.cache_consulted);  // a hit implies a lookup
+  EXPECT_LT(o.overhead_seconds, 0);  // no upstream was called
+  EXPECT_TRUE(o.cache_consulted);    // a hit implies a lookup
   EXPECT_EQ(o.status, 429);
+  // The overhead is what the upstream exchanges leave of the duration.
+  r.upstream_us = 1'499'960;
+  EXPECT_DOUBLE_EQ(ObservationFrom(r, false).overhead_seconds, 40e-6);
+  r.upstream_us = 1'600'000;  // clocks read apart: never negative
+  EXPECT_DOUBLE_EQ(ObservationFrom(r, false).overhead_seconds, 0);
+}
+
+TEST(Metrics, OverheadIsAHistogramOfMicroseconds) {
+  Metrics m;
+  RequestObservation o = Request("m", 200);
+  m.ObserveRequest(o);  // no upstream: not observed
+  EXPECT_EQ(m.Value("promptops_gateway_overhead_seconds", {{"model", "m"}}), 0);
+  EXPECT_EQ(m.Expose().find("promptops_gateway_overhead_seconds_count"), std::string::npos);
+  o.overhead_seconds = 30e-6;
+  m.ObserveRequest(o);
+  o.overhead_seconds = 70e-6;
+  m.ObserveRequest(o);
+  EXPECT_EQ(m.Value("promptops_gateway_overhead_seconds", {{"model", "m"}}), 2);
+  std::string text = m.Expose();
+  EXPECT_THAT(
+      text, HasSubstr("promptops_gateway_overhead_seconds_bucket{model=\"m\",le=\"2.5e-05\"} 0\n"))
+      << text;
+  EXPECT_THAT(text,
+              HasSubstr("promptops_gateway_overhead_seconds_bucket{model=\"m\",le=\"5e-05\"} 1\n"));
+  EXPECT_THAT(
+      text, HasSubstr("promptops_gateway_overhead_seconds_bucket{model=\"m\",le=\"0.0001\"} 2\n"));
 }
 
 TEST(Metrics, TraceBatchSizesAreAHistogram) {

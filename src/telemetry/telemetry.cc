@@ -31,6 +31,10 @@ RequestObservation ObservationFrom(const TraceRecord& r, bool cache_consulted) {
   o.status = r.status;
   o.duration_seconds = static_cast<double>(r.latency_us) / 1e6;
   o.ttft_seconds = r.ttft_us < 0 ? -1 : static_cast<double>(r.ttft_us) / 1e6;
+  if (r.upstream_us >= 0) {
+    o.overhead_seconds =
+        static_cast<double>(std::max<std::int64_t>(r.latency_us - r.upstream_us, 0)) / 1e6;
+  }
   o.input_tokens = r.input_tokens;
   o.output_tokens = r.output_tokens;
   o.cost_usd = r.cost_usd;

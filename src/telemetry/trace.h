@@ -33,7 +33,11 @@ struct TraceRecord {
   double cost_usd = 0;
   std::int64_t latency_us = 0;
   std::int64_t ttft_us = -1;  // -1: not streamed
-  int status = 200;           // HTTP status returned to the client
+  // Of latency_us, the time the call spent on its upstream exchanges (and the backoff between
+  // retries); -1 when no upstream was called (a cache hit, a request refused before). For the
+  // gateway overhead metric; not stored.
+  std::int64_t upstream_us = -1;
+  int status = 200;  // HTTP status returned to the client
   // "" on success, else e.g. "rate_limited", "timeout", "upstream_5xx", "client_cancelled".
   std::string error_class;
   int retries = 0;

@@ -51,6 +51,19 @@ TEST(Config, FileThenEnvironmentOverrideDefaults) {
   EXPECT_TRUE(Validate(c).ok());
 }
 
+// The example file the docs point to is a valid configuration, with what it shows.
+TEST(Config, TheShippedExampleConfigLoads) {
+  ServeConfig c;
+  Status s = ApplyConfigFile((testing::SourceDir() / "promptops.example.yaml").string(), c);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  ASSERT_TRUE(Validate(c).ok());
+  ASSERT_TRUE(gateway::ValidateGatewayConfig(c.gateway).ok());
+  const gateway::ModelConfig* haiku = c.gateway.Find("claude-haiku");
+  ASSERT_NE(haiku, nullptr);
+  EXPECT_EQ(haiku->pricing.cached_input_per_1m, 0.08);
+  EXPECT_EQ(haiku->pricing.cache_write_per_1m, 1.00);
+}
+
 TEST(Config, TraceDurabilityIsRelaxedByDefaultAndCanBeFull) {
   ServeConfig c;
   EXPECT_EQ(c.trace_durability, "relaxed");

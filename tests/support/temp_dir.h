@@ -22,7 +22,10 @@ class TempDir {
 // Reads a whole file; empty string if missing.
 std::string ReadFile(const std::filesystem::path& p);
 void WriteFile(const std::filesystem::path& p, const std::string& content);
-// The repository root (PROMPTOPS_SOURCE_DIR, set by ctest; falls back to the working dir).
+// The repository root: PROMPTOPS_SOURCE_DIR when set (for running a test binary from elsewhere),
+// else the working directory, which ctest sets to the repository root for every test.
+// (gtest_discover_tests passes one ENVIRONMENT entry only: a second one in CMakeLists.txt was
+// split off and never reached the tests.)
 std::filesystem::path SourceDir();
 
 }  // namespace promptops::testing

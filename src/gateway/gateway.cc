@@ -233,7 +233,7 @@ asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatReques
           call["function"].get_object()["name"] = plan.tool_call->name;
         }
         piece.tool_calls = bj::array{std::move(call)};
-        providers::AccumulateToolCalls(a.response.tool_calls, piece.tool_calls);
+        providers::AppendStreamPiece(a.response, piece);
         sent = co_await (*sink)("", &piece);
       } else {
         a.response.content += plan.tokens[i];
@@ -378,11 +378,9 @@ asio::awaitable<Attempt> StreamHttp(const ProviderRuntime& p, const ChatRequest&
     while (!pipe.events.empty() && !a.client_gone) {
       providers::StreamEvent e = std::move(pipe.events.front());
       pipe.events.pop_front();
-      bool calls = e.tool_calls.is_array() && !e.tool_calls.get_array().empty();
-      bool blocks = e.thinking_blocks.is_array() && !e.thinking_blocks.get_array().empty();
+      DeltaExtras extras = DeltaExtras::Of(e);
       if (e.kind == providers::StreamEvent::Kind::kDelta &&
-          (!e.text.empty() || calls || e.logprobs.is_object() || !e.refusal.empty() ||
-           !e.reasoning.empty() || blocks)) {
+          (!e.text.empty() || extras.StandsAlone() || extras.logprobs)) {
         if (a.ttft_us < 0) a.ttft_us = MicrosSince(t0);
         providers::AppendStreamPiece(a.response, e);
         a.client_bytes_sent = true;
@@ -895,32 +893,15 @@ struct Gateway::Impl {
       // can still fall back or answer with a proper error status.
       DeltaSink sink = [&](std::string_view text,
                            const providers::StreamEvent* piece) -> asio::awaitable<bool> {
-        DeltaExtras extras;
-        if (piece) {
-          if (piece->tool_calls.is_array() && !piece->tool_calls.get_array().empty()) {
-            extras.tool_calls = &piece->tool_calls;
-          }
-          if (piece->logprobs.is_object()) extras.logprobs = &piece->logprobs;
-          extras.refusal = piece->refusal;
-          extras.reasoning = piece->reasoning;
-          extras.reasoning_field = piece->reasoning_field;
-          if (piece->thinking_blocks.is_array() && !piece->thinking_blocks.get_array().empty()) {
-            extras.thinking_blocks = &piece->thinking_blocks;
-          }
-        }
+        DeltaExtras extras = piece ? DeltaExtras::Of(*piece) : DeltaExtras{};
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
           ok = co_await w.StartStream(200, StreamHeaders(st));
           if (ok) ok = co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         }
-        // A piece with tool calls, a refusal or reasoning only has no "content", as OpenAI
-        // (and DeepSeek, for reasoning) stream them.
         std::optional<std::string_view> content;
-        if (!text.empty() || (!extras.tool_calls && extras.refusal.empty() &&
-                              extras.reasoning.empty() && !extras.thinking_blocks)) {
-          content = text;
-        }
+        if (!text.empty() || !extras.StandsAlone()) content = text;
         if (ok)
           ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, extras));
         co_return ok;

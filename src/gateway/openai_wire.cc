@@ -335,6 +335,15 @@ void AppendObjectHead(std::string& out, std::string_view id, std::string_view ob
   json::AppendString(out, model);
 }
 
+// The value, or null when there is none.
+void AppendValueOrNull(std::string& out, const bj::value* v) {
+  if (v) {
+    json::AppendValue(out, *v);
+  } else {
+    out += "null";
+  }
+}
+
 // `,"usage":{"prompt_tokens":…,"completion_tokens":…,"total_tokens":…}`.
 void AppendUsage(std::string& out, const providers::Usage& usage) {
   out += ",\"usage\":{\"prompt_tokens\":";
@@ -385,11 +394,7 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
     }
   }
   out += "},\"logprobs\":";
-  if (r.logprobs) {
-    json::AppendValue(out, *r.logprobs);
-  } else {
-    out += "null";
-  }
+  AppendValueOrNull(out, r.logprobs ? &*r.logprobs : nullptr);
   out += ",\"finish_reason\":";
   json::AppendString(out, r.finish_reason);
   out += "}]";
@@ -400,6 +405,20 @@ std::string CompletionJson(std::string_view id, std::int64_t created, std::strin
 
 // Written by hand rather than through boost::json: one chunk per streamed token makes this the
 // hottest serializer of the gateway.
+DeltaExtras DeltaExtras::Of(const providers::StreamEvent& piece) {
+  auto non_empty = [](const bj::value& v) {
+    return v.is_array() && !v.get_array().empty() ? &v : nullptr;
+  };
+  DeltaExtras x;
+  x.tool_calls = non_empty(piece.tool_calls);
+  x.logprobs = piece.logprobs.is_object() ? &piece.logprobs : nullptr;
+  x.refusal = piece.refusal;
+  x.reasoning = piece.reasoning;
+  x.reasoning_field = piece.reasoning_field;
+  x.thinking_blocks = non_empty(piece.thinking_blocks);
+  return x;
+}
+
 std::string ChunkJson(std::string_view id, std::int64_t created, std::string_view model,
                       std::optional<std::string_view> role, std::optional<std::string_view> text,
                       std::optional<std::string_view> finish_reason, const providers::Usage* usage,
@@ -448,11 +467,7 @@ std::string ChunkJson(std::string_view id, std::int64_t created, std::string_vie
     json::AppendString(out, extras.refusal);
   }
   out += "},\"logprobs\":";
-  if (extras.logprobs) {
-    json::AppendValue(out, *extras.logprobs);
-  } else {
-    out += "null";
-  }
+  AppendValueOrNull(out, extras.logprobs);
   out += ",\"finish_reason\":";
   if (finish_reason) {
     json::AppendString(out, *finish_reason);

@@ -70,6 +70,15 @@ struct DeltaExtras {
   std::string_view reasoning_field = "reasoning_content";
   // "thinking_blocks": complete signed thinking blocks (an array).
   const boost::json::value* thinking_blocks = nullptr;
+
+  // A streamed piece's extras (empty arrays and strings left out); they point into `piece`.
+  static DeltaExtras Of(const providers::StreamEvent& piece);
+  // Whether the delta carries a part that stands without "content": tool calls, a refusal,
+  // reasoning or thinking blocks. Such a delta has no "content" unless it has text, as OpenAI
+  // (and DeepSeek, for reasoning) stream them.
+  bool StandsAlone() const {
+    return tool_calls || !refusal.empty() || !reasoning.empty() || thinking_blocks;
+  }
 };
 
 // One "chat.completion.chunk" object (without the "data: " framing). `role` is set on the first

@@ -76,24 +76,20 @@ struct ThinkingBudget {
 constexpr ThinkingBudget kThinkingBudgets[] = {
     {"minimal", 1024}, {"low", 1024}, {"medium", 4096}, {"high", 16384}};
 
-// The prompt's tokens of a usage object: Anthropic counts the tokens read from and written to
-// its prompt cache apart from input_tokens; OpenAI's prompt_tokens include cached ones. Nullopt
-// when the object has none of the three.
-std::optional<std::int64_t> PromptTokens(const bj::object& usage) {
-  std::optional<std::int64_t> sum;
-  for (std::string_view key :
-       {"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}) {
-    if (auto n = wire::IntField(usage, key)) sum = sum.value_or(0) + *n;
+// Reads an Anthropic usage object into `into`, leaving the counts it does not give as they were
+// (a stream's later usage is cumulative and may leave some out). The prompt's tokens are
+// input_tokens plus the prompt cache's reads and writes, which Anthropic counts apart (OpenAI's
+// prompt_tokens include cached tokens).
+void ReadUsage(const bj::object& usage, Usage& into) {
+  auto input = wire::IntField(usage, "input_tokens");
+  auto read = wire::IntField(usage, "cache_read_input_tokens");
+  auto write = wire::IntField(usage, "cache_creation_input_tokens");
+  if (input || read || write) {
+    into.prompt_tokens = input.value_or(0) + read.value_or(0) + write.value_or(0);
   }
-  return sum;
-}
-
-// The prompt cache's counts of a usage object, where it gives them (others are left as they
-// were: a stream's later usage may repeat them or not).
-void CacheTokens(const bj::object& usage, std::optional<std::int64_t>& read,
-                 std::optional<std::int64_t>& write) {
-  if (auto n = wire::IntField(usage, "cache_read_input_tokens")) read = *n;
-  if (auto n = wire::IntField(usage, "cache_creation_input_tokens")) write = *n;
+  if (read) into.cached_tokens = read;
+  if (write) into.cache_write_tokens = write;
+  if (auto n = wire::IntField(usage, "output_tokens")) into.completion_tokens = *n;
 }
 
 std::string Where(std::size_t index) { return "messages[" + std::to_string(index) + "]"; }
@@ -463,11 +459,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
       }
       if (type == "message_start") {
         if (const bj::object* m = wire::ObjectField(*o, "message")) {
-          if (const bj::object* u = wire::ObjectField(*m, "usage")) {
-            input_tokens_ = PromptTokens(*u).value_or(0);
-            CacheTokens(*u, cached_, cache_write_);
-            output_tokens_ = wire::IntField(*u, "output_tokens").value_or(0);
-          }
+          if (const bj::object* u = wire::ObjectField(*m, "usage")) ReadUsage(*u, usage_);
         }
       } else if (type == "content_block_start") {
         // A tool_use block starts a tool call: its id and name go out first (OpenAI's first
@@ -580,21 +572,13 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
             out.push_back(std::move(ev));
           }
         }
-        if (const bj::object* u = wire::ObjectField(*o, "usage")) {
-          // Cumulative, per the API reference.
-          if (auto n = wire::IntField(*u, "output_tokens")) output_tokens_ = *n;
-          if (auto n = PromptTokens(*u)) input_tokens_ = *n;
-          CacheTokens(*u, cached_, cache_write_);
-        }
+        // Cumulative, per the API reference.
+        if (const bj::object* u = wire::ObjectField(*o, "usage")) ReadUsage(*u, usage_);
       } else if (type == "message_stop") {
         done_ = true;
         StreamEvent ev;
         ev.kind = StreamEvent::Kind::kUsage;
-        ev.usage.emplace();
-        ev.usage->prompt_tokens = input_tokens_;
-        ev.usage->completion_tokens = output_tokens_;
-        ev.usage->cached_tokens = cached_;
-        ev.usage->cache_write_tokens = cache_write_;
+        ev.usage = usage_;
         out.push_back(std::move(ev));
       }
       // ping and future event types: nothing to do.
@@ -602,9 +586,7 @@ class AnthropicStreamDecoder final : public SseStreamDecoder {
     return {};
   }
 
-  std::int64_t input_tokens_ = 0;
-  std::optional<std::int64_t> cached_, cache_write_;
-  std::int64_t output_tokens_ = 0;
+  Usage usage_;  // so far (message_start, then message_delta's cumulative counts)
   std::vector<std::int64_t> tool_blocks_;   // the content block index of each tool call so far
   std::optional<std::int64_t> json_block_;  // the block of the JSON answer's call, if any
   struct ThinkingBlock {
@@ -801,11 +783,7 @@ class AnthropicAdapter final : public Adapter {
       r.finish_reason = "stop";
     }
     if (const bj::object* u = wire::ObjectField(*o, "usage")) {
-      Usage usage;
-      usage.prompt_tokens = PromptTokens(*u).value_or(0);
-      CacheTokens(*u, usage.cached_tokens, usage.cache_write_tokens);
-      usage.completion_tokens = wire::IntField(*u, "output_tokens").value_or(0);
-      r.usage = usage;
+      ReadUsage(*u, r.usage.emplace());
     }
     return r;
   }

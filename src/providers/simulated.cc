@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "providers/adapter.h"
+#include "providers/wire_util.h"
 
 namespace promptops::providers {
 namespace {
@@ -117,26 +118,22 @@ struct ToolPick {
   const bj::object* parameters = nullptr;
 };
 std::optional<ToolPick> PickTool(const ChatRequest& req) {
-  const bj::value* tools = req.extra.if_contains("tools");
-  if (!tools || !tools->is_array()) return std::nullopt;
+  const bj::array* tools = wire::ArrayField(req.extra, "tools");
+  if (!tools) return std::nullopt;
   const bj::value* choice = req.extra.if_contains("tool_choice");
   if (choice && choice->is_string() && choice->get_string() == "none") return std::nullopt;
   std::string_view wanted;
-  if (choice && choice->is_object()) {
-    if (const bj::value* fn = choice->get_object().if_contains("function"); fn && fn->is_object()) {
-      if (const bj::value* n = fn->get_object().if_contains("name"); n && n->is_string()) {
-        wanted = n->get_string();
-      }
-    }
-  }
+  const bj::object* chosen = choice ? choice->if_object() : nullptr;
+  const bj::object* chosen_fn = chosen ? wire::ObjectField(*chosen, "function") : nullptr;
+  if (const bj::string* n = chosen_fn ? wire::StringField(*chosen_fn, "name") : nullptr)
+    wanted = *n;
   std::optional<ToolPick> first;
-  for (const bj::value& t : tools->get_array()) {
+  for (const bj::value& t : *tools) {
     const bj::object* tool = t.if_object();
-    const bj::value* fn = tool ? tool->if_contains("function") : nullptr;
-    const bj::value* name = fn && fn->is_object() ? fn->get_object().if_contains("name") : nullptr;
-    if (!name || !name->is_string()) continue;
-    const bj::value* params = fn->get_object().if_contains("parameters");
-    ToolPick pick{std::string(name->get_string()), params ? params->if_object() : nullptr};
+    const bj::object* fn = tool ? wire::ObjectField(*tool, "function") : nullptr;
+    const bj::string* name = fn ? wire::StringField(*fn, "name") : nullptr;
+    if (!name) continue;
+    ToolPick pick{std::string(*name), wire::ObjectField(*fn, "parameters")};
     if (wanted.empty() || pick.name == wanted) return pick;
     if (!first) first = std::move(pick);
   }
@@ -151,19 +148,14 @@ struct JsonFormat {
 };
 JsonFormat JsonFormatOf(const ChatRequest& req) {
   JsonFormat f;
-  const bj::value* rf = req.extra.if_contains("response_format");
-  const bj::object* o = rf ? rf->if_object() : nullptr;
-  const bj::value* type = o ? o->if_contains("type") : nullptr;
-  if (!type || !type->is_string()) return f;
-  if (type->get_string() == "json_object") f.json = true;
-  if (type->get_string() == "json_schema") {
-    const bj::value* js = o->if_contains("json_schema");
-    const bj::value* schema =
-        js && js->is_object() ? js->get_object().if_contains("schema") : nullptr;
-    if (schema && schema->is_object()) {
-      f.json = true;
-      f.schema = &schema->get_object();
-    }
+  const bj::object* o = wire::ObjectField(req.extra, "response_format");
+  const bj::string* type = o ? wire::StringField(*o, "type") : nullptr;
+  if (!type) return f;
+  if (*type == "json_object") f.json = true;
+  if (*type == "json_schema") {
+    const bj::object* js = wire::ObjectField(*o, "json_schema");
+    f.schema = js ? wire::ObjectField(*js, "schema") : nullptr;
+    f.json = f.schema != nullptr;
   }
   return f;
 }
@@ -275,25 +267,24 @@ Status ValidateSimulatedConfig(const SimulatedConfig& cfg) {
   return OkStatus();
 }
 
-std::string SimulatedPlan::Content() const {
+namespace {
+std::string Joined(const std::vector<std::string>& tokens) {
   std::string s;
   for (const auto& t : tokens) s += t;
   return s;
 }
+}  // namespace
 
-std::string SimulatedPlan::Reasoning() const {
-  std::string s;
-  for (const auto& t : reasoning_tokens) s += t;
-  return s;
-}
+std::string SimulatedPlan::Content() const { return Joined(tokens); }
+std::string SimulatedPlan::Reasoning() const { return Joined(reasoning_tokens); }
 
 namespace {
 
 // The reasoning rule's length for the request's reasoning_effort: 0 when it does not apply.
 std::size_t ReasoningLength(const ChatRequest& req) {
-  const bj::value* effort = req.extra.if_contains("reasoning_effort");
-  if (!effort || !effort->is_string() || effort->get_string() == "none") return 0;
-  const bj::string& e = effort->get_string();
+  const bj::string* effort = wire::StringField(req.extra, "reasoning_effort");
+  if (!effort || *effort == "none") return 0;
+  const bj::string& e = *effort;
   if (e == "minimal") return 8;
   if (e == "low") return 16;
   if (e == "high") return 64;

@@ -98,7 +98,7 @@ class TracesApiTest : public ::testing::Test {
       r.error_class = i == 4 ? "rate_limited" : (i == 5 ? "client_cancelled" : "");
       r.request_body = R"({"messages":[{"role":"user","content":"hi"}]})";
       r.response_body = "{}";
-      ASSERT_TRUE(telemetry_->RecordRequest(r));
+      ASSERT_TRUE(telemetry_->RecordRequest(std::move(r)));
     }
     telemetry_->writer().Flush();
   }

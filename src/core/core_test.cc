@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <random>
 #include <set>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/json.h"
+#include "core/json_scan.h"
 #include "core/utf8.h"
 
 namespace promptops {
@@ -78,6 +80,71 @@ TEST(Base64, EncodesRfc4648VectorsAndRoundTrips) {
   EXPECT_FALSE(Base64Decode("a$==").has_value());
 }
 
+// The 16-byte steps against a byte-by-byte reference: every stop byte at every position of runs
+// shorter and longer than a step, and the tail after the last whole step.
+TEST(JsonScan, SkipsMatchAByteByByteReference) {
+  auto plain_ref = [](const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++i;
+    }
+    return i;
+  };
+  auto unescaped_ref = [](const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      ++i;
+    }
+    return i;
+  };
+  auto check = [&](const std::string& s) {
+    auto* b = reinterpret_cast<const unsigned char*>(s.data());
+    ASSERT_EQ(static_cast<std::size_t>(json::SkipPlainAscii(b, b + s.size()) - b), plain_ref(s))
+        << s;
+    ASSERT_EQ(
+        static_cast<std::size_t>(json::SkipUnescaped(s.data(), s.data() + s.size()) - s.data()),
+        unescaped_ref(s))
+        << s;
+  };
+  const char stops[] = {'"',
+                        '\\',
+                        '\0',
+                        '\n',
+                        0x1F,
+                        0x20,
+                        0x7E,
+                        0x7F,
+                        static_cast<char>(0x80),
+                        static_cast<char>(0xC3),
+                        static_cast<char>(0xFF)};
+  for (std::size_t len = 0; len <= 40; ++len) {
+    std::string base(len, 'a');
+    check(base);
+    for (std::size_t at = 0; at < len; ++at) {
+      for (char c : stops) {
+        std::string s = base;
+        s[at] = c;
+        check(s);
+        if (at + 3 < len) {  // a second stop later changes nothing
+          s[at + 3] = '"';
+          check(s);
+        }
+      }
+    }
+  }
+  check("안녕하세요, \"world\"");  // UTF-8 ends a plain run but needs no escape
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 48, '\0');
+    for (char& c : s) c = static_cast<char>(rng() % 8 == 0 ? rng() % 256 : 'a' + rng() % 26);
+    check(s);
+  }
+}
+
 TEST(FastId, HasRequestedLengthAlphabetAndDoesNotRepeat) {
   std::set<std::string> seen;
   for (int i = 0; i < 10000; ++i) {
@@ -105,6 +172,41 @@ TEST(FastId, UsesEveryCharacterEvenlyAtAnyLength) {
   for (const auto& [c, n] : count) {
     EXPECT_NEAR(n, expected, expected * 0.2) << "character " << c;
   }
+}
+
+TEST(FastId, EveryPositionOfADrawIsEven) {
+  // Eight characters come from one 64-bit draw, the later ones from its lower bits: each position
+  // must still be spread evenly over the alphabet.
+  constexpr int kIds = 31000;
+  std::array<std::map<char, int>, 9> count;
+  for (int i = 0; i < kIds; ++i) {
+    auto id = FastId(9);  // one draw and one character of the next
+    for (std::size_t k = 0; k < id.size(); ++k) ++count[k][id[k]];
+  }
+  double expected = kIds / 62.0;
+  for (std::size_t k = 0; k < count.size(); ++k) {
+    ASSERT_EQ(count[k].size(), 62u) << "position " << k;
+    double chi2 = 0;
+    for (const auto& [c, n] : count[k]) chi2 += (n - expected) * (n - expected) / expected;
+    // 61 degrees of freedom: the 99.99th percentile is ~111.
+    EXPECT_LT(chi2, 111.0) << "position " << k;
+  }
+}
+
+TEST(ConstantTimeEquals, ComparesEveryByteAndTheLength) {
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  std::string key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX";
+  EXPECT_TRUE(ConstantTimeEquals(key, std::string(key)));
+  for (std::size_t i = 0; i < key.size(); ++i) {  // a difference in any word or in the tail
+    std::string other = key;
+    other[i] ^= 0x01;
+    EXPECT_FALSE(ConstantTimeEquals(key, other)) << "byte " << i;
+  }
+  for (std::size_t n : {1u, 7u, 8u, 9u, 63u}) {
+    EXPECT_TRUE(ConstantTimeEquals(key.substr(0, n), key.substr(0, n)));
+    EXPECT_FALSE(ConstantTimeEquals(key.substr(0, n), key.substr(0, n + 1)));
+  }
+  EXPECT_FALSE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
 }
 
 TEST(TimeOrderedId, HasTheShapeOfATraceId) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/json_scan.h"
 #include "core/utf8.h"
 
 namespace promptops::json {
@@ -60,7 +61,7 @@ void AppendSerialized(std::string& out, const T& v) {
 // nested deeper than kMaxDepth (Boost.JSON's serializer does not recurse on the stack).
 void AppendValue(std::string& out, const bj::value& v, int depth);
 void AppendValue(std::string& out, const bj::array& a, int depth) {
-  if (depth > kMaxDepth) return AppendSerialized(out, a);
+  if (depth > static_cast<int>(kMaxDepth)) return AppendSerialized(out, a);
   out += '[';
   bool first = true;
   for (const auto& e : a) {
@@ -71,7 +72,7 @@ void AppendValue(std::string& out, const bj::array& a, int depth) {
   out += ']';
 }
 void AppendValue(std::string& out, const bj::object& o, int depth) {
-  if (depth > kMaxDepth) return AppendSerialized(out, o);
+  if (depth > static_cast<int>(kMaxDepth)) return AppendSerialized(out, o);
   out += '{';
   bool first = true;
   for (const auto& kv : o) {
@@ -120,15 +121,8 @@ void AppendValue(std::string& out, const bj::object& v) { AppendValue(out, v, 0)
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  static constexpr auto kEscaped = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[c] = true;
-    t['"'] = true;
-    t['\\'] = true;
-    return t;
-  }();
-  std::size_t i = 0;
-  while (i < s.size() && !kEscaped[static_cast<unsigned char>(s[i])]) ++i;
+  const char* end = s.data() + s.size();
+  std::size_t i = static_cast<std::size_t>(SkipUnescaped(s.data(), end) - s.data());
   if (i == s.size()) {  // nothing to escape (the usual case): the quotes and the text at once
     std::size_t at = out.size();
     out.append(s.size() + 2, '"');
@@ -138,9 +132,8 @@ void AppendString(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size() + 8);
   out += '"';
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (; i < s.size(); ++i) {
+  while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (!kEscaped[c]) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -170,6 +163,7 @@ void AppendString(std::string& out, std::string_view s) {
         out += kHex[c >> 4];
         out += kHex[c & 0xF];
     }
+    i = static_cast<std::size_t>(SkipUnescaped(s.data() + run, end) - s.data());
   }
   out.append(s.data() + run, s.size() - run);
   out += '"';

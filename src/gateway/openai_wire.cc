@@ -101,15 +101,15 @@ class RequestScanner : json::ScanCursor {
  public:
   explicit RequestScanner(std::string_view text) : ScanCursor(text) {}
 
-  std::optional<InboundChat> Scan() {
-    InboundChat c;
+  // Fills `c` (a default one) and returns true, or returns false with `c` in no useful state.
+  bool Scan(InboundChat& c) {
     unsigned seen = 0;  // one bit per member: a repeated one is the full parse's case
-    if (!Eat('{')) return std::nullopt;
-    if (Eat('}')) return std::nullopt;  // no model: an error, worded by the full parse
+    if (!Eat('{')) return false;
+    if (Eat('}')) return false;  // no model: an error, worded by the full parse
     do {
       std::string_view key;
       SkipSpace();
-      if (!PlainString(key) || !Eat(':')) return std::nullopt;
+      if (!PlainString(key) || !Eat(':')) return false;
       SkipSpace();
       int bit;
       bool ok;
@@ -140,22 +140,22 @@ class RequestScanner : json::ScanCursor {
         ok = PlainString(v);
         c.user.assign(v);
       } else {
-        return std::nullopt;
+        return false;
       }
-      if (!ok || (seen & (1u << bit))) return std::nullopt;
+      if (!ok || (seen & (1u << bit))) return false;
       seen |= 1u << bit;
     } while (Eat(','));
-    if (!Eat('}')) return std::nullopt;
+    if (!Eat('}')) return false;
     SkipSpace();
-    if (!AtEnd()) return std::nullopt;
+    if (!AtEnd()) return false;
     // What the full parse would refuse (it words the error) or treat specially.
-    if (!(seen & 1u) || c.messages.empty()) return std::nullopt;
-    if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) return std::nullopt;
-    if (c.max_tokens && *c.max_tokens < 1) return std::nullopt;
+    if (!(seen & 1u) || c.messages.empty()) return false;
+    if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) return false;
+    if (c.max_tokens && *c.max_tokens < 1) return false;
     auto ref = ParseModelRef(c.model);
-    if (!ref.ok()) return std::nullopt;
+    if (!ref.ok()) return false;
     c.ref = std::move(ref).value();
-    return c;
+    return true;
   }
 
  private:
@@ -220,12 +220,16 @@ class RequestScanner : json::ScanCursor {
 }  // namespace
 
 std::optional<InboundChat> ParseChatRequestFast(std::string_view body) {
-  return RequestScanner(body).Scan();
+  std::optional<InboundChat> out(std::in_place);
+  if (!RequestScanner(body).Scan(*out)) out.reset();
+  return out;
 }
 
 Result<InboundChat> ParseChatRequest(std::string_view body) {
-  if (auto fast = ParseChatRequestFast(body)) return std::move(*fast);
-  return ParseChatRequestFull(body);
+  // Filled in place and returned by name (one InboundChat, not moved through an optional).
+  Result<InboundChat> out{InboundChat()};
+  if (!RequestScanner(body).Scan(*out)) out = ParseChatRequestFull(body);
+  return out;
 }
 
 Result<InboundChat> ParseChatRequestFull(std::string_view body) {

@@ -234,6 +234,38 @@ TEST(Message, HeaderLookupIsCaseInsensitive) {
   EXPECT_EQ(req.Header("absent"), std::nullopt);
 }
 
+// Eight bytes at a time against a byte-by-byte reference: every byte value at every position
+// of names shorter and longer than a word (the overlapping last word too).
+TEST(Message, EqualsIgnoreCaseMatchesAByteByByteReference) {
+  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  auto reference = [&](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (std::size_t len : {0u, 1u, 7u, 8u, 9u, 14u, 16u, 17u, 23u}) {
+    std::string base;
+    for (std::size_t i = 0; i < len; ++i) base += static_cast<char>("Content-Length-X"[i % 16]);
+    for (std::size_t at = 0; at < len; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string other = base;
+        other[at] = static_cast<char>(c);
+        ASSERT_EQ(EqualsIgnoreCase(base, other), reference(base, other))
+            << "length " << len << ", byte " << c << " at " << at;
+        ASSERT_EQ(EqualsIgnoreCase(other, base), reference(other, base));
+      }
+    }
+  }
+  EXPECT_TRUE(EqualsIgnoreCase("TRANSFER-ENCODING", "transfer-encoding"));
+  EXPECT_FALSE(EqualsIgnoreCase("transfer-encodinG", "transfer-encoding!"));
+  EXPECT_FALSE(EqualsIgnoreCase("x-promptops-trace", "x-promptops-tracf"));
+  EXPECT_FALSE(EqualsIgnoreCase("@[`{", "`{@["));  // the bytes next to the letters do not fold
+}
+
 TEST(Message, ResponseFactories) {
   Response e = Response::FromError(Error::NotFound("no prompt 'x'"));
   EXPECT_EQ(e.status, 404);

@@ -250,10 +250,8 @@ class CompletionScanner : json::ScanCursor {
     bool escaped = false;
     p_ = start;
     for (;;) {
-      const unsigned char* p = p_;
-      while (p < end_ && kPlain[*p]) ++p;  // printable ASCII
-      p_ = p;
-      if (p_ >= end_) return false;  // no closing quote
+      p_ = json::SkipPlainAscii(p_, end_);  // printable ASCII
+      if (p_ >= end_) return false;         // no closing quote
       unsigned char c = *p_;
       if (c >= 0x80) {
         std::size_t n = utf8::SequenceLength(p_, end_);
@@ -379,13 +377,6 @@ class CompletionScanner : json::ScanCursor {
       out += static_cast<char>(0x80 | (cp & 0x3F));
     }
   }
-
-  // Bytes a string may hold as they are and that end no fast run: printable ASCII but '"', '\\'.
-  static constexpr auto kPlain = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-    return t;
-  }();
 
   ChatResponse* r_ = nullptr;
   bool has_choices_ = false;

@@ -43,7 +43,7 @@ RequestObservation ObservationFrom(const TraceRecord& r, bool cache_consulted) {
   return o;
 }
 
-bool Telemetry::RecordRequest(TraceRecord record, bool cache_consulted) {
+bool Telemetry::RecordRequest(TraceRecord&& record, bool cache_consulted) {
   metrics_.ObserveRequest(ObservationFrom(record, cache_consulted));
   return writer_.Enqueue(std::move(record));
 }

@@ -47,7 +47,7 @@ class Telemetry {
 
   // The gateway's per-request call: updates the request metrics from the record and queues it
   // for storage. Returns false if the trace was dropped (counted; see TraceWriter).
-  bool RecordRequest(TraceRecord record, bool cache_consulted = false);
+  bool RecordRequest(TraceRecord&& record, bool cache_consulted = false);
 
   Metrics& metrics() { return metrics_; }
   TraceWriter& writer() { return writer_; }

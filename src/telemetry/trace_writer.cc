@@ -39,7 +39,7 @@ TraceWriter::TraceWriter(store::Store& store, TraceWriterOptions options, Metric
 
 TraceWriter::~TraceWriter() { Stop(); }
 
-bool TraceWriter::Enqueue(TraceRecord r) {
+bool TraceWriter::Enqueue(TraceRecord&& r) {
   std::unique_lock lock(mu_);
   if (stopping_) {
     Drop("stopped", 1);

@@ -69,7 +69,7 @@ class TraceWriter {
 
   // Queues a record for storage. Returns false (and counts a drop) when the queue is full or
   // the writer is stopped. Never blocks on I/O.
-  bool Enqueue(TraceRecord r);
+  bool Enqueue(TraceRecord&& r);
   // Waits until every record enqueued before this call has been stored (or dropped as
   // write_failed).
   void Flush();

@@ -18,6 +18,21 @@
 
 namespace promptops::json {
 
+namespace scan_internal {
+// Bytes that continue a plain run (SkipPlainAscii) and bytes written as they are (SkipUnescaped),
+// for the last bytes of a text, which are most of a short string's.
+inline constexpr std::array<bool, 256> kPlainAscii = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+inline constexpr std::array<bool, 256> kUnescaped = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x100; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+}  // namespace scan_internal
+
 // The first byte in [p, end) that is not printable ASCII (0x20-0x7F) or is '"' or '\\': where a
 // plain run of a JSON string's text ends (its closing quote, an escape, a control character or
 // the lead byte of a UTF-8 sequence); `end` if none. 16 bytes per step with SSE2 (the baseline of
@@ -37,7 +52,7 @@ inline const unsigned char* SkipPlainAscii(const unsigned char* p, const unsigne
     p += 16;
   }
 #endif
-  while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+  while (p < end && scan_internal::kPlainAscii[*p]) ++p;
   return p;
 }
 
@@ -58,11 +73,7 @@ inline const char* SkipUnescaped(const char* p, const char* end) {
     p += 16;
   }
 #endif
-  while (p < end) {
-    auto c = static_cast<unsigned char>(*p);
-    if (c < 0x20 || c == '"' || c == '\\') break;
-    ++p;
-  }
+  while (p < end && scan_internal::kUnescaped[static_cast<unsigned char>(*p)]) ++p;
   return p;
 }
 

@@ -277,17 +277,18 @@ asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& r
     if (watch.gone) cancel.Cancel();
     watch.upstream = &cancel;
     auto f0 = std::chrono::steady_clock::now();
-    http::UpstreamClient::FetchResult r =
-        co_await p.client->Fetch(std::move(built->method), std::move(built->path),
-                                 std::move(built->headers), std::move(built->body), &cancel);
+    std::pair<http::UpstreamResponseHead, std::string> r;
+    Status st =
+        co_await p.client->FetchInto(std::move(built->method), std::move(built->path),
+                                     std::move(built->headers), std::move(built->body), r, &cancel);
     a.upstream_us = MicrosSince(f0);
     watch.upstream = nullptr;
     if (watch.gone) {
       a.client_gone = true;
-    } else if (!r.ok()) {
-      a.failure = TransportFailure(r.error());
+    } else if (!st.ok()) {
+      a.failure = TransportFailure(st.error());
     } else {
-      const auto& [head, body] = r.value();
+      const auto& [head, body] = r;
       auto parsed = p.adapter->ParseChat(head.status, body, RetryAfter(head.headers));
       if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
         a.failure = *f;

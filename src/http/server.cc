@@ -173,25 +173,41 @@ bool BodilessStatus(int status) { return status < 200 || status == 204 || status
 
 // --- Write fast path (http/send_now.h) ---------------------------------------------------------
 
-// Writes `bufs`: at once while the kernel takes them, the rest with an async write under
-// `timeout`. Returns false when the connection failed.
-// (GCC 12: these coroutines keep one co_return at the end and put each co_await result in a
-// variable first; `if (!co_await f()) co_return ...` resumed a destroyed frame here.)
+// The first step of writing `bufs`: what the kernel takes now, without an asynchronous
+// operation (usually all of it). Returns true when that finished the write, with `ok` false if
+// the connection failed; false when a rest is left in `bufs`, for WriteRest. Callers on the hot
+// path use this pair directly, so that a response that goes out at once costs no coroutine.
 template <std::size_t N>
-asio::awaitable<bool> WriteAll(beast::tcp_stream& stream, std::array<asio::const_buffer, N> bufs,
-                               std::chrono::milliseconds timeout) {
+bool SendNowOrLeaveRest(beast::tcp_stream& stream, std::array<asio::const_buffer, N>& bufs,
+                        bool& ok) {
   std::size_t total = 0;
   for (const auto& b : bufs) total += b.size();
   std::ptrdiff_t sent = detail::SendNow(stream.socket(), bufs);
-  bool ok = sent >= 0;
-  if (ok && static_cast<std::size_t>(sent) < total) {
-    // Skip what went out, then write the rest asynchronously.
-    detail::Consume(bufs, static_cast<std::size_t>(sent));
-    stream.expires_after(timeout);
-    auto [ec, n] = co_await asio::async_write(stream, bufs, kTuple);
-    stream.expires_never();
-    ok = !ec;
-  }
+  ok = sent >= 0;
+  if (!ok || static_cast<std::size_t>(sent) == total) return true;
+  detail::Consume(bufs, static_cast<std::size_t>(sent));  // skip what went out
+  return false;
+}
+
+// Writes `bufs` with an async write under `timeout`. Returns false when the connection failed.
+// (GCC 12: these coroutines keep one co_return at the end and put each co_await result in a
+// variable first; `if (!co_await f()) co_return ...` resumed a destroyed frame here.)
+template <std::size_t N>
+asio::awaitable<bool> WriteRest(beast::tcp_stream& stream, std::array<asio::const_buffer, N> bufs,
+                                std::chrono::milliseconds timeout) {
+  stream.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(stream, bufs, kTuple);
+  stream.expires_never();
+  co_return !ec;
+}
+
+// Writes `bufs`: at once while the kernel takes them, the rest with an async write under
+// `timeout`. Returns false when the connection failed.
+template <std::size_t N>
+asio::awaitable<bool> WriteAll(beast::tcp_stream& stream, std::array<asio::const_buffer, N> bufs,
+                               std::chrono::milliseconds timeout) {
+  bool ok = false;
+  if (!SendNowOrLeaveRest(stream, bufs, ok)) ok = co_await WriteRest(stream, bufs, timeout);
   co_return ok;
 }
 
@@ -494,6 +510,10 @@ class Server::Impl {
   // Writes `res`; false if the connection failed. HEAD responses get headers only.
   asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, std::string_view method,
                                       const std::string& request_id, Response res, bool keep_alive);
+  // The head of `res` for a request of `method`; `body` is set to the bytes that follow it
+  // (none for a bodiless status or a HEAD request).
+  static std::string HeadAndBody(std::string_view method, const std::string& request_id,
+                                 const Response& res, bool keep_alive, std::string_view& body);
   // Half-closes and discards what the peer still sends for a moment, so that an error response
   // written before the request was fully read is not destroyed by a TCP reset.
   asio::awaitable<void> LingeringClose(beast::tcp_stream& stream);
@@ -786,8 +806,16 @@ asio::awaitable<bool> Server::Impl::RunAsync(const AsyncRoute& route, Request& r
   *bytes = res.body.size();
   if (writer.ClientGone()) co_return false;
   keep_alive = keep_alive && !stopping_;
-  bool written =
-      co_await WriteResponse(stream, req.method, req.request_id, std::move(res), keep_alive);
+  // WriteResponse inline: a response the kernel takes at once (the usual case) costs no
+  // coroutine frame more.
+  std::string_view body;
+  std::string head = HeadAndBody(req.method, req.request_id, res, keep_alive, body);
+  std::array bufs{asio::const_buffer(head.data(), head.size()),
+                  asio::const_buffer(body.data(), body.size())};
+  bool written = false;
+  if (!SendNowOrLeaveRest(stream, bufs, written)) {
+    written = co_await WriteRest(stream, bufs, opts_.request_timeout);
+  }
   co_return written&& keep_alive;
 }
 
@@ -811,15 +839,21 @@ Response Server::Impl::CallHandler(const Handler& h, Request& req) {
   return Response::FromError(Error::Internal("internal error (request " + req.request_id + ")"));
 }
 
+std::string Server::Impl::HeadAndBody(std::string_view method, const std::string& request_id,
+                                      const Response& res, bool keep_alive,
+                                      std::string_view& body) {
+  bool bodiless = BodilessStatus(res.status);
+  body = bodiless || method == "HEAD" ? std::string_view() : std::string_view(res.body);
+  return ResponseHead(res.status, res.headers, request_id, keep_alive,
+                      bodiless ? std::nullopt : std::optional<std::size_t>(res.body.size()), false);
+}
+
 asio::awaitable<bool> Server::Impl::WriteResponse(beast::tcp_stream& stream,
                                                   std::string_view method,
                                                   const std::string& request_id, Response res,
                                                   bool keep_alive) {
-  bool bodiless = BodilessStatus(res.status);
-  std::string head =
-      ResponseHead(res.status, res.headers, request_id, keep_alive,
-                   bodiless ? std::nullopt : std::optional<std::size_t>(res.body.size()), false);
-  std::string_view body = bodiless || method == "HEAD" ? std::string_view() : res.body;
+  std::string_view body;
+  std::string head = HeadAndBody(method, request_id, res, keep_alive, body);
   bool ok = co_await WriteAll(stream,
                               std::array{asio::const_buffer(head.data(), head.size()),
                                          asio::const_buffer(body.data(), body.size())},

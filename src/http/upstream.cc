@@ -394,8 +394,12 @@ class UpstreamClient::Impl {
   using OnHead = std::function<bool(UpstreamResponseHead&)>;
   using OnData = std::function<bool(std::string_view)>;
 
-  asio::awaitable<Status> Call(std::string_view method, std::string_view path, Headers& headers,
-                               std::string& body, const OnHead& on_head, const OnData& on_data,
+  using Fetched = std::pair<UpstreamResponseHead, std::string>;
+  // One call; its arguments are its own (by value), so that Fetch and Stream need no frame of
+  // their own around it. With `collect`, the head and body are stored there and the callbacks
+  // are not used.
+  asio::awaitable<Status> Call(std::string method, std::string path, Headers headers,
+                               std::string body, Fetched* collect, OnHead on_head, OnData on_data,
                                UpstreamCancel* cancel);
 
   std::size_t Idle() { return pool_->Size(); }
@@ -585,10 +589,20 @@ asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
   co_return Outcome{OkStatus(), reusable, false};
 }
 
-asio::awaitable<Status> UpstreamClient::Impl::Call(std::string_view method, std::string_view path,
-                                                   Headers& headers, std::string& body,
-                                                   const OnHead& on_head, const OnData& on_data,
+asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::string path,
+                                                   Headers headers, std::string body,
+                                                   Fetched* collect, OnHead on_head, OnData on_data,
                                                    UpstreamCancel* cancel) {
+  if (collect) {
+    on_head = [collect](UpstreamResponseHead& h) {
+      collect->first = std::move(h);
+      return true;
+    };
+    on_data = [collect](std::string_view piece) {
+      collect->second.append(piece);
+      return true;
+    };
+  }
   if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
     co_return Error::InvalidArgument("invalid HTTP method");
   }
@@ -694,28 +708,27 @@ asio::awaitable<UpstreamClient::FetchResult> UpstreamClient::Fetch(std::string m
                                                                    Headers headers,
                                                                    std::string body,
                                                                    UpstreamCancel* cancel) {
-  UpstreamResponseHead head;
-  std::string out;
-  Status st = co_await impl_->Call(
-      method, path, headers, body,
-      [&head](UpstreamResponseHead& h) {
-        head = std::move(h);
-        return true;
-      },
-      [&out](std::string_view piece) {
-        out.append(piece);
-        return true;
-      },
-      cancel);
+  Impl::Fetched out;
+  Status st = co_await impl_->Call(std::move(method), std::move(path), std::move(headers),
+                                   std::move(body), &out, nullptr, nullptr, cancel);
   if (!st.ok()) co_return std::move(st).error();
-  co_return std::make_pair(std::move(head), std::move(out));
+  co_return std::move(out);
+}
+
+asio::awaitable<Status> UpstreamClient::FetchInto(std::string method, std::string path,
+                                                  Headers headers, std::string body,
+                                                  std::pair<UpstreamResponseHead, std::string>& out,
+                                                  UpstreamCancel* cancel) {
+  return impl_->Call(std::move(method), std::move(path), std::move(headers), std::move(body), &out,
+                     nullptr, nullptr, cancel);
 }
 
 asio::awaitable<Status> UpstreamClient::Stream(
     std::string method, std::string path, Headers headers, std::string body,
     std::function<bool(const UpstreamResponseHead&)> on_head,
     std::function<bool(std::string_view)> on_data, UpstreamCancel* cancel) {
-  co_return co_await impl_->Call(method, path, headers, body, on_head, on_data, cancel);
+  return impl_->Call(std::move(method), std::move(path), std::move(headers), std::move(body),
+                     nullptr, std::move(on_head), std::move(on_data), cancel);
 }
 
 std::size_t UpstreamClient::idle_connections() const { return impl_->Idle(); }

@@ -128,6 +128,12 @@ class UpstreamClient {
   // Content-Length, Transfer-Encoding or Connection are dropped.
   boost::asio::awaitable<FetchResult> Fetch(std::string method, std::string path, Headers headers,
                                             std::string body, UpstreamCancel* cancel = nullptr);
+  // Fetch into `out` (its head and body; the caller keeps it alive until the call is done): the
+  // same call without a coroutine of its own around it, for the gateway's hot path.
+  boost::asio::awaitable<Status> FetchInto(std::string method, std::string path, Headers headers,
+                                           std::string body,
+                                           std::pair<UpstreamResponseHead, std::string>& out,
+                                           UpstreamCancel* cancel = nullptr);
 
   // Like Fetch, but hands the response to callbacks as it arrives: on_head once with the
   // status and headers, then on_data with each piece of the de-chunked body as soon as it is

@@ -148,6 +148,31 @@ TEST_F(UpstreamTest, FetchSendsHeadersAndBodyToBasePath) {
   EXPECT_EQ(r->second, "hi");
 }
 
+// FetchInto: the same call as Fetch (the gateway's hot path), its answer in the caller's pair;
+// the arguments are the call's own, so temporaries passed to it may go before it runs.
+TEST_F(UpstreamTest, FetchIntoFillsTheCallersPairAndReportsErrors) {
+  client_ = MakeClient();
+  std::pair<UpstreamResponseHead, std::string> out;
+  asio::awaitable<Status> call = [&] {
+    std::string path = "/echo?q=2";
+    return client_->FetchInto("POST", path, {{"x-api-key", "sk-into"}}, std::string(3, 'z'), out);
+  }();  // `path` is gone before the call starts
+  Status st = RunSync(ioc_, std::move(call));
+  ASSERT_TRUE(st.ok()) << st.error().ToString();
+  EXPECT_EQ(out.first.status, 201);
+  EXPECT_EQ(out.first.Header("x-seen"), "sk-into");
+  EXPECT_EQ(out.first.Header("x-target"), "/v1/echo?q=2");
+  EXPECT_EQ(out.second, "zzz");
+  EXPECT_EQ(client_->idle_connections(), 1u);  // read to the end: pooled
+
+  std::pair<UpstreamResponseHead, std::string> refused;
+  st = RunSync(ioc_, client_->FetchInto("GET", "/x", {{"bad name", "v"}}, "", refused));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.first.status, 0);
+  EXPECT_EQ(refused.second, "");
+}
+
 // response_headers: only the named fields are kept (names case-insensitive); the body and the
 // framing are not affected.
 TEST_F(UpstreamTest, OnlyTheResponseHeadersAskedForAreKept) {
@@ -552,7 +577,9 @@ TEST_F(UpstreamTest, HeadComesBeforeTheBodyThatArrivedWithIt) {
                                 }));
     EXPECT_FALSE(data_before_head);
     EXPECT_EQ(st.ok(), c.ok) << (st.ok() ? "" : st.error().ToString());
-    if (c.ok) EXPECT_EQ(body, c.body);
+    if (c.ok) {
+      EXPECT_EQ(body, c.body);
+    }
   }
 }
 

@@ -154,7 +154,7 @@ asio::awaitable<void> Sleep(std::chrono::microseconds d) {
 
 // --- the simulated provider: executes a plan with timers -------------------------------------
 // One exit path at the end and each co_await result in a variable (GCC 12: see server.cc's
-// write helpers and the note at CallHttp).
+// write helpers and the note at HttpAttempt).
 asio::awaitable<Attempt> RunSimulated(const ProviderRuntime& p, const ChatRequest& req,
                                       DeltaSink* sink) {
   Attempt a;
@@ -263,41 +263,51 @@ struct ClientWatch {
   http::UpstreamCancel* upstream = nullptr;  // the upstream call in flight, if any
 };
 
-// Note: GCC 12 destroys some coroutine locals twice when a co_return sits in a branch after a
-// co_await that initialized a variable; every coroutine here keeps one exit path at the end.
-asio::awaitable<Attempt> CallHttp(const ProviderRuntime& p, const ChatRequest& req,
-                                  ClientWatch& watch) {
-  Attempt a;
+// A plain (not streamed) HTTP attempt: StartHttp builds the upstream request and returns the
+// fetch to await, FinishHttp reads its answer. Call awaits the fetch itself, between the two:
+// a coroutine of its own per attempt cost a frame on every request. (GCC 12 destroys some
+// coroutine locals twice when a co_return sits in a branch after a co_await that initialized
+// a variable: the awaited status goes into `status`, a member, instead.)
+struct HttpAttempt {
+  http::UpstreamCancel cancel;
+  std::pair<http::UpstreamResponseHead, std::string> answer;
+  Status status;
+  std::chrono::steady_clock::time_point t0;
+};
+
+// nullopt, with a.failure set, when the adapter cannot build the request.
+std::optional<asio::awaitable<Status>> StartHttp(const ProviderRuntime& p, const ChatRequest& req,
+                                                 ClientWatch& watch, HttpAttempt& h, Attempt& a) {
   auto built = p.adapter->BuildChat(req, p.api_key);
   if (!built.ok()) {
     a.failure = RequestFailure(built.error());
+    return std::nullopt;
+  }
+  // A client leaving cancels the fetch at once (see ServeUpstream's cancel slot).
+  if (watch.gone) h.cancel.Cancel();
+  watch.upstream = &h.cancel;
+  h.t0 = std::chrono::steady_clock::now();
+  return p.client->FetchInto(std::move(built->method), std::move(built->path),
+                             std::move(built->headers), std::move(built->body), h.answer,
+                             &h.cancel);
+}
+
+void FinishHttp(const ProviderRuntime& p, HttpAttempt& h, ClientWatch& watch, Attempt& a) {
+  a.upstream_us = MicrosSince(h.t0);
+  watch.upstream = nullptr;
+  if (watch.gone) {
+    a.client_gone = true;
+  } else if (!h.status.ok()) {
+    a.failure = TransportFailure(h.status.error());
   } else {
-    // A client leaving cancels the fetch at once (see ChatCompletions' cancel slot).
-    http::UpstreamCancel cancel;
-    if (watch.gone) cancel.Cancel();
-    watch.upstream = &cancel;
-    auto f0 = std::chrono::steady_clock::now();
-    std::pair<http::UpstreamResponseHead, std::string> r;
-    Status st =
-        co_await p.client->FetchInto(std::move(built->method), std::move(built->path),
-                                     std::move(built->headers), std::move(built->body), r, &cancel);
-    a.upstream_us = MicrosSince(f0);
-    watch.upstream = nullptr;
-    if (watch.gone) {
-      a.client_gone = true;
-    } else if (!st.ok()) {
-      a.failure = TransportFailure(st.error());
+    const auto& [head, body] = h.answer;
+    auto parsed = p.adapter->ParseChat(head.status, body, RetryAfter(head.headers));
+    if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
+      a.failure = *f;
     } else {
-      const auto& [head, body] = r;
-      auto parsed = p.adapter->ParseChat(head.status, body, RetryAfter(head.headers));
-      if (auto* f = std::get_if<UpstreamFailure>(&parsed)) {
-        a.failure = *f;
-      } else {
-        a.response = std::get<ChatResponse>(std::move(parsed));
-      }
+      a.response = std::get<ChatResponse>(std::move(parsed));
     }
   }
-  co_return a;
 }
 
 // Streams from an HTTP upstream. The upstream reader (a spawned coroutine whose callbacks are
@@ -517,7 +527,12 @@ struct Gateway::Impl {
         } else if (sink) {
           out.attempt = co_await StreamHttp(p, req, *sink, watch);
         } else {
-          out.attempt = co_await CallHttp(p, req, watch);
+          out.attempt = Attempt{};
+          HttpAttempt h;
+          if (auto fetch = StartHttp(p, req, watch, h, out.attempt)) {
+            h.status = co_await std::move(*fetch);
+            FinishHttp(p, h, watch, out.attempt);
+          }
         }
         out.served_by = m;
         out.called = true;
@@ -788,22 +803,24 @@ struct Gateway::Impl {
     return out;
   }
 
+  // Not a coroutine itself: the request is prepared when the server calls it (it awaits the
+  // result at once), and the coroutine that serves it owns the state, so that a proxied request
+  // has one frame less.
   asio::awaitable<http::Response> ChatCompletions(http::Request& req, http::ResponseWriter& w) {
     auto st = std::make_unique<ChatState>();
-    std::optional<http::Response> early = PrepareChat(req, *st);
-    http::Response out;
-    if (early) {
-      out = std::move(*early);
-    } else if (st->hit) {
-      out = co_await ServeCached(*st, w);
-    } else {
-      out = co_await ServeUpstream(*st, w);
+    if (std::optional<http::Response> early = PrepareChat(req, *st)) {
+      return Ready(std::move(*early));
     }
-    co_return out;
+    if (st->hit) return ServeCached(std::move(st), w);
+    return ServeUpstream(std::move(st), w);
   }
 
+  static asio::awaitable<http::Response> Ready(http::Response r) { co_return r; }
+
   // Answers from the cache, as a plain response or replayed as a stream.
-  asio::awaitable<http::Response> ServeCached(ChatState& st, http::ResponseWriter& w) {
+  asio::awaitable<http::Response> ServeCached(std::unique_ptr<ChatState> state,
+                                              http::ResponseWriter& w) {
+    ChatState& st = *state;
     const CachedAnswer& hit = *st.hit;
     telemetry::TraceRecord& trace = st.trace;
     trace.cache_hit = true;
@@ -875,7 +892,9 @@ struct Gateway::Impl {
   }
 
   // Calls the model's chain (retries, fallbacks), streaming to the client as tokens arrive.
-  asio::awaitable<http::Response> ServeUpstream(ChatState& st, http::ResponseWriter& w) {
+  asio::awaitable<http::Response> ServeUpstream(std::unique_ptr<ChatState> state,
+                                                http::ResponseWriter& w) {
+    ChatState& st = *state;
     ClientWatch watch;
     w.CancelSlot().assign([&watch](asio::cancellation_type) {
       watch.gone = true;

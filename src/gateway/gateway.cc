@@ -437,12 +437,21 @@ struct Gateway::Impl {
   Impl(GatewayConfig c, GatewayDeps d) : config(std::move(c)), deps(d) {}
 
   // --- helpers -------------------------------------------------------------------------------
+  // `head_lines`: the request's x-promptops-* headers so far (AddHeader).
   static http::Response Fail(const Error& e, std::string_view code = {},
-                             const http::Headers& extra = {}) {
+                             std::string_view head_lines = {}) {
     auto w = OpenAiError(e, code);
     http::Response r = http::Response::Json(w.status, std::move(w.body));
-    for (const auto& h : extra) r.headers.push_back(h);
+    r.head_lines = head_lines;
     return r;
+  }
+
+  // A response header of the chat request (its head lines). A value that could split the head
+  // (a line break in a configured name) is left out, as the server would drop it.
+  static void AddHeader(std::string& lines, http::StaticHeaderName name, std::string_view value) {
+    if (!http::AppendHeaderLine(lines, name, value)) {
+      log::Warn("response header dropped: invalid value", {{"header", std::string(name.view())}});
+    }
   }
 
   // USD: input tokens at their prices (the prompt cache's reads and writes at theirs, when the
@@ -580,7 +589,7 @@ struct Gateway::Impl {
   struct ChatState {
     std::chrono::steady_clock::time_point t0;
     telemetry::TraceRecord trace;
-    http::Headers headers;
+    std::string head_lines;  // the response's own headers (AddHeader)
     std::string key_id;
     std::int64_t project_id = 0;
     std::string client_model;  // the model as the client named it
@@ -604,7 +613,7 @@ struct Gateway::Impl {
     st.trace.error_class = error_class.empty() ? std::string(ErrorCodeName(e.code)) : error_class;
     st.trace.response_body = Body(e.message);
     Finish(st.trace, st.t0, "");
-    return Fail(e, code, st.headers);
+    return Fail(e, code, st.head_lines);
   }
 
   // Authenticates, parses, admits, resolves the model or prompt and looks the cache up. Returns
@@ -614,14 +623,14 @@ struct Gateway::Impl {
     telemetry::TraceRecord& trace = st.trace;
     trace.id = telemetry::NewTraceId();
     trace.time_ms = ToUnixMillis(deps.clock->Now());
-    st.headers.reserve(8);
-    st.headers.emplace_back("x-promptops-trace-id", trace.id);
+    st.head_lines.reserve(256);
+    AddHeader(st.head_lines, "x-promptops-trace-id", trace.id);
 
     auto actor = deps.keys.AuthenticateHeader(req.Header("authorization"));
     if (!actor.ok()) {
       // Unauthenticated calls are neither traced nor counted per model: there is no project to
       // file them in, and counting them would let anyone inflate the metrics.
-      return Fail(actor.error(), "invalid_api_key", st.headers);
+      return Fail(actor.error(), "invalid_api_key", st.head_lines);
     }
     st.key_id = actor->id;
     st.project_id = actor->project_id;
@@ -652,7 +661,7 @@ struct Gateway::Impl {
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
         !admitted.ok()) {
-      st.headers.emplace_back("retry-after", std::to_string(retry_after.count()));
+      AddHeader(st.head_lines, "retry-after", std::to_string(retry_after.count()));
       return FailChat(st, admitted.error(), "rate_limit_exceeded");
     }
 
@@ -676,7 +685,7 @@ struct Gateway::Impl {
       trace.prompt_name = p->name;
       trace.prompt_version = (*v)->number;
       trace.prompt_label = in.ref.prompt.label.value_or("");
-      st.headers.emplace_back("x-promptops-prompt", p->name + "@" + std::to_string((*v)->number));
+      AddHeader(st.head_lines, "x-promptops-prompt", p->name + "@" + std::to_string((*v)->number));
       auto rendered =
           registry::Registry::RenderVersion(*snap, actor->project_id, **v, in.variables, true);
       if (!rendered.ok()) return FailChat(st, rendered.error());
@@ -709,8 +718,8 @@ struct Gateway::Impl {
           "model_not_found");
     }
     st.model = model;
-    st.headers.emplace_back("x-promptops-model", model->name);
-    st.headers.emplace_back("x-promptops-provider", model->provider);
+    AddHeader(st.head_lines, "x-promptops-model", model->name);
+    AddHeader(st.head_lines, "x-promptops-provider", model->provider);
     trace.provider = providers.at(model->provider)->config.name;
     trace.upstream_model = model->upstream_model;
 
@@ -772,7 +781,8 @@ struct Gateway::Impl {
       st.hit = cache->Get(st.cache_key);
       st.cache_state = st.hit ? "hit" : "miss";
     }
-    st.headers.emplace_back("x-promptops-cache", st.cache_state.empty() ? "off" : st.cache_state);
+    AddHeader(st.head_lines, "x-promptops-cache",
+              st.cache_state.empty() ? std::string_view("off") : std::string_view(st.cache_state));
     st.completion_id = "chatcmpl-" + FastId(24);
     st.created = ToUnixMillis(deps.clock->Now()) / 1000;
     return std::nullopt;
@@ -786,20 +796,20 @@ struct Gateway::Impl {
                                     finish_reason, usage, extras));
   }
 
-  static http::Headers StreamHeaders(const ChatState& st) {
-    http::Headers h = st.headers;
-    h.emplace_back("content-type", "text/event-stream");
-    h.emplace_back("cache-control", "no-cache");
-    return h;
+  // The head lines of a streamed answer (for ResponseWriter::StartStream).
+  static std::string StreamHeadLines(const ChatState& st) {
+    std::string lines = st.head_lines;
+    lines += "content-type: text/event-stream\r\ncache-control: no-cache\r\n";
+    return lines;
   }
 
-  // The answer of a non-streamed call; the last use of st.headers (they are moved out).
+  // The answer of a non-streamed call; the last use of st.head_lines (they are moved out).
   http::Response CompletionResponse(ChatState& st, const providers::ChatResponse& r,
                                     const Usage& usage) const {
     http::Response out;
     out.body = CompletionJson(st.completion_id, st.created, st.client_model, r, usage);
-    out.headers = std::move(st.headers);
-    out.headers.emplace_back("content-type", "application/json");
+    out.head_lines = std::move(st.head_lines);
+    out.head_lines += "content-type: application/json\r\n";
     return out;
   }
 
@@ -833,7 +843,7 @@ struct Gateway::Impl {
       Finish(trace, st.t0, st.cache_state);
       out = CompletionResponse(st, hit.response, hit.usage);
     } else {
-      bool started = co_await w.StartStream(200, StreamHeaders(st));
+      bool started = co_await w.StartStream(200, {}, StreamHeadLines(st));
       if (started) {
         trace.ttft_us = MicrosSince(st.t0);
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
@@ -917,7 +927,7 @@ struct Gateway::Impl {
         bool ok = true;
         if (!stream_started) {
           stream_started = true;
-          ok = co_await w.StartStream(200, StreamHeaders(st));
+          ok = co_await w.StartStream(200, {}, StreamHeadLines(st));
           if (ok) ok = co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
         }
         std::optional<std::string_view> content;
@@ -941,7 +951,7 @@ struct Gateway::Impl {
       co_await w.Finish();
     } else if (st.stream) {
       if (!stream_started) {  // an empty answer: still a well-formed stream
-        co_await w.StartStream(200, StreamHeaders(st));
+        co_await w.StartStream(200, {}, StreamHeadLines(st));
         co_await w.Write(Chunk(st, "assistant", "", std::nullopt));
       }
       co_await w.Write(
@@ -1013,10 +1023,10 @@ struct Gateway::Impl {
       trace.status = HttpStatusFor(e.code);
       Finish(trace, st.t0, st.cache_state);
       if (a.failure->retry_after) {
-        st.headers.emplace_back("retry-after",
-                                std::to_string((a.failure->retry_after->count() + 999) / 1000));
+        AddHeader(st.head_lines, "retry-after",
+                  std::to_string((a.failure->retry_after->count() + 999) / 1000));
       }
-      return Fail(e, {}, st.headers);
+      return Fail(e, {}, st.head_lines);
     }
 
     if (st.cacheable) cache->Put(st.cache_key, CachedAnswer{a.response, usage});

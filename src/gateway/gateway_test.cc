@@ -1146,7 +1146,7 @@ namespace asio = boost::asio;
 class GoneWriter final : public http::ResponseWriter {
  public:
   explicit GoneWriter(asio::io_context& ioc) : ex_(ioc.get_executor()) {}
-  asio::awaitable<bool> StartStream(int, http::Headers) override { co_return false; }
+  asio::awaitable<bool> StartStream(int, http::Headers, std::string) override { co_return false; }
   asio::awaitable<bool> Write(std::string_view) override { co_return false; }
   asio::awaitable<void> Finish() override { co_return; }
   bool ClientGone() const override { return true; }

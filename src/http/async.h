@@ -47,8 +47,12 @@ class ResponseWriter {
   // Transfer-Encoding and Connection headers from `headers` are dropped; the server adds
   // Server, x-request-id and Connection as usual. Returns false if the client is gone (or
   // StartStream was already called). After StartStream the handler's returned Response is
-  // ignored.
-  virtual asio::awaitable<bool> StartStream(int status, Headers headers) = 0;
+  // ignored. `head_lines` (Response::head_lines, built with AppendHeaderLine) follow `headers`.
+  virtual asio::awaitable<bool> StartStream(int status, Headers headers,
+                                            std::string head_lines) = 0;
+  asio::awaitable<bool> StartStream(int status, Headers headers) {
+    return StartStream(status, std::move(headers), std::string());
+  }
 
   // Writes one piece as one chunk and flushes it to the socket at once (no buffering: an SSE
   // event reaches the client as it is produced). Empty pieces are skipped. Returns false if

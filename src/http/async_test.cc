@@ -116,6 +116,46 @@ TEST_F(AsyncRouteTest, StreamReachesClientBeforeNextWriteAndKeepsConnection) {
   EXPECT_EQ(c.ReadChunk(), "");
 }
 
+// Head lines (Response::head_lines, StartStream's third argument) follow the handler's
+// headers, before the server's own, in plain and streamed answers.
+TEST_F(AsyncRouteTest, HeadLinesReachTheClientPlainAndStreamed) {
+  AddAsyncRoute(*router_, "GET", "/lines",
+                [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+                  Response r = Response::Text(200, "plain");
+                  AppendHeaderLine(r.head_lines, "x-promptops-trace-id", "tr-1");
+                  AppendHeaderLine(r.head_lines, "x-promptops-model", "모델");
+                  co_return r;
+                });
+  AddAsyncRoute(*router_, "GET", "/lines-stream",
+                [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  std::string lines;
+                  AppendHeaderLine(lines, "x-promptops-trace-id", "tr-2");
+                  if (co_await w.StartStream(200, SseHeaders(), lines)) {
+                    co_await w.Write(SseEvent("one"));
+                  }
+                  co_return Response{};
+                });
+  StartServer();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/lines")));
+  auto head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_TRUE(
+      head->Has("\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                "x-promptops-trace-id: tr-1\r\nx-promptops-model: 모델\r\n"
+                "server: promptops\r\n"))
+      << head->text;
+  EXPECT_EQ(c.ReadBody(*head), "plain");
+
+  ASSERT_TRUE(c.Send(Get("/lines-stream")));
+  head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_TRUE(head->Has("\r\nx-promptops-trace-id: tr-2\r\nserver: promptops\r\n")) << head->text;
+  EXPECT_TRUE(head->Has("content-type: text/event-stream"));
+  EXPECT_EQ(c.ReadChunk(), "data: one\n\n");
+  EXPECT_EQ(c.ReadChunk(), "");
+}
+
 TEST_F(AsyncRouteTest, ExplicitFinishEndsBodyOnce) {
   AddAsyncRoute(*router_, "GET", "/s",
                 [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {

@@ -139,21 +139,54 @@ std::string_view Request::Param(std::string_view name) const {
 }
 
 Response Response::Json(int status, std::string body) {
-  return Response{status, {{"content-type", "application/json"}}, std::move(body)};
+  Response r;
+  r.status = status;
+  r.headers = {{"content-type", "application/json"}};
+  r.body = std::move(body);
+  return r;
 }
 
 Response Response::Text(int status, std::string body, std::string content_type) {
-  return Response{status, {{"content-type", std::move(content_type)}}, std::move(body)};
+  Response r;
+  r.status = status;
+  r.headers = {{"content-type", std::move(content_type)}};
+  r.body = std::move(body);
+  return r;
 }
 
 Response Response::FromError(const Error& e) {
   return Json(HttpStatusFor(e.code), json::ErrorBody(e));
 }
 
-Response Response::NoContent() { return Response{204, {}, {}}; }
+Response Response::NoContent() {
+  Response r;
+  r.status = 204;
+  return r;
+}
 
 std::optional<std::string_view> Response::Header(std::string_view name) const {
-  return FindHeader(headers, name);
+  if (auto v = FindHeader(headers, name)) return v;
+  return FindHeaderLine(head_lines, name);
+}
+
+bool AppendHeaderLine(std::string& lines, StaticHeaderName name, std::string_view value) {
+  if (!ValidHeaderValue(value)) return false;
+  std::string_view n = name.view();
+  lines.append(n).append(": ").append(value).append("\r\n");
+  return true;
+}
+
+std::optional<std::string_view> FindHeaderLine(std::string_view lines, std::string_view name) {
+  while (!lines.empty()) {
+    std::size_t eol = lines.find("\r\n");
+    std::string_view line = lines.substr(0, eol);
+    lines = eol == std::string_view::npos ? std::string_view() : lines.substr(eol + 2);
+    std::size_t colon = line.find(": ");
+    if (colon != std::string_view::npos && EqualsIgnoreCase(line.substr(0, colon), name)) {
+      return line.substr(colon + 2);
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> UrlDecode(std::string_view s, bool plus_as_space) {

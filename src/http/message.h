@@ -44,12 +44,51 @@ struct Request {
   std::string_view Param(std::string_view name) const;
 };
 
+// A header name written in the program, checked when the program is compiled: a token (RFC
+// 9110 5.6.2), in lower case, and none of the headers the server writes itself (Content-Length,
+// Transfer-Encoding, Connection, Server, x-request-id).
+class StaticHeaderName {
+ public:
+  consteval StaticHeaderName(const char* name)
+      : name_(name) {  // NOLINT(google-explicit-constructor)
+    if (!Valid(name_)) throw "not a valid static header name";  // a compile error, consteval
+  }
+  std::string_view view() const { return name_; }
+
+  static constexpr bool Valid(std::string_view n) {
+    if (n.empty()) return false;
+    for (char c : n) {
+      bool lower_or_digit = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+      if (!lower_or_digit &&
+          std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+        return false;
+      }
+    }
+    for (std::string_view own :
+         {"content-length", "transfer-encoding", "connection", "server", "x-request-id"}) {
+      if (n == own) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::string_view name_;
+};
+
+// Appends "name: value\r\n" to `lines` (Response::head_lines). False, with nothing appended,
+// when `value` is not valid field text (a line break would split the head).
+bool AppendHeaderLine(std::string& lines, StaticHeaderName name, std::string_view value);
+
 // What a handler returns. The server adds Content-Length, Server, x-request-id and Connection;
 // handlers must not set Content-Length or Transfer-Encoding themselves (they are dropped).
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Header lines written after `headers` as they are, built with AppendHeaderLine: for a handler
+  // that adds headers of its own on every request (the gateway), one string instead of a pair of
+  // strings per header, each checked again when the head is written.
+  std::string head_lines;
 
   // `body` is already serialized JSON; sets content-type: application/json.
   static Response Json(int status, std::string body);
@@ -60,9 +99,13 @@ struct Response {
   // 204 without a body.
   static Response NoContent();
 
-  // The first header with this name (case-insensitive), or nullopt.
+  // The first header with this name (case-insensitive), in `headers` and then in `head_lines`,
+  // or nullopt.
   std::optional<std::string_view> Header(std::string_view name) const;
 };
+
+// The first line of `lines` (AppendHeaderLine's format) with this name (case-insensitive).
+std::optional<std::string_view> FindHeaderLine(std::string_view lines, std::string_view name);
 
 // Percent-decoding of a path segment or query component. With plus_as_space, '+' decodes to a
 // space (application/x-www-form-urlencoded). Returns nullopt for a '%' not followed by two hex

@@ -125,7 +125,9 @@ TEST(Router, ParameterNamesArePerRoute) {
   Router router;
   router.Add("GET", "/p/{name}", Named("get"));
   router.Add("PUT", "/p/{id}", Named("put"));
-  Request req{.method = "PUT", .path = "/p/7"};
+  Request req;
+  req.method = "PUT";
+  req.path = "/p/7";
   ASSERT_TRUE(router.Find(req).ok());
   EXPECT_EQ(req.Param("id"), "7");
   EXPECT_EQ(req.Param("name"), "");
@@ -264,6 +266,38 @@ TEST(Message, EqualsIgnoreCaseMatchesAByteByByteReference) {
   EXPECT_FALSE(EqualsIgnoreCase("transfer-encodinG", "transfer-encoding!"));
   EXPECT_FALSE(EqualsIgnoreCase("x-promptops-trace", "x-promptops-tracf"));
   EXPECT_FALSE(EqualsIgnoreCase("@[`{", "`{@["));  // the bytes next to the letters do not fold
+}
+
+// Header lines: names checked when the program is compiled, values when appended; found by
+// Response::Header after the ordinary headers.
+TEST(Message, HeaderLinesAreCheckedAndFound) {
+  static_assert(StaticHeaderName::Valid("x-promptops-trace-id"));
+  static_assert(StaticHeaderName::Valid("retry-after"));
+  static_assert(!StaticHeaderName::Valid(""));
+  static_assert(!StaticHeaderName::Valid("X-Upper"));  // lower case only
+  static_assert(!StaticHeaderName::Valid("bad name"));
+  static_assert(!StaticHeaderName::Valid("x:y"));
+  static_assert(!StaticHeaderName::Valid("content-length"));  // the server's own
+  static_assert(!StaticHeaderName::Valid("transfer-encoding"));
+  static_assert(!StaticHeaderName::Valid("connection"));
+  static_assert(!StaticHeaderName::Valid("server"));
+  static_assert(!StaticHeaderName::Valid("x-request-id"));
+
+  Response r;
+  r.headers = {{"content-type", "application/json"}};
+  EXPECT_TRUE(AppendHeaderLine(r.head_lines, "x-promptops-model", "모델-1"));
+  EXPECT_TRUE(AppendHeaderLine(r.head_lines, "x-empty", ""));
+  EXPECT_FALSE(AppendHeaderLine(r.head_lines, "x-split", "a\r\nx-injected: 1"));
+  EXPECT_FALSE(AppendHeaderLine(r.head_lines, "x-nul", std::string("a\0b", 3)));
+  EXPECT_TRUE(AppendHeaderLine(r.head_lines, "content-type", "text/plain"));
+  EXPECT_EQ(r.head_lines, "x-promptops-model: 모델-1\r\nx-empty: \r\ncontent-type: text/plain\r\n");
+  EXPECT_EQ(r.Header("X-PROMPTOPS-MODEL"), "모델-1");
+  EXPECT_EQ(r.Header("x-empty"), "");
+  EXPECT_EQ(r.Header("content-type"), "application/json");  // `headers` first
+  EXPECT_EQ(r.Header("x-split"), std::nullopt);
+  EXPECT_EQ(r.Header("x-injected"), std::nullopt);
+  EXPECT_EQ(FindHeaderLine("", "x"), std::nullopt);
+  EXPECT_EQ(FindHeaderLine("a: 1\r\nb: 2\r\n", "b"), "2");
 }
 
 TEST(Message, ResponseFactories) {

@@ -117,16 +117,17 @@ std::optional<Response> ReadErrorResponse(const beast::error_code& ec, std::size
 
 // The status line and header block of a response (ending with the empty line): the handler's
 // headers in their order, minus the framing headers and the two the server sets itself
-// (Server, x-request-id), then those, then the framing. `content_length` nullopt: none (a
-// bodiless status); `chunked`: Transfer-Encoding: chunked.
-std::string ResponseHead(int status, const Headers& headers, const std::string& request_id,
-                         bool keep_alive, std::optional<std::size_t> content_length, bool chunked) {
+// (Server, x-request-id), then its head lines, then those, then the framing. `content_length`
+// nullopt: none (a bodiless status); `chunked`: Transfer-Encoding: chunked.
+std::string ResponseHead(int status, const Headers& headers, std::string_view head_lines,
+                         const std::string& request_id, bool keep_alive,
+                         std::optional<std::size_t> content_length, bool chunked) {
   using namespace std::string_view_literals;  // no strlen per literal
   std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   reason = reason.substr(0, 64);  // Beast's longest is 31
   // Written through a pointer into a buffer sized once for the most it can take (the fixed
   // lines below need < 192 bytes): one allocation and no capacity check per piece.
-  std::size_t bound = 256 + request_id.size();
+  std::size_t bound = 256 + request_id.size() + head_lines.size();
   for (const auto& [name, value] : headers) bound += name.size() + value.size() + 4;
   std::string out(bound, '\0');
   char* p = out.data();
@@ -154,6 +155,7 @@ std::string ResponseHead(int status, const Headers& headers, const std::string& 
     put(value);
     put("\r\n"sv);
   }
+  put(head_lines);  // checked when they were appended (AppendHeaderLine)
   put("Server: promptops\r\nx-request-id: "sv);
   put(request_id);
   put("\r\n"sv);
@@ -304,7 +306,7 @@ class AsyncWriter final : public ResponseWriter {
         keep_alive_(keep_alive),
         write_timeout_(write_timeout) {}
 
-  asio::awaitable<bool> StartStream(int status, Headers headers) override {
+  asio::awaitable<bool> StartStream(int status, Headers headers, std::string head_lines) override {
     if (started_ || gone_) co_return false;
     started_ = true;
     status_ = status;
@@ -313,7 +315,7 @@ class AsyncWriter final : public ResponseWriter {
     // Finish then do nothing.
     no_body_ = !chunked || head_request_;
     std::string head =
-        ResponseHead(status, headers, request_id_, keep_alive_, std::nullopt, chunked);
+        ResponseHead(status, headers, head_lines, request_id_, keep_alive_, std::nullopt, chunked);
     bool ok = co_await WriteAll(stream_, std::array{asio::const_buffer(head.data(), head.size())},
                                 write_timeout_);
     if (!ok) MarkGone();
@@ -844,7 +846,7 @@ std::string Server::Impl::HeadAndBody(std::string_view method, const std::string
                                       std::string_view& body) {
   bool bodiless = BodilessStatus(res.status);
   body = bodiless || method == "HEAD" ? std::string_view() : std::string_view(res.body);
-  return ResponseHead(res.status, res.headers, request_id, keep_alive,
+  return ResponseHead(res.status, res.headers, res.head_lines, request_id, keep_alive,
                       bodiless ? std::nullopt : std::optional<std::size_t>(res.body.size()), false);
 }
 

@@ -91,6 +91,8 @@ class IdGenerator {
   std::uint64_t s_[4];
 };
 
+}  // namespace
+
 // Fills [out, out + n) with random characters of [A-Za-z0-9] from a per-thread generator: eight
 // characters per 64-bit draw. The draw is read as a fraction in [0, 1): each character is the
 // integer part of the fraction times 62, the rest of the product the next fraction (a multiply
@@ -114,8 +116,6 @@ void FillFastId(char* out, std::size_t n) {
   }
   generator = rng;
 }
-
-}  // namespace
 
 std::string FastId(std::size_t length) {
   std::string out(length, 'A');

@@ -35,6 +35,8 @@ std::string RandomToken(std::size_t length);
 // from a per-thread generator seeded once from the CSPRNG, so it is cheap on the hot path.
 // Unique in practice, not secret: never use it for keys or tokens.
 std::string FastId(std::size_t length);
+// FastId's characters written to [out, out + n) (into a string the caller reuses).
+void FillFastId(char* out, std::size_t n);
 // `prefix` + `length` characters of [0-9A-Za-z] that sort (as bytes) by time: the first 8
 // characters are `unix_ms` in base 62 with the ASCII-ordered alphabet 0-9A-Za-z (zero-padded;
 // negative times count as 0; 8 digits last until the year 8888), the rest random as in FastId.

@@ -48,8 +48,10 @@ TEST_F(ApiKeysTest, AuthenticatesBySecretAndHeader) {
 // A network thread keeps the index it loaded last; a key created or revoked on another thread
 // must count on its next request all the same.
 TEST_F(ApiKeysTest, ThreadsSeeNewAndRevokedKeysAtOnce) {
-  auto created =
-      keys_->Create(admin_, {.role = Role::kViewer, .secret = "po-viewer-secret-0123456"});
+  auto created = keys_->Create(admin_, {.role = Role::kViewer,
+                                        .name = "",
+                                        .public_id = std::nullopt,
+                                        .secret = "po-viewer-secret-0123456"});
   ASSERT_TRUE(created.ok()) << created.error().ToString();
   std::string id = created->key.public_id;
   std::atomic<int> step{0};
@@ -63,8 +65,12 @@ TEST_F(ApiKeysTest, ThreadsSeeNewAndRevokedKeysAtOnce) {
   });
   while (step != 1) std::this_thread::yield();
   ASSERT_TRUE(keys_->Revoke(admin_, id).ok());
-  ASSERT_TRUE(
-      keys_->Create(admin_, {.role = Role::kEditor, .secret = "po-second-secret-0123456"}).ok());
+  ASSERT_TRUE(keys_
+                  ->Create(admin_, {.role = Role::kEditor,
+                                    .name = "",
+                                    .public_id = std::nullopt,
+                                    .secret = "po-second-secret-0123456"})
+                  .ok());
   step = 2;
   worker.join();
   EXPECT_TRUE(ok_before);
@@ -79,7 +85,8 @@ TEST_F(ApiKeysTest, RememberedSecretsAnswerTheirOwnKeyUntilRevoked) {
   std::vector<std::pair<std::string, std::string>> keys;  // secret, public id
   for (int i = 0; i < 6; ++i) {
     std::string secret = "po-many-secret-" + std::to_string(i) + "-0123456789";
-    auto created = keys_->Create(admin_, {.role = Role::kViewer, .secret = secret});
+    auto created = keys_->Create(
+        admin_, {.role = Role::kViewer, .name = "", .public_id = std::nullopt, .secret = secret});
     ASSERT_TRUE(created.ok()) << created.error().ToString();
     keys.emplace_back(secret, created->key.public_id);
   }

@@ -266,6 +266,7 @@ std::size_t Http1Parser::ParseHead(const char* begin, const char* end, bool comp
   p = ParseFields(p, end, complete, ec,
                   [&](std::string_view name, std::string_view value) { Field(name, value, ec); });
   if (p == nullptr) return 0;
+  if (complete) OnFieldsDone();
   return static_cast<std::size_t>(p - begin);
 }
 

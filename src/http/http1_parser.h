@@ -65,6 +65,8 @@ class Http1Parser {
   virtual void OnRequest(std::string_view /*method*/, std::string_view /*target*/) {}
   virtual void OnStatus(int /*status*/) {}
   virtual void OnField(std::string_view name, std::string_view value) = 0;
+  // After the last OnField of a head that parsed (before the framing is checked).
+  virtual void OnFieldsDone() {}
   virtual void OnBodyInit(std::optional<std::uint64_t> /*length*/) {}
   // Returns false to stop parsing (Put then reports operation_aborted).
   virtual bool OnBody(std::string_view piece) = 0;

@@ -172,7 +172,13 @@ std::optional<std::string_view> Response::Header(std::string_view name) const {
 bool AppendHeaderLine(std::string& lines, StaticHeaderName name, std::string_view value) {
   if (!ValidHeaderValue(value)) return false;
   std::string_view n = name.view();
-  lines.append(n).append(": ").append(value).append("\r\n");
+  lines.reserve(lines.size() + n.size() + value.size() + 4);
+  lines.append(n);
+  lines.push_back(':');
+  lines.push_back(' ');
+  lines.append(value);
+  lines.push_back('\r');
+  lines.push_back('\n');
   return true;
 }
 

@@ -173,6 +173,32 @@ std::string ResponseHead(int status, const Headers& headers, std::string_view he
 
 bool BodilessStatus(int status) { return status < 200 || status == 204 || status == 304; }
 
+// Empties a request for the next one on its connection, keeping the memory of its strings (and
+// its header pairs, which the parser overwrites), except what a large request left: a body or
+// a header of more than kKeep bytes, or many headers, is not kept for the connection's life.
+void ReuseRequest(Request& req) {
+  constexpr std::size_t kKeep = 16 * 1024;
+  req.method.clear();
+  req.target.clear();
+  req.path.clear();
+  req.query.clear();
+  req.request_id.clear();
+  req.path_params.clear();
+  if (req.body.capacity() > kKeep) {
+    std::string().swap(req.body);
+  } else {
+    req.body.clear();
+  }
+  bool large = req.headers.size() > 32 || req.target.capacity() > kKeep;
+  for (const auto& [name, value] : req.headers) {
+    if (name.capacity() + value.capacity() > kKeep) large = true;
+  }
+  if (large) {
+    Headers().swap(req.headers);
+    std::string().swap(req.target);
+  }
+}
+
 // --- Write fast path (http/send_now.h) ---------------------------------------------------------
 
 // The first step of writing `bufs`: what the kernel takes now, without an asynchronous
@@ -426,6 +452,11 @@ class ClientWatcher : private TickEntry {
 
   static void OnDue(TickEntry& e) {
     auto& w = static_cast<ClientWatcher&>(e);
+    // A handler still running now may stream for long: the read buffer's memory is not held
+    // meanwhile (10,000 streams x 4 KiB); the recv below allocates it again if the client sends
+    // more. (Released here, not before every handler: most answer sooner, and the next request
+    // reuses the buffer.)
+    if (w.buffer_.size() == 0) w.buffer_.shrink_to_fit();
     w.state_ = std::make_shared<State>(State{&w.socket_, &w.buffer_, &w.writer_, w.max_buffered_});
     Arm(w.state_);
   }
@@ -649,6 +680,10 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
   beast::flat_buffer buffer;
   ConnectionDeadline deadline(stream.socket(), std::min(opts_.idle_timeout, opts_.request_timeout));
   Ticker& ticker = Ticker::Of(conn->executor);
+  // One request object for the connection's requests, emptied for each (ReuseRequest): its
+  // strings and header pairs keep their memory from one request to the next.
+  Request req;
+  req.remote_addr = remote;
   try {
     for (;;) {
       // Idle: between requests on a keep-alive connection. Stop() closes connections here.
@@ -666,7 +701,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       conn->idle = false;
       auto start = std::chrono::steady_clock::now();
 
-      Request req;
+      ReuseRequest(req);
       wire::RequestParser parser(req);
       parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
       parser.body_limit(opts_.max_body_bytes);
@@ -712,10 +747,13 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       }
 
       SplitTarget(req.target, &req.path, &req.query);
-      req.remote_addr = remote;
       auto incoming_id = req.Header("x-request-id");
-      req.request_id =
-          incoming_id && ValidRequestId(*incoming_id) ? std::string(*incoming_id) : FastId(16);
+      if (incoming_id && ValidRequestId(*incoming_id)) {
+        req.request_id.assign(*incoming_id);
+      } else {
+        req.request_id.resize(16);
+        FillFastId(req.request_id.data(), 16);
+      }
       bool keep_alive = parser.keep_alive();
 
       deadline.Clear();  // a handler may take long; the client waits, not us
@@ -724,9 +762,6 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket) {
       if (match.ok() && match->async) {
         int status = 0;
         std::size_t bytes = 0;
-        // An async handler may stream for long: do not hold the read buffer's memory meanwhile
-        // (10,000 streams x 4 KiB). The watcher allocates it again if the client sends more.
-        if (buffer.size() == 0) buffer.shrink_to_fit();
         bool again = co_await RunAsync(*match->async, req, stream, buffer, conn->executor, ticker,
                                        keep_alive, &status, &bytes);
         LogAccess(req, status, bytes, start);

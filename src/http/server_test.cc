@@ -64,6 +64,16 @@ class ServerTest : public ::testing::Test {
       return Response::Text(200, r.body, std::string(r.Header("content-type").value_or("")));
     });
     router->Add("GET", "/request-id", [](Request& r) { return Response::Text(200, r.request_id); });
+    // Everything the handler sees of the request, one line per item.
+    auto describe = [](Request& r) {
+      std::string out = r.method + " " + r.target + " path=" + r.path + " query=" + r.query +
+                        " body=" + r.body + " params=" + std::to_string(r.path_params.size()) +
+                        "\n";
+      for (const auto& [name, value] : r.headers) out += name + ": " + value + "\n";
+      return Response::Text(200, out);
+    };
+    router->Add("GET", "/describe/{x}", describe);
+    router->Add("POST", "/describe", describe);
     router->Add("GET", "/odd-headers", [](Request&) {
       Response r = Response::Text(200, "body");
       r.headers.emplace_back("X-Split", "a\r\nInjected: yes");  // would split the response
@@ -233,6 +243,45 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   auto second = c.Read();
   ASSERT_TRUE(second);
   EXPECT_EQ(second->body, "two");
+}
+
+// One request object serves a connection's requests (its memory reused): each handler sees
+// exactly its own request, whatever the one before on the connection had (more or fewer
+// headers, a body, a path parameter, a large header or body, which are not kept).
+TEST_F(ServerTest, RequestsOnOneConnectionSeeOnlyTheirOwnParts) {
+  options_.max_body_bytes = 64 * 1024;
+  options_.max_header_bytes = 64 * 1024;
+  StartServer();
+  RawConnection c(server_->port());
+  std::string big(20000, 'b');     // a body larger than what a connection keeps
+  std::string header(17000, 'h');  // a header too
+  struct Step {
+    std::string request;
+    std::string expected;
+  } steps[] = {
+      {"POST /describe?a=1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\nX-Two: 2\r\nX-Three: 3\r\n"
+       "Content-Length: 5\r\n\r\nhello",
+       "POST /describe?a=1 path=/describe query=a=1 body=hello params=0\nHost: x\nX-One: 1\n"
+       "X-Two: 2\nX-Three: 3\nContent-Length: 5\n"},
+      {"GET /describe/7 HTTP/1.1\r\nHost: y\r\n\r\n",
+       "GET /describe/7 path=/describe/7 query= body= params=1\nHost: y\n"},
+      {"POST /describe HTTP/1.1\r\nHost: z\r\nX-Big: " + header +
+           "\r\nContent-Length: 20000\r\n\r\n" + big,
+       "POST /describe path=/describe query= body=" + big + " params=0\nHost: z\nX-Big: " + header +
+           "\nContent-Length: 20000\n"},
+      {"GET /describe/8?q=%E2%9C%93 HTTP/1.1\r\nHost: w\r\nX-Korean: 안녕\r\n\r\n",
+       "GET /describe/8?q=%E2%9C%93 path=/describe/8 query=q=%E2%9C%93 body= params=1\nHost: w\n"
+       "X-Korean: 안녕\n"},
+  };
+  for (const auto& step : steps) {
+    ASSERT_TRUE(c.Send(step.request));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    // Not EXPECT_EQ: the large step would print 40 KB.
+    EXPECT_TRUE(r->body == step.expected) << r->body.substr(0, 300) << "\n--- expected ---\n"
+                                          << step.expected.substr(0, 300);
+  }
 }
 
 TEST_F(ServerTest, ConnectionCloseIsHonored) {

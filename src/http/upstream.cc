@@ -19,6 +19,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -617,23 +619,40 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
   }
   bool send_length = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
   using namespace std::string_view_literals;  // no strlen per literal
-  std::string head;
+  // Written through a pointer into a buffer sized once for all of it (as the server writes a
+  // response head): one allocation, no capacity check per piece.
   std::size_t size = method.size() + target.size() + target_.host_header.size() + 64;
   for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
-  head.reserve(size);
-  head.append(method).append(" "sv).append(target).append(" HTTP/1.1\r\nHost: "sv);
-  head.append(target_.host_header).append("\r\n"sv);
+  std::string head(size, '\0');
+  char* p = head.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(method);
+  put(" "sv);
+  put(target);
+  put(" HTTP/1.1\r\nHost: "sv);
+  put(target_.host_header);
+  put("\r\n"sv);
   for (const auto& [name, value] : headers) {
     if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
     if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
       co_return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
                                        "' has an invalid name or value");
     }
-    head.append(name).append(": "sv).append(value).append("\r\n"sv);
+    put(name);
+    put(": "sv);
+    put(value);
+    put("\r\n"sv);
   }
-  if (send_length)
-    head.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
-  head.append("\r\n"sv);
+  if (send_length) {
+    put("Content-Length: "sv);
+    p = std::to_chars(p, p + 24, body.size()).ptr;  // 64 bytes of `size` are for these lines
+    put("\r\n"sv);
+  }
+  put("\r\n"sv);
+  head.resize(static_cast<std::size_t>(p - head.data()));
   bool head_request = method == "HEAD";
 
   asio::any_io_executor ex = co_await asio::this_coro::executor;

@@ -111,9 +111,14 @@ boost::asio::awaitable<boost::system::error_code> ReadMessage(Stream& stream,
 // Parses one request into `req`: method, target, header fields in arrival order and the body
 // (Content-Length or chunked, bounded by body_limit()). Fields of `req` the parser does not
 // set (path, query, request_id, ...) are left alone.
+// The request may be one used before on the connection (see ReuseRequest in server.cc): its
+// header pairs are overwritten in place (their strings keep their memory), and those left over
+// are dropped when the head is done.
 class RequestParser final : public Http1Parser {
  public:
-  explicit RequestParser(Request& req) : Http1Parser(true), req_(req) { req_.headers.reserve(12); }
+  explicit RequestParser(Request& req) : Http1Parser(true), req_(req) {
+    if (req_.headers.capacity() == 0) req_.headers.reserve(12);
+  }
 
  private:
   void OnRequest(std::string_view method, std::string_view target) override {
@@ -121,8 +126,15 @@ class RequestParser final : public Http1Parser {
     req_.target.assign(target);
   }
   void OnField(std::string_view name, std::string_view value) override {
-    req_.headers.emplace_back(std::string(name), std::string(value));
+    if (fields_ < req_.headers.size()) {
+      req_.headers[fields_].first.assign(name);
+      req_.headers[fields_].second.assign(value);
+    } else {
+      req_.headers.emplace_back(std::string(name), std::string(value));
+    }
+    ++fields_;
   }
+  void OnFieldsDone() override { req_.headers.resize(fields_); }
   void OnBodyInit(std::optional<std::uint64_t> length) override {
     // The parser has already refused a length above body_limit().
     if (length) req_.body.reserve(static_cast<std::size_t>(*length));
@@ -133,6 +145,7 @@ class RequestParser final : public Http1Parser {
   }
 
   Request& req_;
+  std::size_t fields_ = 0;  // header pairs of this request so far
 };
 
 // Parses one response: the status and header fields into `status` / `headers` (framing fields

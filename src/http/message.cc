@@ -172,13 +172,17 @@ std::optional<std::string_view> Response::Header(std::string_view name) const {
 bool AppendHeaderLine(std::string& lines, StaticHeaderName name, std::string_view value) {
   if (!ValidHeaderValue(value)) return false;
   std::string_view n = name.view();
-  lines.reserve(lines.size() + n.size() + value.size() + 4);
-  lines.append(n);
-  lines.push_back(':');
-  lines.push_back(' ');
-  lines.append(value);
-  lines.push_back('\r');
-  lines.push_back('\n');
+  std::size_t at = lines.size();
+  lines.resize(at + n.size() + value.size() + 4);  // then written in place: one size check
+  char* p = lines.data() + at;
+  std::memcpy(p, n.data(), n.size());
+  p += n.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p = '\n';
   return true;
 }
 

@@ -88,7 +88,8 @@ class ScanCursor {
   // load (a char pointer may alias the cursor itself).
   void SkipSpace() {
     const unsigned char* p = p_;
-    while (p < end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    // Most calls find none: one compare rules out every byte above the space.
+    while (p < end_ && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
     p_ = p;
   }
   // Whitespace, then `c` (consumed) if it is next.

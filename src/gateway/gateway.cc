@@ -667,7 +667,7 @@ struct Gateway::Impl {
 
     // Resolve what to call: a model, or a prompt version rendered with the variables.
     ChatRequest& up = st.up;
-    bj::array messages;
+    bj::array& messages = up.messages;  // built in place (st.up is new: empty)
     std::string model_name = in.model;
     bj::object prompt_config;
     if (in.ref.is_prompt) {
@@ -723,31 +723,34 @@ struct Gateway::Impl {
     trace.provider = providers.at(model->provider)->config.name;
     trace.upstream_model = model->upstream_model;
 
-    up.messages = std::move(messages);
     // The prompt version's config first, then the request's own parameters override it.
-    if (auto t = prompt_config.find("temperature");
-        t != prompt_config.end() && t->value().is_number()) {
-      up.temperature = t->value().to_number<double>();
-    }
-    if (auto t = prompt_config.find("top_p"); t != prompt_config.end() && t->value().is_number()) {
-      up.top_p = t->value().to_number<double>();
-    }
-    if (auto t = prompt_config.find("max_tokens");
-        t != prompt_config.end() && t->value().is_number()) {
-      up.max_tokens = t->value().to_number<std::int64_t>();
-    }
-    if (auto t = prompt_config.find("max_completion_tokens");
-        t != prompt_config.end() && t->value().is_number()) {
-      up.max_tokens = t->value().to_number<std::int64_t>();
-    }
-    if (auto t = prompt_config.find("seed"); t != prompt_config.end() && t->value().is_int64()) {
-      up.seed = t->value().get_int64();
-    }
-    if (auto t = prompt_config.find("stop"); t != prompt_config.end()) {
-      if (t->value().is_string()) up.stop = {std::string(t->value().get_string())};
-      if (t->value().is_array()) {
-        for (const auto& s : t->value().get_array()) {
-          if (s.is_string()) up.stop.emplace_back(s.get_string());
+    // (Most requests name a model: no prompt config to look into.)
+    if (!prompt_config.empty()) {
+      if (auto t = prompt_config.find("temperature");
+          t != prompt_config.end() && t->value().is_number()) {
+        up.temperature = t->value().to_number<double>();
+      }
+      if (auto t = prompt_config.find("top_p");
+          t != prompt_config.end() && t->value().is_number()) {
+        up.top_p = t->value().to_number<double>();
+      }
+      if (auto t = prompt_config.find("max_tokens");
+          t != prompt_config.end() && t->value().is_number()) {
+        up.max_tokens = t->value().to_number<std::int64_t>();
+      }
+      if (auto t = prompt_config.find("max_completion_tokens");
+          t != prompt_config.end() && t->value().is_number()) {
+        up.max_tokens = t->value().to_number<std::int64_t>();
+      }
+      if (auto t = prompt_config.find("seed"); t != prompt_config.end() && t->value().is_int64()) {
+        up.seed = t->value().get_int64();
+      }
+      if (auto t = prompt_config.find("stop"); t != prompt_config.end()) {
+        if (t->value().is_string()) up.stop = {std::string(t->value().get_string())};
+        if (t->value().is_array()) {
+          for (const auto& s : t->value().get_array()) {
+            if (s.is_string()) up.stop.emplace_back(s.get_string());
+          }
         }
       }
     }
@@ -763,6 +766,7 @@ struct Gateway::Impl {
     // Other OpenAI parameters of the version's config (its tools, response format, ...) where
     // the request has none. Only these: a config may hold keys of its owner's own.
     for (std::string_view key : kPromptConfigParameters) {
+      if (prompt_config.empty()) break;
       auto t = prompt_config.find(key);
       if (t != prompt_config.end() && !t->value().is_null() && !up.extra.contains(key)) {
         up.extra[key] = t->value();
@@ -783,7 +787,10 @@ struct Gateway::Impl {
     }
     AddHeader(st.head_lines, "x-promptops-cache",
               st.cache_state.empty() ? std::string_view("off") : std::string_view(st.cache_state));
-    st.completion_id = "chatcmpl-" + FastId(24);
+    // The completion id carries the trace id's characters: a completion id in a client's log
+    // finds its trace (GET /api/v1/traces/tr-...).
+    st.completion_id.reserve(9 + trace.id.size() - 3);
+    st.completion_id.append("chatcmpl-").append(trace.id, 3);
     st.created = ToUnixMillis(deps.clock->Now()) / 1000;
     return std::nullopt;
   }

@@ -215,6 +215,11 @@ TEST_F(GatewayTest, SimulatedModelAnswersInOpenAiShapeWithHeadersAndTrace) {
   EXPECT_GT(v.at("usage").at("completion_tokens").as_int64(), 0);
   ASSERT_TRUE(r.Header("x-promptops-trace-id").has_value());
   EXPECT_EQ(*r.Header("x-promptops-model"), "demo-chat");
+  // The completion id carries the trace id's characters (a logged completion id finds its
+  // trace): "chatcmpl-" + the trace id without "tr-".
+  std::string trace_id(*r.Header("x-promptops-trace-id"));
+  ASSERT_EQ(trace_id.rfind("tr-", 0), 0u) << trace_id;
+  EXPECT_EQ(v.at("id").as_string(), "chatcmpl-" + trace_id.substr(3));
   // Deterministic: the same request gets the same answer.
   EXPECT_EQ(Json(Chat(kHello)).at("choices").at(0).at("message").at("content").as_string(),
             content);
@@ -266,6 +271,10 @@ TEST_F(GatewayTest, StreamingDeliversTheSameTextWithUsageOnlyWhenAsked) {
   StreamText(u.body, &usage);
   ASSERT_TRUE(usage.is_object()) << u.body;
   EXPECT_GT(usage.at("total_tokens").as_int64(), 0);
+  // Every chunk has the completion id, built from the trace id.
+  std::string streamed_id =
+      "\"id\":\"chatcmpl-" + std::string(*u.Header("x-promptops-trace-id")).substr(3) + "\"";
+  EXPECT_NE(u.body.find(streamed_id), std::string::npos) << u.body;
   auto traces = Traces();
   ASSERT_FALSE(traces.empty());
   EXPECT_TRUE(traces[0].stream);

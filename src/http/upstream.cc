@@ -384,6 +384,23 @@ void UpstreamPool::DropContext(asio::execution_context* context) {
 
 using namespace upstream_internal;  // NOLINT(google-build-using-namespace): this file's own
 
+// The same operation on either kind of connection: both give one awaitable type, so the call
+// awaits them without a coroutine per kind.
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> ReadSomeOn(Connection& c,
+                                                                       asio::mutable_buffer space) {
+  return c.tls ? c.tls->async_read_some(space, kTuple) : c.plain->async_read_some(space, kTuple);
+}
+template <std::size_t N>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> WriteOn(
+    Connection& c, const std::array<asio::const_buffer, N>& bufs) {
+  return c.tls ? asio::async_write(*c.tls, bufs, kTuple)
+               : asio::async_write(*c.plain, bufs, kTuple);
+}
+asio::awaitable<beast::error_code> ReadRestOn(Connection& c, wire::ResponseParser& parser) {
+  return c.tls ? wire::ReadMessage(*c.tls, c.buffer, parser, false)
+               : wire::ReadMessage(*c.plain, c.buffer, parser, false);
+}
+
 class UpstreamClient::Impl {
  public:
   Impl(UpstreamOptions o, Target t, std::optional<ssl::context> tls)
@@ -421,11 +438,6 @@ class UpstreamClient::Impl {
 
   asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex,
                                                                Watchdog& dog, const Deadlines& d);
-  template <class S>
-  asio::awaitable<Outcome> Exchange(S& s, Connection& c, const std::string& head,
-                                    const std::string& body, bool head_request, bool reused,
-                                    Watchdog& dog, const Deadlines& d, const OnHead& on_head,
-                                    const OnData& on_data);
   // Arms `dog` for a phase; a phase cut short by the total deadline is named "total".
   void ArmPhase(Watchdog& dog, const Deadlines& d, Clock::time_point phase_deadline,
                 const char* phase, std::chrono::milliseconds limit, tcp::socket* socket,
@@ -498,97 +510,6 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
     }
   }
   co_return std::move(c);
-}
-
-template <class S>
-asio::awaitable<UpstreamClient::Impl::Outcome> UpstreamClient::Impl::Exchange(
-    S& s, Connection& c, const std::string& head_text, const std::string& body, bool head_request,
-    bool reused, Watchdog& dog, const Deadlines& d, const OnHead& on_head, const OnData& on_data) {
-  auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
-  ArmPhase(dog, d, first_byte_deadline, "first byte", opts_.first_byte_timeout, &c.Socket());
-  if (dog.Cancelled()) co_return Outcome{Cancelled()};
-
-  std::array bufs{asio::const_buffer(head_text.data(), head_text.size()),
-                  asio::const_buffer(body.data(), body.size())};
-  beast::error_code write_ec;
-  std::size_t unsent = head_text.size() + body.size();
-  if constexpr (std::is_same_v<S, tcp::socket>) {
-    // Plain connection: write what the socket takes now (usually all of it) without an
-    // asynchronous operation (http/send_now.h).
-    std::ptrdiff_t sent = detail::SendNow(s, bufs);
-    if (sent < 0) {
-      write_ec = beast::error_code(errno, asio::error::get_system_category());
-      unsent = 0;
-    } else {
-      detail::Consume(bufs, static_cast<std::size_t>(sent));
-      unsent -= static_cast<std::size_t>(sent);
-    }
-  }
-  if (unsent > 0) {
-    auto [ec, wn] = co_await asio::async_write(s, bufs, kTuple);
-    write_ec = ec;
-  }
-  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-  if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
-    co_return Outcome{Cancelled()};
-  }
-  if (write_ec) {
-    if (reused && IsConnectionLost(write_ec)) co_return Outcome{OkStatus(), false, true};
-    co_return Outcome{Error::Unavailable("no response: write failed: " + write_ec.message())};
-  }
-
-  UpstreamResponseHead head;
-  wire::ResponseParser parser(head.status, head.headers, on_data, opts_.response_headers);
-  parser.header_limit(64 * 1024);
-  parser.body_limit(opts_.max_response_bytes);
-  if (head_request) parser.skip(true);
-  // Reads go straight to the socket and the parser takes what they bring (Beast's composed read
-  // operations cost more, and post their completion when the message is already buffered, as the
-  // body usually is once the head arrived: the whole answer comes in one read).
-  // The head alone first: on_head must see it before on_data sees any of the body.
-  // The loop of wire::ReadMessage inline: this read is on every call's path.
-  beast::error_code head_ec;
-  wire::ParseBuffered(parser, c.buffer, head_ec, false);
-  while (!head_ec && wire::Wants(parser, true)) {
-    auto [ec, n] = co_await s.async_read_some(wire::ReadSpace(c.buffer), kTuple);
-    head_ec = wire::AfterRead(parser, c.buffer, ec, n, true);
-  }
-  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-  if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
-    co_return Outcome{Cancelled()};
-  }
-  if (head_ec) {
-    if (reused && !parser.got_some() && IsConnectionLost(head_ec)) {
-      co_return Outcome{OkStatus(), false, true};
-    }
-    if (IsHttpProtocolError(head_ec)) {
-      co_return Outcome{
-          Error{ErrorCode::kUpstreamError, "malformed response head: " + head_ec.message()}};
-    }
-    co_return Outcome{Error::Unavailable("no response: " + head_ec.message())};
-  }
-
-  // The body is bounded only by the total deadline.
-  dog.Arm(d.total, "total", opts_.total_timeout, &c.Socket());
-  if (!on_head(head)) co_return Outcome{OkStatus()};
-
-  // The parser hands each piece of the body to on_data as it parses it (no copy in between),
-  // first what came with the head (usually all of it: then no read and no coroutine more).
-  beast::error_code ec;
-  wire::ParseBuffered(parser, c.buffer, ec);
-  if (!ec && !parser.is_done()) ec = co_await wire::ReadMessage(s, c.buffer, parser, false);
-  if (parser.stopped()) co_return Outcome{OkStatus()};  // on_data wants no more
-  if (dog.Fired()) co_return Outcome{dog.TimeoutError()};
-  if (ec == asio::error::operation_aborted || dog.Cancelled()) co_return Outcome{Cancelled()};
-  if (ec == bhttp::error::body_limit) {
-    co_return Outcome{
-        Error{ErrorCode::kUpstreamError,
-              "response body exceeds " + std::to_string(opts_.max_response_bytes) + " bytes"}};
-  }
-  if (ec) co_return Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
-  dog.Disarm();
-  bool reusable = parser.keep_alive() && c.buffer.size() == 0;
-  co_return Outcome{OkStatus(), reusable, false};
 }
 
 asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::string path,
@@ -669,16 +590,120 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
         if (!connected.ok()) co_return std::move(connected).error();
         c = std::move(*connected);
       }
-      // Not `cond ? co_await a : co_await b`: GCC 12 destroys the result of a co_await inside a
-      // conditional expression twice (double free on error outcomes).
+      // The exchange on this connection, here rather than in a coroutine of its own (a frame
+      // per call): each exit sets `o` and leaves the block.
       Outcome o;
-      if (c->tls) {
-        o = co_await Exchange(*c->tls, *c, head, body, head_request, reused, dog, d, on_head,
-                              on_data);
-      } else {
-        o = co_await Exchange(*c->plain, *c, head, body, head_request, reused, dog, d, on_head,
-                              on_data);
-      }
+      do {
+        auto first_byte_deadline = d.Clip(Clock::now() + opts_.first_byte_timeout);
+        ArmPhase(dog, d, first_byte_deadline, "first byte", opts_.first_byte_timeout, &c->Socket());
+        if (dog.Cancelled()) {
+          o = Outcome{Cancelled()};
+          break;
+        }
+        std::array bufs{asio::const_buffer(head.data(), head.size()),
+                        asio::const_buffer(body.data(), body.size())};
+        beast::error_code write_ec;
+        std::size_t unsent = head.size() + body.size();
+        if (!c->tls) {
+          // Plain connection: write what the socket takes now (usually all of it) without an
+          // asynchronous operation (http/send_now.h).
+          std::ptrdiff_t sent = detail::SendNow(*c->plain, bufs);
+          if (sent < 0) {
+            write_ec = beast::error_code(errno, asio::error::get_system_category());
+            unsent = 0;
+          } else {
+            detail::Consume(bufs, static_cast<std::size_t>(sent));
+            unsent -= static_cast<std::size_t>(sent);
+          }
+        }
+        if (unsent > 0) {
+          auto [ec, wn] = co_await WriteOn(*c, bufs);
+          write_ec = ec;
+        }
+        if (dog.Fired()) {
+          o = Outcome{dog.TimeoutError()};
+          break;
+        }
+        if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
+          o = Outcome{Cancelled()};
+          break;
+        }
+        if (write_ec) {
+          if (reused && IsConnectionLost(write_ec)) {
+            o = Outcome{OkStatus(), false, true};
+          } else {
+            o = Outcome{Error::Unavailable("no response: write failed: " + write_ec.message())};
+          }
+          break;
+        }
+
+        UpstreamResponseHead response_head;
+        wire::ResponseParser parser(response_head.status, response_head.headers, on_data,
+                                    opts_.response_headers);
+        parser.header_limit(64 * 1024);
+        parser.body_limit(opts_.max_response_bytes);
+        if (head_request) parser.skip(true);
+        // Reads go straight to the socket and the parser takes what they bring (Beast's
+        // composed read operations cost more, and post their completion when the message is
+        // already buffered, as the body usually is once the head arrived: the whole answer
+        // comes in one read). The head alone first: on_head must see it before on_data sees
+        // any of the body. The loop of wire::ReadMessage inline: this read is on every call's
+        // path.
+        beast::error_code head_ec;
+        wire::ParseBuffered(parser, c->buffer, head_ec, false);
+        while (!head_ec && wire::Wants(parser, true)) {
+          auto [ec, n] = co_await ReadSomeOn(*c, wire::ReadSpace(c->buffer));
+          head_ec = wire::AfterRead(parser, c->buffer, ec, n, true);
+        }
+        if (dog.Fired()) {
+          o = Outcome{dog.TimeoutError()};
+          break;
+        }
+        if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
+          o = Outcome{Cancelled()};
+          break;
+        }
+        if (head_ec) {
+          if (reused && !parser.got_some() && IsConnectionLost(head_ec)) {
+            o = Outcome{OkStatus(), false, true};
+          } else if (IsHttpProtocolError(head_ec)) {
+            o = Outcome{
+                Error{ErrorCode::kUpstreamError, "malformed response head: " + head_ec.message()}};
+          } else {
+            o = Outcome{Error::Unavailable("no response: " + head_ec.message())};
+          }
+          break;
+        }
+
+        // The body is bounded only by the total deadline.
+        dog.Arm(d.total, "total", opts_.total_timeout, &c->Socket());
+        if (!on_head(response_head)) {
+          o = Outcome{OkStatus()};
+          break;
+        }
+
+        // The parser hands each piece of the body to on_data as it parses it (no copy in
+        // between), first what came with the head (usually all of it: then no read).
+        beast::error_code ec;
+        wire::ParseBuffered(parser, c->buffer, ec);
+        if (!ec && !parser.is_done()) ec = co_await ReadRestOn(*c, parser);
+        if (parser.stopped()) {  // on_data wants no more
+          o = Outcome{OkStatus()};
+        } else if (dog.Fired()) {
+          o = Outcome{dog.TimeoutError()};
+        } else if (ec == asio::error::operation_aborted || dog.Cancelled()) {
+          o = Outcome{Cancelled()};
+        } else if (ec == bhttp::error::body_limit) {
+          o = Outcome{Error{
+              ErrorCode::kUpstreamError,
+              "response body exceeds " + std::to_string(opts_.max_response_bytes) + " bytes"}};
+        } else if (ec) {
+          o = Outcome{Error{ErrorCode::kUpstreamError, "response body: " + ec.message()}};
+        } else {
+          dog.Disarm();
+          o = Outcome{OkStatus(), parser.keep_alive() && c->buffer.size() == 0, false};
+        }
+      } while (false);
       dog.Disarm();
       if (o.retry) continue;  // `c` is closed here; the next attempt opens a new connection
       if (o.status.ok() && o.reusable) pool_->Put(std::move(c));

@@ -449,6 +449,13 @@ class UpstreamClient::Impl {
     }
   }
 
+  // The outcome of a phase cut short by its deadline or by the caller's cancel, if it was.
+  static std::optional<Outcome> CutShort(Watchdog& dog, const beast::error_code& ec) {
+    if (dog.Fired()) return Outcome{dog.TimeoutError()};
+    if (ec == asio::error::operation_aborted || dog.Cancelled()) return Outcome{Cancelled()};
+    return std::nullopt;
+  }
+
   UpstreamOptions opts_;
   Target target_;
   std::optional<ssl::context> tls_;
@@ -620,12 +627,8 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
           auto [ec, wn] = co_await WriteOn(*c, bufs);
           write_ec = ec;
         }
-        if (dog.Fired()) {
-          o = Outcome{dog.TimeoutError()};
-          break;
-        }
-        if (write_ec == asio::error::operation_aborted || dog.Cancelled()) {
-          o = Outcome{Cancelled()};
+        if (auto cut = CutShort(dog, write_ec)) {
+          o = std::move(*cut);
           break;
         }
         if (write_ec) {
@@ -655,12 +658,8 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
           auto [ec, n] = co_await ReadSomeOn(*c, wire::ReadSpace(c->buffer));
           head_ec = wire::AfterRead(parser, c->buffer, ec, n, true);
         }
-        if (dog.Fired()) {
-          o = Outcome{dog.TimeoutError()};
-          break;
-        }
-        if (head_ec == asio::error::operation_aborted || dog.Cancelled()) {
-          o = Outcome{Cancelled()};
+        if (auto cut = CutShort(dog, head_ec)) {
+          o = std::move(*cut);
           break;
         }
         if (head_ec) {
@@ -687,12 +686,11 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
         beast::error_code ec;
         wire::ParseBuffered(parser, c->buffer, ec);
         if (!ec && !parser.is_done()) ec = co_await ReadRestOn(*c, parser);
+        std::optional<Outcome> cut;
         if (parser.stopped()) {  // on_data wants no more
           o = Outcome{OkStatus()};
-        } else if (dog.Fired()) {
-          o = Outcome{dog.TimeoutError()};
-        } else if (ec == asio::error::operation_aborted || dog.Cancelled()) {
-          o = Outcome{Cancelled()};
+        } else if ((cut = CutShort(dog, ec))) {
+          o = std::move(*cut);
         } else if (ec == bhttp::error::body_limit) {
           o = Outcome{Error{
               ErrorCode::kUpstreamError,

@@ -765,11 +765,12 @@ struct Gateway::Impl {
     up.extra = std::move(in.extra);
     // Other OpenAI parameters of the version's config (its tools, response format, ...) where
     // the request has none. Only these: a config may hold keys of its owner's own.
-    for (std::string_view key : kPromptConfigParameters) {
-      if (prompt_config.empty()) break;
-      auto t = prompt_config.find(key);
-      if (t != prompt_config.end() && !t->value().is_null() && !up.extra.contains(key)) {
-        up.extra[key] = t->value();
+    if (!prompt_config.empty()) {
+      for (std::string_view key : kPromptConfigParameters) {
+        auto t = prompt_config.find(key);
+        if (t != prompt_config.end() && !t->value().is_null() && !up.extra.contains(key)) {
+          up.extra[key] = t->value();
+        }
       }
     }
     up.model = model->upstream_model;
@@ -806,7 +807,8 @@ struct Gateway::Impl {
   // The head lines of a streamed answer (for ResponseWriter::StartStream).
   static std::string StreamHeadLines(const ChatState& st) {
     std::string lines = st.head_lines;
-    lines += "content-type: text/event-stream\r\ncache-control: no-cache\r\n";
+    AddHeader(lines, "content-type", "text/event-stream");
+    AddHeader(lines, "cache-control", "no-cache");
     return lines;
   }
 
@@ -816,7 +818,7 @@ struct Gateway::Impl {
     http::Response out;
     out.body = CompletionJson(st.completion_id, st.created, st.client_model, r, usage);
     out.head_lines = std::move(st.head_lines);
-    out.head_lines += "content-type: application/json\r\n";
+    AddHeader(out.head_lines, "content-type", "application/json");
     return out;
   }
 
@@ -1091,9 +1093,10 @@ struct Gateway::Impl {
     telemetry::TraceRecord trace;
     trace.id = telemetry::NewTraceId();
     trace.time_ms = ToUnixMillis(deps.clock->Now());
-    http::Headers headers{{"x-promptops-trace-id", trace.id}};
-    http::Response out = co_await EmbeddingsInner(req, trace, headers);
-    for (auto& h : headers) out.headers.push_back(h);
+    std::string head_lines;  // as for chat: the response's own headers (AddHeader)
+    AddHeader(head_lines, "x-promptops-trace-id", trace.id);
+    http::Response out = co_await EmbeddingsInner(req, trace, head_lines);
+    out.head_lines.append(head_lines);
     trace.status = out.status;
     if (trace.project_id != 0) Finish(trace, t0, "");
     co_return out;
@@ -1101,7 +1104,7 @@ struct Gateway::Impl {
 
   // The work of /v1/embeddings; fills the trace (project 0: not authenticated, not traced).
   asio::awaitable<http::Response> EmbeddingsInner(http::Request& req, telemetry::TraceRecord& trace,
-                                                  http::Headers& headers) {
+                                                  std::string& head_lines) {
     auto fail = [&](const Error& e, std::string_view code = {}) {
       trace.error_class = std::string(ErrorCodeName(e.code));
       return Fail(e, code);
@@ -1134,7 +1137,7 @@ struct Gateway::Impl {
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
         !admitted.ok()) {
-      headers.emplace_back("retry-after", std::to_string(retry_after.count()));
+      AddHeader(head_lines, "retry-after", std::to_string(retry_after.count()));
       co_return fail(admitted.error(), "rate_limit_exceeded");
     }
     ProviderRuntime& p = *providers.at(model->provider);
@@ -1215,7 +1218,7 @@ struct Gateway::Impl {
         }
       }
       if (auto ra = RetryAfter(r->first.headers)) {
-        headers.emplace_back("retry-after", std::to_string((ra->count() + 999) / 1000));
+        AddHeader(head_lines, "retry-after", std::to_string((ra->count() + 999) / 1000));
       }
       out = fail(f.ToError());
     } else {

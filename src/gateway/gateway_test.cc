@@ -1281,6 +1281,12 @@ TEST_F(GatewayTest, ModelsAndEmbeddings) {
   auto e = Post("/v1/embeddings", R"({"model":"demo-chat","input":["a","b"]})");
   ASSERT_EQ(e.status, 200) << e.body;
   EXPECT_EQ(Json(e).at("data").as_array().size(), 2u);
+  // Its trace id header, as for chat; errors have one too.
+  ASSERT_TRUE(e.Header("x-promptops-trace-id").has_value());
+  EXPECT_EQ(e.Header("x-promptops-trace-id")->rfind("tr-", 0), 0u);
+  auto no_input = Post("/v1/embeddings", R"({"model":"demo-chat"})");
+  EXPECT_EQ(no_input.status, 400);
+  EXPECT_TRUE(no_input.Header("x-promptops-trace-id").has_value());
   // base64 (the SDKs' default) carries the same vector as little-endian float32.
   auto b64 =
       Post("/v1/embeddings", R"({"model":"demo-chat","input":["a"],"encoding_format":"base64"})");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "http/text_scan.h"
 
 namespace promptops::http {
 
@@ -58,11 +59,7 @@ class StaticHeaderName {
   static constexpr bool Valid(std::string_view n) {
     if (n.empty()) return false;
     for (char c : n) {
-      bool lower_or_digit = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      if (!lower_or_digit &&
-          std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-        return false;
-      }
+      if (!text::kToken[static_cast<unsigned char>(c)] || (c >= 'A' && c <= 'Z')) return false;
     }
     for (std::string_view own :
          {"content-length", "transfer-encoding", "connection", "server", "x-request-id"}) {

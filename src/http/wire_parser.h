@@ -121,19 +121,14 @@ class RequestParser final : public Http1Parser {
   }
 
  private:
-  // clear() and append() rather than assign(): assign goes through the general replace path.
-  static void Set(std::string& s, std::string_view v) {
-    s.clear();
-    s.append(v);
-  }
   void OnRequest(std::string_view method, std::string_view target) override {
-    Set(req_.method, method);
-    Set(req_.target, target);
+    req_.method.assign(method);
+    req_.target.assign(target);
   }
   void OnField(std::string_view name, std::string_view value) override {
     if (fields_ < req_.headers.size()) {
-      Set(req_.headers[fields_].first, name);
-      Set(req_.headers[fields_].second, value);
+      req_.headers[fields_].first.assign(name);
+      req_.headers[fields_].second.assign(value);
     } else {
       req_.headers.emplace_back(std::string(name), std::string(value));
     }

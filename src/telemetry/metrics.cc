@@ -9,10 +9,14 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/hash.h"
@@ -24,19 +28,13 @@ namespace {
 
 constexpr std::string_view kOther = "_other";
 
-// 1 ms to 60 s.
 // The gateway's own time per request: tens of microseconds when all is well.
-const prometheus::Histogram::BucketBoundaries& OverheadBuckets() {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
-  return kBuckets;
-}
-
-const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60};
-  return kBuckets;
-}
+constexpr std::array<double, 12> kOverheadBounds = {
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
+// 1 ms to 60 s.
+constexpr std::array<double, 16> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                   0.1,   0.25,   0.5,   1,    2.5,   5,
+                                                   10,    20,     30,    60};
 
 // Ids that key per-thread caches (of a Series, of a Metrics object): never reused, so a cache
 // entry left by a destroyed object never matches a new one at the same address.
@@ -123,6 +121,94 @@ class Series {
 
 std::string VersionLabel(std::int64_t v) { return v > 0 ? std::to_string(v) : std::string(); }
 
+// ---- Request metrics, counted per thread ----
+//
+// Every gateway request updates a dozen values. Shared series would make the network threads
+// take turns on the same cache lines (and, for prometheus-cpp's histograms, a mutex) on every
+// request; instead each thread counts into cells of its own and a scrape adds the threads up.
+// A cell has one writer, its thread: an update is a relaxed load and store (no read-modify-write,
+// no lock prefix), and the reader's relaxed loads see each value whole. A scrape taken while a
+// request is being counted may see its bucket but not yet its sum; the count is always the sum
+// of the buckets.
+
+void Add(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
+  cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+void Add(std::atomic<double>& cell, double v) {
+  cell.store(cell.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+template <std::size_t N>
+struct HistogramCells {
+  std::array<std::atomic<std::uint64_t>, N + 1> buckets{};  // per bound, then +Inf; not cumulative
+  std::atomic<double> sum{0};
+
+  void Observe(const std::array<double, N>& bounds, double v) {
+    // The first bound >= v: a value on a bound counts in that bound's bucket (le), as in
+    // prometheus-cpp.
+    auto i = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                      bounds.begin());
+    Add(buckets[i], 1);
+    Add(sum, v);
+  }
+};
+
+// One thread's counts of one request label set.
+struct RequestCells {
+  explicit RequestCells(std::thread::id t) : owner(t) {}
+  const std::thread::id owner;
+  std::atomic<std::uint64_t> requests{0}, input_tokens{0}, output_tokens{0}, cache_hits{0},
+      cache_misses{0};
+  std::atomic<double> cost{0};
+  HistogramCells<kLatencyBounds.size()> duration, ttft;
+  HistogramCells<kOverheadBounds.size()> overhead;
+};
+
+// A histogram's counts added up over threads (and label sets), as exposed.
+template <std::size_t N>
+struct HistogramTotal {
+  std::array<std::uint64_t, N + 1> buckets{};
+  double sum = 0;
+  std::uint64_t Count() const {
+    std::uint64_t n = 0;
+    for (auto b : buckets) n += b;
+    return n;
+  }
+  void Add(const HistogramCells<N>& c) {
+    // Buckets first: the count comes from them, whatever the sum's state.
+    for (std::size_t i = 0; i <= N; ++i) buckets[i] += c.buckets[i].load(std::memory_order_relaxed);
+    sum += c.sum.load(std::memory_order_relaxed);
+  }
+  prometheus::ClientMetric Metric(const std::array<double, N>& bounds) const {
+    prometheus::ClientMetric m;
+    std::uint64_t cumulative = 0;
+    m.histogram.bucket.reserve(N + 1);
+    for (std::size_t i = 0; i <= N; ++i) {
+      cumulative += buckets[i];
+      m.histogram.bucket.push_back(
+          {cumulative, i < N ? bounds[i] : std::numeric_limits<double>::infinity()});
+    }
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = sum;
+    return m;
+  }
+};
+
+// A request label set (prompt, version, model, status), the labels it is exposed under (after
+// the series caps: "_other" beyond them) and the cells of every thread that counted it.
+struct RequestSet {
+  std::string prompt, version, model, status;  // promptops_gateway_requests_total's labels
+  std::string model_label;                     // the per-model families' label
+  std::vector<std::unique_ptr<RequestCells>> cells;  // one per thread; guarded by the owner's mutex
+
+  RequestCells& CellsOf(std::thread::id t) {
+    for (auto& c : cells) {
+      if (c->owner == t) return *c;  // a thread id reused after its thread ended: its cells
+    }
+    return *cells.emplace_back(std::make_unique<RequestCells>(t));
+  }
+};
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -144,11 +230,67 @@ struct Metrics::Impl {
     return prometheus::BuildHistogram().Name(name).Help(help).Register(*registry);
   }
 
+  // The request label set of `key` (see ObserveRequest), made on first sight. Called with
+  // request_mu held.
+  RequestSet& Resolve(std::string_view key, const RequestObservation& o) {
+    if (auto it = sets.find(key); it != sets.end()) return *it->second;
+    // Per-model families: the model's own label while they have room (max_series models).
+    std::string model_label = o.model;
+    if (!models.contains(std::string_view(o.model))) {
+      if (models.size() < opts.max_series) {
+        models.emplace(o.model);
+      } else {
+        model_label = std::string(kOther);
+        if (!warned_models) {
+          warned_models = true;
+          log::Warn("metric has too many label sets; counting new ones as _other",
+                    {{"metric", "promptops_gateway_{request_duration_seconds,ttft_seconds,"
+                                "overhead_seconds,tokens_total,cost_usd_total}"},
+                     {"max_series", std::to_string(opts.max_series)}});
+        }
+      }
+    }
+    if (sets.size() < opts.max_series) {
+      auto set = std::make_unique<RequestSet>();
+      set->prompt = o.prompt;
+      set->version = VersionLabel(o.version);
+      set->model = o.model;
+      set->status = std::to_string(o.status);
+      set->model_label = std::move(model_label);
+      return *sets.emplace(std::string(key), std::move(set)).first->second;
+    }
+    // Beyond the cap: one set per model label, with "_other" in all of
+    // promptops_gateway_requests_total's labels (the raw keys are not kept: they are unbounded).
+    if (!warned_requests) {
+      warned_requests = true;
+      log::Warn("metric has too many label sets; counting new ones as _other",
+                {{"metric", "promptops_gateway_requests_total"},
+                 {"max_series", std::to_string(opts.max_series)}});
+    }
+    auto& set = overflow[model_label];
+    if (!set) {
+      set = std::make_unique<RequestSet>();
+      set->prompt = set->version = set->model = set->status = std::string(kOther);
+      set->model_label = model_label;
+    }
+    return *set;
+  }
+
+  // The request families, added up over label sets and threads.
+  std::vector<prometheus::MetricFamily> CollectRequests() const;
+  // The request families, then the registry's.
+  std::vector<prometheus::MetricFamily> CollectAll() const;
+
   MetricsOptions opts;
   std::shared_ptr<prometheus::Registry> registry;
-  std::unique_ptr<Series<prometheus::Counter>> requests, tokens, cost, cache, retries, fallbacks,
-      upstream_errors, dropped, feedback;
-  std::unique_ptr<Series<prometheus::Histogram>> duration, ttft, overhead;
+  std::unique_ptr<Series<prometheus::Counter>> retries, fallbacks, upstream_errors, dropped,
+      feedback;
+
+  mutable std::mutex request_mu;  // guards the request sets and their cells lists
+  std::unordered_map<std::string, std::unique_ptr<RequestSet>, StringHash, std::equal_to<>> sets;
+  std::unordered_map<std::string, std::unique_ptr<RequestSet>> overflow;  // by model label
+  std::unordered_set<std::string, StringHash, std::equal_to<>> models;  // labelled ones
+  bool warned_requests = false, warned_models = false;
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Counter* written = nullptr;
   prometheus::Histogram* batch_rows = nullptr;
@@ -156,29 +298,6 @@ struct Metrics::Impl {
 
 Metrics::Metrics(MetricsOptions options) : impl_(std::make_unique<Impl>(options)) {
   auto& i = *impl_;
-  i.requests = i.Make(i.Counter("promptops_gateway_requests_total",
-                                "Gateway requests by prompt, prompt version, model and HTTP "
-                                "status returned to the client."),
-                      {"prompt", "version", "model", "status"}, "promptops_gateway_requests_total");
-  i.duration = i.Make(i.Histogram("promptops_gateway_request_duration_seconds",
-                                  "Gateway request duration, from request start to the last "
-                                  "byte of the response."),
-                      {"model"}, "promptops_gateway_request_duration_seconds");
-  i.ttft = i.Make(i.Histogram("promptops_gateway_ttft_seconds",
-                              "Time to the first streamed token (streamed requests only)."),
-                  {"model"}, "promptops_gateway_ttft_seconds");
-  i.overhead = i.Make(i.Histogram("promptops_gateway_overhead_seconds",
-                                  "The gateway's own time per request answered by an upstream: "
-                                  "the request duration minus the upstream exchanges (and the "
-                                  "backoff between retries)."),
-                      {"model"}, "promptops_gateway_overhead_seconds");
-  i.tokens = i.Make(i.Counter("promptops_gateway_tokens_total",
-                              "Tokens by model and direction (input or output)."),
-                    {"model", "direction"}, "promptops_gateway_tokens_total");
-  i.cost = i.Make(i.Counter("promptops_gateway_cost_usd_total", "Estimated cost in US dollars."),
-                  {"model"}, "promptops_gateway_cost_usd_total");
-  i.cache = i.Make(i.Counter("promptops_gateway_cache_total", "Response cache lookups by result."),
-                   {"result"}, "promptops_gateway_cache_total");
   i.retries = i.Make(i.Counter("promptops_gateway_retries_total", "Upstream call retries."),
                      {"provider"}, "promptops_gateway_retries_total");
   i.fallbacks = i.Make(i.Counter("promptops_gateway_fallbacks_total",
@@ -212,67 +331,139 @@ Metrics::~Metrics() = default;
 
 void Metrics::ObserveRequest(const RequestObservation& o) {
   auto& i = *impl_;
-  // All series a request of this prompt, version, model and status may touch, found with one
-  // per-thread lookup (instead of one per series) and each resolved the first time it is
-  // needed, so that no series appears in the exposition before it counted something. The key
-  // starts with this object's id, never reused, like the per-series caches.
-  struct RequestSeries {
-    prometheus::Counter* requests = nullptr;
-    prometheus::Histogram* duration = nullptr;
-    prometheus::Histogram* ttft = nullptr;
-    prometheus::Histogram* overhead = nullptr;
-    prometheus::Counter* input = nullptr;
-    prometheus::Counter* output = nullptr;
-    prometheus::Counter* cost = nullptr;
-    prometheus::Counter* cache_hit = nullptr;
-    prometheus::Counter* cache_miss = nullptr;
+  // This thread's cells of the request's label set, found with one lookup in a per-thread map
+  // (of this Metrics object: another one seen on the thread in between empties it). The key is
+  // exact: a prompt name (a registry name) never contains the separator.
+  struct Local {
+    std::uint64_t owner = 0;  // the id of the Metrics object whose cells `cells` holds
+    std::unordered_map<std::string, RequestCells*, StringHash, std::equal_to<>> cells;
   };
+  thread_local Local local;
   thread_local std::string key;
-  thread_local std::unordered_map<std::string, RequestSeries, StringHash, std::equal_to<>> local;
   static constexpr std::size_t kLocalMax = 4096;
-  key.assign(reinterpret_cast<const char*>(&i.id), sizeof i.id);
-  key.append(reinterpret_cast<const char*>(&o.version), sizeof o.version);
+  if (local.owner != i.id) {
+    local.cells.clear();
+    local.owner = i.id;
+  }
+  key.assign(reinterpret_cast<const char*>(&o.version), sizeof o.version);
   key.append(reinterpret_cast<const char*>(&o.status), sizeof o.status);
-  key.append(o.prompt);  // a registry name: never contains the separator, so the key is exact
+  key.append(o.prompt);
   key.push_back('\x1f');
   key.append(o.model);
-  RequestSeries scratch;  // when the per-thread map is full
-  auto it = local.find(std::string_view(key));
-  RequestSeries& s = it != local.end()          ? it->second
-                     : local.size() < kLocalMax ? local.emplace(key, RequestSeries{}).first->second
-                                                : scratch;
-  if (!s.requests) {
-    s.requests =
-        &i.requests->Get({o.prompt, VersionLabel(o.version), o.model, std::to_string(o.status)});
-    s.duration = &i.duration->Get({o.model}, LatencyBuckets());
+  RequestCells* c;
+  if (auto it = local.cells.find(std::string_view(key)); it != local.cells.end()) {
+    c = it->second;
+  } else {
+    {
+      std::lock_guard lock(i.request_mu);
+      c = &i.Resolve(key, o).CellsOf(std::this_thread::get_id());
+    }
+    if (local.cells.size() < kLocalMax) local.cells.emplace(key, c);
   }
-  s.requests->Increment();
-  s.duration->Observe(o.duration_seconds);
-  if (o.ttft_seconds >= 0) {
-    if (!s.ttft) s.ttft = &i.ttft->Get({o.model}, LatencyBuckets());
-    s.ttft->Observe(o.ttft_seconds);
+  Add(c->requests, 1);
+  c->duration.Observe(kLatencyBounds, o.duration_seconds);
+  if (o.ttft_seconds >= 0) c->ttft.Observe(kLatencyBounds, o.ttft_seconds);
+  if (o.overhead_seconds >= 0) c->overhead.Observe(kOverheadBounds, o.overhead_seconds);
+  if (o.input_tokens > 0) Add(c->input_tokens, static_cast<std::uint64_t>(o.input_tokens));
+  if (o.output_tokens > 0) Add(c->output_tokens, static_cast<std::uint64_t>(o.output_tokens));
+  if (o.cost_usd > 0) Add(c->cost, o.cost_usd);
+  if (o.cache_consulted) Add(o.cache_hit ? c->cache_hits : c->cache_misses, 1);
+}
+
+std::vector<prometheus::MetricFamily> Metrics::Impl::CollectRequests() const {
+  using Labels = std::vector<prometheus::ClientMetric::Label>;
+  std::map<std::array<std::string, 4>, std::uint64_t> requests;  // model, prompt, status, version
+  std::map<std::string, HistogramTotal<kLatencyBounds.size()>> duration, ttft;
+  std::map<std::string, HistogramTotal<kOverheadBounds.size()>> overhead;
+  std::map<std::string, std::array<std::uint64_t, 2>> tokens;  // input, output
+  std::map<std::string, double> cost;
+  std::uint64_t hits = 0, misses = 0;
+  {
+    std::lock_guard lock(request_mu);
+    auto fold = [&](const RequestSet& s) {
+      const std::string& m = s.model_label;
+      for (const auto& c : s.cells) {
+        auto get = [](const auto& cell) { return cell.load(std::memory_order_relaxed); };
+        requests[{s.model, s.prompt, s.status, s.version}] += get(c->requests);
+        duration[m].Add(c->duration);
+        ttft[m].Add(c->ttft);
+        overhead[m].Add(c->overhead);
+        tokens[m][0] += get(c->input_tokens);
+        tokens[m][1] += get(c->output_tokens);
+        cost[m] += get(c->cost);
+        hits += get(c->cache_hits);
+        misses += get(c->cache_misses);
+      }
+    };
+    for (const auto& [key, set] : sets) fold(*set);
+    for (const auto& [label, set] : overflow) fold(*set);
   }
-  if (o.overhead_seconds >= 0) {
-    if (!s.overhead) s.overhead = &i.overhead->Get({o.model}, OverheadBuckets());
-    s.overhead->Observe(o.overhead_seconds);
+  // A series shows once it counted something (as prometheus-cpp's would, made at first use), a
+  // family once it has a series.
+  std::vector<prometheus::MetricFamily> out;
+  auto family = [&out](std::string name, std::string help, prometheus::MetricType type) {
+    out.push_back({std::move(name), std::move(help), type, {}});
+    return &out.back().metric;
+  };
+  auto finish = [&out] {
+    if (out.back().metric.empty()) out.pop_back();
+  };
+  auto counter = [](Labels labels, double value) {
+    prometheus::ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    return m;
+  };
+  auto* f = family("promptops_gateway_requests_total",
+                   "Gateway requests by prompt, prompt version, model and HTTP status returned to "
+                   "the client.",
+                   prometheus::MetricType::Counter);
+  for (const auto& [l, n] : requests) {
+    if (n == 0) continue;
+    f->push_back(counter({{"model", l[0]}, {"prompt", l[1]}, {"status", l[2]}, {"version", l[3]}},
+                         static_cast<double>(n)));
   }
-  if (o.input_tokens > 0) {
-    if (!s.input) s.input = &i.tokens->Get({o.model, "input"});
-    s.input->Increment(static_cast<double>(o.input_tokens));
+  finish();
+  auto histograms = [&](const auto& totals, const auto& bounds) {
+    for (const auto& [model, h] : totals) {
+      if (h.Count() == 0) continue;
+      f->push_back(h.Metric(bounds));
+      f->back().label = {{"model", model}};
+    }
+    finish();
+  };
+  f = family("promptops_gateway_request_duration_seconds",
+             "Gateway request duration, from request start to the last byte of the response.",
+             prometheus::MetricType::Histogram);
+  histograms(duration, kLatencyBounds);
+  f = family("promptops_gateway_ttft_seconds",
+             "Time to the first streamed token (streamed requests only).",
+             prometheus::MetricType::Histogram);
+  histograms(ttft, kLatencyBounds);
+  f = family("promptops_gateway_overhead_seconds",
+             "The gateway's own time per request answered by an upstream: the request duration "
+             "minus the upstream exchanges (and the backoff between retries).",
+             prometheus::MetricType::Histogram);
+  histograms(overhead, kOverheadBounds);
+  f = family("promptops_gateway_tokens_total", "Tokens by model and direction (input or output).",
+             prometheus::MetricType::Counter);
+  for (const auto& [model, n] : tokens) {
+    if (n[0] > 0) f->push_back(counter({{"direction", "input"}, {"model", model}}, double(n[0])));
+    if (n[1] > 0) f->push_back(counter({{"direction", "output"}, {"model", model}}, double(n[1])));
   }
-  if (o.output_tokens > 0) {
-    if (!s.output) s.output = &i.tokens->Get({o.model, "output"});
-    s.output->Increment(static_cast<double>(o.output_tokens));
+  finish();
+  f = family("promptops_gateway_cost_usd_total", "Estimated cost in US dollars.",
+             prometheus::MetricType::Counter);
+  for (const auto& [model, usd] : cost) {
+    if (usd > 0) f->push_back(counter({{"model", model}}, usd));
   }
-  if (o.cost_usd > 0) {
-    if (!s.cost) s.cost = &i.cost->Get({o.model});
-    s.cost->Increment(o.cost_usd);
-  }
-  if (o.cache_consulted) {
-    prometheus::Counter*& c = o.cache_hit ? s.cache_hit : s.cache_miss;
-    if (!c) c = &i.cache->Get({o.cache_hit ? "hit" : "miss"});
-    c->Increment();
-  }
+  finish();
+  f = family("promptops_gateway_cache_total", "Response cache lookups by result.",
+             prometheus::MetricType::Counter);
+  if (hits > 0) f->push_back(counter({{"result", "hit"}}, static_cast<double>(hits)));
+  if (misses > 0) f->push_back(counter({{"result", "miss"}}, static_cast<double>(misses)));
+  finish();
+  return out;
 }
 
 void Metrics::Retry(std::string_view provider) { impl_->retries->Get({provider}).Increment(); }
@@ -303,14 +494,20 @@ void Metrics::Feedback(std::string_view prompt, std::int64_t version, std::strin
   impl_->feedback->Get({prompt, VersionLabel(version), model, value}).Increment();
 }
 
+std::vector<prometheus::MetricFamily> Metrics::Impl::CollectAll() const {
+  std::vector<prometheus::MetricFamily> all = CollectRequests();
+  for (auto& f : registry->Collect()) all.push_back(std::move(f));
+  return all;
+}
+
 std::string Metrics::Expose() const {
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(impl_->registry->Collect());
+  return serializer.Serialize(impl_->CollectAll());
 }
 
 double Metrics::Value(std::string_view name,
                       const std::map<std::string, std::string>& labels) const {
-  for (const auto& family : impl_->registry->Collect()) {
+  for (const auto& family : impl_->CollectAll()) {
     if (family.name != name) continue;
     for (const auto& m : family.metric) {
       std::map<std::string, std::string> have;

@@ -7,15 +7,19 @@
 // Cardinality: every label value comes from a bounded set (HTTP statuses, error classes,
 // provider names) or from the project's configuration (prompt names, model names). As a guard
 // against unbounded series (a client sending random model names that all fail), each metric
-// family holds at most MetricsOptions::max_series label sets; further sets are counted under
-// the label value "_other" in every label and logged once per family.
+// family holds at most MetricsOptions::max_series label sets (the per-model request families:
+// max_series models); further sets are counted under the label value "_other" in every label
+// and logged once per family.
 //
-// Threads: every method is thread-safe. A series is looked up in a per-thread cache, then a
-// per-family one (a shared-mutex hash map from the label values to the prometheus-cpp object;
-// prometheus-cpp's Family::Add would hash a std::map of labels under a mutex on every call);
-// ObserveRequest finds all the series of a request's label set with one per-thread lookup. The
-// update itself is an atomic add (counters, gauges) or a short mutex (histograms, inside
-// prometheus-cpp).
+// Threads: every method is thread-safe. The request metrics (ObserveRequest) are counted per
+// thread: each network thread adds to cells of its own (a relaxed load and store per value, no
+// lock and no cache line shared with another thread), found with one lookup in a per-thread map,
+// and a scrape adds the threads up. A scrape taken while a request is being counted may see it
+// in its histogram bucket and count but not yet in the sum. The other metrics are prometheus-cpp
+// series, looked up in a per-thread cache, then a per-family one (a shared-mutex hash map from
+// the label values to the series; prometheus-cpp's Family::Add would hash a std::map of labels
+// under a mutex on every call); their update is an atomic add (counters, gauges) or a short
+// mutex (histograms, inside prometheus-cpp).
 #pragma once
 
 #include <cstddef>

@@ -217,6 +217,26 @@ TEST(Metrics, ManyLabelSetsOnOneThreadAreAllCounted) {
             2 * (5000 - 10));
 }
 
+// Two Metrics objects counting on one thread in turn (the thread's cache of cells belongs to
+// one object at a time): each keeps its own counts, none lost when the cache changes hands.
+TEST(Metrics, ObjectsTakingTurnsOnOneThreadKeepTheirOwnCounts) {
+  Metrics a, b;
+  for (int i = 0; i < 50; ++i) {
+    a.ObserveRequest(Request("m", 200));
+    b.ObserveRequest(Request("m", 200));
+    b.ObserveRequest(Request("m", 500));
+  }
+  std::map<std::string, std::string> ok{
+      {"prompt", "support/bot"}, {"version", "3"}, {"model", "m"}, {"status", "200"}};
+  EXPECT_EQ(a.Value("promptops_gateway_requests_total", ok), 50);
+  EXPECT_EQ(b.Value("promptops_gateway_requests_total", ok), 50);
+  EXPECT_EQ(a.Value("promptops_gateway_request_duration_seconds", {{"model", "m"}}), 50);
+  EXPECT_EQ(b.Value("promptops_gateway_request_duration_seconds", {{"model", "m"}}), 100);
+  std::string text = b.Expose();
+  EXPECT_THAT(text, HasSubstr("promptops_gateway_tokens_total{direction=\"input\",model=\"m\"} "
+                              "10000\n"));
+}
+
 TEST(Metrics, ObservationFromATraceRecord) {
   TraceRecord r;
   r.prompt_name = "p";

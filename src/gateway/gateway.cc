@@ -504,10 +504,11 @@ struct Gateway::Impl {
     std::int64_t upstream_us = 0;  // the attempts' upstream exchanges and the backoff between
   };
 
-  // Sets req.model to each model of the fallback chain in turn (no copy of the request).
-  asio::awaitable<CallOutcome> Call(const ModelConfig& first, ChatRequest& req, DeltaSink* sink,
-                                    ClientWatch& watch) {
-    CallOutcome out;
+  // Sets req.model to each model of the fallback chain in turn (no copy of the request). Fills
+  // `out` (a default one) in place: returned through the awaitable, the outcome (its answer's
+  // strings and JSON) was moved twice more on every request.
+  asio::awaitable<void> Call(const ModelConfig& first, ChatRequest& req, DeltaSink* sink,
+                             ClientWatch& watch, CallOutcome& out) {
     boost::container::small_vector<const ModelConfig*, 4> chain{&first};
     for (const auto& f : first.fallbacks) {
       if (const ModelConfig* m = config.Find(f)) chain.push_back(m);
@@ -536,7 +537,8 @@ struct Gateway::Impl {
         } else if (sink) {
           out.attempt = co_await StreamHttp(p, req, *sink, watch);
         } else {
-          out.attempt = Attempt{};
+          // A retry, or a fallback after an attempt or an open circuit, starts afresh.
+          if (out.called || out.attempt.failure) out.attempt = Attempt{};
           HttpAttempt h;
           if (auto fetch = StartHttp(p, req, watch, h, out.attempt)) {
             h.status = co_await std::move(*fetch);
@@ -547,20 +549,20 @@ struct Gateway::Impl {
         out.called = true;
         out.upstream_us += out.attempt.upstream_us;
         // A client that left says nothing about the upstream's health.
-        if (out.attempt.client_gone) co_return out;
+        if (out.attempt.client_gone) co_return;
         const auto& f = out.attempt.failure;
         if (!f) {
           p.breaker->RecordSuccess();
-          co_return out;
+          co_return;
         }
         if (auto* m = metrics()) m->UpstreamError(p.config.name, ErrorClassOf(*f));
         if (providers::IsRetryable(f->cls)) {
           p.breaker->RecordFailure();
         } else {
-          co_return out;  // the request itself is bad: neither retry nor fall back
+          co_return;  // the request itself is bad: neither retry nor fall back
         }
         // Once bytes reached the client, the answer cannot be restarted elsewhere.
-        if (out.attempt.client_bytes_sent) co_return out;
+        if (out.attempt.client_bytes_sent) co_return;
         if (attempt == config.policy.max_retries) break;
         ++out.retries;
         if (auto* m = metrics()) m->Retry(p.config.name);
@@ -575,11 +577,11 @@ struct Gateway::Impl {
         out.upstream_us += MicrosSince(slept0);
         if (watch.gone) {
           out.attempt.client_gone = true;
-          co_return out;
+          co_return;
         }
       }
     }
-    co_return out;
+    co_return;
   }
 
   // --- POST /v1/chat/completions -------------------------------------------------------------
@@ -926,7 +928,7 @@ struct Gateway::Impl {
     CallOutcome outcome;
     bool stream_started = false;
     if (!st.stream) {
-      outcome = co_await Call(*st.model, st.up, nullptr, watch);
+      co_await Call(*st.model, st.up, nullptr, watch, outcome);
     } else {
       // Headers (and the role chunk) go out with the first token, so that a failure before it
       // can still fall back or answer with a proper error status.
@@ -945,7 +947,7 @@ struct Gateway::Impl {
           ok = co_await w.Write(Chunk(st, std::nullopt, content, std::nullopt, nullptr, extras));
         co_return ok;
       };
-      outcome = co_await Call(*st.model, st.up, &sink, watch);
+      co_await Call(*st.model, st.up, &sink, watch, outcome);
     }
     w.CancelSlot().clear();
 

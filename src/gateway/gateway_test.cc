@@ -1115,6 +1115,33 @@ TEST_F(GatewayTest, CircuitOpensAfterRepeatedFailures) {
   EXPECT_EQ(openai_.request_count(), 2u);
 }
 
+// A model whose upstream's circuit is open falls back at once, and the fallback's answer is the
+// whole answer (nothing of the open circuit's failure is left in it).
+TEST_F(GatewayTest, OpenCircuitFallsBackToTheNextModel) {
+  Start([](GatewayConfig& c) {
+    c.policy.max_retries = 0;
+    c.policy.breaker_failures = 2;
+    c.policy.breaker_cooldown = std::chrono::milliseconds(60000);
+    ModelConfig m = c.models.at("claude-test");
+    m.name = "claude-first";
+    m.fallbacks = {"gpt-test"};
+    c.models[m.name] = m;
+  });
+  anthropic_.SetHandler(
+      [](const testing::FakeRequest&) { return testing::ErrorResponse(500, "{}"); });
+  openai_.SetHandler(
+      [](const testing::FakeRequest&) { return testing::OpenAiChatResponse("from the fallback"); });
+  const char* body = R"({"model":"claude-first","messages":[{"role":"user","content":"hi"}]})";
+  for (int i = 0; i < 3; ++i) {  // the third finds the circuit open
+    auto r = Chat(body);
+    ASSERT_EQ(r.status, 200) << i << ": " << r.body;
+    EXPECT_EQ(Json(r).at("choices").at(0).at("message").at("content").as_string(),
+              "from the fallback");
+  }
+  EXPECT_EQ(anthropic_.request_count(), 2u);
+  EXPECT_EQ(openai_.request_count(), 3u);
+}
+
 TEST_F(GatewayTest, CachesDeterministicAnswersAndReplaysThemAsStreams) {
   Start();
   openai_.SetHandler(

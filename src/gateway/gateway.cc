@@ -694,7 +694,8 @@ struct Gateway::Impl {
       if (rendered->is_string()) {
         // A text prompt becomes one message: the system message when the request brings its own
         // messages, else the user message.
-        messages.push_back(bj::object{{"role", in.messages.empty() ? "user" : "system"},
+        bool own_messages = !in.messages.empty() || !in.messages_text.empty();
+        messages.push_back(bj::object{{"role", own_messages ? "system" : "user"},
                                       {"content", rendered->as_string()}});
       } else {
         messages = std::move(rendered->as_array());
@@ -709,9 +710,12 @@ struct Gateway::Impl {
       model_name = std::string(m->value().as_string());
     }
     if (messages.empty()) {
-      messages = std::move(in.messages);  // no prompt messages before them: taken whole
+      // No prompt messages before them: taken whole (as text when the fast pass kept them so:
+      // an OpenAI-compatible upstream gets them as the client sent them).
+      messages = std::move(in.messages);
+      up.messages_text = in.messages_text;
     } else {
-      for (auto& m : in.messages) messages.push_back(std::move(m));
+      for (auto& m : MessagesOf(in)) messages.push_back(std::move(m));
     }
     const ModelConfig* model = config.Find(model_name);
     if (!model) {

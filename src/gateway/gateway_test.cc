@@ -233,6 +233,31 @@ TEST_F(GatewayTest, SimulatedModelAnswersInOpenAiShapeWithHeadersAndTrace) {
             std::string::npos);
 }
 
+// Messages in the common shape go to an OpenAI-compatible upstream as the client sent them
+// (spacing and Korean text byte for byte, not rebuilt); others (an escape here) as the parsed
+// messages. Both read the same to the upstream.
+TEST_F(GatewayTest, OpenAiUpstreamGetsTheClientsMessages) {
+  Start();
+  openai_.SetHandler([](const testing::FakeRequest&) { return testing::OpenAiChatResponse("ok"); });
+  const std::string as_sent =
+      R"([ {"role":"system", "content":"너는 친절한 도우미야"},)"
+      "\n  "
+      R"({"content":"안녕 😀","role":"user"} ])";
+  ASSERT_EQ(Chat(R"({"model":"gpt-test","messages":)" + as_sent + "}").status, 200);
+  ASSERT_EQ(
+      Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"tab\tand \u00e9"}]})")
+          .status,
+      200);
+  auto seen = openai_.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0].body.find(R"("messages":)" + as_sent), std::string::npos) << seen[0].body;
+  auto first = bj::parse(seen[0].body);
+  EXPECT_EQ(first.at("model").as_string(), "gpt-4o-mini-upstream");
+  EXPECT_EQ(first.at("messages").at(1).at("content").as_string(), "안녕 😀");
+  auto second = bj::parse(seen[1].body);
+  EXPECT_EQ(second.at("messages").at(0).at("content").as_string(), "tab\tand \u00e9");
+}
+
 // The request's user, metadata and session reach the stored trace (the session from metadata's
 // session_id, else the x-promptops-session header), Korean text included.
 TEST_F(GatewayTest, UserMetadataAndSessionAreKeptOnTheTrace) {

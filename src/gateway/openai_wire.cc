@@ -120,7 +120,7 @@ class RequestScanner : json::ScanCursor {
         c.model.assign(v);
       } else if (key == "messages") {
         bit = 1;
-        ok = Messages(c.messages);
+        ok = Messages(c.messages_text);
       } else if (key == "stream") {
         bit = 2;
         ok = Bool(c.stream);
@@ -149,7 +149,7 @@ class RequestScanner : json::ScanCursor {
     SkipSpace();
     if (!AtEnd()) return false;
     // What the full parse would refuse (it words the error) or treat specially.
-    if (!(seen & 1u) || c.messages.empty()) return false;
+    if (!(seen & 1u) || c.messages_text.empty()) return false;
     if (c.temperature && (*c.temperature < 0 || *c.temperature > 2)) return false;
     if (c.max_tokens && *c.max_tokens < 1) return false;
     auto ref = ParseModelRef(c.model);
@@ -181,14 +181,16 @@ class RequestScanner : json::ScanCursor {
     return r.ec == std::errc() && r.ptr == t.data() + t.size();
   }
   // [{"role": "...", "content": "..."}, ...]: string roles and contents only, each once, in
-  // either order (kept in the order sent), and a role the full parse accepts.
-  bool Messages(bj::array& out) {
+  // either order, and a role the full parse accepts. Checked, not built: `text` is the array's
+  // JSON text (empty when it has no message).
+  bool Messages(std::string_view& text) {
+    SkipSpace();
+    const unsigned char* start = p_;
     if (!Eat('[')) return false;
     if (Eat(']')) return true;
     do {
       if (!Eat('{')) return false;
-      bj::object m(2, out.storage());
-      std::string_view role, content;
+      std::string_view role;
       bool has_role = false, has_content = false;
       do {
         std::string_view key, value;
@@ -201,19 +203,18 @@ class RequestScanner : json::ScanCursor {
           role = value;
         } else if (key == "content" && !has_content) {
           has_content = true;
-          content = value;
         } else {
           return false;
         }
-        m.emplace(key, value);
       } while (Eat(','));
       if (!Eat('}') || !has_role || !has_content) return false;
       if (role != "system" && role != "user" && role != "assistant" && role != "developer") {
         return false;
       }
-      out.push_back(std::move(m));
     } while (Eat(','));
-    return Eat(']');
+    if (!Eat(']')) return false;
+    text = View(start, p_);
+    return true;
   }
 };
 
@@ -223,6 +224,17 @@ std::optional<InboundChat> ParseChatRequestFast(std::string_view body) {
   std::optional<InboundChat> out(std::in_place);
   if (!RequestScanner(body).Scan(*out)) out.reset();
   return out;
+}
+
+bj::array& MessagesOf(InboundChat& c) {
+  if (!c.messages_text.empty()) {
+    // Text the fast pass validated as an array of messages.
+    boost::system::error_code ec;
+    bj::value v = bj::parse(c.messages_text, ec);
+    c.messages_text = {};
+    if (!ec && v.is_array()) c.messages = std::move(v.get_array());
+  }
+  return c.messages;
 }
 
 Result<InboundChat> ParseChatRequest(std::string_view body) {

@@ -30,6 +30,10 @@ struct InboundChat {
   std::string model;  // as sent
   ModelRef ref;
   boost::json::array messages;    // the request's own messages, validated
+  // Or, from the fast pass, the same messages as their JSON text (a view into the body; then
+  // `messages` is empty): a request passed on to an OpenAI-compatible upstream sends them as
+  // they came, without building and serializing them (providers::ChatRequest::messages_text).
+  std::string_view messages_text;
   boost::json::object variables;  // template variables (promptops extension)
   boost::json::object metadata;   // kept on the trace
   std::string user;
@@ -41,6 +45,10 @@ struct InboundChat {
   std::optional<std::int64_t> seed;
   boost::json::object extra;  // other OpenAI parameters, forwarded to OpenAI-compatible upstreams
 };
+
+// The request's messages as an array: `messages`, parsed from messages_text first (which is
+// then emptied) when the fast pass kept them as text.
+boost::json::array& MessagesOf(InboundChat& c);
 
 // Parses and validates a /v1/chat/completions body. Refuses fields that would let a client
 // choose where the gateway connects or what key it sends (api_base, base_url, api_key, ...).

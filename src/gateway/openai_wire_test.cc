@@ -136,9 +136,16 @@ TEST(ParseChatRequest, FastPassAgreesWithTheFullParseOnMutatedRequests) {
     EXPECT_EQ(quick->ref.prompt.name, full->ref.prompt.name) << body;
     EXPECT_EQ(quick->ref.prompt.label, full->ref.prompt.label) << body;
     EXPECT_EQ(quick->ref.prompt.version, full->ref.prompt.version) << body;
-    EXPECT_EQ(quick->messages, full->messages) << body;
-    // The same text for the upstream: members in the order sent.
-    EXPECT_EQ(json::Serialize(quick->messages), json::Serialize(full->messages)) << body;
+    // The fast pass keeps the messages as their text, which reads as the full parse's messages
+    // (members in the order sent).
+    EXPECT_TRUE(quick->messages.empty()) << body;
+    EXPECT_FALSE(quick->messages_text.empty()) << body;
+    EXPECT_EQ(quick->messages_text.front(), '[') << body;
+    EXPECT_EQ(quick->messages_text.back(), ']') << body;
+    const bj::array& quick_messages = MessagesOf(*quick);
+    EXPECT_TRUE(quick->messages_text.empty()) << body;
+    EXPECT_EQ(quick_messages, full->messages) << body;
+    EXPECT_EQ(json::Serialize(quick_messages), json::Serialize(full->messages)) << body;
     EXPECT_EQ(quick->stream, full->stream) << body;
     EXPECT_EQ(quick->include_usage, full->include_usage) << body;
     ASSERT_EQ(quick->temperature.has_value(), full->temperature.has_value()) << body;

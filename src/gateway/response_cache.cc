@@ -11,7 +11,7 @@ ResponseCache::ResponseCache(std::size_t max_bytes, std::chrono::seconds ttl, co
     : max_bytes_(max_bytes), ttl_(ttl), clock_(clock) {}
 
 std::string ResponseCache::Key(std::string_view provider, const providers::ChatRequest& req) {
-  bj::object o{{"provider", provider}, {"model", req.model}, {"messages", req.messages}};
+  bj::object o{{"provider", provider}, {"model", req.model}, {"messages", req.Messages()}};
   if (req.temperature) o["temperature"] = *req.temperature;
   if (req.top_p) o["top_p"] = *req.top_p;
   if (req.max_tokens) o["max_tokens"] = *req.max_tokens;

@@ -611,8 +611,9 @@ class AnthropicAdapter final : public Adapter {
       bj::array blocks;
     };
     std::vector<Turn> turns;
-    for (std::size_t i = 0; i < req.messages.size(); ++i) {
-      const bj::object* m = req.messages[i].if_object();
+    const bj::array& openai_messages = req.Messages();
+    for (std::size_t i = 0; i < openai_messages.size(); ++i) {
+      const bj::object* m = openai_messages[i].if_object();
       const bj::string* role = m ? wire::StringField(*m, "role") : nullptr;
       if (!role) return Error::InvalidArgument(Where(i) + " needs a 'role'");
       const bj::value* content = m->if_contains("content");

@@ -4,6 +4,17 @@
 
 namespace promptops::providers {
 
+const boost::json::array& ChatRequest::Messages() const {
+  if (!messages_text.empty()) {
+    // Text the gateway's fast pass validated as an array: parsed once, then dropped.
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(messages_text, ec);
+    messages_text = {};
+    if (!ec && v.is_array()) messages = std::move(v.get_array());
+  }
+  return messages;
+}
+
 std::string_view FailureClassName(FailureClass c) {
   switch (c) {
     case FailureClass::kConnect:

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -31,8 +32,15 @@ struct Usage {
 };
 
 struct ChatRequest {
-  std::string model;            // the UPSTREAM model name (after alias resolution)
-  boost::json::array messages;  // OpenAI shape: [{"role","content",...}]
+  std::string model;  // the UPSTREAM model name (after alias resolution)
+  // The messages, OpenAI shape: [{"role","content",...}]. Read them through Messages(): a
+  // request passed on as the client sent it holds them as JSON text instead (messages_text,
+  // validated by the gateway's fast pass, a view into the client's request body, which outlives
+  // the call), which the OpenAI adapter sends as it is and Messages() parses on first use.
+  // Whoever fills `messages` leaves messages_text empty.
+  mutable boost::json::array messages;
+  mutable std::string_view messages_text;
+  const boost::json::array& Messages() const;
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<std::int64_t> max_tokens;

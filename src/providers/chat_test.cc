@@ -7,6 +7,21 @@
 namespace promptops::providers {
 namespace {
 
+// Messages kept as text (the gateway's fast pass) are parsed on first read, once.
+TEST(ChatRequest, MessagesKeptAsTextAreParsedOnFirstRead) {
+  const std::string body = R"([{"role":"user", "content":"안녕"}])";
+  ChatRequest r;
+  r.messages_text = body;
+  const boost::json::array& m = r.Messages();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].at("content").as_string(), "안녕");
+  EXPECT_TRUE(r.messages_text.empty());
+  EXPECT_EQ(&r.Messages(), &m);  // the same array, not parsed again
+  ChatRequest built;  // filled as an array: read as it is
+  built.messages.push_back(boost::json::object{{"role", "user"}, {"content", "x"}});
+  EXPECT_EQ(built.Messages().size(), 1u);
+}
+
 TEST(FailureClass, NamesRetryabilityAndClientErrors) {
   struct Case {
     FailureClass cls;

@@ -538,11 +538,16 @@ class OpenAiAdapter final : public Adapter {
     // Serialized field by field rather than through a bj::object: building the object copied
     // every message of the conversation first.
     std::string body;
-    body.reserve(256 + req.model.size() + 96 * req.messages.size());
+    body.reserve(256 + req.model.size() +
+                 (req.messages_text.empty() ? 96 * req.messages.size() : req.messages_text.size()));
     body += "{\"model\":";
     json::AppendString(body, req.model);
     body += ",\"messages\":";
-    json::AppendValue(body, req.messages);
+    if (!req.messages_text.empty()) {
+      body += req.messages_text;  // as the client sent them (validated by the gateway)
+    } else {
+      json::AppendValue(body, req.messages);
+    }
     auto number = [&body](std::string_view key, const bj::value& v) {
       body += ",\"";
       body += key;

@@ -301,7 +301,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   fnv.Add(req.model);
   fnv.Add(static_cast<std::uint64_t>(req.max_tokens.value_or(-1)));
   for (const auto& s : req.stop) fnv.Add(s);
-  fnv.Add(bj::serialize(req.messages));
+  fnv.Add(bj::serialize(req.Messages()));
   std::optional<ToolPick> tool = PickTool(req);
   JsonFormat format = JsonFormatOf(req);
   // Only then: the plans of other requests stay as they were.
@@ -315,7 +315,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   std::string last_user;
   bool found = false;
   bool user_last = false;  // the last message is the user's (the tool rule's condition)
-  for (auto it = req.messages.rbegin(); it != req.messages.rend(); ++it) {
+  for (auto it = req.Messages().rbegin(); it != req.Messages().rend(); ++it) {
     const bj::object* m = it->if_object();
     if (!m) continue;
     auto role = m->find("role");
@@ -325,7 +325,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     auto content = m->find("content");
     if (content != m->end()) last_user = MessageText(content->value());
     found = true;
-    user_last = it == req.messages.rbegin();
+    user_last = it == req.Messages().rbegin();
     break;
   }
   std::vector<std::string> words = SplitWords(last_user);
@@ -516,7 +516,7 @@ std::int64_t EstimateToolCallTokens(std::string_view name, std::string_view argu
 }
 
 std::int64_t EstimateRequestTokens(const ChatRequest& req) {
-  std::int64_t n = EstimatePromptTokens(req.messages);
+  std::int64_t n = EstimatePromptTokens(req.Messages());
   if (const bj::value* tools = req.extra.if_contains("tools")) {
     n += EstimateTokens(bj::serialize(*tools));
   }

@@ -92,8 +92,13 @@ class ScanCursor {
     while (p < end_ && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
     p_ = p;
   }
-  // Whitespace, then `c` (consumed) if it is next.
+  // Whitespace, then `c` (consumed) if it is next. Compact JSON has no whitespace: `c` is
+  // looked for first.
   bool Eat(unsigned char c) {
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
     SkipSpace();
     if (p_ < end_ && *p_ == c) {
       ++p_;

@@ -1,5 +1,7 @@
 #include "store/trace_blocks.h"
 
+#include <array>
+
 #include <zstd.h>
 
 #include <algorithm>
@@ -257,23 +259,25 @@ bool BloomMayHold(std::string_view filter, std::string_view value) {
 std::int64_t IdTimeMs(std::string_view id) {
   constexpr std::string_view kPrefix = "tr-";
   constexpr std::size_t kDigits = 8;
+  // The digits' values (0-9, A-Z, a-z: 0-61), -1 for other bytes: a lookup per digit (the
+  // writer decodes every trace's id twice).
+  static constexpr std::array<std::int8_t, 256> kValue = [] {
+    std::array<std::int8_t, 256> v{};
+    v.fill(-1);
+    for (int c = 0; c < 10; ++c) v['0' + c] = static_cast<std::int8_t>(c);
+    for (int c = 0; c < 26; ++c) v['A' + c] = static_cast<std::int8_t>(10 + c);
+    for (int c = 0; c < 26; ++c) v['a' + c] = static_cast<std::int8_t>(36 + c);
+    return v;
+  }();
   if (id.size() < kPrefix.size() + kDigits || !id.starts_with(kPrefix)) return -1;
   std::int64_t t = 0;
+  int invalid = 0;
   for (std::size_t i = 0; i < kDigits; ++i) {
-    char c = id[kPrefix.size() + i];
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'A' && c <= 'Z') {
-      d = c - 'A' + 10;
-    } else if (c >= 'a' && c <= 'z') {
-      d = c - 'a' + 36;
-    } else {
-      return -1;
-    }
+    int d = kValue[static_cast<unsigned char>(id[kPrefix.size() + i])];
+    invalid |= d;  // negative once any digit is not one
     t = t * 62 + d;
   }
-  return t;
+  return invalid < 0 ? -1 : t;
 }
 
 std::size_t EncodedSizeBound(const TraceRow& r) {

@@ -226,6 +226,14 @@ TEST(TraceBlocks, IdTimeIsTheTimeNewTraceIdsStartWith) {
   EXPECT_EQ(IdTimeMs("xx-00000001"), -1);  // other prefix
   EXPECT_EQ(IdTimeMs("tr-0000-001"), -1);  // not a base-62 digit
   EXPECT_EQ(IdTimeMs("tr-legacy"), -1);
+  // A byte that is no digit at any of the eight places, non-ASCII ones too.
+  for (std::size_t i = 0; i < 8; ++i) {
+    for (char bad : {'-', '/', ':', '@', '[', '`', '{', '\xff', '\x80', '\0'}) {
+      std::string id = "tr-0VbnWWuDKqtC";
+      id[3 + i] = bad;
+      EXPECT_EQ(IdTimeMs(id), -1) << i << " " << int(bad);
+    }
+  }
   EXPECT_EQ(IdTimeMs(""), -1);
 }
 

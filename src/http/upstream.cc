@@ -420,6 +420,11 @@ class UpstreamClient::Impl {
   asio::awaitable<Status> Call(std::string method, std::string path, Headers headers,
                                std::string body, Fetched* collect, OnHead on_head, OnData on_data,
                                UpstreamCancel* cancel);
+  // The request's head (start line, Host, `headers`, Content-Length when there is a body or the
+  // method takes one, the empty line), or an error for a method, path, name or value that could
+  // split the request.
+  Result<std::string> RequestHead(std::string_view method, std::string_view path,
+                                  const Headers& headers, std::size_t body_size) const;
 
   std::size_t Idle() { return pool_->Size(); }
   std::size_t Opened() const { return opened_.load(); }
@@ -519,6 +524,65 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
   co_return std::move(c);
 }
 
+// The request head, written by hand (Beast's message and serializer cost an allocation per
+// field), in a plain function (in the coroutine, every piece went through its frame). Header
+// names and values come from the gateway's adapters and configuration, never from clients; a
+// name or value that could split the request is refused all the same.
+Result<std::string> UpstreamClient::Impl::RequestHead(std::string_view method,
+                                                      std::string_view path,
+                                                      const Headers& headers,
+                                                      std::size_t body_size) const {
+  if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
+    return Error::InvalidArgument("invalid HTTP method");
+  }
+  std::string_view base = target_.base_path;
+  bool slash = path.empty() || path.front() != '/';
+  if (base.find_first_of(" \r\n") != std::string_view::npos ||
+      path.find_first_of(" \r\n") != std::string_view::npos) {
+    return Error::InvalidArgument("upstream request target contains a space or line break");
+  }
+  bool send_length =
+      body_size > 0 || method == "POST" || method == "PUT" || method == "PATCH";
+  using namespace std::string_view_literals;  // no strlen per literal
+  // Written through a pointer into a buffer sized once for all of it (as the server writes a
+  // response head): one allocation, no capacity check per piece.
+  std::size_t size = method.size() + base.size() + path.size() + target_.host_header.size() + 64;
+  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+  std::string head(size, '\0');
+  char* p = head.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(method);
+  put(" "sv);
+  put(base);
+  if (slash) put("/"sv);
+  put(path);
+  put(" HTTP/1.1\r\nHost: "sv);
+  put(target_.host_header);
+  put("\r\n"sv);
+  for (const auto& [name, value] : headers) {
+    if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
+    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
+      return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
+                                    "' has an invalid name or value");
+    }
+    put(name);
+    put(": "sv);
+    put(value);
+    put("\r\n"sv);
+  }
+  if (send_length) {
+    put("Content-Length: "sv);
+    p = std::to_chars(p, p + 24, body_size).ptr;  // 64 bytes of `size` are for these lines
+    put("\r\n"sv);
+  }
+  put("\r\n"sv);
+  head.resize(static_cast<std::size_t>(p - head.data()));
+  return head;
+}
+
 asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::string path,
                                                    Headers headers, std::string body,
                                                    Fetched* collect, OnHead on_head, OnData on_data,
@@ -533,54 +597,9 @@ asio::awaitable<Status> UpstreamClient::Impl::Call(std::string method, std::stri
       return true;
     };
   }
-  if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
-    co_return Error::InvalidArgument("invalid HTTP method");
-  }
-  // The request head, written by hand (Beast's message and serializer cost an allocation per
-  // field). Header names and values come from the gateway's adapters and configuration, never
-  // from clients; a name or value that could split the request is refused all the same.
-  std::string target = target_.base_path;
-  if (path.empty() || path.front() != '/') target += '/';
-  target.append(path);
-  if (target.find_first_of(" \r\n") != std::string::npos) {
-    co_return Error::InvalidArgument("upstream request target contains a space or line break");
-  }
-  bool send_length = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
-  using namespace std::string_view_literals;  // no strlen per literal
-  // Written through a pointer into a buffer sized once for all of it (as the server writes a
-  // response head): one allocation, no capacity check per piece.
-  std::size_t size = method.size() + target.size() + target_.host_header.size() + 64;
-  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
-  std::string head(size, '\0');
-  char* p = head.data();
-  auto put = [&p](std::string_view s) {
-    std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  };
-  put(method);
-  put(" "sv);
-  put(target);
-  put(" HTTP/1.1\r\nHost: "sv);
-  put(target_.host_header);
-  put("\r\n"sv);
-  for (const auto& [name, value] : headers) {
-    if (EqualsIgnoreCase(name, "host") || IsFramingHeader(name)) continue;
-    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) {
-      co_return Error::InvalidArgument("upstream request header '" + name.substr(0, 64) +
-                                       "' has an invalid name or value");
-    }
-    put(name);
-    put(": "sv);
-    put(value);
-    put("\r\n"sv);
-  }
-  if (send_length) {
-    put("Content-Length: "sv);
-    p = std::to_chars(p, p + 24, body.size()).ptr;  // 64 bytes of `size` are for these lines
-    put("\r\n"sv);
-  }
-  put("\r\n"sv);
-  head.resize(static_cast<std::size_t>(p - head.data()));
+  auto built = RequestHead(method, path, headers, body.size());
+  if (!built.ok()) co_return std::move(built).error();
+  std::string head = std::move(built).value();
   bool head_request = method == "HEAD";
 
   asio::any_io_executor ex = co_await asio::this_coro::executor;

@@ -146,6 +146,11 @@ TEST_F(UpstreamTest, FetchSendsHeadersAndBodyToBasePath) {
   EXPECT_EQ(r->first.Header("x-seen"), "sk-secret");
   EXPECT_EQ(r->first.Header("x-target"), "/v1/echo?q=1");
   EXPECT_EQ(r->second, "hi");
+  // A path without its leading slash is put under the base path all the same.
+  auto bare = RunSync(ioc_, client_->Fetch("POST", "echo", {}, "ho"));
+  ASSERT_TRUE(bare.ok()) << bare.error().ToString();
+  EXPECT_EQ(bare->first.Header("x-target"), "/v1/echo");
+  EXPECT_EQ(bare->second, "ho");
 }
 
 // FetchInto: the same call as Fetch (the gateway's hot path), its answer in the caller's pair;
@@ -228,6 +233,9 @@ TEST_F(UpstreamTest, HeadersOrMethodsThatCouldSplitTheRequestAreRefusedUnsent) {
   EXPECT_EQ(bad_method.error().code, ErrorCode::kInvalidArgument);
   auto bad_path = RunSync(ioc_, client_->Fetch("GET", "/echo x", {}, ""));
   ASSERT_FALSE(bad_path.ok());
+  auto split_path = RunSync(ioc_, client_->Fetch("GET", "/echo\r\nX-Evil: 1", {}, ""));
+  ASSERT_FALSE(split_path.ok());
+  EXPECT_EQ(split_path.error().code, ErrorCode::kInvalidArgument);
   // Nothing reached the upstream, and a valid call still works.
   EXPECT_EQ(client_->connections_opened(), 0u);
   auto ok = RunSync(ioc_, client_->Fetch("POST", "/echo", {{"x-api-key", "k"}}, "hi"));

@@ -165,6 +165,14 @@ class ScanCursor {
   }
 
  protected:
+  // Whether `s` is the literal `lit` (a member name, a role): the length first, then the bytes,
+  // their count known when compiling, so that the compare is a few integer compares and not a
+  // call to memcmp (as string_view's == makes it).
+  template <std::size_t N>
+  static bool Is(std::string_view s, const char (&lit)[N]) {
+    return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+  }
+
   static std::string_view View(const unsigned char* from, const unsigned char* to) {
     return std::string_view(reinterpret_cast<const char*>(from),
                             static_cast<std::size_t>(to - from));

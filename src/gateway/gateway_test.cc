@@ -239,15 +239,13 @@ TEST_F(GatewayTest, SimulatedModelAnswersInOpenAiShapeWithHeadersAndTrace) {
 TEST_F(GatewayTest, OpenAiUpstreamGetsTheClientsMessages) {
   Start();
   openai_.SetHandler([](const testing::FakeRequest&) { return testing::OpenAiChatResponse("ok"); });
-  const std::string as_sent =
-      R"([ {"role":"system", "content":"너는 친절한 도우미야"},)"
-      "\n  "
-      R"({"content":"안녕 😀","role":"user"} ])";
+  const std::string as_sent = R"([ {"role":"system", "content":"너는 친절한 도우미야"},)"
+                              "\n  "
+                              R"({"content":"안녕 😀","role":"user"} ])";
   ASSERT_EQ(Chat(R"({"model":"gpt-test","messages":)" + as_sent + "}").status, 200);
-  ASSERT_EQ(
-      Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"tab\tand \u00e9"}]})")
-          .status,
-      200);
+  ASSERT_EQ(Chat(R"({"model":"gpt-test","messages":[{"role":"user","content":"tab\tand \u00e9"}]})")
+                .status,
+            200);
   auto seen = openai_.requests();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_NE(seen[0].body.find(R"("messages":)" + as_sent), std::string::npos) << seen[0].body;

@@ -113,28 +113,28 @@ class RequestScanner : json::ScanCursor {
       SkipSpace();
       int bit;
       bool ok;
-      if (key == "model") {
+      if (Is(key, "model")) {
         bit = 0;
         std::string_view v;
         ok = PlainString(v);
         c.model.assign(v);
-      } else if (key == "messages") {
+      } else if (Is(key, "messages")) {
         bit = 1;
         ok = Messages(c.messages_text);
-      } else if (key == "stream") {
+      } else if (Is(key, "stream")) {
         bit = 2;
         ok = Bool(c.stream);
-      } else if (key == "temperature") {
+      } else if (Is(key, "temperature")) {
         bit = 3;
         double t = 0;
         ok = Double(t);
         c.temperature = t;
-      } else if (key == "max_tokens") {
+      } else if (Is(key, "max_tokens")) {
         bit = 4;
         std::int64_t n = 0;
         ok = Int(n);
         c.max_tokens = n;
-      } else if (key == "user") {
+      } else if (Is(key, "user")) {
         bit = 5;
         std::string_view v;
         ok = PlainString(v);
@@ -198,17 +198,18 @@ class RequestScanner : json::ScanCursor {
         if (!PlainString(key) || !Eat(':')) return false;
         SkipSpace();
         if (!PlainString(value)) return false;
-        if (key == "role" && !has_role) {
+        if (Is(key, "role") && !has_role) {
           has_role = true;
           role = value;
-        } else if (key == "content" && !has_content) {
+        } else if (Is(key, "content") && !has_content) {
           has_content = true;
         } else {
           return false;
         }
       } while (Eat(','));
       if (!Eat('}') || !has_role || !has_content) return false;
-      if (role != "system" && role != "user" && role != "assistant" && role != "developer") {
+      if (!Is(role, "system") && !Is(role, "user") && !Is(role, "assistant") &&
+          !Is(role, "developer")) {
         return false;
       }
     } while (Eat(','));

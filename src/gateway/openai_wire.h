@@ -29,7 +29,7 @@ Result<ModelRef> ParseModelRef(std::string_view model);
 struct InboundChat {
   std::string model;  // as sent
   ModelRef ref;
-  boost::json::array messages;    // the request's own messages, validated
+  boost::json::array messages;  // the request's own messages, validated
   // Or, from the fast pass, the same messages as their JSON text (a view into the body; then
   // `messages` is empty): a request passed on to an OpenAI-compatible upstream sends them as
   // they came, without building and serializing them (providers::ChatRequest::messages_text).

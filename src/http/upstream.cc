@@ -529,8 +529,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> UpstreamClient::Impl::Conne
 // names and values come from the gateway's adapters and configuration, never from clients; a
 // name or value that could split the request is refused all the same.
 Result<std::string> UpstreamClient::Impl::RequestHead(std::string_view method,
-                                                      std::string_view path,
-                                                      const Headers& headers,
+                                                      std::string_view path, const Headers& headers,
                                                       std::size_t body_size) const {
   if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
     return Error::InvalidArgument("invalid HTTP method");
@@ -541,8 +540,7 @@ Result<std::string> UpstreamClient::Impl::RequestHead(std::string_view method,
       path.find_first_of(" \r\n") != std::string_view::npos) {
     return Error::InvalidArgument("upstream request target contains a space or line break");
   }
-  bool send_length =
-      body_size > 0 || method == "POST" || method == "PUT" || method == "PATCH";
+  bool send_length = body_size > 0 || method == "POST" || method == "PUT" || method == "PATCH";
   using namespace std::string_view_literals;  // no strlen per literal
   // Written through a pointer into a buffer sized once for all of it (as the server writes a
   // response head): one allocation, no capacity check per piece.

@@ -17,7 +17,7 @@ TEST(ChatRequest, MessagesKeptAsTextAreParsedOnFirstRead) {
   EXPECT_EQ(m[0].at("content").as_string(), "안녕");
   EXPECT_TRUE(r.messages_text.empty());
   EXPECT_EQ(&r.Messages(), &m);  // the same array, not parsed again
-  ChatRequest built;  // filled as an array: read as it is
+  ChatRequest built;             // filled as an array: read as it is
   built.messages.push_back(boost::json::object{{"role", "user"}, {"content", "x"}});
   EXPECT_EQ(built.Messages().size(), 1u);
 }

@@ -129,9 +129,9 @@ class CompletionScanner : json::ScanCursor {
     if (!Eat('{')) return false;  // not an object: the full parser says what it is
     bool seen_id = false, seen_model = false, seen_choices = false, seen_usage = false;
     return Members(1, [&](std::string_view key) {
-      if (key == "id") return !Again(seen_id) && StringInto(r_->id);
-      if (key == "model") return !Again(seen_model) && StringInto(r_->model);
-      if (key == "choices") {
+      if (Is(key, "id")) return !Again(seen_id) && StringInto(r_->id);
+      if (Is(key, "model")) return !Again(seen_model) && StringInto(r_->model);
+      if (Is(key, "choices")) {
         if (Again(seen_choices) || !Eat('[')) return false;
         bool ok = Elements(2, [&](std::size_t i) {
           if (i > 0) return Skip(2);
@@ -140,7 +140,7 @@ class CompletionScanner : json::ScanCursor {
         });
         return ok && has_choices_;
       }
-      if (key == "usage") {
+      if (Is(key, "usage")) {
         if (Again(seen_usage)) return false;
         if (Literal("null")) return true;  // reads like an absent field
         if (!Eat('{')) return false;
@@ -160,20 +160,20 @@ class CompletionScanner : json::ScanCursor {
           });
         };
         return Members(2, [&](std::string_view k) {
-          if (k == "prompt_tokens") return !Again(seen_prompt) && TokenCount(usage.prompt_tokens);
-          if (k == "completion_tokens") {
+          if (Is(k, "prompt_tokens")) return !Again(seen_prompt) && TokenCount(usage.prompt_tokens);
+          if (Is(k, "completion_tokens")) {
             return !Again(seen_completion) && TokenCount(usage.completion_tokens);
           }
-          if (k == "prompt_tokens_details") {
+          if (Is(k, "prompt_tokens_details")) {
             return !Again(seen_pd) && detail("cached_tokens", usage.cached_tokens);
           }
-          if (k == "completion_tokens_details") {
+          if (Is(k, "completion_tokens_details")) {
             return !Again(seen_cd) && detail("reasoning_tokens", usage.reasoning_tokens);
           }
           return Skip(2);
         });
       }
-      if (key == "error") return false;  // an error inside a 200 answer: the full parser's case
+      if (Is(key, "error")) return false;  // an error inside a 200 answer: the full parser's case
       return Skip(1);
     });
   }
@@ -181,15 +181,15 @@ class CompletionScanner : json::ScanCursor {
   bool Choice() {  // choices[0], after its '{'
     bool seen_message = false, seen_finish = false;
     return Members(3, [&](std::string_view key) {
-      if (key == "message") {
+      if (Is(key, "message")) {
         if (Again(seen_message) || !Eat('{')) return false;
         has_message_ = true;
         bool seen_content = false;
         return Members(4, [&](std::string_view k) {
-          if (k == "content") {
+          if (Is(k, "content")) {
             return !Again(seen_content) && (Literal("null") || StringInto(r_->content));
           }
-          if (k == "tool_calls") return false;  // tool calls: the full parser's case
+          if (Is(k, "tool_calls")) return false;  // tool calls: the full parser's case
           // A refusal, annotations, audio, reasoning: the full parser's case when they say
           // something.
           if (std::find(std::begin(kPassedMessageMembers), std::end(kPassedMessageMembers), k) !=
@@ -200,8 +200,8 @@ class CompletionScanner : json::ScanCursor {
         });
       }
       // Log probabilities (asked for with logprobs: true) are the full parser's case.
-      if (key == "logprobs") return Literal("null");
-      if (key == "finish_reason") {
+      if (Is(key, "logprobs")) return Literal("null");
+      if (Is(key, "finish_reason")) {
         if (Again(seen_finish)) return false;
         if (Literal("null")) return true;  // the default ("stop") stays
         return StringInto(r_->finish_reason);

@@ -32,9 +32,8 @@ constexpr std::string_view kOther = "_other";
 constexpr std::array<double, 12> kOverheadBounds = {
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
 // 1 ms to 60 s.
-constexpr std::array<double, 16> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                   0.1,   0.25,   0.5,   1,    2.5,   5,
-                                                   10,    20,     30,    60};
+constexpr std::array<double, 16> kLatencyBounds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60};
 
 // Ids that key per-thread caches (of a Series, of a Metrics object): never reused, so a cache
 // entry left by a destroyed object never matches a new one at the same address.
@@ -197,8 +196,8 @@ struct HistogramTotal {
 // A request label set (prompt, version, model, status), the labels it is exposed under (after
 // the series caps: "_other" beyond them) and the cells of every thread that counted it.
 struct RequestSet {
-  std::string prompt, version, model, status;  // promptops_gateway_requests_total's labels
-  std::string model_label;                     // the per-model families' label
+  std::string prompt, version, model, status;        // promptops_gateway_requests_total's labels
+  std::string model_label;                           // the per-model families' label
   std::vector<std::unique_ptr<RequestCells>> cells;  // one per thread; guarded by the owner's mutex
 
   RequestCells& CellsOf(std::thread::id t) {
@@ -244,8 +243,9 @@ struct Metrics::Impl {
         if (!warned_models) {
           warned_models = true;
           log::Warn("metric has too many label sets; counting new ones as _other",
-                    {{"metric", "promptops_gateway_{request_duration_seconds,ttft_seconds,"
-                                "overhead_seconds,tokens_total,cost_usd_total}"},
+                    {{"metric",
+                      "promptops_gateway_{request_duration_seconds,ttft_seconds,"
+                      "overhead_seconds,tokens_total,cost_usd_total}"},
                      {"max_series", std::to_string(opts.max_series)}});
         }
       }
@@ -289,7 +289,7 @@ struct Metrics::Impl {
   mutable std::mutex request_mu;  // guards the request sets and their cells lists
   std::unordered_map<std::string, std::unique_ptr<RequestSet>, StringHash, std::equal_to<>> sets;
   std::unordered_map<std::string, std::unique_ptr<RequestSet>> overflow;  // by model label
-  std::unordered_set<std::string, StringHash, std::equal_to<>> models;  // labelled ones
+  std::unordered_set<std::string, StringHash, std::equal_to<>> models;    // labelled ones
   bool warned_requests = false, warned_models = false;
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Counter* written = nullptr;

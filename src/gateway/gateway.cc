@@ -658,7 +658,7 @@ struct Gateway::Impl {
     } else if (auto h = req.Header("x-promptops-session")) {
       trace.session = std::string(*h);
     }
-    trace.metadata = std::move(in.metadata);  // not read from `in` after this
+    if (!in.metadata.empty()) trace.metadata = std::move(in.metadata);  // not read from `in` after
 
     std::chrono::seconds retry_after{0};
     if (auto admitted = limiter->Admit(actor->id, actor->project_id, &retry_after);
@@ -670,7 +670,8 @@ struct Gateway::Impl {
     // Resolve what to call: a model, or a prompt version rendered with the variables.
     ChatRequest& up = st.up;
     bj::array& messages = up.messages;  // built in place (st.up is new: empty)
-    std::string model_name = in.model;
+    std::string_view model_name = in.model;  // or the prompt version's config.model
+    std::string prompt_model;
     bj::object prompt_config;
     if (in.ref.is_prompt) {
       auto snap = deps.registry.snapshot();
@@ -707,12 +708,13 @@ struct Gateway::Impl {
                                                    std::to_string((*v)->number) +
                                                    " has no config.model to call"));
       }
-      model_name = std::string(m->value().as_string());
+      prompt_model = std::string(m->value().as_string());
+      model_name = prompt_model;
     }
     if (messages.empty()) {
       // No prompt messages before them: taken whole (as text when the fast pass kept them so:
       // an OpenAI-compatible upstream gets them as the client sent them).
-      messages = std::move(in.messages);
+      if (!in.messages.empty()) messages = std::move(in.messages);
       up.messages_text = in.messages_text;
     } else {
       for (auto& m : MessagesOf(in)) messages.push_back(std::move(m));
@@ -720,7 +722,9 @@ struct Gateway::Impl {
     const ModelConfig* model = config.Find(model_name);
     if (!model) {
       return FailChat(
-          st, Error::NotFound("The model '" + model_name + "' does not exist or is not configured"),
+          st,
+          Error::NotFound("The model '" + std::string(model_name) +
+                          "' does not exist or is not configured"),
           "model_not_found");
     }
     st.model = model;

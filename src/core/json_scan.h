@@ -150,17 +150,31 @@ class ScanCursor {
   // full parser) and at anything JSON refuses.
   bool PlainString(std::string_view& out) {
     if (p_ >= end_ || *p_ != '"') return false;
-    const unsigned char* start = ++p_;
-    for (;;) {
-      p_ = SkipPlainAscii(p_, end_);
-      if (p_ >= end_ || *p_ < 0x20 || *p_ == '\\') return false;
-      if (*p_ == '"') break;
-      std::size_t n = utf8::SequenceLength(p_, end_);
-      if (n == 0) return false;
-      p_ += n;
+    const unsigned char* start = p_ + 1;
+    // Most are printable ASCII to the closing quote: one skip; the rest out of line.
+    const unsigned char* q = SkipPlainAscii(start, end_);
+    if (q < end_ && *q == '"') {
+      out = View(start, q);
+      p_ = q + 1;
+      return true;
     }
-    out = View(start, p_);
-    ++p_;
+    return PlainStringRest(start, q, out);
+  }
+
+ private:
+  // PlainString from `p` on (printable ASCII from `start` to there): UTF-8 sequences and more
+  // ASCII runs to the closing quote.
+  [[gnu::noinline]] bool PlainStringRest(const unsigned char* start, const unsigned char* p,
+                                         std::string_view& out) {
+    for (;;) {
+      if (p >= end_ || *p < 0x20 || *p == '\\') return false;
+      if (*p == '"') break;
+      std::size_t n = utf8::SequenceLength(p, end_);
+      if (n == 0) return false;
+      p = SkipPlainAscii(p + n, end_);
+    }
+    out = View(start, p);
+    p_ = p + 1;
     return true;
   }
 

@@ -337,28 +337,45 @@ void Metrics::ObserveRequest(const RequestObservation& o) {
   struct Local {
     std::uint64_t owner = 0;  // the id of the Metrics object whose cells `cells` holds
     std::unordered_map<std::string, RequestCells*, StringHash, std::equal_to<>> cells;
+    // The label set of the thread's last request and its cells: a run of requests of one
+    // prompt version, model and status (the usual traffic) finds them without a key or a lookup.
+    RequestCells* last = nullptr;
+    std::int64_t last_version = 0;
+    int last_status = 0;
+    std::string last_prompt, last_model;
   };
   thread_local Local local;
   thread_local std::string key;
   static constexpr std::size_t kLocalMax = 4096;
   if (local.owner != i.id) {
     local.cells.clear();
+    local.last = nullptr;
     local.owner = i.id;
   }
-  key.assign(reinterpret_cast<const char*>(&o.version), sizeof o.version);
-  key.append(reinterpret_cast<const char*>(&o.status), sizeof o.status);
-  key.append(o.prompt);
-  key.push_back('\x1f');
-  key.append(o.model);
   RequestCells* c;
-  if (auto it = local.cells.find(std::string_view(key)); it != local.cells.end()) {
-    c = it->second;
+  if (local.last && o.version == local.last_version && o.status == local.last_status &&
+      o.model == local.last_model && o.prompt == local.last_prompt) {
+    c = local.last;
   } else {
-    {
-      std::lock_guard lock(i.request_mu);
-      c = &i.Resolve(key, o).CellsOf(std::this_thread::get_id());
+    key.assign(reinterpret_cast<const char*>(&o.version), sizeof o.version);
+    key.append(reinterpret_cast<const char*>(&o.status), sizeof o.status);
+    key.append(o.prompt);
+    key.push_back('\x1f');
+    key.append(o.model);
+    if (auto it = local.cells.find(std::string_view(key)); it != local.cells.end()) {
+      c = it->second;
+    } else {
+      {
+        std::lock_guard lock(i.request_mu);
+        c = &i.Resolve(key, o).CellsOf(std::this_thread::get_id());
+      }
+      if (local.cells.size() < kLocalMax) local.cells.emplace(key, c);
     }
-    if (local.cells.size() < kLocalMax) local.cells.emplace(key, c);
+    local.last = c;
+    local.last_version = o.version;
+    local.last_status = o.status;
+    local.last_prompt.assign(o.prompt);
+    local.last_model.assign(o.model);
   }
   Add(c->requests, 1);
   c->duration.Observe(kLatencyBounds, o.duration_seconds);

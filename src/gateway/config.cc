@@ -253,9 +253,8 @@ Status ParsePolicy(const YAML::Node& node, GatewayPolicy& p) {
 }  // namespace
 
 const ModelConfig* GatewayConfig::Find(std::string_view name) const {
-  auto a = aliases.find(std::string(name));
-  const std::string& target = a != aliases.end() ? a->second : std::string(name);
-  auto m = models.find(target);
+  auto a = aliases.find(name);
+  auto m = models.find(a != aliases.end() ? std::string_view(a->second) : name);
   return m == models.end() ? nullptr : &m->second;
 }
 

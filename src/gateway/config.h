@@ -72,8 +72,9 @@ struct GatewayPolicy {
 
 struct GatewayConfig {
   std::map<std::string, ProviderConfig> providers;
-  std::map<std::string, ModelConfig> models;
-  std::map<std::string, std::string> aliases;  // alias -> model name
+  // Looked up by string_view (std::less<>): no string made per request.
+  std::map<std::string, ModelConfig, std::less<>> models;
+  std::map<std::string, std::string, std::less<>> aliases;  // alias -> model name
   GatewayPolicy policy;
 
   // The model config a client-facing name stands for (aliases resolved), or nullptr.

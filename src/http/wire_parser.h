@@ -12,8 +12,10 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -121,14 +123,21 @@ class RequestParser final : public Http1Parser {
   }
 
  private:
+  // `s` becomes `v` (which points into the read buffer, never into `s`): on a reused request the
+  // strings usually have the size already, and resize then does nothing (assign's general
+  // replace cost about three times as much).
+  static void Set(std::string& s, std::string_view v) {
+    s.resize(v.size());
+    if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
+  }
   void OnRequest(std::string_view method, std::string_view target) override {
-    req_.method.assign(method);
-    req_.target.assign(target);
+    Set(req_.method, method);
+    Set(req_.target, target);
   }
   void OnField(std::string_view name, std::string_view value) override {
     if (fields_ < req_.headers.size()) {
-      req_.headers[fields_].first.assign(name);
-      req_.headers[fields_].second.assign(value);
+      Set(req_.headers[fields_].first, name);
+      Set(req_.headers[fields_].second, value);
     } else {
       req_.headers.emplace_back(std::string(name), std::string(value));
     }

@@ -15,7 +15,6 @@
 #include <cstring>
 #include <functional>
 #include <string>
-#include <cstring>
 #include <string_view>
 #include <vector>
 

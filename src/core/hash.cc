@@ -106,13 +106,20 @@ void FillFastId(char* out, std::size_t n) {
   // A local copy for the loop: through the thread-local, every draw reloaded and stored the
   // state (a store through `out`, a char pointer, may alias it).
   IdGenerator rng = generator;
-  for (std::size_t i = 0; i < n;) {
+  auto next_char = [](std::uint64_t& fraction) {
+    unsigned __int128 product = static_cast<unsigned __int128>(fraction) * 62;
+    fraction = static_cast<std::uint64_t>(product);
+    return kAlphabet[static_cast<std::uint64_t>(product >> 64)];
+  };
+  // Whole draws first, their eight characters without a bound check each; then the rest.
+  std::size_t i = 0;
+  for (; n - i >= kPerDraw; i += kPerDraw) {
     std::uint64_t fraction = rng.Next();
-    for (std::size_t k = 0; k < kPerDraw && i < n; ++k, ++i) {
-      unsigned __int128 product = static_cast<unsigned __int128>(fraction) * 62;
-      out[i] = kAlphabet[static_cast<std::uint64_t>(product >> 64)];
-      fraction = static_cast<std::uint64_t>(product);
-    }
+    for (std::size_t k = 0; k < kPerDraw; ++k) out[i + k] = next_char(fraction);
+  }
+  if (i < n) {
+    std::uint64_t fraction = rng.Next();
+    for (; i < n; ++i) out[i] = next_char(fraction);
   }
   generator = rng;
 }

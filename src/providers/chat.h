@@ -37,7 +37,8 @@ struct ChatRequest {
   // request passed on as the client sent it holds them as JSON text instead (messages_text,
   // validated by the gateway's fast pass, a view into the client's request body, which outlives
   // the call), which the OpenAI adapter sends as it is and Messages() parses on first use.
-  // Whoever fills `messages` leaves messages_text empty.
+  // Whoever fills `messages` leaves messages_text empty. (A request is read by one thread at a
+  // time: the first Messages() fills the array.)
   mutable boost::json::array messages;
   mutable std::string_view messages_text;
   const boost::json::array& Messages() const;

@@ -669,7 +669,7 @@ struct Gateway::Impl {
 
     // Resolve what to call: a model, or a prompt version rendered with the variables.
     ChatRequest& up = st.up;
-    bj::array& messages = up.messages;  // built in place (st.up is new: empty)
+    bj::array& messages = up.messages;       // built in place (st.up is new: empty)
     std::string_view model_name = in.model;  // or the prompt version's config.model
     std::string prompt_model;
     bj::object prompt_config;
@@ -721,11 +721,10 @@ struct Gateway::Impl {
     }
     const ModelConfig* model = config.Find(model_name);
     if (!model) {
-      return FailChat(
-          st,
-          Error::NotFound("The model '" + std::string(model_name) +
-                          "' does not exist or is not configured"),
-          "model_not_found");
+      return FailChat(st,
+                      Error::NotFound("The model '" + std::string(model_name) +
+                                      "' does not exist or is not configured"),
+                      "model_not_found");
     }
     st.model = model;
     AddHeader(st.head_lines, "x-promptops-model", model->name);

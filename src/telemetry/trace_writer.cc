@@ -1,5 +1,6 @@
 #include "telemetry/trace_writer.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/log.h"
@@ -45,7 +46,7 @@ bool TraceWriter::Enqueue(TraceRecord&& r) {
     Drop("stopped", 1);
     return false;
   }
-  if (queue_.size() >= options_.capacity) {
+  if (Waiting() >= options_.capacity) {
     Drop("queue_full", 1);
     return false;
   }
@@ -54,9 +55,9 @@ bool TraceWriter::Enqueue(TraceRecord&& r) {
   // More than a batch waits: the writer is behind (saturated cores, a slow disk). It stops
   // giving way to the network threads (core/thread.h) until it has caught up, so that the
   // backlog, and the memory it holds, stays small instead of growing towards `capacity`.
-  if (queue_.size() == options_.batch + 1) behind_.store(true, std::memory_order_relaxed);
+  if (Waiting() == options_.batch + 1) behind_.store(true, std::memory_order_relaxed);
   // The writer wakes by itself every interval; early once wake_at records wait.
-  bool full_batch = queue_.size() == options_.wake_at;
+  bool full_batch = Waiting() == options_.wake_at;
   lock.unlock();
   if (full_batch) wake_.notify_one();
   return true;
@@ -98,7 +99,7 @@ void TraceWriter::Stop() {
 
 std::size_t TraceWriter::depth() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return Waiting();
 }
 
 std::uint64_t TraceWriter::dropped() const {
@@ -112,28 +113,43 @@ std::uint64_t TraceWriter::written() const {
 }
 
 void TraceWriter::Run() {
-  std::deque<TraceRecord> batch;
+  std::vector<TraceRecord> batch;
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait_for(lock, options_.interval, [&] {
-      return stopping_ || queue_.size() >= options_.wake_at ||
-             (flush_target_ > done_ && !queue_.empty());
+      return stopping_ || Waiting() >= options_.wake_at || (flush_target_ > done_ && Waiting() > 0);
     });
-    if (queue_.empty()) {
+    if (Waiting() == 0) {
       if (metrics_) metrics_->SetTraceQueueDepth(0);
       if (stopping_) return;
       continue;
     }
     // Take up to one batch; the rest waits for the next round (no wait while it is full).
-    if (queue_.size() <= options_.batch) {
-      batch.swap(queue_);
+    std::size_t n = std::min(Waiting(), options_.batch);
+    if (head_ == 0 && n == queue_.size()) {
+      batch.swap(queue_);  // all of it (the usual case): `batch` was empty
     } else {
-      auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch);
-      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-      queue_.erase(queue_.begin(), end);
+      auto first = queue_.begin() + static_cast<std::ptrdiff_t>(head_);
+      batch.assign(std::make_move_iterator(first),
+                   std::make_move_iterator(first + static_cast<std::ptrdiff_t>(n)));
+      head_ += n;
+      if (head_ == queue_.size()) {
+        queue_.clear();
+        head_ = 0;
+      } else if (head_ >= queue_.size() / 2) {
+        // The taken records are half of the vector or more: dropped, so that its size follows
+        // what waits (each record is moved once per halving: linear in all).
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
     }
-    if (metrics_) metrics_->SetTraceQueueDepth(queue_.size());
-    behind_.store(queue_.size() > options_.batch, std::memory_order_relaxed);
+    // After a backlog, memory goes back: a vector holds its largest size until released.
+    if (queue_.empty() && queue_.capacity() > 2 * options_.batch) {
+      std::vector<TraceRecord>().swap(queue_);
+      head_ = 0;
+    }
+    if (metrics_) metrics_->SetTraceQueueDepth(Waiting());
+    behind_.store(Waiting() > options_.batch, std::memory_order_relaxed);
     lock.unlock();
     WriteBatch(batch);
     lock.lock();
@@ -142,7 +158,7 @@ void TraceWriter::Run() {
   }
 }
 
-void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
+void TraceWriter::WriteBatch(std::vector<TraceRecord>& batch) {
   // Rows are built in place in rows_, which keeps its capacity from batch to batch (a batch of
   // 2048 rows is ~1.4 MB: allocated afresh each time, it would be mapped and unmapped).
   auto& rows = rows_;
@@ -153,6 +169,8 @@ void TraceWriter::WriteBatch(std::deque<TraceRecord>& batch) {
   }
   const std::uint64_t n = batch.size();
   batch.clear();
+  // Kept for the next batch (swapped with the queue), unless a backlog made it large.
+  if (batch.capacity() > 2 * options_.batch) std::vector<TraceRecord>().swap(batch);
 
   Status s;
   for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {

@@ -36,7 +36,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -87,7 +86,9 @@ class TraceWriter {
  private:
   void Run();
   void Drop(const char* reason, std::uint64_t n);
-  void WriteBatch(std::deque<TraceRecord>& batch);
+  void WriteBatch(std::vector<TraceRecord>& batch);
+  // Records waiting (queue_ from head_ on). Called with mu_ held.
+  std::size_t Waiting() const { return queue_.size() - head_; }
 
   store::Store& store_;
   const TraceWriterOptions options_;
@@ -96,7 +97,12 @@ class TraceWriter {
   mutable std::mutex mu_;
   std::condition_variable wake_;      // writer: work, flush or stop
   std::condition_variable progress_;  // Flush: done_ advanced
-  std::deque<TraceRecord> queue_;     // guarded by mu_
+  // Records waiting: queue_[head_] onwards (those before head_ were taken by the writer and
+  // are moved-from). A vector, not a deque: a record (~500 bytes) took a deque node of its own,
+  // allocated under mu_ on every request and freed by the writer thread. The writer swaps it
+  // with its batch when it takes all that waits, so both keep their capacity.
+  std::vector<TraceRecord> queue_;  // guarded by mu_
+  std::size_t head_ = 0;            // guarded by mu_
   // More than a batch waits (written under mu_, read by the writer's cooperation points).
   std::atomic<bool> behind_{false};
   std::uint64_t accepted_ = 0;      // guarded by mu_; records ever queued

@@ -228,13 +228,7 @@ std::optional<InboundChat> ParseChatRequestFast(std::string_view body) {
 }
 
 bj::array& MessagesOf(InboundChat& c) {
-  if (!c.messages_text.empty()) {
-    // Text the fast pass validated as an array of messages.
-    boost::system::error_code ec;
-    bj::value v = bj::parse(c.messages_text, ec);
-    c.messages_text = {};
-    if (!ec && v.is_array()) c.messages = std::move(v.get_array());
-  }
+  providers::TakeMessagesText(c.messages_text, c.messages);
   return c.messages;
 }
 

@@ -72,6 +72,11 @@ Result<Target> ParseBaseUrl(std::string_view url) {
                                   std::string(url));
   }
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  // Checked once here: every request's target starts with it (RequestHead checks the rest).
+  if (path.find_first_of(" \t\r\n") != std::string_view::npos) {
+    return Error::InvalidArgument("upstream URL path must not contain spaces or line breaks: " +
+                                  std::string(url));
+  }
   t.base_path = std::string(path);
   if (authority.find('@') != std::string_view::npos) {
     return Error::InvalidArgument("upstream URL must not contain credentials");
@@ -534,10 +539,9 @@ Result<std::string> UpstreamClient::Impl::RequestHead(std::string_view method,
   if (!ValidHeaderName(method)) {  // a method is a token too (RFC 9110 9.1)
     return Error::InvalidArgument("invalid HTTP method");
   }
-  std::string_view base = target_.base_path;
+  std::string_view base = target_.base_path;  // checked when the URL was parsed
   bool slash = path.empty() || path.front() != '/';
-  if (base.find_first_of(" \r\n") != std::string_view::npos ||
-      path.find_first_of(" \r\n") != std::string_view::npos) {
+  if (path.find_first_of(" \r\n") != std::string_view::npos) {
     return Error::InvalidArgument("upstream request target contains a space or line break");
   }
   bool send_length = body_size > 0 || method == "POST" || method == "PUT" || method == "PATCH";

@@ -459,9 +459,10 @@ TEST_F(UpstreamTest, CallbackReturningFalseAbortsAndConnectionIsNotReused) {
 }
 
 TEST(UpstreamClientCreate, RejectsBadUrls) {
-  const char* bad[] = {
-      "",           "ftp://x",       "http://",         "http://:80", "http://h:99999",
-      "http://h:x", "http://u:p@h/", "http://h/v1?x=1", "http://[::1"};
+  const char* bad[] = {"", "ftp://x", "http://", "http://:80", "http://h:99999", "http://h:x",
+                       "http://u:p@h/", "http://h/v1?x=1", "http://[::1",
+                       // A base path that would split every request's start line.
+                       "http://h/v 1", "http://h/v1\r\nX-Evil: 1", "http://h/v1\t"};
   for (const char* url : bad) {
     UpstreamOptions o;
     o.base_url = url;

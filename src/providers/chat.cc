@@ -4,14 +4,17 @@
 
 namespace promptops::providers {
 
+void TakeMessagesText(std::string_view& text, boost::json::array& into) {
+  if (text.empty()) return;
+  // Text the gateway's fast pass validated as an array: parsed once, then dropped.
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  text = {};
+  if (!ec && v.is_array()) into = std::move(v.get_array());
+}
+
 const boost::json::array& ChatRequest::Messages() const {
-  if (!messages_text.empty()) {
-    // Text the gateway's fast pass validated as an array: parsed once, then dropped.
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(messages_text, ec);
-    messages_text = {};
-    if (!ec && v.is_array()) messages = std::move(v.get_array());
-  }
+  TakeMessagesText(messages_text, messages);
   return messages;
 }
 

@@ -55,6 +55,11 @@ struct ChatRequest {
   boost::json::object extra;
 };
 
+// Messages kept as JSON text (validated by the gateway's fast pass): parsed into `into` (which
+// is empty), and `text` emptied; nothing when `text` is empty. What ChatRequest::Messages() and
+// the gateway's inbound request (gateway::MessagesOf) do on first use.
+void TakeMessagesText(std::string_view& text, boost::json::array& into);
+
 struct ChatResponse {
   std::string id;                      // upstream id, if any
   std::string model;                   // as reported by the upstream

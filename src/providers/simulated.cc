@@ -315,7 +315,8 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
   std::string last_user;
   bool found = false;
   bool user_last = false;  // the last message is the user's (the tool rule's condition)
-  for (auto it = req.Messages().rbegin(); it != req.Messages().rend(); ++it) {
+  const bj::array& messages = req.Messages();
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
     const bj::object* m = it->if_object();
     if (!m) continue;
     auto role = m->find("role");
@@ -325,7 +326,7 @@ SimulatedPlan PlanSimulated(const SimulatedConfig& cfg, const ChatRequest& req) 
     auto content = m->find("content");
     if (content != m->end()) last_user = MessageText(content->value());
     found = true;
-    user_last = it == req.Messages().rbegin();
+    user_last = it == messages.rbegin();
     break;
   }
   std::vector<std::string> words = SplitWords(last_user);

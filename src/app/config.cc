@@ -97,6 +97,9 @@ Status Set(ServeConfig& c, std::string_view key, const std::string& v, std::stri
   } else if (key == "request_timeout_ms") {
     PO_RETURN_IF_ERROR(ParseInt(where, v, n));
     c.request_timeout_ms = n;
+  } else if (key == "busy_poll_us") {
+    PO_RETURN_IF_ERROR(ParseInt(where, v, n));
+    c.busy_poll_us = n;
   } else if (key == "access_log") {
     PO_RETURN_IF_ERROR(ParseBool(where, v, c.access_log));
   } else if (key == "log_level") {
@@ -161,6 +164,7 @@ Status ApplyEnvironment(ServeConfig& c) {
       {"PROMPTOPS_THREADS", "threads"},
       {"PROMPTOPS_MAX_BODY", "max_body"},
       {"PROMPTOPS_REQUEST_TIMEOUT_MS", "request_timeout_ms"},
+      {"PROMPTOPS_BUSY_POLL_US", "busy_poll_us"},
       {"PROMPTOPS_ACCESS_LOG", "access_log"},
       {"PROMPTOPS_LOG_LEVEL", "log_level"},
       {"PROMPTOPS_LOG_FORMAT", "log_format"},
@@ -183,6 +187,10 @@ Status Validate(const ServeConfig& c) {
   if (c.max_body_bytes < 1024) return Error::InvalidArgument("max_body must be at least 1KiB");
   if (c.request_timeout_ms < 100)
     return Error::InvalidArgument("request_timeout_ms must be at least 100");
+  if (c.busy_poll_us < 0 || c.busy_poll_us > kMaxBusyPollUs) {
+    return Error::InvalidArgument("busy_poll_us must be in 0.." + std::to_string(kMaxBusyPollUs) +
+                                  " (microseconds)");
+  }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error") {
     return Error::InvalidArgument("log_level must be debug, info, warn or error");

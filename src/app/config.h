@@ -14,12 +14,19 @@
 
 namespace promptops::app {
 
+// The largest busy_poll_us: 1 ms. A network thread with calls in flight has a timer tick every
+// 10 ms (http/ticker.h); a window near that would keep it polling for as long as calls last.
+inline constexpr std::int64_t kMaxBusyPollUs = 1000;
+
 struct ServeConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   std::string data_dir = "./promptops-data";
   int threads = 0;  // network threads; 0 = one per core
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::int64_t request_timeout_ms = 30000;
+  // Network threads poll for this long after their last event before they sleep (0 = off;
+  // http::ServerOptions::busy_poll).
+  std::int64_t busy_poll_us = 0;
   bool access_log = false;
   std::string log_level = "info";          // debug | info | warn | error
   std::string log_format = "text";         // text | json
@@ -38,8 +45,9 @@ struct ServeConfig {
 // errors (naming the key), so a typo never silently falls back to a default.
 Status ApplyConfigFile(const std::string& path, ServeConfig& c);
 // Applies PROMPTOPS_LISTEN, PROMPTOPS_DATA, PROMPTOPS_THREADS, PROMPTOPS_MAX_BODY,
-// PROMPTOPS_REQUEST_TIMEOUT_MS, PROMPTOPS_ACCESS_LOG, PROMPTOPS_LOG_LEVEL, PROMPTOPS_LOG_FORMAT,
-// PROMPTOPS_DEMO, PROMPTOPS_PROJECT, PROMPTOPS_TRACE_RETENTION_DAYS, PROMPTOPS_TRACE_DURABILITY.
+// PROMPTOPS_REQUEST_TIMEOUT_MS, PROMPTOPS_BUSY_POLL_US, PROMPTOPS_ACCESS_LOG, PROMPTOPS_LOG_LEVEL,
+// PROMPTOPS_LOG_FORMAT, PROMPTOPS_DEMO, PROMPTOPS_PROJECT, PROMPTOPS_TRACE_RETENTION_DAYS,
+// PROMPTOPS_TRACE_DURABILITY.
 Status ApplyEnvironment(ServeConfig& c);
 // Checks values and cross-field rules.
 Status Validate(const ServeConfig& c);

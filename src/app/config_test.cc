@@ -64,6 +64,20 @@ TEST(Config, TheShippedExampleConfigLoads) {
   EXPECT_EQ(haiku->pricing.cache_write_per_1m, 1.00);
 }
 
+TEST(Config, BusyPollIsOffByDefaultAndSetByFileOrEnvironment) {
+  ServeConfig c;
+  EXPECT_EQ(c.busy_poll_us, 0);
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "c.yaml", "busy_poll_us: 150\n");
+  ASSERT_TRUE(ApplyConfigFile(dir.File("c.yaml"), c).ok());
+  EXPECT_EQ(c.busy_poll_us, 150);
+  setenv("PROMPTOPS_BUSY_POLL_US", "1000", 1);
+  ASSERT_TRUE(ApplyEnvironment(c).ok());
+  unsetenv("PROMPTOPS_BUSY_POLL_US");
+  EXPECT_EQ(c.busy_poll_us, 1000);
+  EXPECT_TRUE(Validate(c).ok());
+}
+
 TEST(Config, TraceDurabilityIsRelaxedByDefaultAndCanBeFull) {
   ServeConfig c;
   EXPECT_EQ(c.trace_durability, "relaxed");
@@ -92,6 +106,7 @@ TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
       {"listen: nohost\n", "listen"},
       {"max_body: 10XB\n", "max_body"},
       {"trace_durability: sometimes\n", "trace_durability"},
+      {"busy_poll_us: 1.5\n", "busy_poll_us"},
   };
   for (const auto& c : cases) {
     testing::WriteFile(dir.path() / "c.yaml", c.yaml);
@@ -102,6 +117,14 @@ TEST(Config, UnknownKeysAndBadValuesAreErrorsNamingTheKey) {
   }
   ServeConfig cfg;
   EXPECT_FALSE(ApplyConfigFile(dir.File("missing.yaml"), cfg).ok());
+  for (std::int64_t bad : {std::int64_t{-1}, kMaxBusyPollUs + 1}) {
+    ServeConfig polling;
+    polling.busy_poll_us = bad;
+    auto s = Validate(polling);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.error().message.find("busy_poll_us must be in 0..1000"), std::string::npos)
+        << s.error().message;
+  }
   cfg.log_level = "loud";
   EXPECT_FALSE(Validate(cfg).ok());
 }

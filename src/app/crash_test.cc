@@ -111,32 +111,39 @@ TEST(Durability, SigkillDuringConcurrentPushesLosesNoAcknowledgedVersion) {
   EXPECT_EQ((*restarted)->Stop(), 0);
 }
 
+// Also with busy polling on (`--busy-poll-us`): the network threads poll instead of sleeping,
+// and the graceful stop is the same.
 TEST(Durability, SigtermFinishesInFlightRequestsAndExitsZero) {
   if (testing::PromptopsBinary().empty()) GTEST_SKIP() << "PROMPTOPS_BINARY not set";
-  testing::TempDir dir;
-  testing::ServerProcess::Options opts;
-  opts.data_dir = dir.path() / "data";
-  opts.admin_key = kKey;
-  auto server = testing::ServerProcess::Start(opts);
-  ASSERT_TRUE(server.ok()) << server.error().ToString();
-  std::atomic<int> ok{0}, sent{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      for (int i = 0; i < 25; ++i) {
-        bj::object body{{"prompt", "t" + std::to_string(t) + " " + std::to_string(i)}};
-        auto r = http::Fetch("POST", (*server)->url() + "/api/v1/prompts/term/versions", Auth(),
-                             bj::serialize(body));
-        if (!r.ok()) return;  // refused after shutdown began: never half-done
-        ++sent;
-        if (r->status == 201) ++ok;
-      }
-    });
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{}, std::vector<std::string>{"--busy-poll-us", "200"}}) {
+    SCOPED_TRACE(args.empty() ? "default" : "busy polling");
+    testing::TempDir dir;
+    testing::ServerProcess::Options opts;
+    opts.data_dir = dir.path() / "data";
+    opts.admin_key = kKey;
+    opts.extra_args = args;
+    auto server = testing::ServerProcess::Start(opts);
+    ASSERT_TRUE(server.ok()) << server.error().ToString();
+    std::atomic<int> ok{0}, sent{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          bj::object body{{"prompt", "t" + std::to_string(t) + " " + std::to_string(i)}};
+          auto r = http::Fetch("POST", (*server)->url() + "/api/v1/prompts/term/versions", Auth(),
+                               bj::serialize(body));
+          if (!r.ok()) return;  // refused after shutdown began: never half-done
+          ++sent;
+          if (r->status == 201) ++ok;
+        }
+      });
+    }
+    while (sent < 20) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ((*server)->Stop(), 0);
+    for (auto& c : clients) c.join();
+    EXPECT_EQ(ok.load(), sent.load()) << "every request that got an answer was a success";
   }
-  while (sent < 20) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  EXPECT_EQ((*server)->Stop(), 0);
-  for (auto& c : clients) c.join();
-  EXPECT_EQ(ok.load(), sent.load()) << "every request that got an answer was a success";
 }
 
 }  // namespace

@@ -22,18 +22,20 @@ int Run(int argc, char** argv) {
   // serve: flags override the environment, which overrides the config file.
   std::string config_file, listen, data_dir, max_body, log_level, log_format;
   int threads = -1;
+  std::int64_t busy_poll_us = -1;
   bool demo = false, access_log = false;
   auto* serve = app.add_subcommand(
       "serve",
       "Run the promptops server: admin REST API, Langfuse-compatible API, OpenAI-compatible "
       "gateway (/v1), traces, /metrics, health checks.");
-  serve->add_option("--config", config_file,
-                    "YAML config file (env PROMPTOPS_CONFIG). Keys as the long flags, with "
-                    "underscores: listen, data, threads, max_body, request_timeout_ms, "
-                    "access_log, log_level, log_format, demo, project, trace_retention_days, "
-                    "trace_durability; "
-                    "and the gateway sections providers, models, aliases, gateway "
-                    "(docs/gateway.md, promptops.example.yaml)");
+  serve->add_option(
+      "--config", config_file,
+      "YAML config file (env PROMPTOPS_CONFIG). Keys as the long flags, with "
+      "underscores: listen, data, threads, max_body, request_timeout_ms, "
+      "busy_poll_us, access_log, log_level, log_format, demo, project, trace_retention_days, "
+      "trace_durability; "
+      "and the gateway sections providers, models, aliases, gateway "
+      "(docs/gateway.md, promptops.example.yaml)");
   serve->add_option("--listen", listen,
                     "HOST:PORT to listen on; port 0 picks a free one (env PROMPTOPS_LISTEN; "
                     "default 127.0.0.1:8080)");
@@ -42,6 +44,12 @@ int Run(int argc, char** argv) {
                     "./promptops-data)");
   serve->add_option("--threads", threads,
                     "Network threads, 0 = one per core (env PROMPTOPS_THREADS; default 0)");
+  serve
+      ->add_option("--busy-poll-us", busy_poll_us,
+                   "Microseconds a network thread keeps polling after its last event before it "
+                   "sleeps, 0..1000: lower latency for more CPU (env PROMPTOPS_BUSY_POLL_US; "
+                   "default 0 = off; docs/configuration.md)")
+      ->check(CLI::Range(std::int64_t{0}, kMaxBusyPollUs));
   serve->add_option("--max-body", max_body,
                     "Largest request body, e.g. 10MiB (env PROMPTOPS_MAX_BODY; default 10MiB)");
   serve->add_option("--log-level", log_level,
@@ -87,6 +95,7 @@ int Run(int argc, char** argv) {
       if (!listen.empty()) cfg.listen = listen;
       if (!data_dir.empty()) cfg.data_dir = data_dir;
       if (threads >= 0) cfg.threads = threads;
+      if (busy_poll_us >= 0) cfg.busy_poll_us = busy_poll_us;
       if (!log_level.empty()) cfg.log_level = log_level;
       if (!log_format.empty()) cfg.log_format = log_format;
       if (access_log) cfg.access_log = true;

@@ -113,6 +113,7 @@ int Serve(const ServeConfig& cfg) {
   opts.max_body_bytes = cfg.max_body_bytes;
   opts.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
   opts.access_log = cfg.access_log;
+  opts.busy_poll = std::chrono::microseconds(cfg.busy_poll_us);
   http::Server server(opts, router);
   server.OnShutdown([&ready] {
     ready = false;

@@ -116,6 +116,40 @@ TEST_F(AsyncRouteTest, StreamReachesClientBeforeNextWriteAndKeepsConnection) {
   EXPECT_EQ(c.ReadChunk(), "");
 }
 
+// With busy polling on, a coroutine route's timer fires and a stream's chunks go out as they
+// are written (the network thread polls instead of sleeping in run()).
+TEST_F(AsyncRouteTest, BusyPollRunsTimersAndStreams) {
+  options_.busy_poll = std::chrono::microseconds(300);
+  AsyncGate chunk1_read;
+  AddAsyncRoute(*router_, "GET", "/later",
+                [](Request&, ResponseWriter&) -> asio::awaitable<Response> {
+                  co_await Sleep(20ms);
+                  co_return Response::Text(200, "later");
+                });
+  AddAsyncRoute(*router_, "GET", "/events",
+                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  if (!co_await w.StartStream(200, SseHeaders())) {
+                    co_return Response{};
+                  }
+                  co_await w.Write(SseEvent("one"));
+                  co_await chunk1_read.Wait(w.CancelSlot());
+                  co_await w.Write(SseEvent("two"));
+                  co_return Response{};
+                });
+  StartServer();
+  auto r = Fetch("GET", Url("/later"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->body, "later");
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.Send(Get("/events")));
+  auto head = c.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(c.ReadChunk(), "data: one\n\n");
+  chunk1_read.Open();
+  EXPECT_EQ(c.ReadChunk(), "data: two\n\n");
+  EXPECT_EQ(c.ReadChunk(), "");
+}
+
 // Head lines (Response::head_lines, StartStream's third argument) follow the handler's
 // headers, before the server's own, in plain and streamed answers.
 TEST_F(AsyncRouteTest, HeadLinesReachTheClientPlainAndStreamed) {

@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -490,6 +491,28 @@ class ClientWatcher : private TickEntry {
   std::shared_ptr<State> state_;  // from the first wait on
 };
 
+// A network thread's loop: io_context::run(), or with busy polling (ServerOptions::busy_poll) a
+// loop that polls (epoll_wait with a zero timeout) for up to `busy_poll` after the last handler
+// ran, yielding the CPU between polls, and only then blocks in run_one(). Returns once the
+// io_context is stopped or out of work, as run() does.
+void RunNetworkThread(asio::io_context& ioc, std::chrono::microseconds busy_poll) {
+  if (busy_poll.count() <= 0) {
+    ioc.run();
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  auto last = Clock::now();
+  while (!ioc.stopped()) {
+    if (ioc.poll() > 0) {
+      last = Clock::now();
+    } else if (Clock::now() - last < busy_poll) {
+      sched_yield();  // lets another runnable thread of this CPU go first; returns at once if none
+    } else if (ioc.run_one() > 0) {
+      last = Clock::now();
+    }
+  }
+}
+
 }  // namespace
 
 void AddAsyncRoute(Router& router, std::string method, std::string pattern, AsyncHandler h) {
@@ -625,7 +648,7 @@ Status Server::Impl::Start() {
     threads_.emplace_back([this, i] {
       SetThreadName("po-net-" + std::to_string(i));
       t_current_server = this;
-      iocs_[static_cast<std::size_t>(i)]->run();
+      RunNetworkThread(*iocs_[static_cast<std::size_t>(i)], opts_.busy_poll);
     });
   }
   log::Info("http server listening", {{"address", EndpointString(acceptor_->local_endpoint(ec))}});

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <latch>
 #include <mutex>
@@ -50,6 +52,37 @@ class Gate {
 };
 
 using testing::RawConnection;
+
+// CPU time used so far by this process's threads whose name starts with `prefix` (the server's
+// network threads are "po-net-N"), from /proc/self/task/*/schedstat (nanoseconds), or from the
+// tasks' stat utime + stime (clock ticks) on a kernel without schedstat.
+std::chrono::nanoseconds ThreadsCpuTime(std::string_view prefix) {
+  namespace fs = std::filesystem;
+  std::chrono::nanoseconds total{0};
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name.rfind(prefix, 0) != 0) continue;
+    std::ifstream schedstat(task.path() / "schedstat");
+    long long ns = 0;
+    if (schedstat >> ns) {
+      total += std::chrono::nanoseconds(ns);
+      continue;
+    }
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
+    std::string field;
+    long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15 (1-based)
+      if (i == 14) utime = std::stoll(field);
+      if (i == 15) stime = std::stoll(field);
+    }
+    total += std::chrono::nanoseconds((utime + stime) * 1'000'000'000LL / sysconf(_SC_CLK_TCK));
+  }
+  return total;
+}
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -747,6 +780,65 @@ TEST_F(ServerTest, ClientSendsUserAgentAndHost) {
   auto r = Fetch("GET", Url("/whoami"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->body, "promptops-cli|127.0.0.1:" + std::to_string(server_->port()));
+}
+
+// Busy polling (ServerOptions::busy_poll): a network thread keeps polling after an event for
+// the window, then sleeps. Measured by the thread's CPU time: busy while polling, ~0 asleep.
+TEST_F(ServerTest, BusyPollPollsForItsWindowAfterAnEventThenSleeps) {
+  options_.threads = 1;
+  options_.busy_poll = 400ms;  // far beyond what serve accepts, to be visible in CPU time
+  StartServer();
+  ASSERT_TRUE(Fetch("GET", Url("/hello")).ok());
+  auto polling0 = ThreadsCpuTime("po-net-");
+  std::this_thread::sleep_for(200ms);
+  auto polling = ThreadsCpuTime("po-net-") - polling0;
+  // Polling yields to other runnable threads, so on a loaded machine it gets a share only.
+  EXPECT_GT(polling, 30ms) << "the network thread did not poll after the request";
+
+  std::this_thread::sleep_for(400ms);  // the window (400 ms after the request) is over
+  auto asleep0 = ThreadsCpuTime("po-net-");
+  std::this_thread::sleep_for(300ms);
+  auto asleep = ThreadsCpuTime("po-net-") - asleep0;
+  EXPECT_LT(asleep, 30ms) << "the network thread kept polling after its window";
+
+  // A sleeping thread wakes for the next request.
+  auto again = Fetch("GET", Url("/prompts/after-sleep"));
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(again->body, "after-sleep");
+}
+
+// Without busy polling a thread sleeps as soon as it has nothing to do.
+TEST_F(ServerTest, WithoutBusyPollTheNetworkThreadSleepsAtOnce) {
+  options_.threads = 1;
+  StartServer();
+  ASSERT_TRUE(Fetch("GET", Url("/hello")).ok());
+  auto cpu0 = ThreadsCpuTime("po-net-");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LT(ThreadsCpuTime("po-net-") - cpu0, 30ms);
+}
+
+// Everything a server does works the same with busy polling on: keep-alive, a blocking route,
+// an error, and a stop that closes idle connections without waiting for the grace period.
+TEST_F(ServerTest, BusyPollServesAndStops) {
+  options_.busy_poll = 200us;
+  StartServer();
+  RawConnection c(server_->port());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(c.Send("GET /prompts/n" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, "n" + std::to_string(i));
+  }
+  auto blocking = Fetch("GET", Url("/blocking/thread"));
+  ASSERT_TRUE(blocking.ok());
+  EXPECT_EQ(blocking->status, 200);
+  auto missing = Fetch("GET", Url("/nowhere"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // well under the 10 s grace
+  EXPECT_TRUE(c.AtEof());
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # Gateway benchmark (part of make bench): promptops in front of a mock upstream, side by side with
 # nginx proxy_pass in front of the same mock, in one run, plus many concurrent simulated streams.
 #
-#   [ROUNDS=3] [C1_ROUNDS=4*ROUNDS] [C1_SECONDS=2] bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
+#   [ROUNDS=3] [C1_ROUNDS=4*ROUNDS] [C1_SECONDS=2] [BUSY_POLL_US=200] bench/gateway_bench.sh [BUILD_DIR] [SECONDS] [STREAMS]
 #
 # Two reference proxies: nginx proxy_pass in the mock's own worker (one process does proxy and
 # mock: no cross-process hop), and nginx proxy_pass as its own process with 2 workers. Each path
@@ -12,7 +12,8 @@
 # minus the direct path measured moments before) and reported as the median of those paired
 # differences, next to the per-path medians. At concurrency 1 a second
 # promptops with its data directory on tmpfs is measured too, to show what the trace
-# database's disk I/O adds to the tail.
+# database's disk I/O adds to the tail. A third promptops runs with busy polling
+# (`--busy-poll-us`, BUSY_POLL_US, default 200), measured at both concurrencies.
 #
 # The mock upstream is nginx returning a fixed chat.completion (no model behind it), so the
 # figures measure the proxies, not a model. Everything listens on 127.0.0.1.
@@ -78,6 +79,16 @@ if SHM=$(mktemp -d /dev/shm/promptops-bench-XXXXXX 2>/dev/null); then
   PT_PORT=$PO_PORT
   PO_PID=$MAIN_PID PO_PORT=$MAIN_PORT
 fi
+# A third promptops, same configuration, with busy polling on (`--busy-poll-us`, BUSY_POLL_US,
+# default 200): its network threads poll for that long after an event instead of sleeping at
+# once, which takes the wake-ups of an idle vCPU out of the hop (docs/performance.md, fourteenth
+# session). Measured at both concurrencies, with its own data directory on the same disk.
+BUSY_POLL_US=${BUSY_POLL_US:-200}
+MAIN_PID=$PO_PID MAIN_PORT=$PO_PORT
+PO_DATA="$WORK/data-busy" PO_OUT="$WORK/serve-busy" start_promptops --config "$WORK/promptops.yaml" \
+  --busy-poll-us "$BUSY_POLL_US"
+PB_PORT=$PO_PORT PB_PID=$PO_PID
+PO_PID=$MAIN_PID PO_PORT=$MAIN_PORT
 sleep 0.3
 
 write_chat_lua "$WORK/post.lua" mock-model
@@ -116,6 +127,7 @@ OVERHEAD0=$(overhead_buckets)
 for _ in $(seq 1 "$C1_ROUNDS"); do
   measure D 1 1 "$MOCK_PORT"
   measure P 1 1 "$PO_PORT"
+  measure B 1 1 "$PB_PORT"
   [ -z "$PT_PORT" ] || measure T 1 1 "$PT_PORT"
   measure N 1 1 "$PROXY_PORT"
   measure Q 1 1 "$SEP_PORT"
@@ -139,6 +151,7 @@ for _ in $(seq 1 "$ROUNDS"); do
   [ "$RSS_NOW" -gt "$PO_RSS_LOAD" ] && PO_RSS_LOAD=$RSS_NOW
   measure N64 2 64 "$PROXY_PORT"
   measure Q64 2 64 "$SEP_PORT"
+  measure B64 2 64 "$PB_PORT"
 done
 # CPU per proxied request at concurrency 64 (perf stat on the proxy's processes for 2 s in the
 # middle of a 5 s run; requests from wrk's rate): a cost that the machine's noise moves far less
@@ -190,6 +203,8 @@ paired_list() {  # NAME
 }
 RATIO_N=$(round_ratio P64 N64)
 RATIO_Q=$(round_ratio P64 Q64)
+RATIO_BQ=$(round_ratio B64 Q64)
+RATIO_BP=$(round_ratio B64 P64)
 STEAL1=$(awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
 # Every request through promptops leaves a trace: after the runs, the traces stored must match
 # the requests answered, and none may have been dropped (the queue is flushed within 200 ms).
@@ -199,8 +214,8 @@ PO_REQUESTS=$(echo "$METRICS" | awk '/^promptops_gateway_requests_total/ {s += $
 PO_TRACES=$(echo "$METRICS" | awk '/^promptops_traces_written_total/ {s += $2} END {printf "%d", s}')
 PO_DROPPED=$(echo "$METRICS" | awk '/^promptops_trace_queue_dropped_total/ {s += $2} END {printf "%d", s}')
 STEAL_PCT=$(echo "$STEAL0 $STEAL1" | awk '{ if ($4 > $2) printf "%.1f", 100 * ($3 - $1) / ($4 - $2); else print "n/a" }')
-PATHS="D P N Q P64 N64 Q64"
-[ -z "$PT_PORT" ] || PATHS="D P T N Q P64 N64 Q64"
+PATHS="D P B N Q P64 N64 Q64 B64"
+[ -z "$PT_PORT" ] || PATHS="D P B T N Q P64 N64 Q64 B64"
 for name in $PATHS; do
   read -r "${name}_RPS" "${name}_P50" "${name}_P99" <<<"$(median_of "$name" 1) $(median_of "$name" 2) $(median_of "$name" 3)"
 done
@@ -230,24 +245,28 @@ mkdir -p "$ROOT/bench/results"
   echo "|---|---|---|---|---|---|---|"
   echo "| client -> mock (direct) | 1 | $D_RPS | $D_P50 | $D_P99 | 0 | 0 |"
   echo "| client -> promptops -> mock | 1 | $P_RPS | $P_P50 | $P_P99 | $(paired_added P 2) | $(paired_added P 3) |"
+  echo "| client -> promptops with busy polling (${BUSY_POLL_US} us) -> mock | 1 | $B_RPS | $B_P50 | $B_P99 | $(paired_added B 2) | $(paired_added B 3) |"
   [ -z "$PT_PORT" ] || echo "| client -> promptops (data directory on tmpfs) -> mock | 1 | $T_RPS | $T_P50 | $T_P99 | $(paired_added T 2) | $(paired_added T 3) |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 1 | $N_RPS | $N_P50 | $N_P99 | $(paired_added N 2) | $(paired_added N 3) |"
   echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 1 | $Q_RPS | $Q_P50 | $Q_P99 | $(paired_added Q 2) | $(paired_added Q 3) |"
   echo "| client -> promptops -> mock | 64 | $P64_RPS | $P64_P50 | $P64_P99 | | |"
   echo "| client -> nginx proxy_pass (mock's worker) -> mock | 64 | $N64_RPS | $N64_P50 | $N64_P99 | | |"
   echo "| client -> nginx proxy_pass (own process, 2 workers) -> mock | 64 | $Q64_RPS | $Q64_P50 | $Q64_P99 | | |"
+  echo "| client -> promptops with busy polling (${BUSY_POLL_US} us) -> mock | 64 | $B64_RPS | $B64_P50 | $B64_P99 | | |"
   echo
   echo "promptops' own time per request at concurrency 1 (promptops_gateway_overhead_seconds over the"
   echo "c1 rounds: the request's time in the gateway minus the upstream exchange; bucket bounds): $OVERHEAD_C1."
   echo
   echo "Added p99 at concurrency 1 in each round (path minus direct, us):"
-  for name in P T N Q; do
+  for name in P B T N Q; do
     [ -n "${RUNS[$name]:-}" ] && echo "- $name: $(paired_list "$name")"
   done
   echo
   echo "Max throughput at concurrency 64 (median over rounds of the ratio within a round):"
   echo "promptops / nginx proxy_pass sharing the mock's worker **$RATIO_N**;"
-  echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**."
+  echo "promptops / nginx proxy_pass as its own 2-worker process **$RATIO_Q**;"
+  echo "promptops with busy polling / nginx proxy_pass as its own process **$RATIO_BQ**"
+  echo "(busy polling / default promptops: $RATIO_BP)."
   echo "CPU per proxied request at concurrency 64 (3 runs each): promptops ${CPU_P[*]} us"
   echo "(${CYC_P[*]} thousand cycles); nginx proxy_pass as its own process ${CPU_Q[*]} us (${CYC_Q[*]} thousand cycles)."
   echo "promptops RSS under that load: ${PO_RSS_LOAD} MiB (highest after a round). Traces: ${PO_TRACES} stored for"

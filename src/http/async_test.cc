@@ -58,6 +58,21 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
+// GET /events: streams event "one", waits for `chunk1_read` to open (only the client having
+// read chunk 1 opens it: no buffering), then streams "two" (event "done").
+void AddGatedEvents(Router& router, AsyncGate& chunk1_read) {
+  AddAsyncRoute(router, "GET", "/events",
+                [&chunk1_read](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  if (!co_await w.StartStream(200, SseHeaders())) {
+                    co_return Response{};
+                  }
+                  co_await w.Write(SseEvent("one"));
+                  co_await chunk1_read.Wait(w.CancelSlot());
+                  co_await w.Write(SseEvent("two", "done"));
+                  co_return Response::Text(500, "ignored after StartStream");
+                });
+}
+
 TEST_F(AsyncRouteTest, NonStreamedResponseAndKeepAlive) {
   AddAsyncRoute(*router_, "GET", "/hello/{name}",
                 [](Request& req, ResponseWriter&) -> asio::awaitable<Response> {
@@ -81,17 +96,7 @@ TEST_F(AsyncRouteTest, NonStreamedResponseAndKeepAlive) {
 
 TEST_F(AsyncRouteTest, StreamReachesClientBeforeNextWriteAndKeepsConnection) {
   AsyncGate chunk1_read;
-  AddAsyncRoute(*router_, "GET", "/events",
-                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-                  if (!co_await w.StartStream(200, SseHeaders())) {
-                    co_return Response{};
-                  }
-                  co_await w.Write(SseEvent("one"));
-                  // Only the client having read chunk 1 opens the gate: no buffering.
-                  co_await chunk1_read.Wait(w.CancelSlot());
-                  co_await w.Write(SseEvent("two", "done"));
-                  co_return Response::Text(500, "ignored after StartStream");
-                });
+  AddGatedEvents(*router_, chunk1_read);
   StartServer();
   RawConnection c(server_->port());
   ASSERT_TRUE(c.Send(Get("/events")));
@@ -126,16 +131,7 @@ TEST_F(AsyncRouteTest, BusyPollRunsTimersAndStreams) {
                   co_await Sleep(20ms);
                   co_return Response::Text(200, "later");
                 });
-  AddAsyncRoute(*router_, "GET", "/events",
-                [&](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
-                  if (!co_await w.StartStream(200, SseHeaders())) {
-                    co_return Response{};
-                  }
-                  co_await w.Write(SseEvent("one"));
-                  co_await chunk1_read.Wait(w.CancelSlot());
-                  co_await w.Write(SseEvent("two"));
-                  co_return Response{};
-                });
+  AddGatedEvents(*router_, chunk1_read);
   StartServer();
   auto r = Fetch("GET", Url("/later"));
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -146,7 +142,7 @@ TEST_F(AsyncRouteTest, BusyPollRunsTimersAndStreams) {
   ASSERT_TRUE(head);
   EXPECT_EQ(c.ReadChunk(), "data: one\n\n");
   chunk1_read.Open();
-  EXPECT_EQ(c.ReadChunk(), "data: two\n\n");
+  EXPECT_EQ(c.ReadChunk(), "event: done\ndata: two\n\n");
   EXPECT_EQ(c.ReadChunk(), "");
 }
 

@@ -651,7 +651,15 @@ Status Server::Impl::Start() {
       RunNetworkThread(*iocs_[static_cast<std::size_t>(i)], opts_.busy_poll);
     });
   }
-  log::Info("http server listening", {{"address", EndpointString(acceptor_->local_endpoint(ec))}});
+  std::string address = EndpointString(acceptor_->local_endpoint(ec));
+  if (opts_.busy_poll.count() > 0) {
+    // Said at start-up: a polling thread shows as busy, which would otherwise look like a fault.
+    log::Info("http server listening", {{"address", address},
+                                        {"threads", std::to_string(n)},
+                                        {"busy_poll_us", std::to_string(opts_.busy_poll.count())}});
+  } else {
+    log::Info("http server listening", {{"address", address}, {"threads", std::to_string(n)}});
+  }
   return OkStatus();
 }
 

@@ -14,8 +14,8 @@
 
 namespace promptops::app {
 
-// The largest busy_poll_us: 1 ms. A network thread with calls in flight has a timer tick every
-// 10 ms (http/ticker.h); a window near that would keep it polling for as long as calls last.
+// The largest busy_poll_us: 1 ms. The waits that polling saves are tens of microseconds; a longer
+// window only burns CPU.
 inline constexpr std::int64_t kMaxBusyPollUs = 1000;
 
 struct ServeConfig {

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "http/sse.h"
 #include "http/test_support.h"
+#include "http/ticker.h"
 
 namespace promptops::http {
 namespace {
@@ -144,6 +145,34 @@ TEST_F(AsyncRouteTest, BusyPollRunsTimersAndStreams) {
   chunk1_read.Open();
   EXPECT_EQ(c.ReadChunk(), "event: done\ndata: two\n\n");
   EXPECT_EQ(c.ReadChunk(), "");
+}
+
+// A slow upstream call keeps its thread's ticker ticking every 10 ms (its timeouts are ticker
+// entries). With busy polling, those ticks alone must not restart the polling window, or the
+// thread would poll for as long as the call lasts while nothing arrives.
+TEST_F(AsyncRouteTest, BusyPollIsNotKeptUpByTheTickersTicks) {
+  options_.busy_poll = std::chrono::milliseconds(20);
+  AddAsyncRoute(*router_, "GET", "/ticking",
+                [](Request&, ResponseWriter& w) -> asio::awaitable<Response> {
+                  TickEntry entry([](TickEntry&) {});  // stands for an upstream call's timeout
+                  Ticker& ticker = Ticker::Of(w.executor());
+                  ticker.Schedule(entry, ticker.Now() + std::chrono::seconds(10), w.executor());
+                  std::uint64_t ticks0 = ticker.ticks();
+                  co_await Sleep(800ms);
+                  entry.Cancel();
+                  co_return Response::Text(200, std::to_string(ticker.ticks() - ticks0));
+                });
+  StartServer();
+  std::optional<Result<ClientResponse>> r;
+  std::thread client([&] { r = Fetch("GET", Url("/ticking")); });
+  std::this_thread::sleep_for(200ms);  // the window after the request's arrival is over
+  auto cpu0 = testing::ThreadsCpuTime("po-net-");
+  std::this_thread::sleep_for(400ms);
+  auto used = testing::ThreadsCpuTime("po-net-") - cpu0;
+  client.join();
+  ASSERT_TRUE(r && r->ok()) << (r ? r->error().ToString() : "no answer");
+  EXPECT_GT(std::stoll(r->value().body), 30) << "the ticker did not tick while the handler waited";
+  EXPECT_LT(used, 60ms) << "the network thread kept polling on the ticker's ticks";
 }
 
 // Head lines (Response::head_lines, StartStream's third argument) follow the handler's

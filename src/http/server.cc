@@ -493,22 +493,29 @@ class ClientWatcher : private TickEntry {
 
 // A network thread's loop: io_context::run(), or with busy polling (ServerOptions::busy_poll) a
 // loop that polls (epoll_wait with a zero timeout) for up to `busy_poll` after the last handler
-// ran, yielding the CPU between polls, and only then blocks in run_one(). Returns once the
-// io_context is stopped or out of work, as run() does.
+// ran, yielding the CPU between polls, and only then blocks in run_one(). The ticker's tick
+// (every 10 ms while any upstream call or client watch is pending, http/ticker.h) does not
+// restart the window: with slow upstream calls in flight the thread would otherwise poll for a
+// window every tick while nothing arrives. What a tick fires (a timeout's completions) does.
+// Returns once the io_context is stopped or out of work, as run() does.
 void RunNetworkThread(asio::io_context& ioc, std::chrono::microseconds busy_poll) {
   if (busy_poll.count() <= 0) {
     ioc.run();
     return;
   }
   using Clock = std::chrono::steady_clock;
+  const Ticker& ticker = Ticker::Of(ioc.get_executor());
   auto last = Clock::now();
   while (!ioc.stopped()) {
-    if (ioc.poll() > 0) {
+    std::uint64_t ticks = ticker.ticks();
+    std::size_t ran = ioc.poll();
+    if (ran > ticker.ticks() - ticks) {  // a handler other than a tick ran
       last = Clock::now();
     } else if (Clock::now() - last < busy_poll) {
       sched_yield();  // lets another runnable thread of this CPU go first; returns at once if none
-    } else if (ioc.run_one() > 0) {
-      last = Clock::now();
+    } else {
+      ticks = ticker.ticks();
+      if (ioc.run_one() > 0 && ticker.ticks() == ticks) last = Clock::now();
     }
   }
 }

@@ -11,8 +11,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <latch>
 #include <mutex>
@@ -52,37 +50,7 @@ class Gate {
 };
 
 using testing::RawConnection;
-
-// CPU time used so far by this process's threads whose name starts with `prefix` (the server's
-// network threads are "po-net-N"), from /proc/self/task/*/schedstat (nanoseconds), or from the
-// tasks' stat utime + stime (clock ticks) on a kernel without schedstat.
-std::chrono::nanoseconds ThreadsCpuTime(std::string_view prefix) {
-  namespace fs = std::filesystem;
-  std::chrono::nanoseconds total{0};
-  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name) || name.rfind(prefix, 0) != 0) continue;
-    std::ifstream schedstat(task.path() / "schedstat");
-    long long ns = 0;
-    if (schedstat >> ns) {
-      total += std::chrono::nanoseconds(ns);
-      continue;
-    }
-    std::ifstream stat(task.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
-    std::string field;
-    long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15 (1-based)
-      if (i == 14) utime = std::stoll(field);
-      if (i == 15) stime = std::stoll(field);
-    }
-    total += std::chrono::nanoseconds((utime + stime) * 1'000'000'000LL / sysconf(_SC_CLK_TCK));
-  }
-  return total;
-}
+using testing::ThreadsCpuTime;
 
 class ServerTest : public ::testing::Test {
  protected:

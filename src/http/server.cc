@@ -605,7 +605,19 @@ class Server::Impl {
   asio::thread_pool blocking_pool_;
   std::vector<std::unique_ptr<asio::io_context>> iocs_;  // one per network thread
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::size_t next_ioc_ = 0;               // used by the acceptor only
+  std::size_t next_ioc_ = 0;  // used by the acceptor only
+  // Connections accepted per wake-up of the listener beyond the first (see Listen).
+  static constexpr int kAcceptBurst = 256;
+  // The network thread's io_context for the next connection: each in turn.
+  asio::io_context& NextContext() { return *iocs_[next_ioc_++ % iocs_.size()]; }
+  // Runs a new connection's session on the io_context its socket belongs to.
+  void StartSession(tcp::socket socket) {
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Session(std::move(socket)), [](const std::exception_ptr& e) {
+      // Session catches everything itself; this is a last resort (e.g. bad_alloc in a catch).
+      if (e) log::Error("http session ended with an exception");
+    });
+  }
   std::optional<tcp::acceptor> acceptor_;  // runs on iocs_[0]'s thread only, after Start
   std::vector<std::thread> threads_;
 };
@@ -637,6 +649,7 @@ Status Server::Impl::Start() {
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor_->non_blocking(true, ec);  // Listen drains the queue with plain accepts
   if (ec) return fail(ec);
   port_ = acceptor_->local_endpoint(ec).port();
   started_ = true;
@@ -673,8 +686,7 @@ Status Server::Impl::Start() {
 asio::awaitable<void> Server::Impl::Listen() {
   for (;;) {
     // Connections go to the network threads in turn.
-    asio::io_context& ioc = *iocs_[next_ioc_++ % iocs_.size()];
-    auto [ec, socket] = co_await acceptor_->async_accept(ioc, kTuple);
+    auto [ec, socket] = co_await acceptor_->async_accept(NextContext(), kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping_ || !acceptor_->is_open()) co_return;
       // E.g. out of file descriptors: back off a little instead of spinning.
@@ -683,11 +695,18 @@ asio::awaitable<void> Server::Impl::Listen() {
       co_await timer.async_wait(kTuple);
       continue;
     }
-    auto executor = socket.get_executor();
-    asio::co_spawn(executor, Session(std::move(socket)), [](const std::exception_ptr& e) {
-      // Session catches everything itself; this is a last resort (e.g. bad_alloc in a catch).
-      if (e) log::Error("http session ended with an exception");
-    });
+    StartSession(std::move(socket));
+    // Then whatever else is queued, without a round through the io_context per connection: in a
+    // burst of connections (clients reconnecting at once) each accept would otherwise wait
+    // behind all the work queued on this thread meanwhile, and the kernel's accept queue
+    // (somaxconn) overflows; its clients then wait for SYN-ACK retransmissions (1 s, 3 s, 7 s).
+    // At most kAcceptBurst at a time, so the thread's other connections are served meanwhile.
+    for (int i = 0; i < kAcceptBurst; ++i) {
+      beast::error_code more_ec;
+      tcp::socket more = acceptor_->accept(NextContext(), more_ec);
+      if (more_ec) break;  // would_block: the queue is empty (other errors: the next async_accept)
+      StartSession(std::move(more));
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <latch>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -748,6 +749,38 @@ TEST_F(ServerTest, ClientSendsUserAgentAndHost) {
   auto r = Fetch("GET", Url("/whoami"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->body, "promptops-cli|127.0.0.1:" + std::to_string(server_->port()));
+}
+
+// A burst of connections (clients reconnecting at once): the listener takes what is queued in
+// one go (Listen's drain loop, beyond its first accept and past its limit per wake-up); every
+// connection gets its session, on one of the network threads, and is answered.
+TEST_F(ServerTest, ABurstOfConnectionsIsAcceptedAndEveryOneServed) {
+  StartServer();
+  constexpr int kConnections = 400;  // more than one drain's limit; 800 descriptors in all
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int i = 0; i < kConnections; ++i) {
+    conns.push_back(std::make_unique<RawConnection>(server_->port()));
+    ASSERT_TRUE(conns.back()->connected()) << i;
+  }
+  for (int i = 0; i < kConnections; ++i) {
+    ASSERT_TRUE(conns[static_cast<std::size_t>(i)]->Send("GET /prompts/c" + std::to_string(i) +
+                                                         " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  std::set<std::string> threads;
+  for (int i = 0; i < kConnections; ++i) {
+    auto r = conns[static_cast<std::size_t>(i)]->Read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, "c" + std::to_string(i));
+  }
+  // The connections went to both network threads in turn.
+  for (int i = 0; i < 4; ++i) {
+    RawConnection& c = *conns[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(c.Send("GET /thread HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    threads.insert(r->body);
+  }
+  EXPECT_EQ(threads.size(), 2u);
 }
 
 // Busy polling (ServerOptions::busy_poll): a network thread keeps polling after an event for

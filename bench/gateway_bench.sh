@@ -222,6 +222,13 @@ done
 
 # Many concurrent streams from the simulated provider (20 tokens at 20 tokens/s: ~1 s each).
 write_chat_lua "$WORK/stream.lua" sim-stream '"stream":true,'
+# The kernel's count of connections dropped because a listener's accept queue was full
+# (/proc/net/netstat, TcpExt ListenOverflows; machine-wide): a burst of connections that the
+# server does not accept fast enough waits for SYN-ACK retransmissions (1 s, 3 s, 7 s).
+listen_overflows() {
+  awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["ListenOverflows"] }' /proc/net/netstat 2>/dev/null || echo 0
+}
+OVERFLOWS0=$(listen_overflows)
 STREAM_OUT=$(wrk -t2 -c"$STREAMS" -d"${SECS}s" --timeout 10s --latency -s "$WORK/stream.lua" "http://127.0.0.1:$PO_PORT/v1/chat/completions" &
   WRK=$!; sleep $((SECS / 2)); awk '/VmRSS/ {print "RSS_MB " int($2/1024)}' "/proc/$PO_PID/status"; wait $WRK)
 S_RSS=$(echo "$STREAM_OUT" | awk '/RSS_MB/ {print $2}')
@@ -230,6 +237,7 @@ S_P50=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="50%" {print $2}')")
 S_P99=$(to_us "$(echo "$STREAM_OUT" | awk '$1=="99%" {print $2}')")
 S_ERR=$(echo "$STREAM_OUT" | awk '/Socket errors/ {print}' | tr -d '\n')
 S_NON2XX=$(echo "$STREAM_OUT" | awk '/Non-2xx/ {print $NF}')
+S_OVERFLOWS=$(($(listen_overflows) - OVERFLOWS0))
 
 mkdir -p "$ROOT/bench/results"
 {
@@ -276,4 +284,5 @@ mkdir -p "$ROOT/bench/results"
   echo "Concurrent streams: $STREAMS connections streaming from the simulated provider (20 tokens at"
   echo "20 tokens/s each): $S_RPS completed streams/s, stream duration p50 $S_P50 us, p99 $S_P99 us,"
   echo "non-2xx: ${S_NON2XX:-0}; ${S_ERR:-no socket errors}. promptops RSS mid-run: ${S_RSS} MiB."
+  echo "Connections dropped by a full accept queue meanwhile (TcpExt ListenOverflows): ${S_OVERFLOWS}."
 } | tee "$ROOT/bench/results/gateway.md"

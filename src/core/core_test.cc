@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <array>
@@ -13,10 +16,42 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/json_scan.h"
+#include "core/log.h"
 #include "core/utf8.h"
 
 namespace promptops {
 namespace {
+
+// The text log format: a field's value is written as it is unless it is empty or holds a space,
+// a double quote, '=', a line break or a tab; then it is a JSON string (quoted and escaped).
+TEST(Log, TextFieldsAreQuotedOnlyWhenTheyMustBe) {
+  std::FILE* capture = std::tmpfile();
+  ASSERT_NE(capture, nullptr);
+  std::fflush(stderr);
+  int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(::dup2(::fileno(capture), 2), 0);
+  log::SetJson(false);
+  log::Info("message", {{"a", "plain"},
+                        {"b", "two words"},
+                        {"c", ""},
+                        {"d", "x=y"},
+                        {"e", "say \"hi\""},
+                        {"f", "line\nbreak"},
+                        {"g", "tab\there"},
+                        {"h", "안녕하세요"}});
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::rewind(capture);
+  char buf[512] = {};
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, capture);
+  std::fclose(capture);
+  std::string line(buf, n);
+  EXPECT_NE(line.find(" info message a=plain b=\"two words\" c=\"\" d=\"x=y\" e=\"say \\\"hi\\\"\" "
+                      "f=\"line\\nbreak\" g=\"tab\\there\" h=안녕하세요\n"),
+            std::string::npos)
+      << line;
+}
 
 TEST(ErrorCode, EveryCodeHasANameStatusAndExitCodeThatRoundTrip) {
   for (int i = 0; i <= static_cast<int>(ErrorCode::kTimeout); ++i) {

@@ -608,10 +608,12 @@ class Server::Impl {
   std::size_t next_ioc_ = 0;  // used by the acceptor only
   // Connections accepted per wake-up of the listener beyond the first (see Listen).
   static constexpr int kAcceptBurst = 256;
-  // The network thread's io_context for the next connection: each in turn.
-  asio::io_context& NextContext() { return *iocs_[next_ioc_++ % iocs_.size()]; }
+  // The network thread's io_context for the next connection: each in turn (StartSession moves
+  // on to the next; an accept that finds nothing does not).
+  asio::io_context& NextContext() { return *iocs_[next_ioc_ % iocs_.size()]; }
   // Runs a new connection's session on the io_context its socket belongs to.
   void StartSession(tcp::socket socket) {
+    ++next_ioc_;
     auto executor = socket.get_executor();
     asio::co_spawn(executor, Session(std::move(socket)), [](const std::exception_ptr& e) {
       // Session catches everything itself; this is a last resort (e.g. bad_alloc in a catch).

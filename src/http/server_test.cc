@@ -751,6 +751,24 @@ TEST_F(ServerTest, ClientSendsUserAgentAndHost) {
   EXPECT_EQ(r->body, "promptops-cli|127.0.0.1:" + std::to_string(server_->port()));
 }
 
+// Connections that arrive one at a time go to the network threads in turn too (an accept that
+// finds the queue empty must not take a thread's turn).
+TEST_F(ServerTest, ConnectionsArrivingOneByOneAlternateBetweenThreads) {
+  StartServer();
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  std::vector<std::string> threads;
+  for (int i = 0; i < 4; ++i) {
+    conns.push_back(std::make_unique<RawConnection>(server_->port()));
+    ASSERT_TRUE(conns.back()->Send("GET /thread HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = conns.back()->Read();  // served before the next connection opens
+    ASSERT_TRUE(r) << i;
+    threads.push_back(r->body);
+  }
+  EXPECT_NE(threads[0], threads[1]);
+  EXPECT_EQ(threads[0], threads[2]);
+  EXPECT_EQ(threads[1], threads[3]);
+}
+
 // A burst of connections (clients reconnecting at once): the listener takes what is queued in
 // one go (Listen's drain loop, beyond its first accept and past its limit per wake-up); every
 // connection gets its session, on one of the network threads, and is answered.

@@ -673,15 +673,11 @@ Status Server::Impl::Start() {
       RunNetworkThread(*iocs_[static_cast<std::size_t>(i)], opts_.busy_poll);
     });
   }
-  std::string address = EndpointString(acceptor_->local_endpoint(ec));
-  if (opts_.busy_poll.count() > 0) {
-    // Said at start-up: a polling thread shows as busy, which would otherwise look like a fault.
-    log::Info("http server listening", {{"address", address},
-                                        {"threads", std::to_string(n)},
-                                        {"busy_poll_us", std::to_string(opts_.busy_poll.count())}});
-  } else {
-    log::Info("http server listening", {{"address", address}, {"threads", std::to_string(n)}});
-  }
+  // busy_poll_us is said at start-up: a polling thread shows as busy, which would otherwise look
+  // like a fault.
+  log::Info("http server listening", {{"address", EndpointString(acceptor_->local_endpoint(ec))},
+                                      {"threads", std::to_string(n)},
+                                      {"busy_poll_us", std::to_string(opts_.busy_poll.count())}});
   return OkStatus();
 }
 

@@ -198,7 +198,7 @@ struct HistogramTotal {
 struct RequestSet {
   std::string prompt, version, model, status;        // promptops_gateway_requests_total's labels
   std::string model_label;                           // the per-model families' label
-  std::vector<std::unique_ptr<RequestCells>> cells;  // one per thread; guarded by the owner's mutex
+  std::vector<std::unique_ptr<RequestCells>> cells;  // one per thread; guarded by request_mu
 
   RequestCells& CellsOf(std::thread::id t) {
     for (auto& c : cells) {
